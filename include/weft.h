@@ -1,0 +1,156 @@
+/*
+ * weft.h — the public C API of libweft, the only header users include.
+ *
+ * Flow:  weft_model_load -> weft_compile -> weft_session_create -> weft_session_run
+ *
+ * Ownership rules (all handles are opaque):
+ *   - every object returned through an `**out` parameter belongs to the caller and is released with
+ *     its `_free` function; `_free(NULL)` is a no-op;
+ *   - a plan does not borrow the model it was compiled from: the model may be freed right after
+ *     weft_compile;
+ *   - a plan is immutable and may be shared by many sessions on many threads; a session is used by one
+ *     thread at a time;
+ *   - input tensors passed to weft_session_run are borrowed for the duration of the call only;
+ *   - output tensors filled by weft_session_run point into memory owned by the session: valid until the
+ *     next run on that session or weft_session_free, whichever comes first. Copy what you keep.
+ *
+ * Errors: every function returns a weft_status. On failure weft_last_error() returns a message (in
+ * thread-local storage) naming the file, node, input or dimension at fault. Nothing aborts the process.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+
+/* The largest tensor rank weft handles; higher ranks are refused with WEFT_ERR_UNSUPPORTED. */
+#define WEFT_MAX_RANK 8
+
+typedef enum weft_status {
+    WEFT_OK = 0,
+    WEFT_ERR_INVALID_ARGUMENT, /* a bad argument to an API call (NULL handle, unknown name, ...)   */
+    WEFT_ERR_IO,               /* a file could not be opened or read                                */
+    WEFT_ERR_PARSE,            /* a file is not a valid model / tensor (truncated, corrupted, ...)  */
+    WEFT_ERR_INVALID_MODEL,    /* it parses, but the graph is wrong (cycle, dangling input, ...)    */
+    WEFT_ERR_UNSUPPORTED,      /* an op, dtype, attribute or opset weft does not implement          */
+    WEFT_ERR_SHAPE,            /* shapes disagree (at compile time or when binding inputs)          */
+    WEFT_ERR_TYPE,             /* dtypes disagree                                                   */
+    WEFT_ERR_INDEX,            /* an index tensor holds an out-of-range value                        */
+    WEFT_ERR_NOMEM,            /* allocation failed or a size overflows                             */
+    WEFT_ERR_SECURITY,         /* external data outside the model's folder, ...                     */
+    WEFT_ERR_INTERNAL
+} weft_status;
+
+/* Element types; the numbers are those of ONNX's TensorProto.DataType. */
+typedef enum weft_dtype {
+    WEFT_UNDEFINED = 0,
+    WEFT_FLOAT32 = 1,
+    WEFT_UINT8 = 2,
+    WEFT_INT8 = 3,
+    WEFT_UINT16 = 4,
+    WEFT_INT16 = 5,
+    WEFT_INT32 = 6,
+    WEFT_INT64 = 7,
+    WEFT_STRING = 8,
+    WEFT_BOOL = 9,
+    WEFT_FLOAT16 = 10,
+    WEFT_FLOAT64 = 11,
+    WEFT_UINT32 = 12,
+    WEFT_UINT64 = 13,
+    WEFT_BFLOAT16 = 16
+} weft_dtype;
+
+/* A dense, row-major tensor as it crosses the API. */
+typedef struct weft_tensor {
+    const char *name; /* input: which graph input; output: set by weft (or by the caller to pick one) */
+    weft_dtype dtype;
+    int rank;
+    int64_t dims[WEFT_MAX_RANK];
+    void *data;    /* bool is one byte per element (0 or 1); float16 is IEEE binary16 bits */
+    size_t nbytes; /* size of data in bytes */
+} weft_tensor;
+
+typedef struct weft_model weft_model;     /* an imported ONNX model (the IR)              */
+typedef struct weft_plan weft_plan;       /* a compiled, immutable execution plan          */
+typedef struct weft_session weft_session; /* per-thread state to run a plan: buffers       */
+
+/* --- errors ------------------------------------------------------------------------------------ */
+
+/* The message of the last failure on this thread ("" if none). Valid until the next weft call. */
+const char *weft_last_error(void);
+/* A short constant name for a status ("WEFT_ERR_SHAPE"). */
+const char *weft_status_name(weft_status s);
+/* Name of a dtype as ONNX spells it ("float", "int64", ...); "undefined" for unknown values. */
+const char *weft_dtype_name(weft_dtype t);
+/* Bytes per element (bool: 1), 0 for undefined or string. */
+size_t weft_dtype_size(weft_dtype t);
+
+/* --- models ------------------------------------------------------------------------------------ */
+
+/* Loads an ONNX ModelProto. External data files are resolved relative to the model's folder and must
+ * stay inside it. */
+weft_status weft_model_load(const char *path, weft_model **out);
+/* Same, from memory; `base_dir` (may be NULL: external data refused) resolves external data. The buffer
+ * is not retained. */
+weft_status weft_model_load_from_buffer(const void *buf, size_t len, const char *base_dir,
+                                        weft_model **out);
+void weft_model_free(weft_model *m);
+
+typedef enum weft_describe_format { WEFT_DESCRIBE_TEXT = 0, WEFT_DESCRIBE_JSON = 1 } weft_describe_format;
+/* A report of the model (IR version, opsets, producer, inputs/outputs with symbolic shapes, op
+ * histogram, parameter count and bytes, unsupported ops). `*out` is malloc'd; free() it. */
+weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, char **out);
+
+/* --- compiling --------------------------------------------------------------------------------- */
+
+typedef struct weft_compile_options {
+    const char *backend; /* "ref" (default when NULL)                                         */
+    int opt_level;       /* 0: no rewrites; 1 (default): constant folding, dead-code removal     */
+} weft_compile_options;
+
+/* Verifies the graph, infers shapes and types, and builds a plan for the backend. opts may be NULL. */
+weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, weft_plan **out);
+void weft_plan_free(weft_plan *p);
+
+/* Describes graph input / output i of a plan: name, dtype, rank and dims (-1 where symbolic). The
+ * returned name is owned by the plan. */
+int weft_plan_num_inputs(const weft_plan *p);
+int weft_plan_num_outputs(const weft_plan *p);
+weft_status weft_plan_input_info(const weft_plan *p, int i, weft_tensor *info);
+weft_status weft_plan_output_info(const weft_plan *p, int i, weft_tensor *info);
+
+/* --- running ----------------------------------------------------------------------------------- */
+
+weft_status weft_session_create(const weft_plan *p, weft_session **out);
+void weft_session_free(weft_session *s);
+
+/* Runs the plan. Inputs are matched by name (each `in[i].name` must name a graph input; every
+ * required input must be given once). Outputs: if `out[i].name` is NULL, slot i receives graph output
+ * i; otherwise the named output. n_out may be smaller than the number of graph outputs. */
+weft_status weft_session_run(weft_session *s, const weft_tensor *in, size_t n_in, weft_tensor *out,
+                             size_t n_out);
+
+/* --- tensors on disk ---------------------------------------------------------------------------- */
+
+/* Reads a tensor from a `.npy` file (format 1.0-3.0, C order, little-endian) or an ONNX TensorProto
+ * (`.pb`; raw_data or typed fields), chosen by content. On success `out->data` and `out->name` (the
+ * TensorProto's name, or NULL) are malloc'd: release them with weft_tensor_release. */
+weft_status weft_tensor_load(const char *path, weft_tensor *out);
+weft_status weft_tensor_load_from_buffer(const void *buf, size_t len, weft_tensor *out);
+/* Writes a tensor as `.npy` (format 1.0). */
+weft_status weft_tensor_save_npy(const char *path, const weft_tensor *t);
+/* Frees data and name of a tensor filled by weft_tensor_load; leaves it zeroed. */
+void weft_tensor_release(weft_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

@@ -1,0 +1,63 @@
+/* ops/registry.c — every operator weft knows, by family. Add a family here and in op.h's list. */
+#include <string.h>
+
+#include "op.h"
+
+WEFT_OP_FAMILY(unary)
+WEFT_OP_FAMILY(binary)
+WEFT_OP_FAMILY(movement)
+WEFT_OP_FAMILY(gather)
+WEFT_OP_FAMILY(scatter)
+WEFT_OP_FAMILY(index)
+WEFT_OP_FAMILY(reduce)
+WEFT_OP_FAMILY(linalg)
+WEFT_OP_FAMILY(norm)
+WEFT_OP_FAMILY(rnn)
+WEFT_OP_FAMILY(control)
+
+static const struct {
+    const weft_op_def *defs;
+    const int *count;
+} families[] = {
+    {weft_ops_unary, &weft_ops_unary_count},     {weft_ops_binary, &weft_ops_binary_count},
+    {weft_ops_movement, &weft_ops_movement_count}, {weft_ops_gather, &weft_ops_gather_count},
+    {weft_ops_scatter, &weft_ops_scatter_count}, {weft_ops_index, &weft_ops_index_count},
+    {weft_ops_reduce, &weft_ops_reduce_count},   {weft_ops_linalg, &weft_ops_linalg_count},
+    {weft_ops_norm, &weft_ops_norm_count},       {weft_ops_rnn, &weft_ops_rnn_count},
+    {weft_ops_control, &weft_ops_control_count},
+};
+
+const weft_op_def *weft_op_at(int i)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        if (i < *families[f].count) return &families[f].defs[i];
+        i -= *families[f].count;
+    }
+    return NULL;
+}
+
+static bool same_domain(const char *a, const char *b)
+{
+    /* "ai.onnx" and "" name the same default domain. */
+    if (!a || strcmp(a, "ai.onnx") == 0) a = "";
+    if (!b || strcmp(b, "ai.onnx") == 0) b = "";
+    return strcmp(a, b) == 0;
+}
+
+const weft_op_def *weft_op_find(const char *domain, const char *name, int opset)
+{
+    const weft_op_def *d;
+    for (int i = 0; (d = weft_op_at(i)); i++)
+        if (strcmp(d->name, name) == 0 && same_domain(d->domain, domain) && opset >= d->since_version &&
+            (d->until_version == 0 || opset <= d->until_version))
+            return d;
+    return NULL;
+}
+
+bool weft_op_known(const char *domain, const char *name)
+{
+    const weft_op_def *d;
+    for (int i = 0; (d = weft_op_at(i)); i++)
+        if (strcmp(d->name, name) == 0 && same_domain(d->domain, domain)) return true;
+    return false;
+}

@@ -1,0 +1,154 @@
+/* tests/unit/op_harness.c — see op_harness.h. */
+#include "op_harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int32_t next_sym(void *u)
+{
+    int *n = u;
+    return (*n)++;
+}
+
+typedef struct {
+    void *buf;
+    size_t cap;
+} scratch_t;
+
+static void *get_scratch(void *u, size_t bytes)
+{
+    scratch_t *s = u;
+    if (bytes > s->cap) {
+        void *p = realloc(s->buf, bytes ? bytes : 1);
+        if (!p) return NULL;
+        s->buf = p;
+        s->cap = bytes;
+    }
+    return s->buf;
+}
+
+weft_status wt_run_op_domain(const char *domain, const char *op, int opset, const weft_attr *attrs,
+                             int n_attrs, const weft_tensor *in, int n_in, weft_tensor *out, int n_out)
+{
+    const weft_op_def *def = weft_op_find(domain, op, opset);
+    if (!def) return weft_error(WEFT_ERR_UNSUPPORTED, "op %s (opset %d) is not registered", op, opset);
+    weft_node_info info = {op, op, domain, opset, n_attrs, attrs};
+    weft_dtype in_dt[16], out_dt[16];
+    weft_shape in_sh[16], out_sh[16];
+    const void *in_data[16];
+    if (n_in > 16 || n_out > 16) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "too many inputs");
+    for (int i = 0; i < n_in; i++) {
+        in_dt[i] = in[i].dtype;
+        in_sh[i].rank = in[i].rank;
+        for (int j = 0; j < in[i].rank; j++) in_sh[i].d[j] = weft_dim_num(in[i].dims[j]);
+        in_data[i] = in[i].data;
+    }
+    int sym = 0;
+    weft_infer_ctx ic = {&info, n_in, in_dt, in_sh, in_data, n_out, out_dt, out_sh, next_sym, &sym};
+    memset(out_dt, 0, sizeof out_dt);
+    memset(out_sh, 0, sizeof out_sh);
+    weft_status st = def->infer(&ic);
+    if (st) return st;
+    weft_tview iv[16], ov[16];
+    for (int i = 0; i < n_in; i++) {
+        iv[i].dtype = in[i].dtype;
+        iv[i].rank = in[i].rank;
+        iv[i].numel = 1;
+        for (int j = 0; j < in[i].rank; j++) { iv[i].dims[j] = in[i].dims[j]; iv[i].numel *= in[i].dims[j]; }
+        iv[i].data = in[i].data;
+    }
+    for (int i = 0; i < n_out; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        if (!weft_shape_known(&out_sh[i]))
+            return weft_error(WEFT_ERR_INTERNAL, "%s: output %d shape not fully inferred", op, i);
+        ov[i].dtype = out_dt[i];
+        ov[i].rank = out_sh[i].rank;
+        ov[i].numel = 1;
+        for (int j = 0; j < ov[i].rank; j++) { ov[i].dims[j] = out_sh[i].d[j].v; ov[i].numel *= ov[i].dims[j]; }
+        size_t nb = (size_t)ov[i].numel * weft_dtype_size(out_dt[i]);
+        ov[i].data = calloc(1, nb ? nb : 1);
+        out[i].dtype = out_dt[i];
+        out[i].rank = ov[i].rank;
+        memcpy(out[i].dims, ov[i].dims, sizeof ov[i].dims);
+        out[i].data = ov[i].data;
+        out[i].nbytes = nb;
+    }
+    scratch_t sc = {0};
+    weft_kernel_ctx kc = {&info, n_in, iv, n_out, ov, get_scratch, &sc};
+    st = def->run(&kc);
+    free(sc.buf);
+    return st;
+}
+
+weft_status wt_run_op(const char *op, int opset, const weft_attr *attrs, int n_attrs, const weft_tensor *in,
+                      int n_in, weft_tensor *out, int n_out)
+{
+    return wt_run_op_domain("", op, opset, attrs, n_attrs, in, n_in, out, n_out);
+}
+
+void wt_free_outputs(weft_tensor *out, int n)
+{
+    for (int i = 0; i < n; i++) { free(out[i].data); out[i].data = NULL; }
+}
+
+weft_attr wt_attr_int(const char *name, int64_t v)
+{
+    weft_attr a = {0};
+    a.name = (char *)name; a.type = WEFT_ATTR_INT; a.i = v;
+    return a;
+}
+weft_attr wt_attr_float(const char *name, float v)
+{
+    weft_attr a = {0};
+    a.name = (char *)name; a.type = WEFT_ATTR_FLOAT; a.f = v;
+    return a;
+}
+weft_attr wt_attr_string(const char *name, const char *s)
+{
+    weft_attr a = {0};
+    a.name = (char *)name; a.type = WEFT_ATTR_STRING; a.s = (char *)s; a.s_len = strlen(s);
+    return a;
+}
+weft_attr wt_attr_ints(const char *name, int n, const int64_t *v)
+{
+    weft_attr a = {0};
+    a.name = (char *)name; a.type = WEFT_ATTR_INTS; a.n = n; a.ints = (int64_t *)v;
+    return a;
+}
+weft_attr wt_attr_floats(const char *name, int n, const float *v)
+{
+    weft_attr a = {0};
+    a.name = (char *)name; a.type = WEFT_ATTR_FLOATS; a.n = n; a.floats = (float *)v;
+    return a;
+}
+
+weft_tensor wt_tensor(weft_dtype t, const void *data, int rank, const int64_t *dims)
+{
+    weft_tensor x = {0};
+    x.dtype = t; x.rank = rank; x.data = (void *)data;
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) { x.dims[i] = dims[i]; n *= dims[i]; }
+    x.nbytes = (size_t)n * weft_dtype_size(t);
+    return x;
+}
+
+weft_tensor wt_absent(void)
+{
+    weft_tensor x = {0};
+    return x;
+}
+
+int wt_close_f32(const float *got, const float *want, int64_t n, double rtol, double atol)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        if (isnan(w) && isnan(g)) continue;
+        if (!(fabs(g - w) <= atol + rtol * fabs(w))) {
+            fprintf(stderr, "  mismatch at %lld: got %.9g, want %.9g\n", (long long)i, g, w);
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -1,0 +1,36 @@
+/*
+ * tests/unit/op_harness.h — run one operator outside any graph: infer, allocate, run.
+ *
+ * Kernel tests use this to check an op against values worked out by hand. The same infer and run
+ * functions serve the compiler and the runtime, so what passes here passes there.
+ */
+#ifndef WEFT_TESTS_OP_HARNESS_H
+#define WEFT_TESTS_OP_HARNESS_H
+
+#include "../../ops/op.h"
+
+/* Runs `op` (default domain unless `domain` is given to wt_run_op_domain) at `opset`. `in[i]` with dtype
+ * WEFT_UNDEFINED is an absent optional input. Outputs are malloc'd; release with wt_free_outputs. */
+weft_status wt_run_op(const char *op, int opset, const weft_attr *attrs, int n_attrs, const weft_tensor *in,
+                      int n_in, weft_tensor *out, int n_out);
+weft_status wt_run_op_domain(const char *domain, const char *op, int opset, const weft_attr *attrs,
+                             int n_attrs, const weft_tensor *in, int n_in, weft_tensor *out, int n_out);
+void wt_free_outputs(weft_tensor *out, int n);
+
+/* Builders (the attribute borrows its arrays; nothing to free). */
+weft_attr wt_attr_int(const char *name, int64_t v);
+weft_attr wt_attr_float(const char *name, float v);
+weft_attr wt_attr_string(const char *name, const char *s);
+weft_attr wt_attr_ints(const char *name, int n, const int64_t *v);
+weft_attr wt_attr_floats(const char *name, int n, const float *v);
+
+/* A tensor over caller-owned data: wt_tensor(WEFT_FLOAT32, data, 2, (int64_t[]){2, 3}). */
+weft_tensor wt_tensor(weft_dtype t, const void *data, int rank, const int64_t *dims);
+/* An absent optional input. */
+weft_tensor wt_absent(void);
+
+/* True when every element of two float32 arrays agrees within atol + rtol * |expected|. Prints the first
+ * mismatch. */
+int wt_close_f32(const float *got, const float *want, int64_t n, double rtol, double atol);
+
+#endif
