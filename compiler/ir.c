@@ -502,3 +502,17 @@ int64_t weft_model_opset(const struct weft_model *m, const char *domain)
         if (strcmp(m->opsets[i].domain, domain) == 0) return m->opsets[i].version;
     return 0;
 }
+
+void weft_graph_remove_nodes(weft_graph *g, const bool *keep)
+{
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (keep[i]) g->nodes[w++] = g->nodes[i];
+        else node_clear(&g->nodes[i]);
+    }
+    g->n_nodes = w;
+    for (int v = 0; v < g->n_values; v++) g->values[v].producer = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int o = 0; o < g->nodes[i].n_outputs; o++)
+            if (g->nodes[i].outputs[o] >= 0) g->values[g->nodes[i].outputs[o]].producer = i;
+}

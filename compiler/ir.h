@@ -129,6 +129,9 @@ weft_status weft_value_set_data(weft_value *v, weft_dtype dtype, const weft_shap
 /* Finds the value a name refers to from graph g, searching enclosing graphs (for OUTER values). */
 const weft_value *weft_graph_lookup_scoped(const weft_graph *g, const char *name, const weft_graph **owner);
 
+/* Removes the nodes i with !keep[i] (freeing them) and recomputes producers. */
+void weft_graph_remove_nodes(weft_graph *g, const bool *keep);
+
 /* Resolves every node's op definition against the registry (recursively into subgraphs). Unsupported
  * nodes keep def = NULL; the count of those is returned in *n_unsupported (may be NULL). */
 void weft_ir_resolve_ops(weft_graph *g, int *n_unsupported);

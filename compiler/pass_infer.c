@@ -1,0 +1,312 @@
+/*
+ * compiler/pass_infer.c — shape and type inference with symbols, and constant folding.
+ *
+ * Walks the (sorted) nodes once. For each node it asks the op's `infer` for output dtypes and shapes;
+ * when every input is a known constant it also runs the reference kernel right away and turns the
+ * outputs into constants (this folds Shape/Gather/Concat chains once their dims are numbers). Control
+ * flow (If, Loop, Scan) is inferred here from its subgraphs, which are inferred recursively.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* Folding never materialises constants larger than this: a Range or ConstantOfShape of a huge size is
+ * better computed at run time than stored in the plan. */
+#define WEFT_FOLD_MAX_BYTES ((size_t)64 << 20)
+
+static int32_t fresh(void *user) { return weft_sym_fresh((weft_symtab *)user); }
+
+/* The data of value v of graph g if it is a known constant (looking through OUTER references). */
+static const weft_value *resolve(const weft_graph *g, int v)
+{
+    const weft_value *val = &g->values[v];
+    if (val->flags & WEFT_VALUE_OUTER) {
+        const weft_value *o = weft_graph_lookup_scoped(g->parent, val->name, NULL);
+        if (o) return o;
+    }
+    return val;
+}
+
+static void *scratch_fn(void *user, size_t bytes)
+{
+    void **buf = user;
+    void *p = realloc(*buf, bytes ? bytes : 1);
+    if (p) *buf = p;
+    return p;
+}
+
+static weft_status fold(weft_graph *g, weft_node *n, const weft_dtype *dt, const weft_shape *sh, const void *const *data,
+                        int *changed)
+{
+    weft_tview in[64], out[64];
+    weft_node_info info = weft_node_view(n);
+    for (int i = 0; i < n->n_inputs; i++) {
+        memset(&in[i], 0, sizeof in[i]);
+        in[i].dtype = dt[i];
+        if (dt[i] == WEFT_UNDEFINED) continue;
+        in[i].rank = sh[i].rank;
+        in[i].numel = weft_shape_numel(&sh[i]);
+        for (int d = 0; d < sh[i].rank; d++) in[i].dims[d] = sh[i].d[d].v;
+        in[i].data = (void *)data[i];
+    }
+    size_t total = 0;
+    for (int o = 0; o < n->n_outputs; o++) {
+        memset(&out[o], 0, sizeof out[o]);
+        int v = n->outputs[o];
+        weft_value *val = v >= 0 ? &g->values[v] : NULL;
+        if (!val) return WEFT_OK; /* an unused optional output: keep the node rather than guess its shape */
+        int64_t numel = weft_shape_numel(&val->shape);
+        if (numel < 0) return WEFT_OK;
+        size_t es = weft_dtype_size(val->dtype);
+        if (!es || (size_t)numel > WEFT_FOLD_MAX_BYTES / es) return WEFT_OK;
+        total += (size_t)numel * es;
+        if (total > WEFT_FOLD_MAX_BYTES) return WEFT_OK;
+    }
+    weft_status st = WEFT_OK;
+    for (int o = 0; o < n->n_outputs; o++) {
+        weft_value *val = &g->values[n->outputs[o]];
+        out[o].dtype = val->dtype;
+        out[o].rank = val->shape.rank;
+        out[o].numel = weft_shape_numel(&val->shape);
+        for (int d = 0; d < val->shape.rank; d++) out[o].dims[d] = val->shape.d[d].v;
+        out[o].data = calloc(1, (size_t)out[o].numel * weft_dtype_size(val->dtype) + 1);
+        if (!out[o].data) st = weft_error(WEFT_ERR_NOMEM, "out of memory folding node '%s'", n->name);
+    }
+    void *scratch = NULL;
+    if (st == WEFT_OK) {
+        weft_kernel_ctx k = {&info, n->n_inputs, in, n->n_outputs, out, scratch_fn, &scratch};
+        st = n->def->run(&k);
+    }
+    free(scratch);
+    for (int o = 0; o < n->n_outputs; o++) {
+        weft_value *val = &g->values[n->outputs[o]];
+        if (st == WEFT_OK) {
+            free(val->data);
+            val->data = out[o].data;
+            val->nbytes = (size_t)out[o].numel * weft_dtype_size(val->dtype);
+            val->flags |= WEFT_VALUE_CONST;
+            val->producer = -1;
+        } else {
+            free(out[o].data);
+        }
+    }
+    if (st == WEFT_OK) {
+        /* The node is now dead: its outputs are constants. DCE removes it. */
+        for (int o = 0; o < n->n_outputs; o++) n->outputs[o] = -1;
+        if (changed) (*changed)++;
+    }
+    return st;
+}
+
+/* Declared shapes (graph outputs, value_info) fill what inference leaves unknown. */
+static void merge_declared(weft_value *v, weft_dtype dt, const weft_shape *inferred, const weft_symtab *syms)
+{
+    bool declared = (v->flags & WEFT_VALUE_TYPED) && v->shape.rank >= 0;
+    weft_shape s = *inferred;
+    if (declared && s.rank < 0) {
+        s = v->shape;
+    } else if (declared && s.rank == v->shape.rank) {
+        for (int d = 0; d < s.rank; d++) {
+            if (weft_dim_known(s.d[d])) continue;
+            weft_dim dd = v->shape.d[d];
+            const char *inf_name = weft_sym_name(syms, s.d[d].sym);
+            if (weft_dim_known(dd) || strncmp(inf_name, "unk__", 5) == 0) s.d[d] = dd;
+        }
+    }
+    v->dtype = dt;
+    v->shape = s;
+    v->flags |= WEFT_VALUE_TYPED;
+}
+
+static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed);
+
+static weft_attr *find_attr(weft_node *n, const char *name)
+{
+    for (int i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
+    return NULL;
+}
+
+static weft_shape unknown_shape(weft_graph *g, int rank)
+{
+    weft_shape s;
+    s.rank = rank;
+    for (int d = 0; d < rank && d < WEFT_MAX_RANK; d++) s.d[d] = (weft_dim){0, weft_sym_fresh(g->syms)};
+    return s;
+}
+
+/* Types a subgraph's formal input from what flows into it, unless the model declared it. */
+static void seed_input(weft_graph *sub, int k, weft_dtype dt, const weft_shape *shape)
+{
+    if (k >= sub->n_inputs) return;
+    weft_value *v = &sub->values[sub->inputs[k]];
+    if (v->flags & WEFT_VALUE_TYPED && v->dtype != WEFT_UNDEFINED) return;
+    v->dtype = dt;
+    v->shape = *shape;
+    v->flags |= WEFT_VALUE_TYPED;
+}
+
+static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *dt, const weft_shape *sh, int *changed)
+{
+    weft_status st;
+    const char *op = n->op_type;
+    if (strcmp(op, "If") == 0) {
+        weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
+        if (!a || !a->g || !b || !b->g)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): then_branch and else_branch are required", n->name);
+        if ((st = infer_graph(a->g, true, changed)) || (st = infer_graph(b->g, true, changed))) return st;
+        if (a->g->n_outputs != n->n_outputs || b->g->n_outputs != n->n_outputs)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the branches have %d and %d outputs, the node %d",
+                              n->name, a->g->n_outputs, b->g->n_outputs, n->n_outputs);
+        for (int o = 0; o < n->n_outputs; o++) {
+            if (n->outputs[o] < 0) continue;
+            const weft_value *x = &a->g->values[a->g->outputs[o]], *y = &b->g->values[b->g->outputs[o]];
+            weft_shape s = x->shape;
+            if (x->shape.rank != y->shape.rank) s = unknown_shape(g, -1);
+            else
+                for (int d = 0; d < s.rank; d++)
+                    if (!weft_dim_eq(x->shape.d[d], y->shape.d[d])) s.d[d] = (weft_dim){0, weft_sym_fresh(g->syms)};
+            merge_declared(&g->values[n->outputs[o]], x->dtype != WEFT_UNDEFINED ? x->dtype : y->dtype, &s, g->syms);
+        }
+        return WEFT_OK;
+    }
+    if (strcmp(op, "Loop") == 0) {
+        weft_attr *a = find_attr(n, "body");
+        if (!a || !a->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Loop): attribute body is required", n->name);
+        weft_graph *body = a->g;
+        int n_carried = n->n_inputs - 2;
+        if (n_carried < 0 || body->n_inputs != n_carried + 2 || body->n_outputs < n_carried + 1 ||
+            n->n_outputs != body->n_outputs - 1)
+            return weft_error(WEFT_ERR_INVALID_MODEL,
+                              "node '%s' (Loop): body has %d inputs and %d outputs for %d loop-carried values and %d node outputs",
+                              n->name, body->n_inputs, body->n_outputs, n_carried < 0 ? 0 : n_carried, n->n_outputs);
+        weft_shape scalar = {0};
+        seed_input(body, 0, WEFT_INT64, &scalar);
+        seed_input(body, 1, WEFT_BOOL, &scalar);
+        for (int k = 0; k < n_carried; k++) {
+            weft_shape s = unknown_shape(g, sh[k + 2].rank);
+            seed_input(body, k + 2, dt[k + 2], &s);
+        }
+        if ((st = infer_graph(body, true, changed))) return st;
+        for (int o = 0; o < n->n_outputs; o++) {
+            if (n->outputs[o] < 0) continue;
+            const weft_value *bo = &body->values[body->outputs[o + 1]];
+            weft_shape s;
+            if (o < n_carried) {
+                s = unknown_shape(g, bo->shape.rank);
+            } else {
+                s = unknown_shape(g, bo->shape.rank < 0 || bo->shape.rank >= WEFT_MAX_RANK ? -1 : bo->shape.rank + 1);
+                for (int d = 0; s.rank > 0 && d < bo->shape.rank; d++) s.d[d + 1] = bo->shape.d[d];
+            }
+            merge_declared(&g->values[n->outputs[o]], bo->dtype, &s, g->syms);
+        }
+        return WEFT_OK;
+    }
+    if (strcmp(op, "Scan") == 0) {
+        weft_attr *a = find_attr(n, "body");
+        if (!a || !a->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): attribute body is required", n->name);
+        weft_graph *body = a->g;
+        weft_node_info info = weft_node_view(n);
+        int m = (int)weft_attr_int(&info, "num_scan_inputs", -1);
+        int n_state = n->n_inputs - m;
+        if (m < 1 || n_state < 0 || body->n_inputs != n->n_inputs || body->n_outputs != n->n_outputs)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): num_scan_inputs %d does not fit %d inputs / body %d inputs",
+                              n->name, m, n->n_inputs, body->n_inputs);
+        for (int k = 0; k < n->n_inputs; k++) {
+            weft_shape s = unknown_shape(g, k < n_state ? sh[k].rank : (sh[k].rank > 0 ? sh[k].rank - 1 : -1));
+            seed_input(body, k, dt[k], &s);
+        }
+        if ((st = infer_graph(body, true, changed))) return st;
+        for (int o = 0; o < n->n_outputs; o++) {
+            if (n->outputs[o] < 0) continue;
+            const weft_value *bo = &body->values[body->outputs[o]];
+            int r = o < n_state ? bo->shape.rank : (bo->shape.rank < 0 || bo->shape.rank >= WEFT_MAX_RANK ? -1 : bo->shape.rank + 1);
+            weft_shape s = unknown_shape(g, r);
+            merge_declared(&g->values[n->outputs[o]], bo->dtype, &s, g->syms);
+        }
+        return WEFT_OK;
+    }
+    return weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': control-flow op %s is not supported", n->name, op);
+}
+
+static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed)
+{
+    /* Values from enclosing scopes take the type their definition has by now. */
+    for (int v = 0; v < g->n_values; v++) {
+        weft_value *val = &g->values[v];
+        if (!(val->flags & WEFT_VALUE_OUTER)) continue;
+        const weft_value *o = weft_graph_lookup_scoped(g->parent, val->name, NULL);
+        if (!o) return weft_error(WEFT_ERR_INVALID_MODEL, "graph '%s' reads '%s', which no enclosing graph defines", g->name, val->name);
+        if (o->flags & WEFT_VALUE_TYPED) {
+            val->dtype = o->dtype;
+            val->shape = o->shape;
+            val->flags |= WEFT_VALUE_TYPED;
+        }
+    }
+    weft_status st = weft_ir_toposort(g);
+    if (st) return st;
+    for (int i = 0; i < g->n_nodes; i++) {
+        weft_node *n = &g->nodes[i];
+        if (!n->def)
+            return weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': op %s%s%s (opset %d) is not supported", n->name,
+                              n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, n->opset);
+        if (n->n_inputs > 64 || n->n_outputs > 64)
+            return weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': more than 64 inputs or outputs", n->name);
+        const weft_op_def *d = n->def;
+        int present_in = n->n_inputs;
+        while (present_in > 0 && n->inputs[present_in - 1] < 0) present_in--;
+        if (present_in < d->min_inputs || (d->max_inputs >= 0 && n->n_inputs > d->max_inputs))
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (%s): %d inputs given, expected %d to %d", n->name,
+                              n->op_type, n->n_inputs, d->min_inputs, d->max_inputs);
+        if (n->n_outputs < d->min_outputs || (d->max_outputs >= 0 && n->n_outputs > d->max_outputs))
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (%s): %d outputs given, expected %d to %d", n->name,
+                              n->op_type, n->n_outputs, d->min_outputs, d->max_outputs);
+        weft_dtype dt[64];
+        weft_shape sh[64];
+        const void *data[64];
+        bool all_const = true, typed = true;
+        for (int k = 0; k < n->n_inputs; k++) {
+            int v = n->inputs[k];
+            if (v < 0) { dt[k] = WEFT_UNDEFINED; sh[k].rank = 0; data[k] = NULL; continue; }
+            const weft_value *val = resolve(g, v);
+            if (!(val->flags & WEFT_VALUE_TYPED) || val->dtype == WEFT_UNDEFINED) typed = false;
+            dt[k] = val->dtype;
+            sh[k] = val->shape;
+            data[k] = (val->flags & WEFT_VALUE_CONST) ? val->data : NULL;
+            if (!data[k]) all_const = false;
+        }
+        if (d->flags & WEFT_OP_CONTROL_FLOW) {
+            if (!typed) continue;
+            if ((st = infer_control(g, n, dt, sh, changed))) return st;
+            continue;
+        }
+        /* Nothing is known of an untyped input (a subgraph input the model left untyped): leave the
+         * outputs untyped too; the runtime infers them with real shapes. */
+        if (!typed) continue;
+        weft_dtype odt[64];
+        weft_shape osh[64];
+        memset(odt, 0, sizeof odt);
+        for (int o = 0; o < n->n_outputs; o++) osh[o].rank = -1;
+        weft_node_info info = weft_node_view(n);
+        weft_infer_ctx c = {&info, n->n_inputs, dt, sh, data, n->n_outputs, odt, osh, fresh, g->syms};
+        if ((st = d->infer(&c))) return st;
+        for (int o = 0; o < n->n_outputs; o++)
+            if (n->outputs[o] >= 0) merge_declared(&g->values[n->outputs[o]], odt[o], &osh[o], g->syms);
+        if (fold_consts && all_const && !(d->flags & WEFT_OP_NO_FOLD)) {
+            bool known = true;
+            for (int o = 0; o < n->n_outputs; o++)
+                if (n->outputs[o] >= 0 && !weft_shape_known(&g->values[n->outputs[o]].shape)) known = false;
+            if (known && (st = fold(g, n, dt, sh, data, changed))) return st;
+        }
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_pass_infer(weft_graph *g, bool fold_consts, int *changed)
+{
+    int c = 0;
+    weft_status st = infer_graph(g, fold_consts, &c);
+    if (changed) *changed = c;
+    return st;
+}
