@@ -404,13 +404,20 @@ static weft_status rnn_run(weft_kernel_ctx *k)
         R->dims[1] != G * H || R->dims[2] != H)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "W or R does not match X, the direction and hidden_size");
 
+    /* Element counts of a state [dirs, batch, H] and of Y. X may be empty (input size 0) with any seq and
+     * batch, so these products are not bounded by any buffer: check them. */
+    int64_t state_n, y_n;
+    if (__builtin_mul_overflow(g.dirs * H, g.batch, &state_n) || __builtin_mul_overflow(state_n, g.seq, &y_n))
+        return weft_op_error(k->node, WEFT_ERR_NOMEM, "output size overflows (seq %lld, batch %lld, hidden %lld)",
+                             (long long)g.seq, (long long)g.batch, (long long)H);
+
     const weft_tview *B = weft_kin_present(k, IN_B) ? &k->in[IN_B] : NULL;
     const weft_tview *SL = weft_kin_present(k, IN_SEQ) ? &k->in[IN_SEQ] : NULL;
     const weft_tview *H0 = weft_kin_present(k, IN_H0) ? &k->in[IN_H0] : NULL;
     const weft_tview *C0 = a.kind == RNN_KIND_LSTM && weft_kin_present(k, IN_C0) ? &k->in[IN_C0] : NULL;
     const weft_tview *P = a.kind == RNN_KIND_LSTM && weft_kin_present(k, IN_P) ? &k->in[IN_P] : NULL;
     if ((B && B->numel != g.dirs * 2 * G * H) || (SL && SL->numel != g.batch) ||
-        (H0 && H0->numel != g.dirs * g.batch * H) || (C0 && C0->numel != g.dirs * g.batch * H) ||
+        (H0 && H0->numel != state_n) || (C0 && C0->numel != state_n) ||
         (P && P->numel != g.dirs * 3 * H))
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "an optional input's size does not match X and hidden_size");
 
@@ -428,8 +435,7 @@ static weft_status rnn_run(weft_kernel_ctx *k)
     weft_tview *Y = k->n_out > 0 && k->out[0].data ? &k->out[0] : NULL;
     weft_tview *YH = k->n_out > 1 && k->out[1].data ? &k->out[1] : NULL;
     weft_tview *YC = a.kind == RNN_KIND_LSTM && k->n_out > 2 && k->out[2].data ? &k->out[2] : NULL;
-    if ((Y && Y->numel != g.seq * g.dirs * g.batch * H) || (YH && YH->numel != g.dirs * g.batch * H) ||
-        (YC && YC->numel != g.dirs * g.batch * H))
+    if ((Y && Y->numel != y_n) || (YH && YH->numel != state_n) || (YC && YC->numel != state_n))
         return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output buffers do not match the inferred shapes");
 
     /* Scratch: gate pre-activations [G*H], state h and c [H each], and one more [H] row for the GRU's
