@@ -1,0 +1,147 @@
+"""Small models for the hostile-input tests: one valid base per family (its positive control) and the
+malformed variants derived from it."""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+N, F = 50, 4
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=18):
+    g = helper.make_graph(nodes, "hostile", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="weft-hostile")
+    m.ir_version = 8
+    return m
+
+
+def vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def gather_scatter(separate_rows=False):
+    """out = scatter_add over dst of x[src]: x [num_nodes, F]; either edge_index [2, num_edges] or two
+    1-D inputs src / dst, both [num_edges]."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.int64), name)  # noqa: E731
+    inits = [i64("col", [-1, 1])]
+    nodes = []
+    if separate_rows:
+        inputs = [vi("x", TensorProto.FLOAT, ["num_nodes", F]),
+                  vi("src", TensorProto.INT64, ["num_edges"]),
+                  vi("dst", TensorProto.INT64, ["num_edges"])]
+    else:
+        inits += [i64("zero", 0), i64("one", 1)]
+        inputs = [vi("x", TensorProto.FLOAT, ["num_nodes", F]),
+                  vi("edge_index", TensorProto.INT64, [2, "num_edges"])]
+        nodes += [helper.make_node("Gather", ["edge_index", "zero"], ["src"], axis=0),
+                  helper.make_node("Gather", ["edge_index", "one"], ["dst"], axis=0)]
+    nodes += [
+        helper.make_node("Gather", ["x", "src"], ["msg"], axis=0),
+        helper.make_node("Reshape", ["dst", "col"], ["dst_col"]),
+        helper.make_node("Shape", ["msg"], ["msg_shape"]),
+        helper.make_node("Expand", ["dst_col", "msg_shape"], ["idx"]),
+        helper.make_node("Shape", ["x"], ["x_shape"]),
+        helper.make_node("ConstantOfShape", ["x_shape"], ["zeros"],
+                         value=numpy_helper.from_array(np.zeros(1, np.float32))),
+        helper.make_node("ScatterElements", ["zeros", "idx", "msg"], ["out"], axis=0, reduction="add"),
+    ]
+    return _model(nodes, inputs, [vi("out", TensorProto.FLOAT, ["num_nodes", F])], inits)
+
+
+def scatternd():
+    """out = ScatterND(zeros, dst[:, None], x[src], reduction='add')."""
+    inits = [numpy_helper.from_array(np.array([1], dtype=np.int64), "axes1")]
+    nodes = [
+        helper.make_node("Gather", ["x", "src"], ["msg"], axis=0),
+        helper.make_node("Unsqueeze", ["dst", "axes1"], ["idx"]),
+        helper.make_node("Shape", ["x"], ["x_shape"]),
+        helper.make_node("ConstantOfShape", ["x_shape"], ["zeros"],
+                         value=numpy_helper.from_array(np.zeros(1, np.float32))),
+        helper.make_node("ScatterND", ["zeros", "idx", "msg"], ["out"], reduction="add"),
+    ]
+    inputs = [vi("x", TensorProto.FLOAT, ["num_nodes", F]),
+              vi("src", TensorProto.INT64, ["num_edges"]),
+              vi("dst", TensorProto.INT64, ["num_edges"])]
+    return _model(nodes, inputs, [vi("out", TensorProto.FLOAT, ["num_nodes", F])], inits)
+
+
+def graph_inputs(seed=0, E=200):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, F)).astype(np.float32)
+    ei = rng.integers(0, N, size=(2, E), dtype=np.int64)
+    return x, ei
+
+
+def add_const(w_tensor, shape=(4,)):
+    """y = x + w, where w is the given initializer (the subject of the test)."""
+    return _model([helper.make_node("Add", ["x", w_tensor.name], ["y"])],
+                  [vi("x", TensorProto.FLOAT, list(shape))], [vi("y", TensorProto.FLOAT, list(shape))],
+                  [w_tensor])
+
+
+def raw_tensor(name, dims, raw, elem=TensorProto.FLOAT):
+    t = TensorProto()
+    t.name, t.data_type = name, elem
+    t.dims.extend(dims)
+    t.raw_data = raw
+    return t
+
+
+def external_tensor(name, location, offset=None, length=None, dims=(4,)):
+    t = TensorProto()
+    t.name, t.data_type = name, TensorProto.FLOAT
+    t.dims.extend(dims)
+    t.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", offset), ("length", length)):
+        if value is not None:
+            e = t.external_data.add()
+            e.key, e.value = key, str(value)
+    return t
+
+
+def negative_dim():
+    m = add_const(numpy_helper.from_array(np.ones(4, np.float32), "w"))
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -3
+    return m
+
+
+def cyclic():
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="add_a"),
+             helper.make_node("Relu", ["a"], ["b"], name="relu_b"),
+             helper.make_node("Identity", ["a"], ["y"], name="out")]
+    return _model(nodes, [vi("x", TensorProto.FLOAT, [4])], [vi("y", TensorProto.FLOAT, [4])])
+
+
+def unknown_op():
+    return _model([helper.make_node("FrobnicateTensor", ["x"], ["y"], name="frob")],
+                  [vi("x", TensorProto.FLOAT, [4])], [vi("y", TensorProto.FLOAT, [4])])
+
+
+def constant_of_shape(dims):
+    """y = ConstantOfShape(shape) with a constant shape: the output size is the subject."""
+    shape = numpy_helper.from_array(np.array(dims, dtype=np.int64), "shape")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["z"],
+                              value=numpy_helper.from_array(np.zeros(1, np.float32))),
+             helper.make_node("Add", ["z", "x"], ["y"])]
+    return _model(nodes, [vi("x", TensorProto.FLOAT, [1])], [vi("y", TensorProto.FLOAT, None)], [shape])
+
+
+def declared_huge_input():
+    """Input declared [2^32, 2^32, 2]: the element count overflows int64."""
+    big = 2 ** 32
+    return _model([helper.make_node("Relu", ["x"], ["y"])],
+                  [vi("x", TensorProto.FLOAT, [big, big, 2])], [vi("y", TensorProto.FLOAT, [big, big, 2])])
+
+
+def save(model, path):
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+    return path
+
+
+def parses(data):
+    """Whether ONNX's own protobuf parser accepts the bytes as a ModelProto."""
+    try:
+        onnx.load_model_from_string(data)
+        return True
+    except Exception:
+        return False
