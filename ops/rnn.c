@@ -163,6 +163,8 @@ static weft_status read_attrs(const weft_node_info *n, rnn_attrs *a)
 
     at = weft_attr_find(n, "clip");
     if (at) {
+        if (at->type != WEFT_ATTR_FLOAT && at->type != WEFT_ATTR_INT)
+            return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "attribute 'clip' must be a float");
         double c = weft_attr_float(n, "clip", 0);
         if (!(c >= 0))
             return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "attribute 'clip' is %g; expected a value >= 0", c);
