@@ -70,6 +70,9 @@ void cli_json_str(FILE *f, const char *s)
             fputc('\\', f);
             fputc((int)c, f);
             p++, left--;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            fputs(c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r", f);
+            p++, left--;
         } else if (c < 0x20 || c == 0x7F) {
             fprintf(f, "\\u%04x", c);
             p++, left--;

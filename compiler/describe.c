@@ -95,6 +95,9 @@ static void db_json_str(dbuf *b, const char *s)
             char e[2] = {'\\', (char)c};
             db_putn(b, e, 2);
             p++, left--;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            db_puts(b, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r");
+            p++, left--;
         } else if (c < 0x20 || c == 0x7F) {
             db_printf(b, "\\u%04x", c);
             p++, left--;
