@@ -74,7 +74,9 @@ static result_kind set_result(result *r, weft_status st, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     r->kind = st == WEFT_ERR_UNSUPPORTED ? R_UNSUP : R_FAIL;
-    if (st != WEFT_OK) snprintf(r->reason, sizeof r->reason, "%s: %s", what, weft_last_error());
+    const char *why = weft_last_error();
+    if (st != WEFT_OK && why && why[0]) snprintf(r->reason, sizeof r->reason, "%s: %s", what, why);
+    else if (st != WEFT_OK) snprintf(r->reason, sizeof r->reason, "%s: %s", what, weft_status_name(st));
     else snprintf(r->reason, sizeof r->reason, "%s", what);
     return r->kind;
 }
