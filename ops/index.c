@@ -1,5 +1,6 @@
 /*
- * ops/index.c — ops that produce or consume positions: OneHot, NonZero, TopK, ArgMax, ArgMin, CumSum.
+ * ops/index.c — ops that produce or consume positions: OneHot, NonZero, TopK, ArgMax, ArgMin, CumSum,
+ * Unique.
  *
  * Typed loops are written once as macros over (storage type T, compute type CT, load LD, store ST) and
  * instantiated by WEFT_DISPATCH for the numeric dtypes; float16 / bfloat16 instantiate the same macro
@@ -438,6 +439,202 @@ half:
     return WEFT_OK;
 }
 
+
+/* --- Unique ----------------------------------------------------------------------------------------- */
+
+/*
+ * X is viewed as [pre, n, post] around the axis (without an axis: [1, numel, 1]); the n slices are
+ * compared lexicographically over (pre, post), as numpy's unique does after moving the axis to the
+ * front. A stable merge sort of the slice positions puts equal slices next to each other with the first
+ * occurrence leading, so groups, first indices and counts fall out of one pass. NaN sorts last and NaNs
+ * are equal to each other.
+ */
+typedef struct {
+    weft_dtype t;
+    const void *d;
+    int64_t pre, n, post;
+} uq_view;
+
+static int cmp_elem(weft_dtype t, const void *d, int64_t i, int64_t j)
+{
+#define CMP3(a, b) (IS_NAN(a) ? (IS_NAN(b) ? 0 : 1) : IS_NAN(b) ? -1 : (a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+#define WEFT_BODY(T)                                                                                   \
+    {                                                                                                  \
+        T a = ((const T *)d)[i], b = ((const T *)d)[j];                                                \
+        return CMP3(a, b);                                                                             \
+    }
+    WEFT_DISPATCH(t, WEFT_TYPES_NUMERIC, break);
+#undef WEFT_BODY
+    if (t == WEFT_BOOL) return (((const uint8_t *)d)[i] != 0) - (((const uint8_t *)d)[j] != 0);
+    float a = (float)weft_load_f64(t, d, i), b = (float)weft_load_f64(t, d, j); /* float16, bfloat16 */
+    return CMP3(a, b);
+#undef CMP3
+}
+
+static int cmp_slice(const uq_view *v, int64_t a, int64_t b)
+{
+    for (int64_t p = 0; p < v->pre; p++)
+        for (int64_t s = 0; s < v->post; s++) {
+            int c = cmp_elem(v->t, v->d, (p * v->n + a) * v->post + s, (p * v->n + b) * v->post + s);
+            if (c) return c;
+        }
+    return 0;
+}
+
+/* Sorts slice positions (perm, using tmp; both of n) and returns the number of distinct slices. When
+ * grp is given, grp[j] = group (in sorted order) of slice j. */
+static int64_t uq_groups(const uq_view *v, int64_t *perm, int64_t *tmp, int64_t *grp)
+{
+    int64_t n = v->n, *a = perm, *b = tmp;
+    for (int64_t j = 0; j < n; j++) a[j] = j;
+    for (int64_t w = 1; w < n; w *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * w) {
+            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int64_t i = lo, j = mid, t = lo;
+            while (i < mid && j < hi) b[t++] = cmp_slice(v, a[j], a[i]) < 0 ? a[j++] : a[i++];
+            while (i < mid) b[t++] = a[i++];
+            while (j < hi) b[t++] = a[j++];
+        }
+        int64_t *sw = a;
+        a = b;
+        b = sw;
+    }
+    int64_t g = -1;
+    for (int64_t r = 0; r < n; r++) {
+        if (r == 0 || cmp_slice(v, a[r - 1], a[r]) != 0) g++;
+        if (grp) grp[a[r]] = g;
+    }
+    return g + 1;
+}
+
+/* Resolves the axis (or its absence) into the [pre, n, post] view. */
+static weft_status uq_view_of(const weft_node_info *node, weft_dtype t, const void *d, int rank, const int64_t *dims,
+                              uq_view *v, int *axis_out)
+{
+    v->t = t;
+    v->d = d;
+    const weft_attr *ax = weft_attr_find(node, "axis");
+    *axis_out = -1;
+    if (!ax) {
+        v->pre = v->post = 1;
+        v->n = prod(dims, 0, rank);
+        return WEFT_OK;
+    }
+    weft_status st = weft_axis(node, ax->i, rank, false, axis_out);
+    if (st) return st;
+    v->pre = prod(dims, 0, *axis_out);
+    v->n = dims[*axis_out];
+    v->post = prod(dims, *axis_out + 1, rank);
+    return WEFT_OK;
+}
+
+static weft_status unique_infer(weft_infer_ctx *c)
+{
+    weft_dtype t = c->in_dtype[0];
+    if (!arith_dtype(t) && t != WEFT_BOOL)
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "dtype %s is not supported", weft_dtype_name(t));
+    int64_t srt = weft_attr_int(c->node, "sorted", 1);
+    if (srt != 0 && srt != 1) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "sorted must be 0 or 1");
+    const weft_shape *xs = &c->in_shape[0];
+    const weft_attr *ax = weft_attr_find(c->node, "axis");
+    if (ax && ax->type != WEFT_ATTR_INT) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "axis must be an int");
+    c->out_dtype[0] = t;
+    for (int o = 1; o < c->n_out; o++) c->out_dtype[o] = WEFT_INT64;
+    /* U, the number of distinct slices, needs the data; without it every output length is a symbol. */
+    weft_dim u;
+    if (c->in_data[0] && weft_shape_known(xs)) {
+        int64_t dims[WEFT_MAX_RANK];
+        for (int a = 0; a < xs->rank; a++) dims[a] = xs->d[a].v;
+        uq_view v;
+        int axis;
+        weft_status st = uq_view_of(c->node, t, c->in_data[0], xs->rank, dims, &v, &axis);
+        if (st) return st;
+        int64_t *buf = malloc((size_t)(v.n > 0 ? v.n : 1) * 2 * sizeof(int64_t));
+        if (!buf) return weft_op_error(c->node, WEFT_ERR_NOMEM, "out of memory sorting %lld slices", (long long)v.n);
+        u = weft_dim_num(uq_groups(&v, buf, buf + v.n, NULL));
+        free(buf);
+    } else {
+        u = weft_dim_unknown(c);
+    }
+    weft_shape *y = &c->out_shape[0];
+    if (!ax) {
+        y->rank = 1;
+        y->d[0] = u;
+    } else if (xs->rank < 0) {
+        y->rank = -1;
+    } else {
+        int axis;
+        weft_status st = weft_axis(c->node, ax->i, xs->rank, false, &axis);
+        if (st) return st;
+        *y = *xs;
+        y->d[axis] = u;
+    }
+    /* indices and counts have one entry per distinct slice, inverse_indices one per input slice. */
+    for (int o = 1; o < c->n_out; o++) {
+        c->out_shape[o].rank = 1;
+        c->out_shape[o].d[0] = u;
+    }
+    if (c->n_out > 2) {
+        weft_dim n;
+        int axis;
+        if (!ax) {
+            int64_t ne = weft_shape_numel(xs);
+            n = ne >= 0 ? weft_dim_num(ne) : weft_dim_unknown(c);
+        } else if (xs->rank >= 0 && weft_axis(c->node, ax->i, xs->rank, false, &axis) == WEFT_OK) {
+            n = xs->d[axis];
+        } else {
+            n = weft_dim_unknown(c);
+        }
+        c->out_shape[2].d[0] = n;
+    }
+    return WEFT_OK;
+}
+
+static weft_status unique_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0];
+    uq_view v;
+    int axis;
+    weft_status st = uq_view_of(k->node, x->dtype, x->data, x->rank, x->dims, &v, &axis);
+    if (st) return st;
+    int64_t n = v.n;
+    int64_t *perm = k->scratch ? k->scratch(k->user, (size_t)(n > 0 ? n : 1) * 4 * sizeof(int64_t)) : NULL;
+    if (!perm) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory to sort %lld slices", (long long)n);
+    int64_t *tmp = perm + n, *grp = tmp + n, *pos = grp + n, *first = tmp; /* first reuses tmp after sorting */
+    int64_t u = uq_groups(&v, perm, tmp, grp);
+    /* Each group's first slice: the lowest position that maps to it. */
+    for (int64_t j = 0; j < n; j++) first[j] = -1;
+    for (int64_t j = 0; j < n; j++)
+        if (first[grp[j]] < 0) first[grp[j]] = j;
+    int64_t yu = axis < 0 ? k->out[0].dims[0] : k->out[0].dims[axis];
+    if (yu != u) return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output has %lld slices, found %lld", (long long)yu, (long long)u);
+    /* Output order: sorted, or by first occurrence. */
+    if (weft_attr_int(k->node, "sorted", 1)) {
+        for (int64_t g = 0; g < u; g++) pos[g] = g;
+    } else {
+        int64_t c = 0;
+        for (int64_t j = 0; j < n; j++)
+            if (first[grp[j]] == j) pos[grp[j]] = c++;
+    }
+    size_t es = weft_dtype_size(x->dtype);
+    char *y = k->out[0].data;
+    for (int64_t g = 0; g < u; g++)
+        for (int64_t p = 0; p < v.pre; p++)
+            memcpy(y + (size_t)((p * u + pos[g]) * v.post) * es,
+                   (const char *)x->data + (size_t)((p * n + first[g]) * v.post) * es, (size_t)v.post * es);
+    int64_t *idx = k->n_out > 1 ? k->out[1].data : NULL, *inv = k->n_out > 2 ? k->out[2].data : NULL;
+    int64_t *cnt = k->n_out > 3 ? k->out[3].data : NULL;
+    if (idx && k->out[1].dtype != WEFT_UNDEFINED)
+        for (int64_t g = 0; g < u; g++) idx[pos[g]] = first[g];
+    if (inv && k->out[2].dtype != WEFT_UNDEFINED)
+        for (int64_t j = 0; j < n; j++) inv[j] = pos[grp[j]];
+    if (cnt && k->out[3].dtype != WEFT_UNDEFINED) {
+        for (int64_t g = 0; g < u; g++) cnt[g] = 0;
+        for (int64_t j = 0; j < n; j++) cnt[pos[grp[j]]]++;
+    }
+    return WEFT_OK;
+}
+
 const weft_op_def weft_ops_index[] = {
     {"OneHot", "", 9, 0, 3, 3, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, onehot_infer, onehot_run},
     {"NonZero", "", 9, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, nonzero_infer, nonzero_run},
@@ -445,5 +642,6 @@ const weft_op_def weft_ops_index[] = {
     {"ArgMax", "", 1, 0, 1, 1, 1, 1, 0, arg_infer, argmax_run},
     {"ArgMin", "", 1, 0, 1, 1, 1, 1, 0, arg_infer, argmin_run},
     {"CumSum", "", 11, 0, 2, 2, 1, 1, 0, cumsum_infer, cumsum_run},
+    {"Unique", "", 11, 0, 1, 1, 1, 4, WEFT_OP_VALUE_DEPENDENT_SHAPE, unique_infer, unique_run},
 };
 const int weft_ops_index_count = sizeof weft_ops_index / sizeof weft_ops_index[0];

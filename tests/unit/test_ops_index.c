@@ -522,6 +522,50 @@ static void test_cumsum(void)
     check_error(wt_run_op("CumSum", 14, NULL, 0, in2, 2, out, 1), WEFT_ERR_SHAPE, "axis 2");
 }
 
+
+/* --- Unique ----------------------------------------------------------------------------------------- */
+
+static void test_unique(void)
+{
+    float x[] = {2, 1, 1, 3, 4, 3};
+    weft_tensor in[] = {T(WEFT_FLOAT32, x, 1, 6)}, out[4];
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Unique", 11, NULL, 0, in, 1, out, 4), WEFT_OK);
+    check_dims(&out[0], 1, D(4));
+    check_f32(&out[0], (float[]){1, 2, 3, 4}, 4);
+    check_i64(&out[1], (int64_t[]){1, 0, 3, 4}, 4);
+    check_i64(&out[2], (int64_t[]){1, 0, 0, 2, 3, 2}, 6);
+    check_i64(&out[3], (int64_t[]){2, 1, 2, 1}, 4);
+    wt_free_outputs(out, 4);
+
+    weft_attr uns = wt_attr_int("sorted", 0);
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Unique", 11, &uns, 1, in, 1, out, 4), WEFT_OK);
+    check_f32(&out[0], (float[]){2, 1, 3, 4}, 4);
+    check_i64(&out[1], (int64_t[]){0, 1, 3, 4}, 4);
+    check_i64(&out[2], (int64_t[]){0, 1, 1, 2, 3, 2}, 6);
+    check_i64(&out[3], (int64_t[]){1, 2, 2, 1}, 4);
+    wt_free_outputs(out, 4);
+
+    /* Columns of a 2x4 matrix (axis -1): (1,5) (0,6) (1,5) (0,2) -> sorted (0,2) (0,6) (1,5). */
+    int32_t m[] = {1, 0, 1, 0, 5, 6, 5, 2};
+    weft_attr ax = wt_attr_int("axis", -1);
+    in[0] = T(WEFT_INT32, m, 2, 2, 4);
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Unique", 11, &ax, 1, in, 1, out, 4), WEFT_OK);
+    check_dims(&out[0], 2, D(2, 3));
+    int32_t want[] = {0, 0, 1, 2, 6, 5};
+    CU_ASSERT(out[0].dtype == WEFT_INT32 && memcmp(out[0].data, want, sizeof want) == 0);
+    check_i64(&out[1], (int64_t[]){3, 1, 0}, 3);
+    check_i64(&out[2], (int64_t[]){2, 1, 2, 0}, 4);
+    check_i64(&out[3], (int64_t[]){1, 1, 2}, 3);
+    wt_free_outputs(out, 4);
+
+    /* int64 values that a double cannot tell apart stay distinct. */
+    int64_t big[] = {(1LL << 53) + 1, 1LL << 53, (1LL << 53) + 1};
+    in[0] = T(WEFT_INT64, big, 1, 3);
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Unique", 11, NULL, 0, in, 1, out, 1), WEFT_OK);
+    check_i64(&out[0], (int64_t[]){1LL << 53, (1LL << 53) + 1}, 2);
+    wt_free_outputs(out, 1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -543,6 +587,7 @@ int main(void)
     CU_add_test(s, "topk", test_topk);
     CU_add_test(s, "argmax / argmin", test_argmax_argmin);
     CU_add_test(s, "cumsum", test_cumsum);
+    CU_add_test(s, "unique", test_unique);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
