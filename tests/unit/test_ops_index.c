@@ -108,6 +108,11 @@ static void test_gather_errors(void)
     weft_attr a = wt_attr_int("axis", 2);
     in[1] = T(WEFT_INT64, neg, 1, 1);
     check_error(wt_run_op("Gather", 13, &a, 1, in, 2, out, 1), WEFT_ERR_SHAPE, "axis 2");
+    /* Rank 8 data gathered by a rank-2 index would give rank 9. */
+    int64_t i2[] = {0};
+    in[0] = T(WEFT_FLOAT32, data, 8, 1, 1, 1, 1, 1, 1, 1, 1);
+    in[1] = T(WEFT_INT64, i2, 2, 1, 1);
+    check_error(wt_run_op("Gather", 13, NULL, 0, in, 2, out, 1), WEFT_ERR_UNSUPPORTED, "rank 9");
 }
 
 /* Inference with symbols: x[N,4] gathered by idx[E] gives [E,4] with the same symbols. */
@@ -170,6 +175,9 @@ static void test_gather_elements(void)
     wt_free_outputs(out, 1);
     in[1] = T(WEFT_INT32, bad, 1, 6);
     check_error(wt_run_op("GatherElements", 13, NULL, 0, in, 2, out, 1), WEFT_ERR_SHAPE, "rank");
+    /* Off the axis, indices may not reach past data. */
+    in[1] = T(WEFT_INT32, i2, 2, 1, 6);
+    check_error(wt_run_op("GatherElements", 13, NULL, 0, in, 2, out, 1), WEFT_ERR_SHAPE, "exceeds data dim");
 }
 
 /* --- GatherND --------------------------------------------------------------------------------------- */
