@@ -39,6 +39,7 @@ weft_status wt_run_op_domain(const char *domain, const char *op, int opset, cons
     weft_shape in_sh[16], out_sh[16];
     const void *in_data[16];
     if (n_in > 16 || n_out > 16) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "too many inputs");
+    for (int i = 0; i < n_out; i++) memset(&out[i], 0, sizeof out[i]); /* safe to free after any failure */
     for (int i = 0; i < n_in; i++) {
         in_dt[i] = in[i].dtype;
         in_sh[i].rank = in[i].rank;
