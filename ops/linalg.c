@@ -1,5 +1,287 @@
-/* ops/linalg.c — (family not yet filled). */
+/*
+ * ops/linalg.c — dense algebra: MatMul (numpy semantics) and Gemm.
+ *
+ * Both run one generic row kernel: for each output row i, acc[j] = sum_k a(i,k) * b(k,j) with an i-k-j
+ * loop order (the inner loop walks a row of b and of acc: cache friendly for the plain layout), then an
+ * epilogue (Gemm: alpha * acc + beta * C). a and b are addressed through strides, so transposed operands
+ * need no copy. Floats accumulate in double; integers accumulate exactly in wrapping 64-bit arithmetic.
+ * float16 / bfloat16 go through float32 (weft_math_run_widened, ops/norm.c).
+ */
+#include <math.h>
+#include <string.h>
+
 #include "op.h"
 
-const weft_op_def weft_ops_linalg[] = {{0}};
-const int weft_ops_linalg_count = 0;
+/* Defined in ops/norm.c: runs `body` on float32 copies of any float16/bfloat16 inputs and outputs. */
+typedef weft_status (*weft_math_body)(weft_kernel_ctx *k, void *scratch);
+weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_math_body body);
+
+static bool dtype_ok(weft_dtype t) { return weft_dtype_is_float(t) || weft_dtype_is_integer(t); }
+
+/* One matrix product with its epilogue. */
+typedef struct {
+    int64_t M, N, K;
+    int64_t sai, sak;   /* a(i,k) = a[i*sai + k*sak] */
+    int64_t sbk, sbj;   /* b(k,j) = b[k*sbk + j*sbj] */
+    bool gemm;
+    double alpha, beta;
+    const void *c;      /* Gemm's C or NULL; c(i,j) = c[i*sci + j*scj] */
+    int64_t sci, scj;
+} mm_job;
+
+#define MM_IS_FLOAT(T) ((T)0.5 != (T)0)
+#define MM_IS_SIGNED(T) ((T)-1 < (T)1) /* not "< 0": no always-false warning */
+#define MM_U64(T, v) (MM_IS_SIGNED(T) ? (uint64_t)(int64_t)(v) : (uint64_t)(v))
+#define WEFT_BODY(T)                                                                                  \
+    {                                                                                                 \
+        const T *a = av, *b = bv, *cm = j->c;                                                         \
+        T *y = yv;                                                                                    \
+        for (int64_t i = 0; i < j->M; i++) {                                                          \
+            if (MM_IS_FLOAT(T)) {                                                                     \
+                double *acc = scratch;                                                                \
+                for (int64_t q = 0; q < j->N; q++) acc[q] = 0;                                        \
+                for (int64_t kk = 0; kk < j->K; kk++) {                                               \
+                    double aik = (double)a[i * j->sai + kk * j->sak];                                 \
+                    const T *br = b + kk * j->sbk;                                                    \
+                    for (int64_t q = 0; q < j->N; q++) acc[q] += aik * (double)br[q * j->sbj];        \
+                }                                                                                     \
+                for (int64_t q = 0; q < j->N; q++) {                                                  \
+                    double v = acc[q];                                                                \
+                    if (j->gemm) {                                                                    \
+                        v *= j->alpha;                                                                \
+                        if (cm) v += j->beta * (double)cm[i * j->sci + q * j->scj];                   \
+                    }                                                                                 \
+                    y[i * j->N + q] = (T)v;                                                           \
+                }                                                                                     \
+            } else {                                                                                  \
+                uint64_t *acc = scratch;                                                              \
+                for (int64_t q = 0; q < j->N; q++) acc[q] = 0;                                        \
+                for (int64_t kk = 0; kk < j->K; kk++) {                                               \
+                    uint64_t aik = MM_U64(T, a[i * j->sai + kk * j->sak]);                            \
+                    const T *br = b + kk * j->sbk;                                                    \
+                    for (int64_t q = 0; q < j->N; q++) acc[q] += aik * MM_U64(T, br[q * j->sbj]);     \
+                }                                                                                     \
+                for (int64_t q = 0; q < j->N; q++) {                                                  \
+                    uint64_t u = acc[q];                                                              \
+                    if (j->gemm && !exact_scalars) {                                                  \
+                        /* Fractional alpha / beta on integers: round through double, saturating. */  \
+                        double v = j->alpha * (MM_IS_SIGNED(T) ? (double)(int64_t)u : (double)u);     \
+                        if (cm) v += j->beta * (double)cm[i * j->sci + q * j->scj];                   \
+                        weft_store_f64(dtype, yv, i * j->N + q, v);                                   \
+                        continue;                                                                     \
+                    }                                                                                 \
+                    if (j->gemm) {                                                                    \
+                        u *= (uint64_t)(int64_t)j->alpha;                                             \
+                        if (cm) u += (uint64_t)(int64_t)j->beta * MM_U64(T, cm[i * j->sci + q * j->scj]); \
+                    }                                                                                 \
+                    y[i * j->N + q] = MM_IS_SIGNED(T) ? (T)(int64_t)u : (T)u;                         \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    }
+
+/* Runs one product: av is M x K (through strides), bv K x N, yv M x N dense. scratch holds N 8-byte
+ * accumulators. */
+static weft_status mm_core(const weft_kernel_ctx *k, weft_dtype dtype, const mm_job *j, const void *av,
+                           const void *bv, void *yv, void *scratch)
+{
+    /* alpha and beta that are small whole numbers keep integer Gemm exact. */
+    bool exact_scalars = j->alpha == floor(j->alpha) && fabs(j->alpha) < 2147483648.0 &&
+                         j->beta == floor(j->beta) && fabs(j->beta) < 2147483648.0;
+    (void)exact_scalars;
+    WEFT_DISPATCH(dtype, WEFT_TYPES_NUMERIC, return weft_op_unsupported_dtype(k, 0));
+    return WEFT_OK;
+}
+#undef WEFT_BODY
+
+/* --- MatMul ------------------------------------------------------------------------------------------ */
+
+static weft_status matmul_infer(weft_infer_ctx *c)
+{
+    const weft_node_info *node = c->node;
+    weft_dtype t = c->in_dtype[0];
+    c->out_dtype[0] = t;
+    if (!dtype_ok(t)) return weft_op_error(node, WEFT_ERR_UNSUPPORTED, "dtype %s is not supported", weft_dtype_name(t));
+    if (c->in_dtype[1] != t)
+        return weft_op_error(node, WEFT_ERR_TYPE, "inputs are %s and %s; they must match", weft_dtype_name(t),
+                             weft_dtype_name(c->in_dtype[1]));
+    const weft_shape *as = &c->in_shape[0], *bs = &c->in_shape[1];
+    weft_shape *ys = &c->out_shape[0];
+    if (as->rank == 0 || bs->rank == 0)
+        return weft_op_error(node, WEFT_ERR_SHAPE, "MatMul inputs must have rank >= 1 (got %d and %d)", as->rank,
+                             bs->rank);
+    if (as->rank < 0 || bs->rank < 0) { ys->rank = -1; return WEFT_OK; }
+    int ra = as->rank, rb = bs->rank;
+    weft_dim ka = as->d[ra - 1], kb = rb == 1 ? bs->d[0] : bs->d[rb - 2];
+    if (weft_dim_known(ka) && weft_dim_known(kb) && ka.v != kb.v) {
+        char s0[128], s1[128];
+        weft_shape_format(as, s0, sizeof s0);
+        weft_shape_format(bs, s1, sizeof s1);
+        return weft_op_error(node, WEFT_ERR_SHAPE, "inner dimensions differ: %s x %s (%lld vs %lld)", s0, s1,
+                             (long long)ka.v, (long long)kb.v);
+    }
+    weft_shape ab = {ra > 2 ? ra - 2 : 0}, bb = {rb > 2 ? rb - 2 : 0}, out;
+    for (int d = 0; d < ab.rank; d++) ab.d[d] = as->d[d];
+    for (int d = 0; d < bb.rank; d++) bb.d[d] = bs->d[d];
+    const weft_shape *both[2] = {&ab, &bb};
+    weft_status st = weft_infer_broadcast(c, both, 2, &out);
+    if (st) return st;
+    if (ra >= 2) out.d[out.rank++] = as->d[ra - 2];
+    if (rb >= 2) out.d[out.rank++] = bs->d[rb - 1];
+    *ys = out;
+    return WEFT_OK;
+}
+
+static weft_status matmul_body(weft_kernel_ctx *k, void *scratch)
+{
+    const weft_tview *A = &k->in[0], *B = &k->in[1], *Y = &k->out[0];
+    int ra = A->rank, rb = B->rank;
+    mm_job j = {0};
+    j.M = ra >= 2 ? A->dims[ra - 2] : 1;
+    j.K = A->dims[ra - 1];
+    j.N = rb >= 2 ? B->dims[rb - 1] : 1;
+    int64_t kb = rb >= 2 ? B->dims[rb - 2] : B->dims[0];
+    if (kb != j.K)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "inner dimensions differ: %lld vs %lld", (long long)j.K,
+                             (long long)kb);
+    j.sai = j.K; j.sak = 1;
+    j.sbk = j.N; j.sbj = 1;
+    /* Batch axes: broadcast A's and B's leading axes against each other. */
+    int na = ra > 2 ? ra - 2 : 0, nb = rb > 2 ? rb - 2 : 0, R = na > nb ? na : nb;
+    int64_t bdims[WEFT_MAX_RANK], sa[WEFT_MAX_RANK], sb[WEFT_MAX_RANK], nbatch = 1;
+    for (int d = 0; d < R; d++) {
+        int64_t x = d - (R - na) >= 0 ? A->dims[d - (R - na)] : 1;
+        int64_t z = d - (R - nb) >= 0 ? B->dims[d - (R - nb)] : 1;
+        if (x != z && x != 1 && z != 1)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "batch axis %d does not broadcast: %lld vs %lld", d,
+                                 (long long)x, (long long)z);
+        bdims[d] = x == 1 ? z : x;
+        nbatch *= bdims[d];
+    }
+    if (nbatch * j.M * j.N != Y->numel)
+        return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output has %lld elements, expected %lld",
+                             (long long)Y->numel, (long long)(nbatch * j.M * j.N));
+    weft_broadcast_strides(A->dims, na, bdims, R, sa);
+    weft_broadcast_strides(B->dims, nb, bdims, R, sb);
+    size_t es = weft_dtype_size(A->dtype);
+    int64_t idx[WEFT_MAX_RANK] = {0}, oa = 0, ob = 0;
+    for (int64_t bi = 0; bi < nbatch; bi++) {
+        weft_status st = mm_core(k, A->dtype, &j, (const char *)A->data + (size_t)(oa * j.M * j.K) * es,
+                                 (const char *)B->data + (size_t)(ob * j.K * j.N) * es,
+                                 (char *)Y->data + (size_t)(bi * j.M * j.N) * es, scratch);
+        if (st) return st;
+        for (int d = R - 1; d >= 0; d--) {
+            oa += sa[d];
+            ob += sb[d];
+            if (++idx[d] < bdims[d]) break;
+            oa -= sa[d] * bdims[d];
+            ob -= sb[d] * bdims[d];
+            idx[d] = 0;
+        }
+    }
+    return WEFT_OK;
+}
+
+static weft_status matmul_run(weft_kernel_ctx *k)
+{
+    if (!dtype_ok(k->in[0].dtype)) return weft_op_unsupported_dtype(k, 0);
+    if (k->in[1].dtype != k->in[0].dtype) return weft_op_unsupported_dtype(k, 1);
+    int rb = k->in[1].rank;
+    int64_t N = rb >= 2 ? k->in[1].dims[rb - 1] : 1;
+    return weft_math_run_widened(k, (size_t)(N > 0 ? N : 1) * 8, matmul_body);
+}
+
+/* --- Gemm -------------------------------------------------------------------------------------------- */
+
+static weft_status gemm_infer(weft_infer_ctx *c)
+{
+    const weft_node_info *node = c->node;
+    weft_dtype t = c->in_dtype[0];
+    c->out_dtype[0] = t;
+    c->out_shape[0].rank = 2;
+    if (!dtype_ok(t)) return weft_op_error(node, WEFT_ERR_UNSUPPORTED, "dtype %s is not supported", weft_dtype_name(t));
+    for (int i = 1; i < 3; i++)
+        if (weft_in_present(c, i) && c->in_dtype[i] != t)
+            return weft_op_error(node, WEFT_ERR_TYPE, "input %d is %s but input 0 is %s", i,
+                                 weft_dtype_name(c->in_dtype[i]), weft_dtype_name(t));
+    if (!weft_in_present(c, 2) && node->opset < 11)
+        return weft_op_error(node, WEFT_ERR_INVALID_MODEL, "input C is required before opset 11");
+    const weft_shape *as = &c->in_shape[0], *bs = &c->in_shape[1];
+    if (as->rank != 2 || bs->rank != 2)
+        return weft_op_error(node, WEFT_ERR_SHAPE, "A and B must be 2-D (got ranks %d and %d)", as->rank, bs->rank);
+    bool ta = weft_attr_int(node, "transA", 0) != 0, tb = weft_attr_int(node, "transB", 0) != 0;
+    weft_dim M = as->d[ta ? 1 : 0], K = as->d[ta ? 0 : 1], Kb = bs->d[tb ? 1 : 0], N = bs->d[tb ? 0 : 1];
+    if (weft_dim_known(K) && weft_dim_known(Kb) && K.v != Kb.v)
+        return weft_op_error(node, WEFT_ERR_SHAPE, "inner dimensions differ: %lld vs %lld", (long long)K.v,
+                             (long long)Kb.v);
+    if (weft_in_present(c, 2)) {
+        const weft_shape *cs = &c->in_shape[2];
+        if (cs->rank > 2)
+            return weft_op_error(node, WEFT_ERR_SHAPE, "C must have rank <= 2, got %d", cs->rank);
+        weft_dim want[2] = {M, N};
+        for (int d = 0; d < cs->rank; d++) {
+            weft_dim cd = cs->d[d], w = want[2 - cs->rank + d];
+            if (weft_dim_known(cd) && cd.v != 1 && weft_dim_known(w) && cd.v != w.v)
+                return weft_op_error(node, WEFT_ERR_SHAPE, "C's dim %d is %lld, does not broadcast to %lld", d,
+                                     (long long)cd.v, (long long)w.v);
+        }
+    }
+    c->out_shape[0].d[0] = M;
+    c->out_shape[0].d[1] = N;
+    return WEFT_OK;
+}
+
+static weft_status gemm_body(weft_kernel_ctx *k, void *scratch)
+{
+    const weft_tview *A = &k->in[0], *B = &k->in[1];
+    bool ta = weft_attr_int(k->node, "transA", 0) != 0, tb = weft_attr_int(k->node, "transB", 0) != 0;
+    mm_job j = {0};
+    j.gemm = true;
+    j.alpha = weft_attr_float(k->node, "alpha", 1.0f);
+    j.beta = weft_attr_float(k->node, "beta", 1.0f);
+    j.M = A->dims[ta ? 1 : 0];
+    j.K = A->dims[ta ? 0 : 1];
+    j.N = B->dims[tb ? 0 : 1];
+    int64_t kb = B->dims[tb ? 1 : 0];
+    if (kb != j.K)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "inner dimensions differ: %lld vs %lld", (long long)j.K,
+                             (long long)kb);
+    /* A is stored [M,K] (or [K,M] when transposed), B [K,N] (or [N,K]). */
+    j.sai = ta ? 1 : j.K; j.sak = ta ? j.M : 1;
+    j.sbk = tb ? 1 : j.N; j.sbj = tb ? j.K : 1;
+    if (weft_kin_present(k, 2)) {
+        const weft_tview *C = &k->in[2];
+        int64_t want[2] = {j.M, j.N}, cd[2] = {1, 1};
+        if (C->rank > 2) return weft_op_error(k->node, WEFT_ERR_SHAPE, "C must have rank <= 2, got %d", C->rank);
+        for (int d = 0; d < C->rank; d++) cd[2 - C->rank + d] = C->dims[d];
+        for (int d = 0; d < 2; d++)
+            if (cd[d] != 1 && cd[d] != want[d])
+                return weft_op_error(k->node, WEFT_ERR_SHAPE, "C's dim %d is %lld, does not broadcast to %lld", d,
+                                     (long long)cd[d], (long long)want[d]);
+        j.c = C->data;
+        j.sci = cd[0] == 1 ? 0 : cd[1];
+        j.scj = cd[1] == 1 ? 0 : 1;
+    }
+    if (k->out[0].numel != j.M * j.N)
+        return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output has %lld elements, expected %lld",
+                             (long long)k->out[0].numel, (long long)(j.M * j.N));
+    return mm_core(k, A->dtype, &j, A->data, B->data, k->out[0].data, scratch);
+}
+
+static weft_status gemm_run(weft_kernel_ctx *k)
+{
+    for (int i = 0; i < 3; i++)
+        if (weft_kin_present(k, i) && (!dtype_ok(k->in[i].dtype) || k->in[i].dtype != k->in[0].dtype))
+            return weft_op_unsupported_dtype(k, i);
+    if (k->in[0].rank != 2 || k->in[1].rank != 2)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "A and B must be 2-D");
+    bool tb = weft_attr_int(k->node, "transB", 0) != 0;
+    int64_t N = k->in[1].dims[tb ? 0 : 1];
+    return weft_math_run_widened(k, (size_t)(N > 0 ? N : 1) * 8, gemm_body);
+}
+
+const weft_op_def weft_ops_linalg[] = {
+    {"MatMul", "", 1, 0, 2, 2, 1, 1, 0, matmul_infer, matmul_run},
+    {"Gemm", "", 1, 0, 2, 3, 1, 1, 0, gemm_infer, gemm_run},
+};
+const int weft_ops_linalg_count = sizeof weft_ops_linalg / sizeof weft_ops_linalg[0];
