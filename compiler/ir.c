@@ -398,18 +398,47 @@ void weft_ir_resolve_ops(weft_graph *g, int *n_unsupported)
     if (n_unsupported) *n_unsupported = bad;
 }
 
+/* Appends to *deps the values of g that subgraph `sub` (at any depth) reads by name. */
+static bool collect_outer(const weft_graph *g, const weft_graph *sub, int **deps, int *n, int *cap)
+{
+    for (int v = 0; v < sub->n_values; v++) {
+        if (!(sub->values[v].flags & WEFT_VALUE_OUTER)) continue;
+        int i = weft_graph_find_value(g, sub->values[v].name);
+        if (i < 0) continue;
+        if (*n == *cap) {
+            int nc = *cap ? *cap * 2 : 16;
+            int *p = realloc(*deps, (size_t)nc * sizeof(int));
+            if (!p) return false;
+            *deps = p;
+            *cap = nc;
+        }
+        (*deps)[(*n)++] = i;
+    }
+    for (int i = 0; i < sub->n_nodes; i++)
+        for (int a = 0; a < sub->nodes[i].n_attrs; a++) {
+            const weft_attr *at = &sub->nodes[i].attrs[a];
+            if (at->g && !collect_outer(g, at->g, deps, n, cap)) return false;
+            for (int k = 0; at->gs && k < at->n; k++)
+                if (!collect_outer(g, at->gs[k], deps, n, cap)) return false;
+        }
+    return true;
+}
+
 /* Kahn's algorithm over value producers, visiting ready nodes in their original order so that an
- * already-sorted graph keeps its order. */
+ * already-sorted graph keeps its order. A node depends on its inputs and on the values its subgraphs
+ * read from this graph by name. */
 weft_status weft_ir_toposort(weft_graph *g)
 {
     int N = g->n_nodes, V = g->n_values;
     int *producer = malloc((size_t)(V ? V : 1) * sizeof(int));
     int *pending = calloc((size_t)(N ? N : 1), sizeof(int));
     int *order = malloc((size_t)(N ? N : 1) * sizeof(int));
+    int *dep_start = calloc((size_t)N + 1, sizeof(int));
+    int *deps = NULL, n_deps = 0, cap_deps = 0;
     int *users_start = calloc((size_t)V + 1, sizeof(int));
     int *users = NULL;
     weft_status st = WEFT_OK;
-    if (!producer || !pending || !order || !users_start) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+    if (!producer || !pending || !order || !users_start || !dep_start) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int v = 0; v < V; v++) producer[v] = -1;
     for (int i = 0; i < N; i++)
         for (int o = 0; o < g->nodes[i].n_outputs; o++) {
@@ -423,18 +452,39 @@ weft_status weft_ir_toposort(weft_graph *g)
             }
             producer[v] = i;
         }
-    /* count, per value, the nodes reading it; then list them (CSR) */
-    int total = 0;
-    for (int i = 0; i < N; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
-            int v = g->nodes[i].inputs[k];
+    /* every node's dependencies, flattened (CSR) */
+    for (int i = 0; i < N; i++) {
+        const weft_node *nd = &g->nodes[i];
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int v = nd->inputs[k];
             if (v < 0) continue;
             const weft_value *val = &g->values[v];
             if (producer[v] < 0 && !(val->flags & (WEFT_VALUE_INPUT | WEFT_VALUE_CONST | WEFT_VALUE_OUTER))) {
                 st = weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' reads '%s', which no node, input or initializer defines",
-                                g->nodes[i].name, val->name);
+                                nd->name, val->name);
                 goto done;
             }
+            if (n_deps == cap_deps) {
+                int nc = cap_deps ? cap_deps * 2 : 64;
+                int *p = realloc(deps, (size_t)nc * sizeof(int));
+                if (!p) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+                deps = p;
+                cap_deps = nc;
+            }
+            deps[n_deps++] = v;
+        }
+        for (int a = 0; a < nd->n_attrs; a++) {
+            const weft_attr *at = &nd->attrs[a];
+            bool ok = !at->g || collect_outer(g, at->g, &deps, &n_deps, &cap_deps);
+            for (int k = 0; ok && at->gs && k < at->n; k++) ok = collect_outer(g, at->gs[k], &deps, &n_deps, &cap_deps);
+            if (!ok) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+        }
+        dep_start[i + 1] = n_deps;
+    }
+    int total = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = dep_start[i]; j < dep_start[i + 1]; j++) {
+            int v = deps[j];
             if (producer[v] >= 0) { pending[i]++; users_start[v + 1]++; total++; }
         }
     for (int v = 0; v < V; v++) users_start[v + 1] += users_start[v];
@@ -442,17 +492,15 @@ weft_status weft_ir_toposort(weft_graph *g)
     int *fill = calloc((size_t)(V ? V : 1), sizeof(int));
     if (!users || !fill) { free(fill); st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
-            int v = g->nodes[i].inputs[k];
-            if (v >= 0 && producer[v] >= 0) users[users_start[v] + fill[v]++] = i;
+        for (int j = dep_start[i]; j < dep_start[i + 1]; j++) {
+            int v = deps[j];
+            if (producer[v] >= 0) users[users_start[v] + fill[v]++] = i;
         }
     free(fill);
-    /* ready set as a min-heap would be ideal; a scan keeps the original order and N is small */
     int done_n = 0;
     char *emitted = calloc((size_t)(N ? N : 1), 1);
-    if (!emitted) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     int *queue = malloc((size_t)(N ? N : 1) * sizeof(int));
-    if (!queue) { free(emitted); st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+    if (!emitted || !queue) { free(emitted); free(queue); st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     int qh = 0, qt = 0;
     for (int i = 0; i < N; i++)
         if (pending[i] == 0) queue[qt++] = i;
@@ -476,7 +524,6 @@ weft_status weft_ir_toposort(weft_graph *g)
         goto done;
     }
     free(emitted);
-    /* permute nodes and fix producers */
     weft_node *sorted = malloc((size_t)(N ? N : 1) * sizeof *sorted);
     if (!sorted) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int k = 0; k < N; k++) sorted[k] = g->nodes[order[k]];
@@ -490,6 +537,8 @@ done:
     free(producer);
     free(pending);
     free(order);
+    free(dep_start);
+    free(deps);
     free(users_start);
     free(users);
     return st;
