@@ -1,5 +1,5 @@
 /*
- * ops/linalg.c — dense algebra: MatMul (numpy semantics) and Gemm.
+ * ops/linalg.c — dense algebra: MatMul (numpy semantics), MatMulInteger and Gemm.
  *
  * Both run one generic row kernel: for each output row i, acc[j] = sum_k a(i,k) * b(k,j) with an i-k-j
  * loop order (the inner loop walks a row of b and of acc: cache friendly for the plain layout), then an
@@ -191,6 +191,95 @@ static weft_status matmul_run(weft_kernel_ctx *k)
     return weft_math_run_widened(k, (size_t)(N > 0 ? N : 1) * 8, matmul_body);
 }
 
+/* --- MatMulInteger ------------------------------------------------------------------------------------ */
+
+/* (A - a_zero_point) x (B - b_zero_point) over int8 / uint8, as int32: MatMul's shape rules. A zero point
+ * is a scalar (per tensor) or 1-D: one per row of A, one per column of B. */
+static bool is_byte(weft_dtype t) { return t == WEFT_INT8 || t == WEFT_UINT8; }
+
+static weft_status zero_point_len(const weft_node_info *node, int i, int rank, bool *per_vec)
+{
+    if (rank > 1)
+        return weft_op_error(node, WEFT_ERR_UNSUPPORTED, "input %d: only scalar or 1-D zero points are supported", i);
+    *per_vec = rank == 1;
+    return WEFT_OK;
+}
+
+static weft_status matmulint_infer(weft_infer_ctx *c)
+{
+    for (int i = 0; i < 4; i++) {
+        if (!weft_in_present(c, i)) continue;
+        if (!is_byte(c->in_dtype[i]))
+            return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "input %d: dtype %s is not supported (int8/uint8)", i,
+                                 weft_dtype_name(c->in_dtype[i]));
+        if (i >= 2 && c->in_dtype[i] != c->in_dtype[i - 2])
+            return weft_op_error(c->node, WEFT_ERR_TYPE, "zero point %d is %s but its input is %s", i,
+                                 weft_dtype_name(c->in_dtype[i]), weft_dtype_name(c->in_dtype[i - 2]));
+        bool v;
+        if (i >= 2 && c->in_shape[i].rank >= 0) {
+            weft_status st = zero_point_len(c->node, i, c->in_shape[i].rank, &v);
+            if (st) return st;
+        }
+    }
+    /* Same shape rule as MatMul, with the output forced to int32. */
+    weft_dtype as_int[2] = {WEFT_INT32, WEFT_INT32};
+    const weft_dtype *orig = c->in_dtype;
+    c->in_dtype = as_int;
+    weft_status st = matmul_infer(c);
+    c->in_dtype = orig;
+    c->out_dtype[0] = WEFT_INT32;
+    return st;
+}
+
+static weft_status matmulint_run(weft_kernel_ctx *k)
+{
+    const weft_tview *A = &k->in[0], *B = &k->in[1];
+    if (!is_byte(A->dtype)) return weft_op_unsupported_dtype(k, 0);
+    if (!is_byte(B->dtype)) return weft_op_unsupported_dtype(k, 1);
+    if (A->rank < 1 || B->rank < 1) return weft_op_error(k->node, WEFT_ERR_SHAPE, "inputs must have rank >= 1");
+    /* Rows of A and columns of B: what a 1-D zero point indexes. */
+    int64_t M = A->rank >= 2 ? A->dims[A->rank - 2] : 1, K = A->dims[A->rank - 1];
+    int64_t N = B->rank >= 2 ? B->dims[B->rank - 1] : 1;
+    int64_t zp_len[2] = {M, N};
+    for (int i = 2; i < 4; i++) {
+        if (!weft_kin_present(k, i)) continue;
+        bool v;
+        weft_status st = zero_point_len(k->node, i, k->in[i].rank, &v);
+        if (st) return st;
+        if (k->in[i].dtype != k->in[i - 2].dtype) return weft_op_unsupported_dtype(k, i);
+        /* One element (scalar or [1]) is per tensor; otherwise one per row / column. */
+        if (k->in[i].numel != 1 && (!v || k->in[i].numel != zp_len[i - 2]))
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "zero point %d has %lld elements, expected 1 or %lld", i,
+                                 (long long)k->in[i].numel, (long long)zp_len[i - 2]);
+    }
+    /* Subtract the zero points into int32 copies, then run MatMul's int32 path on them. */
+    size_t na = (size_t)A->numel, nb = (size_t)B->numel;
+    size_t acc = (size_t)(N > 0 ? N : 1) * 8;
+    int32_t *buf = k->scratch(k->user, acc + (na + nb) * sizeof(int32_t));
+    if (!buf) return weft_op_error(k->node, WEFT_ERR_NOMEM, "cannot allocate scratch");
+    int32_t *a32 = (int32_t *)((char *)buf + acc), *b32 = a32 + na;
+    for (size_t e = 0; e < na; e++) {
+        int64_t row = ((int64_t)e / K) % M; /* numel > 0, so K, M > 0 */
+        int64_t zp = 0;
+        if (weft_kin_present(k, 2)) zp = weft_load_i64(k->in[2].dtype, k->in[2].data, k->in[2].numel == 1 ? 0 : row);
+        a32[e] = (int32_t)(weft_load_i64(A->dtype, A->data, (int64_t)e) - zp);
+    }
+    for (size_t e = 0; e < nb; e++) {
+        int64_t col = (int64_t)e % N;
+        int64_t zp = 0;
+        if (weft_kin_present(k, 3)) zp = weft_load_i64(k->in[3].dtype, k->in[3].data, k->in[3].numel == 1 ? 0 : col);
+        b32[e] = (int32_t)(weft_load_i64(B->dtype, B->data, (int64_t)e) - zp);
+    }
+    weft_tview in[2] = {*A, *B};
+    in[0].dtype = in[1].dtype = WEFT_INT32;
+    in[0].data = a32;
+    in[1].data = b32;
+    weft_kernel_ctx sk = *k;
+    sk.n_in = 2;
+    sk.in = in;
+    return matmul_body(&sk, buf);
+}
+
 /* --- Gemm -------------------------------------------------------------------------------------------- */
 
 static weft_status gemm_infer(weft_infer_ctx *c)
@@ -283,5 +372,6 @@ static weft_status gemm_run(weft_kernel_ctx *k)
 const weft_op_def weft_ops_linalg[] = {
     {"MatMul", "", 1, 0, 2, 2, 1, 1, 0, matmul_infer, matmul_run},
     {"Gemm", "", 1, 0, 2, 3, 1, 1, 0, gemm_infer, gemm_run},
+    {"MatMulInteger", "", 10, 0, 2, 4, 1, 1, 0, matmulint_infer, matmulint_run},
 };
 const int weft_ops_linalg_count = sizeof weft_ops_linalg / sizeof weft_ops_linalg[0];

@@ -365,6 +365,34 @@ static void test_matmul(void)
     CU_ASSERT_EQUAL(wt_run_op("MatMul", 13, NULL, 0, in, 2, &out, 1), WEFT_ERR_SHAPE);
 }
 
+static void test_matmul_integer(void)
+{
+    weft_tensor out;
+    /* ([[10,20]] - 10) x ([[1,2],[3,4]] - [1,2] per column) = [0,10] x [[0,0],[2,2]] = [20,20] */
+    uint8_t a[2] = {10, 20}, b[4] = {1, 2, 3, 4}, azp[1] = {10}, bzp[2] = {1, 2};
+    weft_tensor in[4] = {wt_tensor(WEFT_UINT8, a, 2, D(1, 2)), wt_tensor(WEFT_UINT8, b, 2, D(2, 2)),
+                         wt_tensor(WEFT_UINT8, azp, 0, NULL), wt_tensor(WEFT_UINT8, bzp, 1, D(2))};
+    CU_ASSERT_EQUAL_FATAL(run1("MatMulInteger", 10, NULL, 0, in, 4, &out), WEFT_OK);
+    CU_ASSERT(out.dtype == WEFT_INT32 && shape_is(&out, 2, D(1, 2)));
+    CU_ASSERT(((int32_t *)out.data)[0] == 20 && ((int32_t *)out.data)[1] == 20);
+    wt_free_outputs(&out, 1);
+    /* int8 without zero points: [[-1,2]] x [[3,1],[4,1]] = [5,1] */
+    int8_t sa[2] = {-1, 2}, sb[4] = {3, 1, 4, 1};
+    weft_tensor in2[2] = {wt_tensor(WEFT_INT8, sa, 2, D(1, 2)), wt_tensor(WEFT_INT8, sb, 2, D(2, 2))};
+    CU_ASSERT_EQUAL_FATAL(run1("MatMulInteger", 10, NULL, 0, in2, 2, &out), WEFT_OK);
+    CU_ASSERT(((int32_t *)out.data)[0] == 5 && ((int32_t *)out.data)[1] == 1);
+    wt_free_outputs(&out, 1);
+    /* a per-column zero point of the wrong length */
+    uint8_t bad[3] = {0};
+    in[3] = wt_tensor(WEFT_UINT8, bad, 1, D(3));
+    CU_ASSERT_EQUAL(wt_run_op("MatMulInteger", 10, NULL, 0, in, 4, &out, 1), WEFT_ERR_SHAPE);
+    wt_free_outputs(&out, 1);
+    /* float inputs are not MatMulInteger's */
+    float f[2] = {0};
+    in2[0] = wt_tensor(WEFT_FLOAT32, f, 2, D(1, 2));
+    CU_ASSERT_EQUAL(wt_run_op("MatMulInteger", 10, NULL, 0, in2, 2, &out, 1), WEFT_ERR_UNSUPPORTED);
+}
+
 static void test_gemm(void)
 {
     weft_tensor out;
@@ -585,6 +613,7 @@ int main(void)
     CU_add_test(s, "reduce_float16", test_reduce_float16);
     CU_add_test(s, "infer_symbolic", test_reduce_infer_symbolic);
     CU_add_test(s, "matmul", test_matmul);
+    CU_add_test(s, "matmul_integer", test_matmul_integer);
     CU_add_test(s, "gemm", test_gemm);
     CU_add_test(s, "softmax", test_softmax);
     CU_add_test(s, "layernorm", test_layernorm);
