@@ -155,13 +155,21 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
         weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
         if (!a || !a->g || !b || !b->g)
             return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): then_branch and else_branch are required", n->name);
-        if ((st = infer_graph(a->g, true, changed)) || (st = infer_graph(b->g, true, changed))) return st;
+        /* A branch may be wrong for shapes that never take it (a Split that only fits the other
+         * case): its inference failing is not an error until the branch runs. */
+        weft_status sa = infer_graph(a->g, true, changed), sb = infer_graph(b->g, true, changed);
+        if (sa == WEFT_ERR_NOMEM || sb == WEFT_ERR_NOMEM || sa == WEFT_ERR_UNSUPPORTED || sb == WEFT_ERR_UNSUPPORTED)
+            return sa ? sa : sb;
+        if (sa && sb) return sa;
+        if (sa || sb) weft_error_clear();
         if (a->g->n_outputs != n->n_outputs || b->g->n_outputs != n->n_outputs)
             return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the branches have %d and %d outputs, the node %d",
                               n->name, a->g->n_outputs, b->g->n_outputs, n->n_outputs);
         for (int o = 0; o < n->n_outputs; o++) {
             if (n->outputs[o] < 0) continue;
             const weft_value *x = &a->g->values[a->g->outputs[o]], *y = &b->g->values[b->g->outputs[o]];
+            if (sa) x = y;
+            if (sb) y = x;
             weft_shape s = x->shape;
             if (x->shape.rank != y->shape.rank) s = unknown_shape(g, -1);
             else
