@@ -95,6 +95,20 @@ weft_status weft_movement_kernel_ints(const weft_kernel_ctx *k, int i, int64_t *
     return WEFT_OK;
 }
 
+int weft_movement_infer_ints(weft_infer_ctx *c, int i, int64_t *out, int max)
+{
+    /* An empty tensor is fully known even when no buffer stands behind it. */
+    if (weft_in_present(c, i) && !c->in_data[i] && weft_shape_numel(&c->in_shape[i]) == 0) {
+        if (c->in_dtype[i] != WEFT_INT64 && c->in_dtype[i] != WEFT_INT32) {
+            weft_op_error(c->node, WEFT_ERR_TYPE, "input %d must be int32 or int64, got %s", i,
+                          weft_dtype_name(c->in_dtype[i]));
+            return -2;
+        }
+        return 0;
+    }
+    return weft_infer_int_values(c, i, out, max);
+}
+
 /* The whole input 0 into output 0: for ops whose output is the input, re-labelled. */
 static weft_status mv_run_copy0(weft_kernel_ctx *k)
 {
@@ -256,7 +270,7 @@ static weft_status mv_infer_constant_of_shape(weft_infer_ctx *c)
     if (is->rank != 1 && is->rank >= 0)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'input' must be 1-D, got rank %d", is->rank);
     int64_t v[WEFT_MAX_RANK];
-    int n = weft_infer_int_values(c, 0, v, WEFT_MAX_RANK);
+    int n = weft_movement_infer_ints(c, 0, v, WEFT_MAX_RANK);
     if (n == -2) return WEFT_ERR_SHAPE;
     weft_shape *s = &c->out_shape[0];
     if (n < 0) {
@@ -356,7 +370,7 @@ static weft_status mv_infer_reshape(weft_infer_ctx *c)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'shape' must be 1-D, got rank %d", ss->rank);
     bool allowzero = c->node->opset >= 14 && weft_attr_int(c->node, "allowzero", 0) != 0;
     int64_t v[WEFT_MAX_RANK];
-    int n = weft_infer_int_values(c, 1, v, WEFT_MAX_RANK);
+    int n = weft_movement_infer_ints(c, 1, v, WEFT_MAX_RANK);
     if (n == -2) return WEFT_ERR_SHAPE;
     weft_shape *s = &c->out_shape[0];
     if (n < 0) {
@@ -555,7 +569,7 @@ static int mv_sq_axes_infer(weft_infer_ctx *c, int64_t *axes)
         return n;
     }
     if (!weft_in_present(c, 1)) return -1;
-    int n = weft_infer_int_values(c, 1, axes, WEFT_MAX_RANK + 1);
+    int n = weft_movement_infer_ints(c, 1, axes, WEFT_MAX_RANK + 1);
     if (n == -2) return -3;
     if (n == -1) return -2;
     return n;
@@ -600,8 +614,8 @@ static weft_status mv_infer_squeeze(weft_infer_ctx *c)
         return WEFT_OK;
     }
     bool mask[WEFT_MAX_RANK];
-    if (n < 0) {
-        /* No axes: every dim of size 1 goes; a symbolic dim might be 1, so the rank is unknown. */
+    if (n <= 0) {
+        /* No axes (absent or empty, as ONNX Runtime reads an empty list): every dim of size 1 goes; a symbolic dim might be 1, so the rank is unknown. */
         for (int i = 0; i < in->rank; i++) {
             if (!weft_dim_known(in->d[i])) {
                 s->rank = -1;
@@ -771,6 +785,9 @@ static weft_status mv_infer_range(weft_infer_ctx *c)
 static weft_status mv_run_range(weft_kernel_ctx *k)
 {
     weft_dtype t = k->in[0].dtype;
+    for (int i = 0; i < 3; i++)
+        if (k->in[i].numel != 1 || k->in[i].dtype != t)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d must be one element of the common dtype", i);
     const void *d[3] = {k->in[0].data, k->in[1].data, k->in[2].data};
     int64_t count;
     weft_status st = mv_range_count(k->node, t, d, &count);

@@ -21,6 +21,9 @@ void weft_movement_copy_strided(void *dst, const void *src, size_t esz, int rank
 /* Reads integer input i (int32 or int64, at most `max` elements) of a kernel into out; sets *n. */
 weft_status weft_movement_kernel_ints(const weft_kernel_ctx *k, int i, int64_t *out, int max, int *n);
 
+/* weft_infer_int_values, but a zero-element input counts as known (0 values) even without data. */
+int weft_movement_infer_ints(weft_infer_ctx *c, int i, int64_t *out, int max);
+
 /* a * b into *out, false on int64 overflow or a negative operand. */
 bool weft_movement_mul(int64_t a, int64_t b, int64_t *out);
 

@@ -178,6 +178,9 @@ weft_status weft_movement_run_concat(weft_kernel_ctx *k)
 
 /* --- Split --------------------------------------------------------------------------------------- */
 
+/* Outputs whose sizes infer works out on the stack (8 KiB); more is refused rather than allocated. */
+#define SPLIT_MAX_OUT 1024
+
 /* Sizes of the n_out parts of an axis of size `dim`: from `split` (n >= 0 values) or num_outputs /
  * the output count (ceil-sized parts, the last one smaller, from opset 18; equal parts before). */
 static weft_status split_sizes(const weft_node_info *node, int64_t dim, const int64_t *split, int n, int n_out,
@@ -229,7 +232,7 @@ weft_status weft_movement_infer_split(weft_infer_ctx *c)
     for (int i = 0; i < c->n_out; i++) c->out_dtype[i] = c->in_dtype[0];
     if (c->n_out < 1) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "no outputs");
     /* The split sizes, when given and known. */
-    int64_t *split = NULL, sbuf[64];
+    int64_t *split = NULL, sbuf[SPLIT_MAX_OUT];
     int n = -1;
     bool split_unknown = false;
     if (c->node->opset < 13) {
@@ -237,8 +240,7 @@ weft_status weft_movement_infer_split(weft_infer_ctx *c)
         n = weft_attr_ints(c->node, "split", &a);
         split = (int64_t *)a;
     } else if (weft_in_present(c, 1)) {
-        if (c->n_out > 64) return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "more than 64 outputs with 'split'");
-        n = weft_infer_int_values(c, 1, sbuf, 64);
+        n = weft_movement_infer_ints(c, 1, sbuf, SPLIT_MAX_OUT);
         if (n == -2) return WEFT_ERR_SHAPE;
         split_unknown = n == -1;
         split = sbuf;
@@ -250,10 +252,11 @@ weft_status weft_movement_infer_split(weft_infer_ctx *c)
     int axis;
     if ((st = weft_axis(c->node, weft_attr_int(c->node, "axis", 0), in->rank, false, &axis))) return st;
     weft_dim d = in->d[axis];
-    int64_t tmp[64], *sizes = tmp;
+    int64_t sizes[SPLIT_MAX_OUT];
     bool sizes_known = false;
     if (!split_unknown && (n >= 0 || weft_dim_known(d))) {
-        if (c->n_out > 64) return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "more than 64 outputs");
+        if (c->n_out > SPLIT_MAX_OUT)
+            return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "more than %d outputs", SPLIT_MAX_OUT);
         if ((st = split_sizes(c->node, weft_dim_known(d) ? d.v : -1, split, n, c->n_out, sizes))) return st;
         sizes_known = true;
     }
@@ -376,7 +379,7 @@ static int slice_gather_infer(weft_infer_ctx *c, int rank, slice_spec *o, weft_s
                 }
                 continue;
             }
-            int n = weft_infer_int_values(c, i + 1, buf[i], WEFT_MAX_RANK);
+            int n = weft_movement_infer_ints(c, i + 1, buf[i], WEFT_MAX_RANK);
             if (n == -2) {
                 *err = WEFT_ERR_SHAPE;
                 return -1;
@@ -489,7 +492,7 @@ weft_status weft_movement_infer_tile(weft_infer_ctx *c)
         return WEFT_OK;
     }
     int64_t rep[WEFT_MAX_RANK];
-    int n = weft_infer_int_values(c, 1, rep, WEFT_MAX_RANK);
+    int n = weft_movement_infer_ints(c, 1, rep, WEFT_MAX_RANK);
     if (n == -2) return WEFT_ERR_SHAPE;
     if (n == -1) {
         unknown_dims(c, in->rank);
@@ -541,7 +544,7 @@ weft_status weft_movement_infer_expand(weft_infer_ctx *c)
     if (ss->rank >= 0 && ss->rank != 1)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'shape' must be 1-D, got rank %d", ss->rank);
     int64_t v[WEFT_MAX_RANK];
-    int n = weft_infer_int_values(c, 1, v, WEFT_MAX_RANK);
+    int n = weft_movement_infer_ints(c, 1, v, WEFT_MAX_RANK);
     if (n == -2) return WEFT_ERR_SHAPE;
     const weft_shape *in = &c->in_shape[0];
     if (n == -1) {
@@ -657,9 +660,9 @@ static int pad_gather_infer(weft_infer_ctx *c, int rank, int64_t *pb, int64_t *p
                                  weft_dtype_name(c->in_dtype[1]));
             return -1;
         }
-        np = weft_infer_int_values(c, 1, pads, 2 * WEFT_MAX_RANK);
+        np = weft_movement_infer_ints(c, 1, pads, 2 * WEFT_MAX_RANK);
         if (weft_in_present(c, 3)) {
-            na = weft_infer_int_values(c, 3, axes, WEFT_MAX_RANK);
+            na = weft_movement_infer_ints(c, 3, axes, WEFT_MAX_RANK);
             if (na == -1) return 0;
         }
         if (np == -2 || na == -2) {
@@ -965,6 +968,8 @@ weft_status weft_movement_infer_compress(weft_infer_ctx *c)
     const weft_attr *aa = weft_attr_find(c->node, "axis");
     weft_dim d;
     int axis = 0;
+    if (aa && aa->type != WEFT_ATTR_INT)
+        return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "attribute 'axis' must be an int");
     if (aa) {
         if (in->rank < 0) {
             s->rank = -1;
@@ -980,12 +985,13 @@ weft_status weft_movement_infer_compress(weft_infer_ctx *c)
         if (n == -2) return weft_op_error(c->node, WEFT_ERR_SHAPE, "element count overflows int64");
         d = n >= 0 ? weft_dim_num(n) : weft_dim_unknown(c);
     }
-    if (!c->in_data[1] || !weft_dim_known(d)) {
+    int64_t clen = weft_shape_numel(&c->in_shape[1]);
+    if ((!c->in_data[1] && clen != 0) || clen < 0 || !weft_dim_known(d)) {
         s->d[axis] = weft_dim_unknown(c);
         return WEFT_OK;
     }
     int64_t cnt;
-    if ((st = compress_count(c->node, c->in_data[1], weft_shape_numel(&c->in_shape[1]), d.v, &cnt))) return st;
+    if ((st = compress_count(c->node, c->in_data[1], clen, d.v, &cnt))) return st;
     s->d[axis] = weft_dim_num(cnt);
     return WEFT_OK;
 }

@@ -260,6 +260,10 @@ static void test_squeeze_unsqueeze(void)
     CU_ASSERT_EQUAL_FATAL(wt_run_op("Squeeze", 13, NULL, 0, in2, 1, out, 1), WEFT_OK);
     expect_f32(&out[0], 1, D(3), x, 3);
     wt_free_outputs(out, 1);
+    in2[1] = wt_tensor(WEFT_INT64, NULL, 1, D(0)); /* empty axes: like absent */
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Squeeze", 13, NULL, 0, in2, 2, out, 1), WEFT_OK);
+    expect_f32(&out[0], 1, D(3), x, 3);
+    wt_free_outputs(out, 1);
     in2[1] = wt_tensor(WEFT_INT64, D(1), 1, D(1)); /* axis 1 has size 3 */
     CU_ASSERT_EQUAL(wt_run_op("Squeeze", 13, NULL, 0, in2, 2, out, 1), WEFT_ERR_SHAPE);
 
@@ -669,6 +673,11 @@ static void test_compress(void)
     /* axis -1 with condition [1, 0]... length 3 is longer than the axis (2): refused. */
     weft_attr am = wt_attr_int("axis", -1);
     CU_ASSERT_EQUAL(wt_run_op("Compress", 11, &am, 1, in, 2, out, 1), WEFT_ERR_SHAPE);
+    in[1] = wt_tensor(WEFT_BOOL, NULL, 1, D(0)); /* empty condition: nothing kept */
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Compress", 11, &a0, 1, in, 2, out, 1), WEFT_OK);
+    CU_ASSERT_EQUAL(out[0].dims[0], 0);
+    CU_ASSERT_EQUAL(out[0].dims[1], 2);
+    wt_free_outputs(out, 1);
     in[1] = wt_tensor(WEFT_BOOL, (uint8_t[]){0, 1}, 1, D(2));
     CU_ASSERT_EQUAL_FATAL(wt_run_op("Compress", 11, &am, 1, in, 2, out, 1), WEFT_OK);
     expect_i64(&out[0], 2, D(3, 1), D(1, 3, 5), 3);
@@ -720,6 +729,30 @@ static void test_symbolic(void)
     CU_ASSERT_EQUAL_FATAL(infer_only("Split", 13, &sa, 1, 1, dt, &sp, nd, 2, osh, odt), WEFT_OK);
     CU_ASSERT(weft_dim_eq(osh[1].d[0], S(1)));
     CU_ASSERT(weft_dim_eq(osh[1].d[1], weft_dim_num(2)));
+    /* Expand [N, 1] to [1, 5]: [N, 5]. */
+    weft_shape es[2] = {{2, {S(1), {1, -1}}}, {1, {{2, -1}}}};
+    const void *ed[2] = {NULL, D(1, 5)};
+    CU_ASSERT_EQUAL_FATAL(infer_only("Expand", 13, NULL, 0, 2, dt, es, ed, 1, osh, odt), WEFT_OK);
+    CU_ASSERT(weft_dim_eq(osh[0].d[0], S(1)));
+    CU_ASSERT(weft_dim_eq(osh[0].d[1], weft_dim_num(5)));
+    /* Tile [N, 2] by [1, 3]: [N, 6]; by [2, 1]: a fresh symbol, not N. */
+    const void *td[2] = {NULL, D(1, 3)};
+    weft_shape ts[2] = {{2, {S(1), {2, -1}}}, {1, {{2, -1}}}};
+    CU_ASSERT_EQUAL_FATAL(infer_only("Tile", 13, NULL, 0, 2, dt, ts, td, 1, osh, odt), WEFT_OK);
+    CU_ASSERT(weft_dim_eq(osh[0].d[0], S(1)));
+    CU_ASSERT(weft_dim_eq(osh[0].d[1], weft_dim_num(6)));
+    const void *td2[2] = {NULL, D(2, 1)};
+    CU_ASSERT_EQUAL_FATAL(infer_only("Tile", 13, NULL, 0, 2, dt, ts, td2, 1, osh, odt), WEFT_OK);
+    CU_ASSERT(!weft_dim_known(osh[0].d[0]) && !weft_dim_eq(osh[0].d[0], S(1)));
+    /* Squeeze without axes on a symbolic input: rank unknown (the symbol might be 1). */
+    CU_ASSERT_EQUAL_FATAL(infer_only("Squeeze", 13, NULL, 0, 1, dt, &fs, nd, 1, osh, odt), WEFT_OK);
+    CU_ASSERT_EQUAL(osh[0].rank, -1);
+    /* Pad [N, 3] by (0, 1, 0, 1): [N, 5]. */
+    weft_shape ps[2] = {{2, {S(1), {3, -1}}}, {1, {{4, -1}}}};
+    const void *pd[2] = {NULL, D(0, 1, 0, 1)};
+    CU_ASSERT_EQUAL_FATAL(infer_only("Pad", 13, NULL, 0, 2, dt, ps, pd, 1, osh, odt), WEFT_OK);
+    CU_ASSERT(weft_dim_eq(osh[0].d[0], S(1)));
+    CU_ASSERT(weft_dim_eq(osh[0].d[1], weft_dim_num(5)));
 }
 
 int main(void)
