@@ -672,11 +672,16 @@ static weft_status mv_infer_unsqueeze(weft_infer_ctx *c)
 
 /* --- Dropout (inference only) -------------------------------------------------------------------- */
 
-static weft_status mv_dropout_check_training(const weft_node_info *n, weft_dtype dt, const void *data)
+/* Training mode drops at random, which weft does not do, except with ratio 0, where nothing is dropped
+ * and the op is the identity again. `rdt` is WEFT_UNDEFINED when the ratio is absent (0.5); `rdata`
+ * NULL when it is not known yet (compile time: decided at run time). */
+static weft_status mv_dropout_check_training(const weft_node_info *n, weft_dtype dt, const void *data,
+                                             weft_dtype rdt, const void *rdata)
 {
-    if (dt != WEFT_UNDEFINED && data && weft_load_f64(dt, data, 0) != 0)
-        return weft_op_error(n, WEFT_ERR_UNSUPPORTED, "training_mode=true is not supported (inference only)");
-    return WEFT_OK;
+    if (dt == WEFT_UNDEFINED || !data || weft_load_f64(dt, data, 0) == 0) return WEFT_OK;
+    if (rdt != WEFT_UNDEFINED && !rdata) return WEFT_OK;
+    if (rdt != WEFT_UNDEFINED && weft_load_f64(rdt, rdata, 0) == 0) return WEFT_OK;
+    return weft_op_error(n, WEFT_ERR_UNSUPPORTED, "training_mode=true with a nonzero ratio is not supported");
 }
 
 static weft_status mv_infer_dropout(weft_infer_ctx *c)
@@ -689,11 +694,21 @@ static weft_status mv_infer_dropout(weft_infer_ctx *c)
                                  weft_dtype_name(c->in_dtype[2]));
         if (c->in_shape[2].rank > 0)
             return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'training_mode' must be a scalar");
-        if ((st = mv_dropout_check_training(c->node, c->in_dtype[2], c->in_data[2]))) return st;
     }
-    if (weft_in_present(c, 1) && !weft_dtype_is_float(c->in_dtype[1]))
-        return weft_op_error(c->node, WEFT_ERR_TYPE, "input 'ratio' must be a float type, got %s",
-                             weft_dtype_name(c->in_dtype[1]));
+    if (weft_in_present(c, 1)) {
+        if (!weft_dtype_is_float(c->in_dtype[1]))
+            return weft_op_error(c->node, WEFT_ERR_TYPE, "input 'ratio' must be a float type, got %s",
+                                 weft_dtype_name(c->in_dtype[1]));
+        if (weft_shape_numel(&c->in_shape[1]) > 1 || c->in_shape[1].rank > 1)
+            return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'ratio' must be a scalar");
+        if (c->in_data[1] && weft_shape_numel(&c->in_shape[1]) != 1)
+            return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'ratio' must hold one element");
+    }
+    if (weft_in_present(c, 2) &&
+        (st = mv_dropout_check_training(c->node, c->in_dtype[2], c->in_data[2],
+                                        weft_in_present(c, 1) ? c->in_dtype[1] : WEFT_UNDEFINED,
+                                        weft_in_present(c, 1) ? c->in_data[1] : NULL)))
+        return st;
     weft_infer_same_as_input0(c);
     if (c->n_out > 1) {
         /* The mask is bool from opset 10; before that it had the input's type. */
@@ -706,7 +721,14 @@ static weft_status mv_infer_dropout(weft_infer_ctx *c)
 static weft_status mv_run_dropout(weft_kernel_ctx *k)
 {
     if (weft_kin_present(k, 2)) {
-        weft_status st = mv_dropout_check_training(k->node, k->in[2].dtype, k->in[2].numel ? k->in[2].data : NULL);
+        bool ratio = weft_kin_present(k, 1);
+        if (ratio && k->in[1].numel != 1)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input 'ratio' must hold one element");
+        /* At run time every value is known: an absent ratio is 0.5, so training mode is refused. */
+        static const float half = 0.5f;
+        weft_status st = mv_dropout_check_training(k->node, k->in[2].dtype, k->in[2].numel ? k->in[2].data : NULL,
+                                                   ratio ? k->in[1].dtype : WEFT_FLOAT32,
+                                                   ratio ? k->in[1].data : &half);
         if (st) return st;
     }
     weft_status st = mv_run_copy0(k);

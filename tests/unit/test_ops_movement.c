@@ -470,6 +470,15 @@ static void test_dropout(void)
     wt_free_outputs(out, 2);
     in[2] = wt_tensor(WEFT_BOOL, (uint8_t[]){1}, 0, NULL);
     CU_ASSERT_EQUAL(wt_run_op("Dropout", 13, NULL, 0, in, 3, out, 2), WEFT_ERR_UNSUPPORTED);
+    /* Training with ratio 0 drops nothing: the identity, mask all true; ratio 0.1 is refused. */
+    float r = 0;
+    in[1] = wt_tensor(WEFT_FLOAT32, &r, 0, NULL);
+    CU_ASSERT_EQUAL_FATAL(wt_run_op("Dropout", 13, NULL, 0, in, 3, out, 2), WEFT_OK);
+    expect_f32(&out[0], 1, D(3), x, 3);
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(((uint8_t *)out[1].data)[i], 1);
+    wt_free_outputs(out, 2);
+    r = 0.1f;
+    CU_ASSERT_EQUAL(wt_run_op("Dropout", 13, NULL, 0, in, 3, out, 2), WEFT_ERR_UNSUPPORTED);
     /* opset 7: the mask has the input's type. */
     CU_ASSERT_EQUAL_FATAL(wt_run_op("Dropout", 7, NULL, 0, in, 1, out, 2), WEFT_OK);
     CU_ASSERT_EQUAL(out[1].dtype, WEFT_FLOAT32);
