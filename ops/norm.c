@@ -1,6 +1,7 @@
 /*
  * ops/norm.c — normalisation: Softmax, LogSoftmax, Hardmax, LpNormalization, LayerNormalization,
- * RMSNormalization, InstanceNormalization, MeanVarianceNormalization, BatchNormalization (inference).
+ * RMSNormalization, InstanceNormalization, GroupNormalization, MeanVarianceNormalization,
+ * BatchNormalization (inference).
  *
  * Kernels are written for float and double and compute their statistics in double; float16 and
  * bfloat16 tensors are widened to float32 around the kernel by weft_math_run_widened, which ops/reduce.c
@@ -313,6 +314,7 @@ static weft_status moments_run(const weft_kernel_ctx *k, const mom_job *j, doubl
 
 static size_t moments_scratch(const weft_tview *x, const bool *mask)
 {
+    if (x->numel == 0) return 0; /* nothing to compute; the kept dims alone could be absurd */
     int64_t nkept = 1;
     for (int d = 0; d < x->rank; d++)
         if (!mask[d]) nkept *= x->dims[d];
@@ -460,6 +462,100 @@ static weft_status instancenorm_run(weft_kernel_ctx *k)
     bool mask[WEFT_MAX_RANK] = {0};
     for (int d = 2; d < x->rank; d++) mask[d] = true;
     return weft_math_run_widened(k, moments_scratch(x, mask), instancenorm_body);
+}
+
+/* GroupNormalization (X[N,C,...], scale, bias): statistics per (n, group of C/num_groups channels). scale
+ * and bias hold one value per group before opset 21, one per channel from 21. */
+static weft_status groupnorm_params(const weft_node_info *node, int64_t C, int64_t *G, int64_t *plen)
+{
+    const weft_attr *a = weft_attr_find(node, "num_groups");
+    if (!a || a->type != WEFT_ATTR_INT)
+        return weft_op_error(node, WEFT_ERR_INVALID_MODEL, "the num_groups attribute is required");
+    *G = a->i;
+    if (*G <= 0) return weft_op_error(node, WEFT_ERR_INVALID_MODEL, "num_groups must be positive, got %lld", (long long)*G);
+    if (C >= 0 && C % *G != 0)
+        return weft_op_error(node, WEFT_ERR_SHAPE, "%lld channels do not split into %lld groups", (long long)C,
+                             (long long)*G);
+    *plen = node->opset >= 21 ? C : *G;
+    return WEFT_OK;
+}
+
+static weft_status groupnorm_infer(weft_infer_ctx *c)
+{
+    weft_status st = weft_infer_same_as_input0(c);
+    for (int i = 0; i < 3; i++)
+        if ((st = need_float(c->node, c, i))) return st;
+    const weft_shape *xs = &c->in_shape[0];
+    if (xs->rank >= 0 && xs->rank < 2)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "input must have rank >= 2 (N, C, ...), got %d", xs->rank);
+    int64_t C = xs->rank >= 2 && weft_dim_known(xs->d[1]) ? xs->d[1].v : -1, G, plen;
+    if ((st = groupnorm_params(c->node, C, &G, &plen))) return st;
+    for (int i = 1; i < 3; i++) {
+        const weft_shape *s = &c->in_shape[i];
+        if (c->in_dtype[i] != c->in_dtype[0])
+            return weft_op_error(c->node, WEFT_ERR_TYPE, "input %d is %s but input 0 is %s", i,
+                                 weft_dtype_name(c->in_dtype[i]), weft_dtype_name(c->in_dtype[0]));
+        if (s->rank >= 0 && s->rank != 1)
+            return weft_op_error(c->node, WEFT_ERR_SHAPE, "input %d must be 1-D, got rank %d", i, s->rank);
+        if (s->rank == 1 && weft_dim_known(s->d[0]) && plen >= 0 && s->d[0].v != plen)
+            return weft_op_error(c->node, WEFT_ERR_SHAPE, "input %d has %lld entries, expected %lld", i,
+                                 (long long)s->d[0].v, (long long)plen);
+    }
+    return WEFT_OK;
+}
+
+/* X seen as [N, G, C/G, spatial]: statistics over the last two axes. */
+static void groupnorm_view(const weft_tview *x, int64_t G, weft_tview *v)
+{
+    int64_t S = 1;
+    for (int d = 2; d < x->rank; d++) S *= x->dims[d];
+    *v = *x;
+    v->rank = 4;
+    v->dims[0] = x->dims[0];
+    v->dims[1] = G;
+    v->dims[2] = x->dims[1] / G;
+    v->dims[3] = S;
+}
+
+static weft_status groupnorm_body(weft_kernel_ctx *k, void *scratch)
+{
+    int64_t G, plen;
+    weft_status st = groupnorm_params(k->node, k->in[0].dims[1], &G, &plen);
+    if (st) return st;
+    weft_tview xv, yv;
+    groupnorm_view(&k->in[0], G, &xv);
+    groupnorm_view(&k->out[0], G, &yv);
+    mom_job j = {0};
+    j.kind = MOM_INSTANCE;
+    j.eps = weft_attr_float(k->node, "epsilon", 1e-5f);
+    j.mask[2] = j.mask[3] = true;
+    j.x = &xv;
+    j.y = &yv;
+    j.scale = &k->in[1];
+    j.bias = &k->in[2];
+    if (plen == G) {
+        j.sstr[1] = j.bstr[1] = 1; /* per group */
+        if (k->node->opset >= 21) j.sstr[2] = j.bstr[2] = 1; /* G == C: one channel per group */
+    } else {
+        j.sstr[1] = j.bstr[1] = xv.dims[2]; /* per channel: g * (C/G) + c */
+        j.sstr[2] = j.bstr[2] = 1;
+    }
+    return moments_run(k, &j, scratch);
+}
+
+static weft_status groupnorm_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0];
+    if (x->rank < 2) return weft_op_error(k->node, WEFT_ERR_SHAPE, "input must have rank >= 2, got %d", x->rank);
+    int64_t G, plen;
+    weft_status st = groupnorm_params(k->node, x->dims[1], &G, &plen);
+    if (st) return st;
+    for (int i = 1; i < 3; i++)
+        if (k->in[i].rank != 1 || k->in[i].numel != plen || k->in[i].dtype != x->dtype)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d must be a [%lld] %s vector", i, (long long)plen,
+                                 weft_dtype_name(x->dtype));
+    if (x->numel == 0) return WEFT_OK;
+    return weft_math_run_widened(k, (size_t)(x->dims[0] * G) * 2 * sizeof(double), groupnorm_body);
 }
 
 /* MeanVarianceNormalization: axes attribute, default [0, 2, 3]. */
@@ -673,6 +769,7 @@ const weft_op_def weft_ops_norm[] = {
     {"LayerNormalization", "", 17, 0, 2, 3, 1, 3, 0, layernorm_infer, layernorm_run},
     {"RMSNormalization", "", 23, 0, 2, 2, 1, 1, 0, layernorm_infer, layernorm_run},
     {"InstanceNormalization", "", 1, 0, 3, 3, 1, 1, 0, instancenorm_infer, instancenorm_run},
+    {"GroupNormalization", "", 18, 0, 3, 3, 1, 1, 0, groupnorm_infer, groupnorm_run},
     {"MeanVarianceNormalization", "", 1, 0, 1, 1, 1, 1, 0, mvn_infer, mvn_run},
     {"BatchNormalization", "", 1, 0, 5, 5, 1, 5, 0, batchnorm_infer, batchnorm_run},
 };

@@ -558,6 +558,33 @@ static void test_instancenorm(void)
     CU_ASSERT_EQUAL(wt_run_op("InstanceNormalization", 22, NULL, 0, in, 3, &out, 1), WEFT_ERR_SHAPE);
 }
 
+static void test_groupnorm(void)
+{
+    /* N=1, C=4, one position, 2 groups: group 0 = channels [1,3] (mean 2, var 1), group 1 = [2,6] (mean 4,
+     * var 4); eps 0 normalises both to [-1, 1] */
+    float x[4] = {1, 3, 2, 6};
+    weft_attr at[2] = {wt_attr_int("num_groups", 2), wt_attr_float("epsilon", 0)};
+    /* opset 21: scale / bias per channel */
+    float s4[4] = {1, 2, 3, 4}, b4[4] = {0, 0, 0, 1};
+    weft_tensor in[3] = {wt_tensor(WEFT_FLOAT32, x, 3, D(1, 4, 1)), wt_tensor(WEFT_FLOAT32, s4, 1, D(4)),
+                         wt_tensor(WEFT_FLOAT32, b4, 1, D(4))}, out;
+    CU_ASSERT_EQUAL_FATAL(run1("GroupNormalization", 21, at, 2, in, 3, &out), WEFT_OK);
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){-1, 2, -3, 5}, 4, 1e-6, 0));
+    wt_free_outputs(&out, 1);
+    /* opset 18: scale / bias per group */
+    float s2[2] = {1, 2}, b2[2] = {0, 1};
+    in[1] = wt_tensor(WEFT_FLOAT32, s2, 1, D(2));
+    in[2] = wt_tensor(WEFT_FLOAT32, b2, 1, D(2));
+    CU_ASSERT_EQUAL_FATAL(run1("GroupNormalization", 18, at, 2, in, 3, &out), WEFT_OK);
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){-1, 1, -1, 3}, 4, 1e-6, 0));
+    wt_free_outputs(&out, 1);
+    /* per-group parameters at opset 21 are the wrong length */
+    CU_ASSERT_EQUAL(wt_run_op("GroupNormalization", 21, at, 2, in, 3, &out, 1), WEFT_ERR_SHAPE);
+    /* 4 channels do not split into 3 groups */
+    weft_attr g3[1] = {wt_attr_int("num_groups", 3)};
+    CU_ASSERT_EQUAL(wt_run_op("GroupNormalization", 18, g3, 1, in, 3, &out, 1), WEFT_ERR_SHAPE);
+}
+
 static void test_mvn_lpnorm(void)
 {
     /* default axes [0,2,3] on [1,2,1,2]: channel 0 [1,3] -> [-1,1]/(1+1e-9); channel 1 [5,5] -> 0 */
@@ -619,6 +646,7 @@ int main(void)
     CU_add_test(s, "layernorm", test_layernorm);
     CU_add_test(s, "rmsnorm", test_rmsnorm);
     CU_add_test(s, "instancenorm", test_instancenorm);
+    CU_add_test(s, "groupnorm", test_groupnorm);
     CU_add_test(s, "mvn_lpnorm", test_mvn_lpnorm);
     CU_add_test(s, "batchnorm", test_batchnorm);
     CU_basic_set_mode(CU_BRM_VERBOSE);
