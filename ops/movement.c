@@ -38,6 +38,18 @@ bool weft_movement_dim_mul(weft_infer_ctx *c, weft_dim a, int64_t b, weft_dim *o
     return true;
 }
 
+weft_status weft_movement_check_bytes(weft_infer_ctx *c, int o)
+{
+    int64_t n = weft_shape_numel(&c->out_shape[o]), nb;
+    if (n == -2 || (n >= 0 && !weft_movement_mul(n, (int64_t)weft_dtype_size(c->out_dtype[o]), &nb))) {
+        char buf[200];
+        weft_shape_format(&c->out_shape[o], buf, sizeof buf);
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "output %d of shape %s is too large (size overflows int64)", o,
+                             buf);
+    }
+    return WEFT_OK;
+}
+
 /* Copies one element of esz bytes; the common sizes as typed moves so the compiler inlines them. */
 static inline void mv_move1(char *d, const char *s, size_t esz)
 {
@@ -296,7 +308,7 @@ static weft_status mv_infer_constant_of_shape(weft_infer_ctx *c)
             return weft_op_error(c->node, WEFT_ERR_SHAPE, "the shape's element count overflows int64");
         s->d[i] = weft_dim_num(v[i]);
     }
-    return WEFT_OK;
+    return weft_movement_check_bytes(c, 0);
 }
 
 static weft_status mv_run_constant_of_shape(weft_kernel_ctx *k)
@@ -801,7 +813,7 @@ static weft_status mv_infer_range(weft_infer_ctx *c)
     weft_status st = mv_range_count(c->node, t, d, &count);
     if (st) return st;
     c->out_shape[0].d[0] = weft_dim_num(count);
-    return WEFT_OK;
+    return weft_movement_check_bytes(c, 0);
 }
 
 static weft_status mv_run_range(weft_kernel_ctx *k)

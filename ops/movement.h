@@ -31,6 +31,10 @@ bool weft_movement_mul(int64_t a, int64_t b, int64_t *out);
  * when b == 1). Sets a WEFT_ERR_SHAPE error and returns false on overflow. */
 bool weft_movement_dim_mul(weft_infer_ctx *c, weft_dim a, int64_t b, weft_dim *out);
 
+/* After infer set output o: its byte size, when known, must fit int64 (value-made shapes such as
+ * Range's or Tile's can be absurd). Returns WEFT_ERR_SHAPE with a message otherwise. */
+weft_status weft_movement_check_bytes(weft_infer_ctx *c, int o);
+
 #define WEFT_MOVEMENT_DECL(op)                                                                     \
     weft_status weft_movement_infer_##op(weft_infer_ctx *c);                                       \
     weft_status weft_movement_run_##op(weft_kernel_ctx *k);

@@ -508,7 +508,7 @@ weft_status weft_movement_infer_tile(weft_infer_ctx *c)
         if (!weft_movement_dim_mul(c, in->d[a], rep[a], &s->d[a])) return WEFT_ERR_SHAPE;
     }
     if (weft_shape_numel(s) == -2) return weft_op_error(c->node, WEFT_ERR_SHAPE, "output element count overflows int64");
-    return WEFT_OK;
+    return weft_movement_check_bytes(c, 0);
 }
 
 weft_status weft_movement_run_tile(weft_kernel_ctx *k)
@@ -566,7 +566,7 @@ weft_status weft_movement_infer_expand(weft_infer_ctx *c)
     if ((st = weft_infer_broadcast(c, both, 2, &c->out_shape[0]))) return st;
     if (weft_shape_numel(&c->out_shape[0]) == -2)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "output element count overflows int64");
-    return WEFT_OK;
+    return weft_movement_check_bytes(c, 0);
 }
 
 weft_status weft_movement_run_expand(weft_kernel_ctx *k)
@@ -713,7 +713,7 @@ weft_status weft_movement_infer_pad(weft_infer_ctx *c)
         s->d[a] = weft_dim_num(r);
     }
     if (weft_shape_numel(s) == -2) return weft_op_error(c->node, WEFT_ERR_SHAPE, "output element count overflows int64");
-    return WEFT_OK;
+    return weft_movement_check_bytes(c, 0);
 }
 
 /* Source index of output position i on an axis: crop by the negative pads first, then pad the window

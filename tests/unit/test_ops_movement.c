@@ -442,6 +442,8 @@ static void test_tile_expand(void)
     CU_ASSERT_EQUAL(wt_run_op("Tile", 13, NULL, 0, in, 2, out, 1), WEFT_ERR_SHAPE);
     in[1] = wt_tensor(WEFT_INT64, D(1, -1), 1, D(2));
     CU_ASSERT_EQUAL(wt_run_op("Tile", 13, NULL, 0, in, 2, out, 1), WEFT_ERR_SHAPE);
+    in[1] = wt_tensor(WEFT_INT64, D(INT64_C(1) << 40, INT64_C(1) << 40), 1, D(2));
+    CU_ASSERT_EQUAL(wt_run_op("Tile", 13, NULL, 0, in, 2, out, 1), WEFT_ERR_SHAPE);
 
     /* Expand [3,1] by [2,1,6] -> [2,3,6]; row r holds value r+1. */
     float e[3] = {1, 2, 3}, want[36];
@@ -522,6 +524,11 @@ static void test_range(void)
     /* span 2^64 - 1, delta 2^63 - 1: ceil = 3 -> INT64_MIN, -1, INT64_MAX - 1 */
     expect_i64(&out[0], 1, D(3), D(INT64_MIN, -1, INT64_MAX - 1), 3);
     wt_free_outputs(out, 1);
+    /* 2^62 int64 elements would be 2^65 bytes: refused before anything is allocated. */
+    la = 0;
+    lb = INT64_C(1) << 62;
+    lc = 1;
+    CU_ASSERT_EQUAL(wt_run_op("Range", 11, NULL, 0, lin, 3, out, 1), WEFT_ERR_SHAPE);
 }
 
 /* --- Pad ----------------------------------------------------------------------------------------- */
