@@ -397,12 +397,17 @@ RED_OP(logsumexp, RED_LOGSUMEXP)
 RED_OP(sumsq, RED_SUMSQ)
 #undef RED_OP
 
-/* Output shapes depend on the axes input's values from opset 13/18. */
-#define RED_DEF(name, fn) {name, "", 1, 0, 1, 2, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, infer_##fn, run_##fn}
+/* Two ranges per op: with axes as an attribute the output shape follows from shapes alone; once axes is
+ * an input (opset 13 for ReduceSum, 18 for the others) it depends on that input's values. */
+#define RED_DEF(name, fn, since)                                                                      \
+    {name, "", 1, (since) - 1, 1, 1, 1, 1, 0, infer_##fn, run_##fn},                                 \
+    {name, "", since, 0, 1, 2, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, infer_##fn, run_##fn}
 const weft_op_def weft_ops_reduce[] = {
-    RED_DEF("ReduceSum", sum),         RED_DEF("ReduceMean", mean),  RED_DEF("ReduceMax", max),
-    RED_DEF("ReduceMin", min),         RED_DEF("ReduceProd", prod),  RED_DEF("ReduceL1", l1),
-    RED_DEF("ReduceL2", l2),           RED_DEF("ReduceLogSum", logsum), RED_DEF("ReduceLogSumExp", logsumexp),
-    RED_DEF("ReduceSumSquare", sumsq),
+    RED_DEF("ReduceSum", sum, 13),          RED_DEF("ReduceMean", mean, 18),
+    RED_DEF("ReduceMax", max, 18),          RED_DEF("ReduceMin", min, 18),
+    RED_DEF("ReduceProd", prod, 18),        RED_DEF("ReduceL1", l1, 18),
+    RED_DEF("ReduceL2", l2, 18),            RED_DEF("ReduceLogSum", logsum, 18),
+    RED_DEF("ReduceLogSumExp", logsumexp, 18), RED_DEF("ReduceSumSquare", sumsq, 18),
 };
+#undef RED_DEF
 const int weft_ops_reduce_count = sizeof weft_ops_reduce / sizeof weft_ops_reduce[0];
