@@ -1,0 +1,443 @@
+/* traffic/flow_csv.c — writing and reading the normalised flow CSV (see flow_csv.h). libc only. */
+#include "flow_csv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---------- writing ---------- */
+
+/* Quotes a text field only when it must be (comma, quote, CR, LF, or empty-but-known). */
+static int write_text(FILE *f, const char *s)
+{
+    if (!s) return 0; /* unknown: empty unquoted field */
+    if (*s && !strpbrk(s, ",\"\r\n")) return fputs(s, f) < 0 ? -1 : 0;
+    if (putc('"', f) == EOF) return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' && putc('"', f) == EOF) return -1;
+        if (putc(*p, f) == EOF) return -1;
+    }
+    return putc('"', f) == EOF ? -1 : 0;
+}
+
+static int write_dir(FILE *f, const weft_flow_dir *d)
+{
+    double mean = d->packets ? (double)d->bytes / (double)d->packets : 0.0;
+    return fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",%" PRIu32 ",%.17g,%.17g,%u,%.17g,%.17g", d->packets,
+                   d->bytes, d->min_size, d->max_size, mean, d->mean_iat, (unsigned)d->flags, d->first, d->last) < 0
+               ? -1
+               : 0;
+}
+
+int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
+{
+    static const char *const dir_cols[] = {"packets", "bytes", "min_size", "max_size", "mean_size",
+                                           "mean_iat", "flags", "first", "last"};
+    if (fputs("src,dst,sport,dport,proto,ip_version,start,duration", f) < 0) return -1;
+    for (int d = 0; d < 2; d++)
+        for (size_t i = 0; i < sizeof dir_cols / sizeof dir_cols[0]; i++)
+            if (fprintf(f, ",%s_%s", d ? "bwd" : "fwd", dir_cols[i]) < 0) return -1;
+    if (fputs(",has_stats,label,detail,category\n", f) < 0) return -1;
+
+    char a[64], b[64];
+    for (size_t i = 0; i < t->n; i++) {
+        const weft_flow *fl = &t->flows[i];
+        weft_ip_format(&fl->src, a, sizeof a);
+        weft_ip_format(&fl->dst, b, sizeof b);
+        if (fprintf(f, "%s,%s,%u,%u,%u,%u,%.17g,%.17g", a, b, (unsigned)fl->sport, (unsigned)fl->dport,
+                    (unsigned)fl->proto, (unsigned)fl->ip_version, fl->start, fl->duration) < 0)
+            return -1;
+        if (write_dir(f, &fl->fwd) || write_dir(f, &fl->bwd)) return -1;
+        if (fprintf(f, ",%d,", fl->has_stats ? 1 : 0) < 0) return -1;
+        if (write_text(f, fl->label) || putc(',', f) == EOF || write_text(f, fl->detail) || putc(',', f) == EOF ||
+            write_text(f, fl->category) || putc('\n', f) == EOF)
+            return -1;
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* ---------- reading ---------- */
+
+/* Column identifiers. The per-direction ones come in the same order for fwd and bwd. */
+enum {
+    C_SRC, C_DST, C_SPORT, C_DPORT, C_PROTO, C_IPV, C_START, C_DURATION,
+    C_FWD, /* + D_* */
+    C_BWD = C_FWD + 9,
+    C_HAS_STATS = C_BWD + 9,
+    C_LABEL, C_DETAIL, C_CATEGORY,
+    C_COUNT
+};
+enum { D_PACKETS, D_BYTES, D_MIN, D_MAX, D_MEAN, D_IAT, D_FLAGS, D_FIRST, D_LAST };
+
+static const char *const col_names[C_COUNT] = {
+    "src", "dst", "sport", "dport", "proto", "ip_version", "start", "duration",
+    "fwd_packets", "fwd_bytes", "fwd_min_size", "fwd_max_size", "fwd_mean_size", "fwd_mean_iat", "fwd_flags",
+    "fwd_first", "fwd_last",
+    "bwd_packets", "bwd_bytes", "bwd_min_size", "bwd_max_size", "bwd_mean_size", "bwd_mean_iat", "bwd_flags",
+    "bwd_first", "bwd_last",
+    "has_stats", "label", "detail", "category",
+};
+
+typedef struct field {
+    char *s;     /* NUL-terminated, unescaped, in the file buffer */
+    bool quoted; /* distinguishes "" (empty text) from an empty field (unknown) */
+} field;
+
+typedef struct reader {
+    const char *path;
+    char *buf;
+    size_t len, pos;
+    size_t line;      /* line of the next record */
+    field *fields;
+    size_t n_fields, cap_fields;
+} reader;
+
+static int push_field(reader *r, char *s, bool quoted)
+{
+    if (r->n_fields == r->cap_fields) {
+        size_t cap = r->cap_fields ? r->cap_fields * 2 : 64;
+        field *nf = realloc(r->fields, cap * sizeof *nf);
+        if (!nf) return -1;
+        r->fields = nf;
+        r->cap_fields = cap;
+    }
+    r->fields[r->n_fields].s = s;
+    r->fields[r->n_fields].quoted = quoted;
+    r->n_fields++;
+    return 0;
+}
+
+/* Splits the next record into r->fields (in place: terminators and unescaping overwrite the buffer).
+ * Returns 1 for a record, 0 at the end of the file, -1 out of memory. *bad is set to a reason when the
+ * record's quoting is broken (the record is then consumed up to the end of its line and must be skipped).
+ * *start_line is the line the record began on; blank lines are skipped. */
+static int next_record(reader *r, size_t *start_line, const char **bad)
+{
+    *bad = NULL;
+    for (;;) {
+        if (r->pos >= r->len) return 0;
+        char c = r->buf[r->pos];
+        if (c == '\n') { r->pos++; r->line++; continue; }
+        if (c == '\r') { r->pos++; continue; }
+        break;
+    }
+    *start_line = r->line;
+    r->n_fields = 0;
+    char *buf = r->buf;
+    for (;;) {
+        size_t p = r->pos;
+        bool quoted = false;
+        char *start = buf + p;
+        if (p < r->len && buf[p] == '"') {
+            /* Quoted field: "" is a quote; newlines inside count as lines. */
+            quoted = true;
+            size_t w = p, q = p + 1;
+            start = buf + w;
+            for (;;) {
+                if (q >= r->len) {
+                    *bad = "a quoted field never ends";
+                    r->pos = r->len;
+                    return 1;
+                }
+                if (buf[q] == '"') {
+                    if (q + 1 < r->len && buf[q + 1] == '"') {
+                        buf[w++] = '"';
+                        q += 2;
+                        continue;
+                    }
+                    q++;
+                    break;
+                }
+                if (buf[q] == '\n') r->line++;
+                buf[w++] = buf[q++];
+            }
+            p = q;
+            if (p < r->len && buf[p] != ',' && buf[p] != '\n' && buf[p] != '\r') {
+                *bad = "text after a closing quote";
+                while (p < r->len && buf[p] != '\n') p++;
+                r->pos = p;
+                return 1;
+            }
+            buf[w] = '\0'; /* w < p: the closing quote at least was consumed */
+        } else {
+            while (p < r->len && buf[p] != ',' && buf[p] != '\n' && buf[p] != '\r') {
+                if (buf[p] == '"') {
+                    *bad = "a quote inside an unquoted field";
+                    while (p < r->len && buf[p] != '\n') p++;
+                    r->pos = p;
+                    return 1;
+                }
+                p++;
+            }
+        }
+        char end = p < r->len ? buf[p] : '\n';
+        if (p < r->len) buf[p] = '\0'; /* buf[len] is the file buffer's own terminator */
+        if (push_field(r, start, quoted)) return -1;
+        if (end == ',') {
+            r->pos = p + 1;
+            continue;
+        }
+        if (p < r->len) p++; /* the terminator itself */
+        if (end == '\r' && p < r->len && buf[p] == '\n') p++; /* CRLF; a lone CR ends a record too */
+        r->line++;
+        r->pos = p;
+        return 1;
+    }
+}
+
+static void trim(char **s)
+{
+    char *p = *s;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t n = strlen(p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) p[--n] = '\0';
+    *s = p;
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!isdigit((unsigned char)*s)) return false; /* no sign, no blank, no empty */
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_f64(const char *s, double *out)
+{
+    if (!*s || isspace((unsigned char)*s)) return false;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+static int load_file(const char *path, char **out, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) { fclose(f); return -2; }
+    for (;;) {
+        if (cap - len < 2) {
+            if (cap > SIZE_MAX / 2) { free(buf); fclose(f); return -2; }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); fclose(f); return -2; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); return -1; }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+static void set_err(char *err, size_t err_n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t err_n, const char *fmt, ...)
+{
+    if (!err || !err_n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_n, fmt, ap);
+    va_end(ap);
+}
+
+/* Reads one direction's columns; returns NULL or the reason the row is bad (with *backwards set when
+ * it is a time running backwards). */
+static const char *read_dir(reader *r, const int *col, int base, weft_flow_dir *d, bool *backwards,
+                            char *why, size_t why_n)
+{
+    const char *dname = base == C_FWD ? "fwd" : "bwd";
+    uint64_t v;
+    double x;
+    int c;
+#define FIELD(id) (col[(id)] >= 0 ? r->fields[col[(id)]].s : NULL)
+    if ((c = base + D_PACKETS, FIELD(c)) && !parse_u64(FIELD(c), UINT64_MAX, &d->packets)) goto bad;
+    if ((c = base + D_BYTES, FIELD(c)) && !parse_u64(FIELD(c), UINT64_MAX, &d->bytes)) goto bad;
+    if ((c = base + D_MIN, FIELD(c))) {
+        if (!parse_u64(FIELD(c), UINT32_MAX, &v)) goto bad;
+        d->min_size = (uint32_t)v;
+    }
+    if ((c = base + D_MAX, FIELD(c))) {
+        if (!parse_u64(FIELD(c), UINT32_MAX, &v)) goto bad;
+        d->max_size = (uint32_t)v;
+    }
+    if ((c = base + D_MEAN, FIELD(c)) && !parse_f64(FIELD(c), &x)) goto bad; /* derived: checked, unused */
+    if ((c = base + D_IAT, FIELD(c)) && (!parse_f64(FIELD(c), &d->mean_iat) || d->mean_iat < 0)) goto bad;
+    if ((c = base + D_FLAGS, FIELD(c))) {
+        if (!parse_u64(FIELD(c), 255, &v)) goto bad;
+        d->flags = (uint8_t)v;
+    }
+    if ((c = base + D_FIRST, FIELD(c)) && !parse_f64(FIELD(c), &d->first)) goto bad;
+    if ((c = base + D_LAST, FIELD(c)) && !parse_f64(FIELD(c), &d->last)) goto bad;
+#undef FIELD
+    if (d->min_size > d->max_size) {
+        snprintf(why, why_n, "%s_min_size %" PRIu32 " exceeds %s_max_size %" PRIu32, dname, d->min_size, dname,
+                 d->max_size);
+        return why;
+    }
+    if (d->last < d->first) {
+        *backwards = true;
+        snprintf(why, why_n, "%s_last %.17g is before %s_first %.17g", dname, d->last, dname, d->first);
+        return why;
+    }
+    return NULL;
+bad:
+    snprintf(why, why_n, "%s '%.40s' is not a valid value", col_names[c], r->fields[col[c]].s);
+    return why;
+}
+
+int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t err_n)
+{
+    weft_read_report dummy;
+    if (!rep) {
+        weft_report_init(&dummy);
+        rep = &dummy;
+    }
+    reader r = {.path = path, .line = 1};
+    int lf = load_file(path, &r.buf, &r.len);
+    if (lf) {
+        if (lf == -1) set_err(err, err_n, "%s: cannot read: %s", path, strerror(errno));
+        else set_err(err, err_n, "%s: out of memory reading the file", path);
+        return -1;
+    }
+    rep->files++;
+    int rc = -1;
+    /* A UTF-8 byte order mark before the header is not part of the first column's name. */
+    if (r.len >= 3 && memcmp(r.buf, "\xEF\xBB\xBF", 3) == 0) r.pos = 3;
+
+    size_t line;
+    const char *bad;
+    int got = next_record(&r, &line, &bad);
+    if (got < 0) { set_err(err, err_n, "%s: out of memory", path); goto out; }
+    if (got == 0) { set_err(err, err_n, "%s: empty file, no header row", path); goto out; }
+    if (bad) { set_err(err, err_n, "%s:%zu: header row: %s", path, line, bad); goto out; }
+
+    int col[C_COUNT];
+    for (int i = 0; i < C_COUNT; i++) col[i] = -1;
+    size_t n_header = r.n_fields;
+    for (size_t j = 0; j < n_header; j++) {
+        char *name = r.fields[j].s;
+        trim(&name);
+        for (int i = 0; i < C_COUNT; i++)
+            if (strcasecmp(name, col_names[i]) == 0) {
+                if (col[i] >= 0) {
+                    set_err(err, err_n, "%s:%zu: column '%s' appears twice", path, line, col_names[i]);
+                    goto out;
+                }
+                col[i] = (int)j;
+            }
+    }
+    static const int required[] = {C_SRC, C_DST, C_START};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (col[required[i]] < 0) {
+            set_err(err, err_n, "%s:%zu: not a flow CSV: the header has no '%s' column", path, line,
+                    col_names[required[i]]);
+            goto out;
+        }
+    for (int i = 0; i < C_COUNT; i++)
+        if (col[i] < 0)
+            weft_report_warn(rep, WEFT_CSV_MISSING_COLUMN, path, "line", line,
+                             "no '%s' column; its values default to %s", col_names[i],
+                             i >= C_LABEL ? "unknown" : "0");
+    /* Without any size column a source has no per-direction statistics, whatever has_stats says. */
+    bool stats_default = col[C_FWD + D_MIN] >= 0 || col[C_FWD + D_IAT] >= 0;
+
+    double prev_start = -INFINITY;
+    bool warned_order = false;
+    char why[160];
+    for (;;) {
+        got = next_record(&r, &line, &bad);
+        if (got < 0) { set_err(err, err_n, "%s: out of memory", path); goto out; }
+        if (got == 0) break;
+        rep->records++;
+        if (bad) {
+            weft_report_skip(rep, WEFT_CSV_BAD_QUOTE, path, "line", line, "%s", bad);
+            continue;
+        }
+        if (r.n_fields != n_header) {
+            weft_report_skip(rep, WEFT_CSV_WRONG_COLUMNS, path, "line", line, "%zu fields where the header has %zu",
+                             r.n_fields, n_header);
+            continue;
+        }
+        weft_flow fl;
+        memset(&fl, 0, sizeof fl);
+        fl.has_stats = stats_default;
+        const char *reason = NULL;
+        bool backwards = false;
+        uint64_t v;
+        int c = -1;
+#define F(id) r.fields[col[(id)]].s
+        if (!weft_ip_parse(F(C_SRC), &fl.src)) c = C_SRC;
+        else if (!weft_ip_parse(F(C_DST), &fl.dst)) c = C_DST;
+        else if (col[C_SPORT] >= 0 && !(parse_u64(F(C_SPORT), 65535, &v) && ((fl.sport = (uint16_t)v), 1))) c = C_SPORT;
+        else if (col[C_DPORT] >= 0 && !(parse_u64(F(C_DPORT), 65535, &v) && ((fl.dport = (uint16_t)v), 1))) c = C_DPORT;
+        else if (col[C_PROTO] >= 0 && !(parse_u64(F(C_PROTO), 255, &v) && ((fl.proto = (uint8_t)v), 1))) c = C_PROTO;
+        else if (col[C_IPV] >= 0 && !(parse_u64(F(C_IPV), 6, &v) && (v == 4 || v == 6) && ((fl.ip_version = (uint8_t)v), 1)))
+            c = C_IPV;
+        else if (!parse_f64(F(C_START), &fl.start)) c = C_START;
+        else if (col[C_DURATION] >= 0 && !parse_f64(F(C_DURATION), &fl.duration)) c = C_DURATION;
+        else if (col[C_HAS_STATS] >= 0 && !(parse_u64(F(C_HAS_STATS), 1, &v) && ((fl.has_stats = v != 0), 1)))
+            c = C_HAS_STATS;
+        if (c >= 0) {
+            snprintf(why, sizeof why, "%s '%.46s' is not a valid value", col_names[c], F(c));
+            reason = why;
+        }
+#undef F
+        if (!reason && fl.duration < 0) {
+            backwards = true;
+            snprintf(why, sizeof why, "negative duration %.17g", fl.duration);
+            reason = why;
+        }
+        if (!reason) reason = read_dir(&r, col, C_FWD, &fl.fwd, &backwards, why, sizeof why);
+        if (!reason) reason = read_dir(&r, col, C_BWD, &fl.bwd, &backwards, why, sizeof why);
+        if (reason) {
+            weft_report_skip(rep, backwards ? WEFT_CSV_BACKWARDS : WEFT_CSV_BAD_FIELD, path, "line", line, "%s",
+                             reason);
+            continue;
+        }
+        if (!fl.ip_version) fl.ip_version = weft_ip_is_v4(&fl.src) ? 4 : 6;
+        static const int text_cols[3] = {C_LABEL, C_DETAIL, C_CATEGORY};
+        const char **text_dst[3] = {&fl.label, &fl.detail, &fl.category};
+        for (int k = 0; k < 3; k++) {
+            if (col[text_cols[k]] < 0) continue;
+            const field *fd = &r.fields[col[text_cols[k]]];
+            if (!fd->quoted && !fd->s[0]) continue; /* unknown */
+            if (!(*text_dst[k] = weft_flow_table_intern(t, fd->s))) {
+                set_err(err, err_n, "%s: out of memory", path);
+                goto out;
+            }
+        }
+        if (fl.start < prev_start && !warned_order) {
+            weft_report_warn(rep, WEFT_CSV_OUT_OF_ORDER, path, "line", line,
+                             "start %.17g is before the previous row's %.17g (rows kept)", fl.start, prev_start);
+            warned_order = true;
+        }
+        prev_start = fl.start;
+        if (weft_flow_table_push(t, &fl)) {
+            set_err(err, err_n, "%s: out of memory", path);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(r.fields);
+    free(r.buf);
+    return rc;
+}

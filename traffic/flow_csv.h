@@ -1,0 +1,38 @@
+/*
+ * traffic/flow_csv.h — the normalised flow CSV: what `weft flows` writes and `weft graph` reads.
+ *
+ * One header row, then one row per flow. Columns (by name; a reader matches them by name, in any order):
+ *   src, dst, sport, dport, proto, ip_version, start, duration,
+ *   fwd_packets, fwd_bytes, fwd_min_size, fwd_max_size, fwd_mean_size, fwd_mean_iat, fwd_flags,
+ *   fwd_first, fwd_last, and the same nine for bwd_, has_stats, label, detail, category.
+ * Doubles are printed with %.17g so reading back gives the same bits; fwd_mean_size / bwd_mean_size are
+ * bytes / packets, written for people and ignored on reading. Text fields follow RFC 4180 quoting; an
+ * unknown label is an empty unquoted field, an empty label is "" (so NULL and "" both survive a round
+ * trip).
+ */
+#ifndef WEFT_TRAFFIC_FLOW_CSV_H
+#define WEFT_TRAFFIC_FLOW_CSV_H
+
+#include <stdio.h>
+
+#include "flow.h"
+#include "report.h"
+
+/* Writes the header and every flow of t. Returns 0, or -1 when writing failed (errno set). */
+int weft_flow_csv_write(FILE *f, const weft_flow_table *t);
+
+/* Reasons the reader counts in its weft_read_report (skips drop the row; warnings keep it). */
+#define WEFT_CSV_BAD_FIELD "malformed field"           /* skip: a number or address that does not parse */
+#define WEFT_CSV_WRONG_COLUMNS "wrong number of fields" /* skip: not as many fields as the header */
+#define WEFT_CSV_BACKWARDS "time runs backwards"        /* skip: negative duration, last packet before first */
+#define WEFT_CSV_BAD_QUOTE "broken quoting"             /* skip: unterminated quote, text after a quote */
+#define WEFT_CSV_OUT_OF_ORDER "rows not in start order" /* warning, once per file: kept (the graph sorts) */
+#define WEFT_CSV_MISSING_COLUMN "optional column missing" /* warning, once per absent column: 0 / unknown */
+
+/* Appends the flows of the CSV file at `path` to t; counts rows, skips and warnings in rep (which may
+ * be shared by several files; it is not reset). Returns 0 when the file was read (even with skipped
+ * rows), -1 when it cannot be: cannot open, not a flow CSV (no header, or a required column — src, dst,
+ * start — missing), or out of memory; the reason is then in err (when not NULL; at most err_n bytes). */
+int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t err_n);
+
+#endif
