@@ -527,7 +527,7 @@ weft_status weft_ir_toposort(weft_graph *g)
     weft_node *sorted = malloc((size_t)(N ? N : 1) * sizeof *sorted);
     if (!sorted) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int k = 0; k < N; k++) sorted[k] = g->nodes[order[k]];
-    memcpy(g->nodes, sorted, (size_t)N * sizeof *sorted);
+    if (N) memcpy(g->nodes, sorted, (size_t)N * sizeof *sorted);
     free(sorted);
     for (int v = 0; v < V; v++) g->values[v].producer = -1;
     for (int i = 0; i < N; i++)

@@ -14,6 +14,7 @@ WEFT_OP_FAMILY(linalg)
 WEFT_OP_FAMILY(norm)
 WEFT_OP_FAMILY(rnn)
 WEFT_OP_FAMILY(control)
+WEFT_OP_FAMILY(weft)
 
 static const struct {
     const weft_op_def *defs;
@@ -24,7 +25,7 @@ static const struct {
     {weft_ops_scatter, &weft_ops_scatter_count}, {weft_ops_index, &weft_ops_index_count},
     {weft_ops_reduce, &weft_ops_reduce_count},   {weft_ops_linalg, &weft_ops_linalg_count},
     {weft_ops_norm, &weft_ops_norm_count},       {weft_ops_rnn, &weft_ops_rnn_count},
-    {weft_ops_control, &weft_ops_control_count},
+    {weft_ops_control, &weft_ops_control_count},   {weft_ops_weft, &weft_ops_weft_count},
 };
 
 const weft_op_def *weft_op_at(int i)

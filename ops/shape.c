@@ -40,7 +40,8 @@ void weft_shape_format(const weft_shape *s, char *buf, size_t n)
 
 int weft_infer_int_values(weft_infer_ctx *c, int i, int64_t *out, int max)
 {
-    if (!weft_in_present(c, i) || !c->in_data[i]) return -1;
+    if (!weft_in_present(c, i)) return -1;
+    if (!c->in_data[i]) return weft_shape_numel(&c->in_shape[i]) == 0 ? 0 : -1; /* empty: known */
     weft_dtype t = c->in_dtype[i];
     if (t != WEFT_INT64 && t != WEFT_INT32) {
         weft_op_error(c->node, WEFT_ERR_TYPE, "input %d must be int32 or int64, got %s", i, weft_dtype_name(t));

@@ -1,0 +1,378 @@
+/*
+ * ops/weft_domain.c — the `ai.weft` operators (schemas/ai.weft.md): SegmentReduce, RowGather,
+ * EdgeSoftmax, TimeEncoding, GRUCell. Message passing lowers to these, so they are the kernels GNNs
+ * spend their time in.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "op.h"
+
+#define DOMAIN "ai.weft"
+
+/* --- shared checks ------------------------------------------------------------------------------- */
+
+static weft_status check_index_type(const weft_node_info *n, weft_dtype t, int input)
+{
+    if (t != WEFT_INT64 && t != WEFT_INT32)
+        return weft_op_error(n, WEFT_ERR_TYPE, "input %d (index) must be int32 or int64, got %s", input, weft_dtype_name(t));
+    return WEFT_OK;
+}
+
+/* Validates every index against [0, n) before any output is written. */
+static weft_status check_indices(const weft_node_info *node, const weft_tview *idx, int64_t n)
+{
+    for (int64_t e = 0; e < idx->numel; e++) {
+        int64_t i = weft_load_i64(idx->dtype, idx->data, e);
+        if (i < 0 || i >= n)
+            return weft_op_error(node, WEFT_ERR_INDEX, "index[%lld] = %lld is out of range [0, %lld)", (long long)e,
+                                 (long long)i, (long long)n);
+    }
+    return WEFT_OK;
+}
+
+/* The segment count from a scalar / [1] int64 input; -1 when unknown (compile time). */
+static weft_status num_segments(weft_infer_ctx *c, int input, int64_t *out)
+{
+    *out = -1;
+    if (!weft_in_present(c, input)) return WEFT_OK;
+    int64_t v[1];
+    if (c->in_shape[input].rank > 1)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "num_segments must be a scalar or [1]");
+    int n = weft_infer_int_values(c, input, v, 1);
+    if (n == -2) return WEFT_ERR_SHAPE;
+    if (n == 1) {
+        if (v[0] < 0) return weft_op_error(c->node, WEFT_ERR_SHAPE, "num_segments is negative (%lld)", (long long)v[0]);
+        *out = v[0];
+    }
+    return WEFT_OK;
+}
+
+static int64_t row_size(const weft_tview *t)
+{
+    int64_t f = 1;
+    for (int d = 1; d < t->rank; d++) f *= t->dims[d];
+    return f;
+}
+
+/* --- SegmentReduce ------------------------------------------------------------------------------- */
+
+enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_MUL };
+
+static int reduce_kind(const weft_node_info *n)
+{
+    const char *r = weft_attr_string(n, "reduce", "sum");
+    if (!strcmp(r, "sum") || !strcmp(r, "add")) return R_SUM;
+    if (!strcmp(r, "mean")) return R_MEAN;
+    if (!strcmp(r, "max")) return R_MAX;
+    if (!strcmp(r, "min")) return R_MIN;
+    if (!strcmp(r, "mul") || !strcmp(r, "prod")) return R_MUL;
+    return -1;
+}
+
+static weft_status segment_infer(weft_infer_ctx *c)
+{
+    weft_status st;
+    int kind = reduce_kind(c->node);
+    if (kind < 0)
+        return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "reduce must be sum, mean, max, min or mul, got '%s'",
+                             weft_attr_string(c->node, "reduce", ""));
+    const weft_shape *src = &c->in_shape[0], *idx = &c->in_shape[1];
+    if ((st = check_index_type(c->node, c->in_dtype[1], 1))) return st;
+    if (src->rank == 0) return weft_op_error(c->node, WEFT_ERR_SHAPE, "src must have rank >= 1");
+    if (idx->rank >= 0 && idx->rank != 1) return weft_op_error(c->node, WEFT_ERR_SHAPE, "index must be 1-D, got rank %d", idx->rank);
+    if (src->rank > 0 && idx->rank == 1 && weft_dim_known(src->d[0]) && weft_dim_known(idx->d[0]) && src->d[0].v != idx->d[0].v)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "src has %lld rows but index has %lld entries", (long long)src->d[0].v,
+                             (long long)idx->d[0].v);
+    c->out_dtype[0] = c->in_dtype[0];
+    if (weft_in_present(c, 3)) {
+        const weft_shape *init = &c->in_shape[3];
+        if (kind == R_MEAN) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "reduce 'mean' cannot take an init input");
+        if (c->in_dtype[3] != c->in_dtype[0]) return weft_op_error(c->node, WEFT_ERR_TYPE, "init and src differ in dtype");
+        if (init->rank >= 0 && src->rank >= 0) {
+            if (init->rank != src->rank) return weft_op_error(c->node, WEFT_ERR_SHAPE, "init and src differ in rank");
+            for (int d = 1; d < init->rank; d++)
+                if (weft_dim_known(init->d[d]) && weft_dim_known(src->d[d]) && init->d[d].v != src->d[d].v)
+                    return weft_op_error(c->node, WEFT_ERR_SHAPE, "init and src differ in dimension %d", d);
+        }
+        c->out_shape[0] = *init;
+        return WEFT_OK;
+    }
+    int64_t n;
+    if ((st = num_segments(c, 2, &n))) return st;
+    if (!weft_in_present(c, 2)) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "num_segments or init is required");
+    c->out_shape[0] = *src;
+    if (src->rank > 0) c->out_shape[0].d[0] = n >= 0 ? weft_dim_num(n) : weft_dim_unknown(c);
+    return WEFT_OK;
+}
+
+/* The reduction, once per type. Without init, a segment's first row initialises it (so max/min are
+ * of the rows themselves and empty segments stay 0); count[n] holds the segment sizes and is negated
+ * once the segment has started. */
+#define DEF_SEGMENT(E_, T)                                                                           \
+    static void segment_##E_(const T *s, T *o, const weft_tview *idx, int64_t *count, int64_t E,      \
+                             int64_t F, int64_t N, int kind, bool has_init)                          \
+    {                                                                                                \
+        if (!has_init) memset(o, 0, (size_t)(N * F) * sizeof(T));                                    \
+        for (int64_t e = 0; e < E; e++) {                                                            \
+            int64_t n = weft_load_i64(idx->dtype, idx->data, e);                                     \
+            T *a = o + n * F;                                                                        \
+            const T *v = s + e * F;                                                                  \
+            if (!has_init && count[n] > 0) {                                                         \
+                memcpy(a, v, (size_t)F * sizeof(T));                                                 \
+                count[n] = -count[n];                                                                \
+                continue;                                                                            \
+            }                                                                                        \
+            switch (kind) {                                                                          \
+            case R_SUM: case R_MEAN: for (int64_t f = 0; f < F; f++) a[f] = (T)(a[f] + v[f]); break; \
+            case R_MAX: for (int64_t f = 0; f < F; f++) if (v[f] > a[f] || v[f] != v[f]) a[f] = v[f]; break; \
+            case R_MIN: for (int64_t f = 0; f < F; f++) if (v[f] < a[f] || v[f] != v[f]) a[f] = v[f]; break; \
+            case R_MUL: for (int64_t f = 0; f < F; f++) a[f] = (T)(a[f] * v[f]); break;             \
+            }                                                                                        \
+        }                                                                                            \
+        if (!has_init && kind == R_MEAN)                                                             \
+            for (int64_t n = 0; n < N; n++) {                                                        \
+                int64_t c = count[n] < 0 ? -count[n] : count[n];                                     \
+                if (c > 1)                                                                           \
+                    for (int64_t f = 0; f < F; f++) o[n * F + f] = (T)(o[n * F + f] / (T)c);         \
+            }                                                                                        \
+    }
+WEFT_TYPES_NUMERIC(DEF_SEGMENT)
+#undef DEF_SEGMENT
+
+static weft_status segment_run(weft_kernel_ctx *k)
+{
+    const weft_tview *src = &k->in[0], *idx = &k->in[1];
+    weft_tview *out = &k->out[0];
+    int kind = reduce_kind(k->node);
+    bool has_init = weft_kin_present(k, 3);
+    int64_t N = out->dims[0], F = row_size(src), E = idx->numel;
+    if (src->dims[0] != E)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "src has %lld rows but index has %lld entries", (long long)src->dims[0],
+                             (long long)E);
+    if (row_size(out) != F) return weft_op_error(k->node, WEFT_ERR_SHAPE, "init rows and src rows differ in size");
+    weft_status st = check_indices(k->node, idx, N);
+    if (st) return st;
+    bool half = out->dtype == WEFT_FLOAT16;
+    /* scratch: segment sizes, then (float16 only) float copies of src and out */
+    size_t n_count = (size_t)(N ? N : 1) * sizeof(int64_t);
+    size_t need = n_count + (half ? (size_t)(E * F + N * F) * sizeof(float) : 0);
+    int64_t *count = k->scratch(k->user, need);
+    if (!count) return weft_op_error(k->node, WEFT_ERR_NOMEM, "out of scratch memory");
+    memset(count, 0, (size_t)N * sizeof(int64_t));
+    for (int64_t e = 0; e < E; e++) count[weft_load_i64(idx->dtype, idx->data, e)]++;
+    if (has_init) memcpy(out->data, k->in[3].data, (size_t)out->numel * weft_dtype_size(out->dtype));
+    if (half) { /* accumulate in float: float16 sums lose too much */
+        float *fs = (float *)((char *)count + n_count), *fo = fs + E * F;
+        for (int64_t i = 0; i < E * F; i++) fs[i] = weft_f16_to_f32(((const uint16_t *)src->data)[i]);
+        for (int64_t i = 0; has_init && i < N * F; i++) fo[i] = weft_f16_to_f32(((const uint16_t *)out->data)[i]);
+        segment_WEFT_FLOAT32(fs, fo, idx, count, E, F, N, kind, has_init);
+        for (int64_t i = 0; i < N * F; i++) ((uint16_t *)out->data)[i] = weft_f32_to_f16(fo[i]);
+        return WEFT_OK;
+    }
+    switch (out->dtype) {
+#define CASE(E_, T) case E_: segment_##E_(src->data, out->data, idx, count, E, F, N, kind, has_init); break;
+        WEFT_TYPES_NUMERIC(CASE)
+#undef CASE
+    default: return weft_op_unsupported_dtype(k, 0);
+    }
+    return WEFT_OK;
+}
+
+/* --- RowGather ----------------------------------------------------------------------------------- */
+
+static weft_status rowgather_infer(weft_infer_ctx *c)
+{
+    weft_status st = check_index_type(c->node, c->in_dtype[1], 1);
+    if (st) return st;
+    const weft_shape *data = &c->in_shape[0], *idx = &c->in_shape[1];
+    if (data->rank == 0) return weft_op_error(c->node, WEFT_ERR_SHAPE, "data must have rank >= 1");
+    if (idx->rank >= 0 && idx->rank != 1) return weft_op_error(c->node, WEFT_ERR_SHAPE, "index must be 1-D, got rank %d", idx->rank);
+    c->out_dtype[0] = c->in_dtype[0];
+    c->out_shape[0] = *data;
+    if (data->rank > 0) c->out_shape[0].d[0] = idx->rank == 1 ? idx->d[0] : weft_dim_unknown(c);
+    return WEFT_OK;
+}
+
+static weft_status rowgather_run(weft_kernel_ctx *k)
+{
+    const weft_tview *data = &k->in[0], *idx = &k->in[1];
+    weft_status st = check_indices(k->node, idx, data->dims[0]);
+    if (st) return st;
+    size_t row = (size_t)row_size(data) * weft_dtype_size(data->dtype);
+    char *o = k->out[0].data;
+    for (int64_t e = 0; e < idx->numel; e++) {
+        int64_t i = weft_load_i64(idx->dtype, idx->data, e);
+        if (row) memcpy(o + (size_t)e * row, (const char *)data->data + (size_t)i * row, row);
+    }
+    return WEFT_OK;
+}
+
+/* --- EdgeSoftmax --------------------------------------------------------------------------------- */
+
+static weft_status edgesoftmax_infer(weft_infer_ctx *c)
+{
+    weft_status st = check_index_type(c->node, c->in_dtype[1], 1);
+    if (st) return st;
+    if (c->in_dtype[0] != WEFT_FLOAT32 && c->in_dtype[0] != WEFT_FLOAT64)
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "scores must be float or double");
+    const weft_shape *s = &c->in_shape[0];
+    if (s->rank >= 0 && (s->rank < 1 || s->rank > 2))
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "scores must be [E] or [E, H], got rank %d", s->rank);
+    int64_t n;
+    if ((st = num_segments(c, 2, &n))) return st;
+    return weft_infer_same_as_input0(c);
+}
+
+static weft_status edgesoftmax_run(weft_kernel_ctx *k)
+{
+    const weft_tview *sc = &k->in[0], *idx = &k->in[1];
+    int64_t N = weft_load_i64(k->in[2].dtype, k->in[2].data, 0), E = sc->dims[0], H = sc->rank == 2 ? sc->dims[1] : 1;
+    if (idx->numel != E)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "scores have %lld rows but index has %lld entries", (long long)E,
+                             (long long)idx->numel);
+    if (N < 0) return weft_op_error(k->node, WEFT_ERR_SHAPE, "num_segments is negative");
+    weft_status st = check_indices(k->node, idx, N);
+    if (st) return st;
+    if ((uint64_t)N > SIZE_MAX / 2 / sizeof(double) / (uint64_t)(H ? H : 1))
+        return weft_op_error(k->node, WEFT_ERR_NOMEM, "num_segments too large");
+    double *mx = k->scratch(k->user, (size_t)(N * H * 2 + 1) * sizeof(double));
+    if (!mx) return weft_op_error(k->node, WEFT_ERR_NOMEM, "out of scratch memory");
+    double *sum = mx + N * H;
+    for (int64_t i = 0; i < N * H; i++) { mx[i] = -INFINITY; sum[i] = 0; }
+#define WEFT_BODY(T)                                                                                 \
+    {                                                                                                \
+        const T *s = sc->data;                                                                       \
+        T *o = k->out[0].data;                                                                       \
+        for (int64_t e = 0; e < E; e++) {                                                            \
+            int64_t n = weft_load_i64(idx->dtype, idx->data, e);                                     \
+            for (int64_t h = 0; h < H; h++)                                                          \
+                if (s[e * H + h] > mx[n * H + h]) mx[n * H + h] = s[e * H + h];                      \
+        }                                                                                            \
+        for (int64_t e = 0; e < E; e++) {                                                            \
+            int64_t n = weft_load_i64(idx->dtype, idx->data, e);                                     \
+            for (int64_t h = 0; h < H; h++) sum[n * H + h] += exp((double)s[e * H + h] - mx[n * H + h]); \
+        }                                                                                            \
+        for (int64_t e = 0; e < E; e++) {                                                            \
+            int64_t n = weft_load_i64(idx->dtype, idx->data, e);                                     \
+            for (int64_t h = 0; h < H; h++)                                                          \
+                o[e * H + h] = (T)(exp((double)s[e * H + h] - mx[n * H + h]) / sum[n * H + h]);      \
+        }                                                                                            \
+    }
+    WEFT_DISPATCH(sc->dtype, WEFT_TYPES_FLOAT, return weft_op_unsupported_dtype(k, 0));
+#undef WEFT_BODY
+    return WEFT_OK;
+}
+
+/* --- TimeEncoding -------------------------------------------------------------------------------- */
+
+static weft_status timeenc_infer(weft_infer_ctx *c)
+{
+    weft_dtype t = c->in_dtype[0];
+    if (t != WEFT_FLOAT32 && t != WEFT_FLOAT64) return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "t must be float or double");
+    if (c->in_dtype[1] != t || c->in_dtype[2] != t) return weft_op_error(c->node, WEFT_ERR_TYPE, "t, w and b must share a dtype");
+    const weft_shape *w = &c->in_shape[1], *b = &c->in_shape[2], *ts = &c->in_shape[0];
+    if ((w->rank >= 0 && w->rank != 1) || (b->rank >= 0 && b->rank != 1))
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "w and b must be 1-D");
+    if (w->rank == 1 && b->rank == 1 && weft_dim_known(w->d[0]) && weft_dim_known(b->d[0]) && w->d[0].v != b->d[0].v)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "w has %lld entries, b %lld", (long long)w->d[0].v, (long long)b->d[0].v);
+    if (ts->rank >= WEFT_MAX_RANK) return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "t has too high a rank");
+    c->out_dtype[0] = t;
+    c->out_shape[0] = *ts;
+    if (ts->rank >= 0) c->out_shape[0].d[ts->rank] = w->rank == 1 ? w->d[0] : weft_dim_unknown(c), c->out_shape[0].rank++;
+    return WEFT_OK;
+}
+
+static weft_status timeenc_run(weft_kernel_ctx *k)
+{
+    int64_t n = k->in[0].numel, D = k->in[1].numel;
+    if (k->in[2].numel != D) return weft_op_error(k->node, WEFT_ERR_SHAPE, "w and b differ in length");
+#define WEFT_BODY(T)                                                                                 \
+    {                                                                                                \
+        const T *t = k->in[0].data, *w = k->in[1].data, *b = k->in[2].data;                          \
+        T *o = k->out[0].data;                                                                       \
+        for (int64_t i = 0; i < n; i++)                                                              \
+            for (int64_t d = 0; d < D; d++) o[i * D + d] = (T)cos((double)t[i] * w[d] + b[d]);       \
+    }
+    WEFT_DISPATCH(k->in[0].dtype, WEFT_TYPES_FLOAT, return weft_op_unsupported_dtype(k, 0));
+#undef WEFT_BODY
+    return WEFT_OK;
+}
+
+/* --- GRUCell ------------------------------------------------------------------------------------- */
+
+static weft_status grucell_infer(weft_infer_ctx *c)
+{
+    weft_dtype t = c->in_dtype[0];
+    if (t != WEFT_FLOAT32 && t != WEFT_FLOAT64) return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "x must be float or double");
+    for (int i = 1; i < c->n_in; i++)
+        if (weft_in_present(c, i) && c->in_dtype[i] != t)
+            return weft_op_error(c->node, WEFT_ERR_TYPE, "input %d has dtype %s, x has %s", i, weft_dtype_name(c->in_dtype[i]),
+                                 weft_dtype_name(t));
+    const weft_shape *x = &c->in_shape[0], *h = &c->in_shape[1], *wi = &c->in_shape[2], *wh = &c->in_shape[3];
+    static const int want_rank[6] = {2, 2, 2, 2, 1, 1};
+    for (int i = 0; i < c->n_in && i < 6; i++)
+        if (weft_in_present(c, i) && c->in_shape[i].rank >= 0 && c->in_shape[i].rank != want_rank[i])
+            return weft_op_error(c->node, WEFT_ERR_SHAPE, "input %d must have rank %d, got %d", i, want_rank[i], c->in_shape[i].rank);
+#define KNOWN_NE(a, b) (weft_dim_known(a) && weft_dim_known(b) && (a).v != (b).v)
+    if (x->rank == 2 && h->rank == 2 && KNOWN_NE(x->d[0], h->d[0]))
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "x and h differ in batch size");
+    if (h->rank == 2 && wi->rank == 2 && weft_dim_known(h->d[1]) && weft_dim_known(wi->d[0]) && wi->d[0].v != 3 * h->d[1].v)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "w_ih must have 3*H = %lld rows, has %lld", (long long)(3 * h->d[1].v),
+                             (long long)wi->d[0].v);
+    if (x->rank == 2 && wi->rank == 2 && KNOWN_NE(x->d[1], wi->d[1]))
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "w_ih must have I columns");
+    if (h->rank == 2 && wh->rank == 2 && (KNOWN_NE(h->d[1], wh->d[1]) || (weft_dim_known(h->d[1]) && weft_dim_known(wh->d[0]) && wh->d[0].v != 3 * h->d[1].v)))
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "w_hh must be [3H, H]");
+#undef KNOWN_NE
+    c->out_dtype[0] = t;
+    c->out_shape[0] = *h;
+    return WEFT_OK;
+}
+
+static weft_status grucell_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0], *h = &k->in[1], *wi = &k->in[2], *wh = &k->in[3];
+    int64_t B = x->dims[0], I = x->dims[1], H = h->dims[1];
+    if (h->dims[0] != B || wi->dims[0] != 3 * H || wi->dims[1] != I || wh->dims[0] != 3 * H || wh->dims[1] != H)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "inconsistent shapes");
+    bool has_bi = weft_kin_present(k, 4), has_bh = weft_kin_present(k, 5);
+    if ((has_bi && k->in[4].numel != 3 * H) || (has_bh && k->in[5].numel != 3 * H))
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "biases must have 3*H entries");
+    double *g = k->scratch(k->user, (size_t)(6 * H + 1) * sizeof(double));
+    if (!g) return weft_op_error(k->node, WEFT_ERR_NOMEM, "out of scratch memory");
+#define WEFT_BODY(T)                                                                                 \
+    {                                                                                                \
+        const T *X = x->data, *Hp = h->data, *Wi = wi->data, *Wh = wh->data;                         \
+        const T *bi = has_bi ? k->in[4].data : NULL, *bh = has_bh ? k->in[5].data : NULL;            \
+        T *o = k->out[0].data;                                                                       \
+        for (int64_t b = 0; b < B; b++) {                                                            \
+            double *gi = g, *gh = g + 3 * H;                                                         \
+            for (int64_t j = 0; j < 3 * H; j++) {                                                    \
+                double si = bi ? bi[j] : 0, sh = bh ? bh[j] : 0;                                     \
+                for (int64_t i = 0; i < I; i++) si += (double)X[b * I + i] * Wi[j * I + i];          \
+                for (int64_t i = 0; i < H; i++) sh += (double)Hp[b * H + i] * Wh[j * H + i];         \
+                gi[j] = si;                                                                          \
+                gh[j] = sh;                                                                          \
+            }                                                                                        \
+            for (int64_t j = 0; j < H; j++) {                                                        \
+                double r = 1 / (1 + exp(-(gi[j] + gh[j])));                                          \
+                double z = 1 / (1 + exp(-(gi[H + j] + gh[H + j])));                                  \
+                double n = tanh(gi[2 * H + j] + r * gh[2 * H + j]);                                  \
+                o[b * H + j] = (T)((1 - z) * n + z * Hp[b * H + j]);                                 \
+            }                                                                                        \
+        }                                                                                            \
+    }
+    WEFT_DISPATCH(x->dtype, WEFT_TYPES_FLOAT, return weft_op_unsupported_dtype(k, 0));
+#undef WEFT_BODY
+    return WEFT_OK;
+}
+
+const weft_op_def weft_ops_weft[] = {
+    {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run},
+    {"RowGather", DOMAIN, 1, 0, 2, 2, 1, 1, 0, rowgather_infer, rowgather_run},
+    {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run},
+    {"TimeEncoding", DOMAIN, 1, 0, 3, 3, 1, 1, 0, timeenc_infer, timeenc_run},
+    {"GRUCell", DOMAIN, 1, 0, 4, 6, 1, 1, 0, grucell_infer, grucell_run},
+};
+const int weft_ops_weft_count = sizeof weft_ops_weft / sizeof weft_ops_weft[0];
