@@ -42,10 +42,10 @@ setup_venv() {
         "$PY" -m pip install -q numpy onnxruntime "onnx<1.23" pytest
 }
 
-# Python test folders that hold pytest files (tests/cli may be a shell script instead).
+# Python test folders that hold pytest files.
 py_test_dirs() {
     local d
-    for d in tests/crosscheck tests/hostile tests/cli; do
+    for d in tests/crosscheck tests/hostile; do
         compgen -G "$d/test_*.py" >/dev/null && echo "$d"
     done
 }
@@ -74,8 +74,11 @@ run_python_tests() {
     if [ ${#dirs[@]} -gt 0 ]; then
         WEFT_BIN="$WEFT_ROOT/$weft" PYTHON="$PY" "$PY" -m pytest -q -p no:cacheprovider "${dirs[@]}" || rc=1
     fi
-    if [ -f tests/cli/test_cli.sh ]; then
-        WEFT_BIN="$WEFT_ROOT/$weft" PYTHON="$PY" bash tests/cli/test_cli.sh || rc=1
+    # The command-line tests are a standalone script that takes the binary as its argument.
+    if [ -f tests/cli/test_cli.py ]; then
+        WEFT="$WEFT_ROOT/$weft" "$PY" tests/cli/test_cli.py "$WEFT_ROOT/$weft" || rc=1
+    elif [ -f tests/cli/test_cli.sh ]; then
+        WEFT="$WEFT_ROOT/$weft" PYTHON="$PY" bash tests/cli/test_cli.sh "$WEFT_ROOT/$weft" || rc=1
     fi
     return $rc
 }
