@@ -1,0 +1,299 @@
+/* traffic/pcap_reader.c — captures → packets → flows. Every header read is bounds-checked against the
+ * captured length: a short frame is reported, never read past. */
+#include "traffic/pcap_reader.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+#define FAIL(res, msg)          \
+    do {                        \
+        if (why) *why = (msg);  \
+        return (res);           \
+    } while (0)
+
+/* Ports (and TCP flags) from the transport header at l4 (n bytes captured). */
+static weft_frame_result parse_l4(const uint8_t *l4, uint32_t n, weft_pkt *p, const char **why)
+{
+    p->sport = p->dport = 0;
+    p->tcp_flags = 0;
+    switch (p->proto) {
+    case 6:
+        if (n < 14) FAIL(WEFT_FRAME_MALFORMED, "TCP header cut short");
+        p->sport = rd16(l4);
+        p->dport = rd16(l4 + 2);
+        p->tcp_flags = l4[13];
+        break;
+    case 17:
+    case 132: /* SCTP: ports in the same place */
+    case 136: /* UDP-Lite */
+        if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "UDP/SCTP header cut short");
+        p->sport = rd16(l4);
+        p->dport = rd16(l4 + 2);
+        break;
+    default:
+        break; /* ICMP, ICMPv6 and others: flows without ports */
+    }
+    return WEFT_FRAME_OK;
+}
+
+static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
+    if (n < 20) FAIL(WEFT_FRAME_MALFORMED, "IPv4 header cut short");
+    if ((d[0] >> 4) != 4) FAIL(WEFT_FRAME_MALFORMED, "IP version is not 4");
+    uint32_t ihl = (uint32_t)(d[0] & 0x0f) * 4;
+    uint32_t total = rd16(d + 2);
+    if (ihl < 20) FAIL(WEFT_FRAME_MALFORMED, "IPv4 header length below 20");
+    if (n < ihl) FAIL(WEFT_FRAME_MALFORMED, "IPv4 options cut short");
+    if (total < ihl) FAIL(WEFT_FRAME_MALFORMED, "IPv4 total length below header length");
+    p->ip_version = 4;
+    p->ip_len = total;
+    p->proto = d[9];
+    weft_ip_from_v4(&p->src, rd32(d + 12));
+    weft_ip_from_v4(&p->dst, rd32(d + 16));
+    uint16_t frag = rd16(d + 6);
+    if (frag & 0x1fff) FAIL(WEFT_FRAME_FRAGMENT, "IPv4 fragment after the first (no transport header)");
+    /* Transport header: within what was captured and within the IP length (padding is not data). */
+    uint32_t avail = n < total ? n : total;
+    return parse_l4(d + ihl, avail - ihl, p, why);
+}
+
+static weft_frame_result parse_ipv6(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
+    if (n < 40) FAIL(WEFT_FRAME_MALFORMED, "IPv6 header cut short");
+    if ((d[0] >> 4) != 6) FAIL(WEFT_FRAME_MALFORMED, "IP version is not 6");
+    uint32_t payload = rd16(d + 4);
+    p->ip_version = 6;
+    p->ip_len = 40 + payload; /* jumbograms (payload 0 + hop-by-hop option) are counted as captured */
+    if (payload == 0 && n > 40) p->ip_len = n;
+    memcpy(p->src.b, d + 8, 16);
+    memcpy(p->dst.b, d + 24, 16);
+    uint8_t nh = d[6];
+    uint32_t off = 40;
+    uint32_t end = n < p->ip_len ? n : p->ip_len;
+    /* Walk the extension headers; at most a few dozen in any sane packet, but the offset always grows,
+     * so the loop ends within the captured bytes. */
+    for (;;) {
+        switch (nh) {
+        case 0:   /* hop-by-hop */
+        case 43:  /* routing */
+        case 60:  /* destination options */
+        case 135: /* mobility */
+        case 139: /* HIP */
+        case 140: /* shim6 */
+            if (end < off + 8) FAIL(WEFT_FRAME_MALFORMED, "IPv6 extension header cut short");
+            nh = d[off];
+            off += ((uint32_t)d[off + 1] + 1) * 8;
+            continue;
+        case 51: /* AH: length in 4-byte units, minus 2 */
+            if (end < off + 8) FAIL(WEFT_FRAME_MALFORMED, "IPv6 AH header cut short");
+            nh = d[off];
+            off += ((uint32_t)d[off + 1] + 2) * 4;
+            continue;
+        case 44: /* fragment */
+            if (end < off + 8) FAIL(WEFT_FRAME_MALFORMED, "IPv6 fragment header cut short");
+            if (rd16(d + off + 2) & 0xfff8) {
+                p->proto = d[off];
+                FAIL(WEFT_FRAME_FRAGMENT, "IPv6 fragment after the first (no transport header)");
+            }
+            nh = d[off];
+            off += 8;
+            continue;
+        default:
+            break;
+        }
+        break;
+    }
+    p->proto = nh;
+    if (off > end) FAIL(WEFT_FRAME_MALFORMED, "IPv6 extension headers run past the packet");
+    return parse_l4(d + off, end - off, p, why);
+}
+
+/* An IP packet whose version is given by its first nibble. */
+static weft_frame_result parse_ip(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
+    if (n < 1) FAIL(WEFT_FRAME_MALFORMED, "empty IP packet");
+    switch (d[0] >> 4) {
+    case 4: return parse_ipv4(d, n, p, why);
+    case 6: return parse_ipv6(d, n, p, why);
+    default: FAIL(WEFT_FRAME_MALFORMED, "IP version is neither 4 nor 6");
+    }
+}
+
+/* An Ethernet-style payload type; VLAN tags, PPPoE and MPLS are unwrapped. */
+static weft_frame_result parse_ethertype(uint16_t type, const uint8_t *d, uint32_t n, weft_pkt *p,
+                                         const char **why)
+{
+    for (;;) {
+        switch (type) {
+        case 0x0800: return parse_ipv4(d, n, p, why);
+        case 0x86dd: return parse_ipv6(d, n, p, why);
+        case 0x8100: /* 802.1Q */
+        case 0x88a8: /* 802.1ad */
+        case 0x9100: /* old QinQ */
+            if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "VLAN tag cut short");
+            type = rd16(d + 2);
+            d += 4, n -= 4;
+            continue;
+        case 0x8864: /* PPPoE session: 6-byte header, then the PPP protocol */
+            if (n < 8) FAIL(WEFT_FRAME_MALFORMED, "PPPoE header cut short");
+            {
+                uint16_t ppp = rd16(d + 6);
+                d += 8, n -= 8;
+                if (ppp == 0x0021) return parse_ipv4(d, n, p, why);
+                if (ppp == 0x0057) return parse_ipv6(d, n, p, why);
+                FAIL(WEFT_FRAME_NOT_IP, "PPPoE frame without IP");
+            }
+        case 0x8847: /* MPLS unicast: labels until bottom of stack, then IP */
+        case 0x8848:
+            for (;;) {
+                if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "MPLS label cut short");
+                int bottom = d[2] & 1;
+                d += 4, n -= 4;
+                if (bottom) break;
+            }
+            return parse_ip(d, n, p, why);
+        default:
+            FAIL(WEFT_FRAME_NOT_IP, "frame carries no IP packet");
+        }
+    }
+}
+
+weft_frame_result weft_parse_frame(int dlt, const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
+    memset(p, 0, sizeof *p);
+    switch (dlt) {
+    case DLT_EN10MB: {
+        if (n < 14) FAIL(WEFT_FRAME_MALFORMED, "Ethernet header cut short");
+        uint16_t type = rd16(d + 12);
+        if (type < 0x0600) FAIL(WEFT_FRAME_NOT_IP, "802.3 length frame (no IP)");
+        return parse_ethertype(type, d + 14, n - 14, p, why);
+    }
+    case DLT_LINUX_SLL:
+        if (n < 16) FAIL(WEFT_FRAME_MALFORMED, "Linux cooked (SLL) header cut short");
+        return parse_ethertype(rd16(d + 14), d + 16, n - 16, p, why);
+    case DLT_LINUX_SLL2:
+        if (n < 20) FAIL(WEFT_FRAME_MALFORMED, "Linux cooked (SLL2) header cut short");
+        return parse_ethertype(rd16(d), d + 20, n - 20, p, why);
+    case 12: /* DLT_RAW on most systems (libpcap maps LINKTYPE_RAW 101 to it) */
+    case 14: /* DLT_RAW on OpenBSD */
+    case 101: /* LINKTYPE_RAW if a library leaves it unmapped */
+        return parse_ip(d, n, p, why);
+    case DLT_IPV4:
+        return parse_ipv4(d, n, p, why);
+    case DLT_IPV6:
+        return parse_ipv6(d, n, p, why);
+    case DLT_NULL:
+    case 108: /* DLT_LOOP: the 4-byte family field (host or network order) then IP */
+        if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "loopback header cut short");
+        return parse_ip(d + 4, n - 4, p, why);
+    default:
+        FAIL(WEFT_FRAME_UNKNOWN_LINK, "link type not supported");
+    }
+}
+
+int weft_pcap_is_capture(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    uint8_t m[4];
+    size_t got = fread(m, 1, 4, f);
+    fclose(f);
+    if (got != 4) return 0;
+    uint32_t be = rd32(m);
+    return be == 0xa1b2c3d4 || be == 0xd4c3b2a1 || be == 0xa1b23c4d || be == 0x4d3cb2a1 || be == 0x0a0d0d0a;
+}
+
+int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_table *t,
+                        weft_read_report *r, char *err, size_t errn)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+    if (!pc) {
+        snprintf(err, errn, "%s: cannot read capture: %s", path, ebuf);
+        weft_report_skip(r, "unreadable capture file", path, NULL, 0, "%s", ebuf);
+        return -1;
+    }
+    r->files++;
+    weft_flow_builder *b = weft_flow_builder_new(opts, t);
+    if (!b) {
+        pcap_close(pc);
+        snprintf(err, errn, "%s: out of memory", path);
+        return -1;
+    }
+    int dlt = pcap_datalink(pc);
+    /* libpcap delivers pcapng files whose interfaces differ in link type only when they agree; a
+     * per-packet link type is not exposed, so the file's link type serves all packets. */
+    double tmax = -INFINITY;
+    uint64_t pkt_no = 0;
+    int rc = 0;
+    for (;;) {
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int res = pcap_next_ex(pc, &h, &data);
+        if (res == PCAP_ERROR_BREAK) break; /* end of file */
+        if (res == PCAP_ERROR) {
+            weft_report_warn(r, "capture cut short or damaged (packets before it kept)", path, "packet",
+                             pkt_no + 1, "%s", pcap_geterr(pc));
+            break;
+        }
+        if (res != 1) continue;
+        pkt_no++;
+        r->records++;
+        weft_pkt p;
+        const char *why = NULL;
+        uint32_t caplen = h->caplen;
+        weft_frame_result fr = weft_parse_frame(dlt, data, caplen, &p, &why);
+        if (fr != WEFT_FRAME_OK) {
+            const char *reason = fr == WEFT_FRAME_NOT_IP        ? "not an IP packet"
+                                 : fr == WEFT_FRAME_UNKNOWN_LINK ? "unknown link type"
+                                 : fr == WEFT_FRAME_FRAGMENT     ? "IP fragment without transport header"
+                                                                 : "malformed packet";
+            if (fr == WEFT_FRAME_UNKNOWN_LINK)
+                weft_report_skip(r, reason, path, "packet", pkt_no, "link type %d (%s)", dlt,
+                                 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
+            else
+                weft_report_skip(r, reason, path, "packet", pkt_no, "%s", why ? why : "");
+            continue;
+        }
+        double ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-9; /* nanosecond precision */
+        if (ts < tmax) {
+            weft_report_warn(r, "timestamp runs backwards (clamped)", path, "packet", pkt_no,
+                             "%.9f is %.9f s before an earlier packet", ts, tmax - ts);
+            ts = tmax;
+        }
+        tmax = ts;
+        p.ts = ts;
+        if (weft_flow_builder_add(b, &p) != 0) {
+            snprintf(err, errn, "%s: out of memory at packet %llu", path, (unsigned long long)pkt_no);
+            rc = -1;
+            break;
+        }
+    }
+    weft_flow_builder_finish(b);
+    weft_flow_builder_free(b);
+    pcap_close(pc);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * traffic/pcap_reader.h — pcap and pcapng captures (through libpcap) → flows.
+ *
+ * Link types: Ethernet (with stacked 802.1Q / 802.1ad VLAN tags, PPPoE session, MPLS), Linux cooked
+ * SLL and SLL2, raw IP (DLT_RAW, LINKTYPE_IPV4 / IPV6), BSD loopback (DLT_NULL / DLT_LOOP).
+ * IPv4 (options skipped; fragments: the first carries the ports, later ones are counted and skipped
+ * because they carry no transport header), IPv6 (extension headers walked). TCP / UDP / SCTP ports and
+ * TCP flags; ICMP, ICMPv6 and every other protocol make flows with ports 0.
+ *
+ * Bad input is counted in the report and skipped, never fatal: unknown link types, non-IP frames,
+ * short or malformed packets, a capture cut short (what was read before is kept), timestamps that run
+ * backwards (the packet is kept, its time clamped to the latest time seen so far in the file).
+ */
+#ifndef WEFT_TRAFFIC_PCAP_READER_H
+#define WEFT_TRAFFIC_PCAP_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traffic/flow_builder.h"
+#include "traffic/report.h"
+
+/* Result of parsing one frame. */
+typedef enum weft_frame_result {
+    WEFT_FRAME_OK = 0,
+    WEFT_FRAME_NOT_IP,        /* a readable frame that carries no IP packet (ARP, LLDP, ...) */
+    WEFT_FRAME_UNKNOWN_LINK,  /* link type not supported */
+    WEFT_FRAME_MALFORMED,     /* too short, wrong version, bad header length, ... */
+    WEFT_FRAME_FRAGMENT,      /* a non-first IP fragment: no transport header */
+} weft_frame_result;
+
+/* Parses one captured frame of link type `dlt` (a DLT_* value as libpcap reports it).
+ * On WEFT_FRAME_OK fills *p (all but ts). `why` (may be NULL) gets a short static explanation. */
+weft_frame_result weft_parse_frame(int dlt, const uint8_t *data, uint32_t caplen, weft_pkt *p,
+                                   const char **why);
+
+/* Reads one capture file and appends its flows to t. Returns 0, or -1 when the file cannot be read at
+ * all (the reason is in err and in the report); a file that breaks off mid-way returns 0 with the
+ * flows read so far and a warning in the report. */
+int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_table *t,
+                        weft_read_report *r, char *err, size_t errn);
+
+/* True if the file starts with a pcap or pcapng magic number. */
+int weft_pcap_is_capture(const char *path);
+
+#endif
