@@ -238,14 +238,15 @@ def gen_graph_forms():
     X.type.tensor_type.shape.dim.add()  # third dim: neither value nor param
     Y.type.tensor_type.shape.dim.add()
     B = helper.make_tensor("B", TensorProto.FLOAT, [3, 1], [1, 2, 3])
+    M = helper.make_tensor("Mx", TensorProto.FLOAT, [], [2.0])
     nodes = [
         helper.make_node("Relu", ["h"], ["Z"], name=""),
         helper.make_node("Add", ["X", "B"], ["h"], name="add"),
-        helper.make_node("Clip", ["Y", "", "B"], ["W"], name="clip"),
+        helper.make_node("Clip", ["Y", "", "Mx"], ["W"], name="clip"),
     ]
     g = helper.make_graph(nodes, "forms", [X, Y, vi("B", TensorProto.FLOAT, [3, 1])],
                           [vi("Z", TensorProto.FLOAT, ["N", 3, "M"]), vi("W", TensorProto.FLOAT, None)],
-                          initializer=[B], value_info=[vi("h", TensorProto.FLOAT, ["N", 3, "M"])])
+                          initializer=[B, M], value_info=[vi("h", TensorProto.FLOAT, ["N", 3, "M"])])
     save(model(g, ir=10, opsets=[helper.make_opsetid("ai.onnx", 13)]), "forms.onnx")
 
 

@@ -441,11 +441,11 @@ static void test_forms(void)
         CU_ASSERT_STRING_EQUAL(g->nodes[0].op_type, "Relu");
         CU_ASSERT_STRING_EQUAL(g->nodes[0].name, "Relu_0"); /* generated */
         CU_ASSERT_EQUAL(g->nodes[0].opset, 13);
-        /* Clip(Y, "", B): the empty name is an absent input */
+        /* Clip(Y, "", Mx): the empty name is an absent input */
         int clip = 2;
         CU_ASSERT_STRING_EQUAL(g->nodes[clip].op_type, "Clip");
         CU_ASSERT_EQUAL(g->nodes[clip].inputs[1], -1);
-        CU_ASSERT_EQUAL(g->nodes[clip].inputs[2], weft_graph_find_value(g, "B"));
+        CU_ASSERT_EQUAL(g->nodes[clip].inputs[2], weft_graph_find_value(g, "Mx"));
         const weft_value *w = val(g, "W");
         CU_ASSERT(w && w->dtype == WEFT_FLOAT32 && w->shape.rank == -1 && !(w->flags & WEFT_VALUE_TYPED));
         CU_ASSERT_EQUAL(weft_ir_toposort(m->graph), WEFT_OK);
