@@ -70,6 +70,7 @@ weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, 
         goto fail;
     }
     if ((st = weft_pass_infer(g, opt_level >= 1, NULL))) goto fail;
+    if (opt_level >= 1 && (st = weft_pass_message_passing(g, NULL))) goto fail;
     if ((st = weft_pass_dce(g, NULL))) goto fail;
     struct weft_plan *p = NULL;
     if ((st = weft_plan_build(g, NULL, &p))) goto fail;

@@ -19,16 +19,28 @@ static weft_status check_index_type(const weft_node_info *n, weft_dtype t, int i
     return WEFT_OK;
 }
 
-/* Validates every index against [0, n) before any output is written. */
-static weft_status check_indices(const weft_node_info *node, const weft_tview *idx, int64_t n)
+/* Validates every index against [0, n) (or [-n, n) when `wrap`) before any output is written. */
+static weft_status check_indices_wrap(const weft_node_info *node, const weft_tview *idx, int64_t n, bool wrap)
 {
     for (int64_t e = 0; e < idx->numel; e++) {
         int64_t i = weft_load_i64(idx->dtype, idx->data, e);
-        if (i < 0 || i >= n)
+        if (i < (wrap ? -n : 0) || i >= n)
             return weft_op_error(node, WEFT_ERR_INDEX, "index[%lld] = %lld is out of range [0, %lld)", (long long)e,
                                  (long long)i, (long long)n);
     }
     return WEFT_OK;
+}
+
+static weft_status check_indices(const weft_node_info *node, const weft_tview *idx, int64_t n)
+{
+    return check_indices_wrap(node, idx, n, false);
+}
+
+/* Index e of idx, with negative values counted from the end (only the init form allows them). */
+static inline int64_t index_at(const weft_tview *idx, int64_t e, int64_t n)
+{
+    int64_t i = weft_load_i64(idx->dtype, idx->data, e);
+    return i < 0 ? i + n : i;
 }
 
 /* The segment count from a scalar / [1] int64 input; -1 when unknown (compile time). */
@@ -115,7 +127,7 @@ static weft_status segment_infer(weft_infer_ctx *c)
     {                                                                                                \
         if (!has_init) memset(o, 0, (size_t)(N * F) * sizeof(T));                                    \
         for (int64_t e = 0; e < E; e++) {                                                            \
-            int64_t n = weft_load_i64(idx->dtype, idx->data, e);                                     \
+            int64_t n = index_at(idx, e, N);                                                         \
             T *a = o + n * F;                                                                        \
             const T *v = s + e * F;                                                                  \
             if (!has_init && count[n] > 0) {                                                         \
@@ -151,7 +163,7 @@ static weft_status segment_run(weft_kernel_ctx *k)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "src has %lld rows but index has %lld entries", (long long)src->dims[0],
                              (long long)E);
     if (row_size(out) != F) return weft_op_error(k->node, WEFT_ERR_SHAPE, "init rows and src rows differ in size");
-    weft_status st = check_indices(k->node, idx, N);
+    weft_status st = check_indices_wrap(k->node, idx, N, has_init);
     if (st) return st;
     bool half = out->dtype == WEFT_FLOAT16;
     /* scratch: segment sizes, then (float16 only) float copies of src and out */
@@ -160,7 +172,7 @@ static weft_status segment_run(weft_kernel_ctx *k)
     int64_t *count = k->scratch(k->user, need);
     if (!count) return weft_op_error(k->node, WEFT_ERR_NOMEM, "out of scratch memory");
     memset(count, 0, (size_t)N * sizeof(int64_t));
-    for (int64_t e = 0; e < E; e++) count[weft_load_i64(idx->dtype, idx->data, e)]++;
+    for (int64_t e = 0; e < E; e++) count[index_at(idx, e, N)]++;
     if (has_init) memcpy(out->data, k->in[3].data, (size_t)out->numel * weft_dtype_size(out->dtype));
     if (half) { /* accumulate in float: float16 sums lose too much */
         float *fs = (float *)((char *)count + n_count), *fo = fs + E * F;
