@@ -403,7 +403,11 @@ static void start_test(slot *sl, test *t, int idx, const char *dir, const char *
         int n = snprintf(msg, sizeof msg, "%c%s", (char)r.kind, r.reason);
         if (n < 0) n = 0;
         if ((size_t)n >= sizeof msg) n = (int)sizeof msg - 1;
-        _exit(write_all(fds[1], msg, (size_t)n) ? 0 : 3);
+        bool sent = write_all(fds[1], msg, (size_t)n);
+        close(fds[1]);
+        /* exit, not _exit: under a sanitizer build the leak check runs at exit, and a finding there
+         * turns into a nonzero status the parent reports. Nothing is buffered (flushed before fork). */
+        exit(sent ? 0 : 3);
     }
     close(fds[1]);
     sl->pid = pid;
@@ -432,6 +436,13 @@ static void finish_test(slot *sl, test *tests, bool timed_out, int timeout)
         t->res.kind = (result_kind)sl->buf[0];
         sl->buf[sl->len] = '\0';
         snprintf(t->res.reason, sizeof t->res.reason, "%s", sl->buf + 1);
+    } else if (sl->len > 0 && WIFEXITED(status)) {
+        t->res.kind = R_FAIL;
+        sl->buf[sl->len] = '\0';
+        snprintf(t->res.reason, sizeof t->res.reason,
+                 "test process exited with status %d after its result (a sanitizer finding?): %s%s%s",
+                 WEXITSTATUS(status), sl->buf[0] == R_PASS ? "PASS" : sl->buf[0] == R_UNSUP ? "UNSUPPORTED" : "FAIL",
+                 sl->buf[1] ? ": " : "", sl->buf + 1);
     } else {
         t->res.kind = R_FAIL;
         snprintf(t->res.reason, sizeof t->res.reason, "test process exited with status %d without a result",
