@@ -5,16 +5,13 @@
  * loop order (the inner loop walks a row of b and of acc: cache friendly for the plain layout), then an
  * epilogue (Gemm: alpha * acc + beta * C). a and b are addressed through strides, so transposed operands
  * need no copy. Floats accumulate in double; integers accumulate exactly in wrapping 64-bit arithmetic.
- * float16 / bfloat16 go through float32 (weft_math_run_widened, ops/norm.c).
+ * float16 / bfloat16 go through float32 (weft_math_run_widened, ops/widen.c).
  */
 #include <math.h>
 #include <string.h>
 
 #include "op.h"
 
-/* Defined in ops/norm.c: runs `body` on float32 copies of any float16/bfloat16 inputs and outputs. */
-typedef weft_status (*weft_math_body)(weft_kernel_ctx *k, void *scratch);
-weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_math_body body);
 
 static bool dtype_ok(weft_dtype t) { return weft_dtype_is_float(t) || weft_dtype_is_integer(t); }
 

@@ -214,7 +214,8 @@ typedef struct weft_kernel_ctx {
     int n_out;
     weft_tview *out;      /* dtype, dims and buffer already set from infer */
     /* Scratch memory owned by the session, valid until the kernel returns. It grows when needed and is
-     * kept between runs, so the steady state allocates nothing. NULL on allocation failure. */
+     * kept between runs, so the steady state allocates nothing. NULL on allocation failure. There is
+     * one scratch block: a second call may move it, so take everything a kernel needs in one call. */
     void *(*scratch)(void *user, size_t bytes);
     void *user;
 } weft_kernel_ctx;
@@ -228,6 +229,11 @@ weft_status weft_op_unsupported_dtype(const weft_kernel_ctx *k, int input);
 /* Formats an error prefixed with the node's name and op type. */
 weft_status weft_op_error(const weft_node_info *n, weft_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Runs `body` with `body_scratch` bytes of scratch; when an operand is float16 / bfloat16 the body sees
+ * float32 copies and the outputs are rounded back (ops/widen.c). The body must not call k->scratch. */
+typedef weft_status (*weft_math_body)(weft_kernel_ctx *k, void *scratch);
+weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_math_body body);
 
 /* Row-major strides of a shape (in elements). */
 void weft_strides(const int64_t *dims, int rank, int64_t *strides);
@@ -246,6 +252,7 @@ enum {
     WEFT_OP_NO_FOLD = 1u << 2,
 };
 
+/* min/max counts: a max of -1 means "any number" (variadic). */
 typedef struct weft_op_def {
     const char *name;
     const char *domain;  /* "" for ai.onnx */

@@ -9,16 +9,13 @@
  * combination) and "reduced" axes (whose element offsets are precomputed once in scratch). Floats
  * accumulate in double; integers accumulate exactly in 64-bit two's complement (wrapping like numpy),
  * so an int64 sum is exact where a double would round. float16 / bfloat16 are widened to float32 by
- * weft_math_run_widened (ops/norm.c).
+ * weft_math_run_widened (ops/widen.c).
  */
 #include <math.h>
 #include <string.h>
 
 #include "op.h"
 
-/* Defined in ops/norm.c: runs `body` on float32 copies of any float16/bfloat16 inputs and outputs. */
-typedef weft_status (*weft_math_body)(weft_kernel_ctx *k, void *scratch);
-weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_math_body body);
 
 typedef enum {
     RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_PROD, RED_L1, RED_L2, RED_LOGSUM, RED_LOGSUMEXP, RED_SUMSQ
