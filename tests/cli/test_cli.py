@@ -331,6 +331,53 @@ def test_conformance(tmp):
     check(rc == 2, f"-j 0: exit {rc}, expected 2")
 
 
+def hang_model(path):
+    """A Loop that would run 10^15 times: only the runner's timeout ends it."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["v_in", "one"], ["v_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1])],
+        [numpy_helper.from_array(np.array([1.0], np.float32), "one")])
+    g = helper.make_graph(
+        [helper.make_node("Loop", ["M", "c", "v0"], ["v"], body=body)], "g",
+        [helper.make_tensor_value_info("v0", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, [1])],
+        [numpy_helper.from_array(np.array(10**15, np.int64), "M"), numpy_helper.from_array(np.array(True), "c")])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_conformance_mismatches(tmp):
+    """Each way an output can differ is a FAIL that says how; a hang is a FAIL after the timeout."""
+    print("conformance mismatches")
+    root = os.path.join(tmp, "conf2")
+    os.makedirs(root)
+    x = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
+    b = np.array([1, 2, 3], dtype=np.float32)
+    want = x + b
+    conformance_case(root, "test_dtype", add_model, [x], [want.astype(np.float64)])
+    conformance_case(root, "test_shape", add_model, [x], [want.reshape(3, 2)])
+    # Within tolerance: |got - want| = 1e-4 * 7 <= 1e-7 + 1e-3 * 7 passes; 2e-3 relative does not.
+    conformance_case(root, "test_tol_ok", add_model, [x], [want * np.float32(1 + 1e-4)])
+    conformance_case(root, "test_tol_bad", add_model, [x], [want * np.float32(1 + 2e-3)])
+    conformance_case(root, "test_hang", hang_model, [np.zeros(1, np.float32)], [np.zeros(1, np.float32)])
+    rc, out, err = weft("conformance", root, "--timeout", "2", "-j", "2")
+    lines = {}
+    for line in out.strip().split("\n")[:-1]:
+        lines[line.split(" ", 1)[1].split(":")[0]] = line
+    check(rc == 1, f"mismatches: exit {rc}")
+    check("dtype float, expected double" in lines.get("test_dtype", ""), f"dtype mismatch: {lines.get('test_dtype')!r}")
+    check("shape [2,3], expected [3,2]" in lines.get("test_shape", ""), f"shape mismatch: {lines.get('test_shape')!r}")
+    check(lines.get("test_tol_ok") == "PASS test_tol_ok", f"within tolerance: {lines.get('test_tol_ok')!r}")
+    check(lines.get("test_tol_bad", "").startswith("FAIL test_tol_bad: ") and "6 of 6 values differ"
+          in lines.get("test_tol_bad", ""), f"outside tolerance: {lines.get('test_tol_bad')!r}")
+    check(lines.get("test_hang") == "FAIL test_hang: timed out after 2s", f"hang: {lines.get('test_hang')!r}")
+    check(out.strip().split("\n")[-1] == "1 passed, 4 failed, 0 unsupported", f"mismatch summary: {out!r}")
+
+
 def test_usage():
     print("usage")
     rc, out, err = weft()
@@ -351,6 +398,7 @@ def main():
         test_inspect(tmp)
         test_run(tmp)
         test_conformance(tmp)
+        test_conformance_mismatches(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{CHECKS - len(FAILURES)} of {CHECKS} checks passed")
