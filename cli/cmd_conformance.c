@@ -587,6 +587,26 @@ static bool read_expect(const char *path, strlist *out)
     return ok;
 }
 
+/* The smallest model (y = Identity(x), float[1], opset 13) as serialized by ONNX: compiling it tells
+ * whether the backend exists at all, so a mistyped --backend is one clear error and not a run in which
+ * every test is UNSUPPORTED. */
+static const unsigned char probe_model[] = {
+    8,  7,  58, 59, 10, 16, 10, 1,  120, 18, 1,  121, 34, 8,  73, 100, 101, 110, 116, 105, 116, 121, 18,
+    5,  112, 114, 111, 98, 101, 90, 15, 10, 1,  120, 18, 10, 10, 8,  8,  1,   18,  4,  10,  2,  8,   1,
+    98, 15, 10, 1,  121, 18, 10, 10, 8,  8,  1,  18, 4,  10, 2,  8,  1,  66,  4,   10,  0,  16,  13};
+
+static bool backend_available(const char *backend)
+{
+    weft_model *m = NULL;
+    weft_plan *p = NULL;
+    weft_compile_options opts = {backend, 1};
+    if (weft_model_load_from_buffer(probe_model, sizeof probe_model, NULL, &m) != WEFT_OK) return true;
+    weft_status st = weft_compile(m, &opts, &p);
+    weft_plan_free(p);
+    weft_model_free(m);
+    return st == WEFT_OK;
+}
+
 int cmd_conformance(int argc, char **argv)
 {
     const char *dir = NULL, *backend = NULL, *filter = NULL, *expect_path = NULL, *passing_path = NULL;
@@ -641,6 +661,10 @@ int cmd_conformance(int argc, char **argv)
     strlist expect = {0}, names = {0};
     int rc = CLI_OK;
     test *tests = NULL;
+    if (backend && !backend_available(backend)) {
+        rc = cli_fail("--backend");
+        goto out;
+    }
     if (expect_path && !read_expect(expect_path, &expect)) {
         fprintf(stderr, "weft: cannot read --expect file '%s': %s\n", expect_path, strerror(errno));
         rc = CLI_FAIL;

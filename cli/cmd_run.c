@@ -140,6 +140,12 @@ int cmd_run(int argc, char **argv)
         return rc;                                                                                 \
     } while (0)
 
+    /* Before any work, so a bad folder costs nothing. */
+    if (out_dir && cli_mkdir_p(out_dir) != 0) {
+        fprintf(stderr, "weft: cannot create output directory '%s': %s\n", out_dir, strerror(errno));
+        cleanup(in, n_in, m, p, s, call_in, out);
+        return CLI_FAIL;
+    }
     if (weft_model_load(model_path, &m) != WEFT_OK) FAIL("cannot load model '%s'", model_path);
     weft_compile_options opts = {backend, 1};
     if (weft_compile(m, &opts, &p) != WEFT_OK) FAIL("cannot compile model '%s'", model_path);
@@ -215,10 +221,6 @@ int cmd_run(int argc, char **argv)
     char **files = output_files(out, n_out);
     if (!files) FAIL("out of memory");
     rc = CLI_OK;
-    if (out_dir && cli_mkdir_p(out_dir) != 0) {
-        fprintf(stderr, "weft: cannot create output directory '%s': %s\n", out_dir, strerror(errno));
-        rc = CLI_FAIL;
-    }
     /* Write every file first, so a failure leaves no half-printed report. */
     for (int i = 0; out_dir && i < n_out && rc == CLI_OK; i++) {
         char path[4096];

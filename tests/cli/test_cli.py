@@ -325,6 +325,8 @@ def test_conformance(tmp):
 
     rc, out, err = weft("conformance", os.path.join(tmp, "nowhere"))
     one_line_error(rc, err, "conformance missing dir", "nowhere")
+    rc, out, err = weft("conformance", root, "--backend", "no_such_backend")
+    one_line_error(rc, err, "conformance unknown backend", "no_such_backend")
     rc, out, err = weft("conformance", root, "--filter", "(")
     check(rc == 2, f"bad regex: exit {rc}, expected 2")
     rc, out, err = weft("conformance", root, "-j", "0")
