@@ -49,10 +49,15 @@ static weft_status num_segments(weft_infer_ctx *c, int input, int64_t *out)
     *out = -1;
     if (!weft_in_present(c, input)) return WEFT_OK;
     int64_t v[1];
-    if (c->in_shape[input].rank > 1)
+    const weft_shape *s = &c->in_shape[input];
+    if (c->in_dtype[input] != WEFT_INT64 && c->in_dtype[input] != WEFT_INT32)
+        return weft_op_error(c->node, WEFT_ERR_TYPE, "num_segments must be int64, got %s", weft_dtype_name(c->in_dtype[input]));
+    /* An empty [0] would otherwise read as "unknown" and leave nothing for the kernel to read. */
+    if (s->rank > 1 || (s->rank == 1 && weft_dim_known(s->d[0]) && s->d[0].v != 1))
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "num_segments must be a scalar or [1]");
     int n = weft_infer_int_values(c, input, v, 1);
     if (n == -2) return WEFT_ERR_SHAPE;
+    if (n == 0) return weft_op_error(c->node, WEFT_ERR_SHAPE, "num_segments has no value");
     if (n == 1) {
         if (v[0] < 0) return weft_op_error(c->node, WEFT_ERR_SHAPE, "num_segments is negative (%lld)", (long long)v[0]);
         *out = v[0];
@@ -96,6 +101,9 @@ static weft_status segment_infer(weft_infer_ctx *c)
     if (src->rank > 0 && idx->rank == 1 && weft_dim_known(src->d[0]) && weft_dim_known(idx->d[0]) && src->d[0].v != idx->d[0].v)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "src has %lld rows but index has %lld entries", (long long)src->d[0].v,
                              (long long)idx->d[0].v);
+    if (!weft_dtype_is_integer(c->in_dtype[0]) && c->in_dtype[0] != WEFT_FLOAT32 && c->in_dtype[0] != WEFT_FLOAT64 &&
+        c->in_dtype[0] != WEFT_FLOAT16)
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "src dtype %s is not supported", weft_dtype_name(c->in_dtype[0]));
     c->out_dtype[0] = c->in_dtype[0];
     if (weft_in_present(c, 3)) {
         const weft_shape *init = &c->in_shape[3];
@@ -115,8 +123,15 @@ static weft_status segment_infer(weft_infer_ctx *c)
     if (!weft_in_present(c, 2)) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "num_segments or init is required");
     c->out_shape[0] = *src;
     if (src->rank > 0) c->out_shape[0].d[0] = n >= 0 ? weft_dim_num(n) : weft_dim_unknown(c);
+    if (n > 0 && weft_shape_numel(&c->out_shape[0]) == -2) /* num_segments is a value: it can be absurd */
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "num_segments = %lld makes the output overflow", (long long)n);
     return WEFT_OK;
 }
+
+/* Sum and product wrap around for integers (as ONNX and numpy do) instead of overflowing, which would
+ * be undefined behaviour for signed types; floats add and multiply as usual. */
+#define SEG_ADD(T, a, b) _Generic((a), float: (a) + (b), double: (a) + (b), default: (T)((uint64_t)(a) + (uint64_t)(b)))
+#define SEG_MUL(T, a, b) _Generic((a), float: (a) * (b), double: (a) * (b), default: (T)((uint64_t)(a) * (uint64_t)(b)))
 
 /* The reduction, once per type. Without init, a segment's first row initialises it (so max/min are
  * of the rows themselves and empty segments stay 0); count[n] holds the segment sizes and is negated
@@ -136,10 +151,10 @@ static weft_status segment_infer(weft_infer_ctx *c)
                 continue;                                                                            \
             }                                                                                        \
             switch (kind) {                                                                          \
-            case R_SUM: case R_MEAN: for (int64_t f = 0; f < F; f++) a[f] = (T)(a[f] + v[f]); break; \
+            case R_SUM: case R_MEAN: for (int64_t f = 0; f < F; f++) a[f] = SEG_ADD(T, a[f], v[f]); break; \
             case R_MAX: for (int64_t f = 0; f < F; f++) if (v[f] > a[f] || v[f] != v[f]) a[f] = v[f]; break; \
             case R_MIN: for (int64_t f = 0; f < F; f++) if (v[f] < a[f] || v[f] != v[f]) a[f] = v[f]; break; \
-            case R_MUL: for (int64_t f = 0; f < F; f++) a[f] = (T)(a[f] * v[f]); break;             \
+            case R_MUL: for (int64_t f = 0; f < F; f++) a[f] = SEG_MUL(T, a[f], v[f]); break;           \
             }                                                                                        \
         }                                                                                            \
         if (!has_init && kind == R_MEAN)                                                             \
@@ -231,6 +246,11 @@ static weft_status edgesoftmax_infer(weft_infer_ctx *c)
     const weft_shape *s = &c->in_shape[0];
     if (s->rank >= 0 && (s->rank < 1 || s->rank > 2))
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "scores must be [E] or [E, H], got rank %d", s->rank);
+    const weft_shape *idx = &c->in_shape[1];
+    if (idx->rank >= 0 && idx->rank != 1) return weft_op_error(c->node, WEFT_ERR_SHAPE, "index must be 1-D, got rank %d", idx->rank);
+    if (s->rank >= 1 && idx->rank == 1 && weft_dim_known(s->d[0]) && weft_dim_known(idx->d[0]) && s->d[0].v != idx->d[0].v)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "scores have %lld rows but index has %lld entries", (long long)s->d[0].v,
+                             (long long)idx->d[0].v);
     int64_t n;
     if ((st = num_segments(c, 2, &n))) return st;
     return weft_infer_same_as_input0(c);
@@ -239,6 +259,7 @@ static weft_status edgesoftmax_infer(weft_infer_ctx *c)
 static weft_status edgesoftmax_run(weft_kernel_ctx *k)
 {
     const weft_tview *sc = &k->in[0], *idx = &k->in[1];
+    if (k->in[2].numel != 1) return weft_op_error(k->node, WEFT_ERR_SHAPE, "num_segments must hold one value");
     int64_t N = weft_load_i64(k->in[2].dtype, k->in[2].data, 0), E = sc->dims[0], H = sc->rank == 2 ? sc->dims[1] : 1;
     if (idx->numel != E)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "scores have %lld rows but index has %lld entries", (long long)E,
