@@ -472,6 +472,9 @@ static weft_status convert_node_attrs(import_ctx *c, const pnode *p, weft_graph 
         snprintf(what, sizeof what, "node '%.128s' (%.64s): attribute '%.128s'", p->name, str_or_empty(np->op_type),
                  aname);
         if (!aname[0]) return weft_error(WEFT_ERR_INVALID_MODEL, "%s: attribute without a name", what);
+        for (int k = 0; k < g->nodes[node_idx].n_attrs; k++)
+            if (strcmp(g->nodes[node_idx].attrs[k].name, aname) == 0)
+                return weft_error(WEFT_ERR_INVALID_MODEL, "%s: the attribute is given twice", what);
         const Onnx__AttributeProto *src = ap;
         const frame *where = p->fr;
         if (ap->ref_attr_name && ap->ref_attr_name[0]) {

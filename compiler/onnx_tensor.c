@@ -178,7 +178,8 @@ static weft_status read_external(const Onnx__TensorProto *tp, const char *base_d
     char base_real[PATH_MAX], file_real[PATH_MAX], joined[PATH_MAX * 2];
     if (!realpath(base_dir[0] ? base_dir : ".", base_real))
         return weft_error(WEFT_ERR_IO, "%s: model folder '%s': %s", what, base_dir, strerror(errno));
-    snprintf(joined, sizeof joined, "%s/%s", base_dir[0] ? base_dir : ".", location);
+    if ((size_t)snprintf(joined, sizeof joined, "%s/%s", base_dir[0] ? base_dir : ".", location) >= sizeof joined)
+        return weft_error(WEFT_ERR_INVALID_MODEL, "%s: external data path is too long", what);
     if (!realpath(joined, file_real))
         return weft_error(WEFT_ERR_IO, "%s: external data file '%s': %s", what, joined, strerror(errno));
     size_t bl = strlen(base_real);
@@ -192,6 +193,18 @@ static weft_status read_external(const Onnx__TensorProto *tp, const char *base_d
     if (fd < 0) return weft_error(WEFT_ERR_IO, "%s: external data file '%s': %s", what, joined, strerror(errno));
     struct stat st;
     weft_status s = WEFT_OK;
+    /* the folder may change between realpath and open (a component swapped for a symlink): check what
+     * was actually opened */
+    char fdpath[64], opened[PATH_MAX];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    ssize_t ol = readlink(fdpath, opened, sizeof opened - 1);
+    if (ol > 0) {
+        opened[ol] = '\0';
+        if (strcmp(opened, file_real) != 0) {
+            s = weft_error(WEFT_ERR_SECURITY, "%s: external data '%s' changed while being opened", what, location);
+            goto done;
+        }
+    }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         s = weft_error(WEFT_ERR_IO, "%s: external data '%s' is not a regular file", what, joined);
         goto done;

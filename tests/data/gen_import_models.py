@@ -312,6 +312,16 @@ def gen_invalid():
     g = helper.make_graph([helper.make_node("Foo", ["X"], ["Y"], domain="com.other")], "noimport", [X],
                           [vi("Y", TensorProto.FLOAT, [2])])
     save(model(g), "unimported_domain.onnx")
+    # an attribute given twice
+    n = helper.make_node("Softmax", ["X"], ["Y"], axis=0)
+    n.attribute.append(helper.make_attribute("axis", 0))
+    g = helper.make_graph([n], "dupattr", [X], [vi("Y", TensorProto.FLOAT, [2])])
+    save(model(g), "duplicate_attribute.onnx")
+    # an attribute reference outside any function
+    n = helper.make_node("Softmax", ["X"], ["Y"])
+    n.attribute.append(onnx.AttributeProto(name="axis", ref_attr_name="ax", type=onnx.AttributeProto.INT))
+    g = helper.make_graph([n], "stray_ref", [X], [vi("Y", TensorProto.FLOAT, [2])])
+    save(model(g), "stray_attribute_ref.onnx")
     # no graph at all
     m = onnx.ModelProto()
     m.ir_version = 8

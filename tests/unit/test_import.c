@@ -471,6 +471,8 @@ static void test_invalid_models(void)
     load_fails(DATA "string_initializer.onnx", WEFT_ERR_UNSUPPORTED, "string");
     load_fails(DATA "unimported_domain.onnx", WEFT_ERR_INVALID_MODEL, "com.other");
     load_fails(DATA "no_graph.onnx", WEFT_ERR_INVALID_MODEL, "no graph");
+    load_fails(DATA "duplicate_attribute.onnx", WEFT_ERR_INVALID_MODEL, "twice");
+    load_fails(DATA "stray_attribute_ref.onnx", WEFT_ERR_INVALID_MODEL, "outside a function");
     load_fails(DATA "does_not_exist.onnx", WEFT_ERR_IO, NULL);
     load_fails(DATA "ext", WEFT_ERR_IO, NULL); /* a folder */
     weft_model *m = NULL;
