@@ -12,6 +12,7 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cmd_inspect(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 

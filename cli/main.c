@@ -4,14 +4,18 @@
 
 #include "cli.h"
 
+int cmd_flows(int argc, char **argv); /* cli/cmd_flows.c */
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
 } commands[] = {
     {"inspect", cmd_inspect, "describe a model: inputs, outputs, ops, parameters, unsupported ops"},
+    {"compile", cmd_compile, "compile a model and describe the plan: schedule, buffers, constants"},
     {"run", cmd_run, "run a model on input tensors and write its outputs as .npy"},
     {"conformance", cmd_conformance, "run ONNX node conformance tests and report pass/fail/unsupported"},
+    {"flows", cmd_flows, "packet captures and flow logs -> one normalised flow CSV"},
 };
 
 static void usage(FILE *f)

@@ -11,120 +11,7 @@
 #include <string.h>
 
 #include "ir.h"
-
-/* --- a growing string; on allocation failure it remembers and stops growing --------------------- */
-
-typedef struct dbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} dbuf;
-
-static bool db_reserve(dbuf *b, size_t extra)
-{
-    if (b->failed) return false;
-    if (extra > SIZE_MAX / 2 - b->len) { b->failed = true; return false; }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap) return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) { b->failed = true; return false; }
-    b->s = s;
-    b->cap = cap;
-    return true;
-}
-
-static void db_putn(dbuf *b, const char *s, size_t n)
-{
-    if (!db_reserve(b, n)) return;
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void db_puts(dbuf *b, const char *s) { db_putn(b, s, strlen(s)); }
-
-static void db_printf(dbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void db_printf(dbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) { b->failed = true; return; }
-    if (!db_reserve(b, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most `left` bytes), or 0 if it is not valid. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; c &= 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; c &= 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; c &= 0x07; }
-    else return 0;
-    if (n > left) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF are not valid UTF-8. */
-    if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) return 0;
-    return n;
-}
-
-/* A JSON string literal. Names come from the model file, so anything may be in them: control
- * characters are escaped and bytes that are not UTF-8 become U+FFFD, so the output always parses. */
-static void db_json_str(dbuf *b, const char *s)
-{
-    db_putn(b, "\"", 1);
-    if (!s) s = "";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t left = strlen(s);
-    while (left) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            db_putn(b, e, 2);
-            p++, left--;
-        } else if (c == '\n' || c == '\t' || c == '\r') {
-            db_puts(b, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r");
-            p++, left--;
-        } else if (c < 0x20 || c == 0x7F) {
-            db_printf(b, "\\u%04x", c);
-            p++, left--;
-        } else {
-            size_t n = utf8_len(p, left);
-            if (n == 0) {
-                db_puts(b, "\\ufffd");
-                p++, left--;
-            } else {
-                db_putn(b, (const char *)p, n);
-                p += n, left -= n;
-            }
-        }
-    }
-    db_putn(b, "\"", 1);
-}
-
-/* Text output: names are printed as they are, except control characters, which would let a model
- * file rewrite the user's terminal. */
-static void db_text_str(dbuf *b, const char *s)
-{
-    if (!s) return;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7F) db_printf(b, "\\x%02x", *p);
-        else db_putn(b, (const char *)p, 1);
-    }
-}
+#include "strbuf.h"
 
 /* --- what the report is made of ------------------------------------------------------------------ */
 
@@ -242,195 +129,195 @@ static const char *sym_name(const weft_model *m, int32_t sym)
 
 static bool value_typed(const weft_value *v) { return (v->flags & WEFT_VALUE_TYPED) || v->dtype != WEFT_UNDEFINED; }
 
-static void text_shape(dbuf *b, const weft_model *m, const weft_value *v)
+static void text_shape(weft_sb *b, const weft_model *m, const weft_value *v)
 {
-    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { db_puts(b, "[?]"); return; }
-    db_puts(b, "[");
+    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { weft_sb_puts(b, "[?]"); return; }
+    weft_sb_puts(b, "[");
     for (int i = 0; i < v->shape.rank; i++) {
-        if (i) db_puts(b, ",");
+        if (i) weft_sb_puts(b, ",");
         weft_dim d = v->shape.d[i];
-        if (weft_dim_known(d)) db_printf(b, "%lld", (long long)d.v);
+        if (weft_dim_known(d)) weft_sb_printf(b, "%lld", (long long)d.v);
         else {
             const char *s = sym_name(m, d.sym);
-            if (s) db_text_str(b, s);
-            else db_printf(b, "?%d", d.sym);
+            if (s) weft_sb_text_str(b, s);
+            else weft_sb_printf(b, "?%d", d.sym);
         }
     }
-    db_puts(b, "]");
+    weft_sb_puts(b, "]");
 }
 
-static void json_shape(dbuf *b, const weft_model *m, const weft_value *v)
+static void json_shape(weft_sb *b, const weft_model *m, const weft_value *v)
 {
-    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { db_puts(b, "null"); return; }
-    db_puts(b, "[");
+    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { weft_sb_puts(b, "null"); return; }
+    weft_sb_puts(b, "[");
     for (int i = 0; i < v->shape.rank; i++) {
-        if (i) db_puts(b, ",");
+        if (i) weft_sb_puts(b, ",");
         weft_dim d = v->shape.d[i];
-        if (weft_dim_known(d)) db_printf(b, "%lld", (long long)d.v);
+        if (weft_dim_known(d)) weft_sb_printf(b, "%lld", (long long)d.v);
         else {
             const char *s = sym_name(m, d.sym);
-            if (s) db_json_str(b, s);
-            else db_puts(b, "null");
+            if (s) weft_sb_json_str(b, s);
+            else weft_sb_puts(b, "null");
         }
     }
-    db_puts(b, "]");
+    weft_sb_puts(b, "]");
 }
 
 static const char *dtype_str(const weft_value *v) { return value_typed(v) ? weft_dtype_name(v->dtype) : "?"; }
 
-static void text_values(dbuf *b, const weft_model *m, const weft_graph *g, const int *idx, int n)
+static void text_values(weft_sb *b, const weft_model *m, const weft_graph *g, const int *idx, int n)
 {
-    if (n == 0) db_puts(b, "  (none)\n");
+    if (n == 0) weft_sb_puts(b, "  (none)\n");
     for (int i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= g->n_values) continue;
         const weft_value *v = &g->values[idx[i]];
-        db_puts(b, "  ");
-        db_text_str(b, v->name);
-        db_printf(b, "  %s  ", dtype_str(v));
+        weft_sb_puts(b, "  ");
+        weft_sb_text_str(b, v->name);
+        weft_sb_printf(b, "  %s  ", dtype_str(v));
         text_shape(b, m, v);
-        db_puts(b, "\n");
+        weft_sb_puts(b, "\n");
     }
 }
 
-static void json_values(dbuf *b, const weft_model *m, const weft_graph *g, const int *idx, int n)
+static void json_values(weft_sb *b, const weft_model *m, const weft_graph *g, const int *idx, int n)
 {
-    db_puts(b, "[");
+    weft_sb_puts(b, "[");
     bool first = true;
     for (int i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= g->n_values) continue;
         const weft_value *v = &g->values[idx[i]];
-        db_puts(b, first ? "{\"name\":" : ",{\"name\":");
+        weft_sb_puts(b, first ? "{\"name\":" : ",{\"name\":");
         first = false;
-        db_json_str(b, v->name);
-        db_puts(b, ",\"dtype\":");
-        db_json_str(b, dtype_str(v));
-        db_puts(b, ",\"shape\":");
+        weft_sb_json_str(b, v->name);
+        weft_sb_puts(b, ",\"dtype\":");
+        weft_sb_json_str(b, dtype_str(v));
+        weft_sb_puts(b, ",\"shape\":");
         json_shape(b, m, v);
-        db_puts(b, "}");
+        weft_sb_puts(b, "}");
     }
-    db_puts(b, "]");
+    weft_sb_puts(b, "]");
 }
 
-static void emit_text(dbuf *b, const weft_model *m, const report *r)
+static void emit_text(weft_sb *b, const weft_model *m, const report *r)
 {
     const weft_graph *g = m->graph;
-    if (m->path) { db_puts(b, "model: "); db_text_str(b, m->path); db_puts(b, "\n"); }
-    db_printf(b, "ir_version: %lld\n", (long long)m->ir_version);
-    db_puts(b, "producer: ");
-    if (m->producer_name && m->producer_name[0]) db_text_str(b, m->producer_name);
-    else db_puts(b, "(unknown)");
-    if (m->producer_version && m->producer_version[0]) { db_puts(b, " "); db_text_str(b, m->producer_version); }
-    db_puts(b, "\n");
-    if (m->domain && m->domain[0]) { db_puts(b, "domain: "); db_text_str(b, m->domain); db_puts(b, "\n"); }
-    if (m->model_version) db_printf(b, "model_version: %lld\n", (long long)m->model_version);
-    db_puts(b, "opsets:");
-    if (m->n_opsets == 0) db_puts(b, " (none)");
+    if (m->path) { weft_sb_puts(b, "model: "); weft_sb_text_str(b, m->path); weft_sb_puts(b, "\n"); }
+    weft_sb_printf(b, "ir_version: %lld\n", (long long)m->ir_version);
+    weft_sb_puts(b, "producer: ");
+    if (m->producer_name && m->producer_name[0]) weft_sb_text_str(b, m->producer_name);
+    else weft_sb_puts(b, "(unknown)");
+    if (m->producer_version && m->producer_version[0]) { weft_sb_puts(b, " "); weft_sb_text_str(b, m->producer_version); }
+    weft_sb_puts(b, "\n");
+    if (m->domain && m->domain[0]) { weft_sb_puts(b, "domain: "); weft_sb_text_str(b, m->domain); weft_sb_puts(b, "\n"); }
+    if (m->model_version) weft_sb_printf(b, "model_version: %lld\n", (long long)m->model_version);
+    weft_sb_puts(b, "opsets:");
+    if (m->n_opsets == 0) weft_sb_puts(b, " (none)");
     for (int i = 0; i < m->n_opsets; i++) {
         const char *d = m->opsets[i].domain;
-        db_puts(b, i ? ", " : " ");
-        if (d && d[0]) db_text_str(b, d);
-        else db_puts(b, "ai.onnx");
-        db_printf(b, " %lld", (long long)m->opsets[i].version);
+        weft_sb_puts(b, i ? ", " : " ");
+        if (d && d[0]) weft_sb_text_str(b, d);
+        else weft_sb_puts(b, "ai.onnx");
+        weft_sb_printf(b, " %lld", (long long)m->opsets[i].version);
     }
-    db_puts(b, "\n");
-    db_printf(b, "inputs (%d):\n", g->n_inputs);
+    weft_sb_puts(b, "\n");
+    weft_sb_printf(b, "inputs (%d):\n", g->n_inputs);
     text_values(b, m, g, g->inputs, g->n_inputs);
-    db_printf(b, "outputs (%d):\n", g->n_outputs);
+    weft_sb_printf(b, "outputs (%d):\n", g->n_outputs);
     text_values(b, m, g, g->outputs, g->n_outputs);
-    db_printf(b, "nodes: %lld", (long long)r->n_nodes);
+    weft_sb_printf(b, "nodes: %lld", (long long)r->n_nodes);
     if (r->n_subgraphs)
-        db_printf(b, " (+%lld in %lld subgraphs)", (long long)r->n_sub_nodes, (long long)r->n_subgraphs);
-    db_puts(b, "\n");
-    db_puts(b, "op histogram:\n");
-    if (r->n_ops == 0) db_puts(b, "  (none)\n");
+        weft_sb_printf(b, " (+%lld in %lld subgraphs)", (long long)r->n_sub_nodes, (long long)r->n_subgraphs);
+    weft_sb_puts(b, "\n");
+    weft_sb_puts(b, "op histogram:\n");
+    if (r->n_ops == 0) weft_sb_puts(b, "  (none)\n");
     for (int i = 0; i < r->n_ops; i++) {
         const op_count *o = &r->ops[i];
-        db_printf(b, "  %6d  ", o->count);
-        if (o->domain[0]) { db_text_str(b, o->domain); db_puts(b, "."); }
-        db_text_str(b, o->op_type);
-        if (o->unsupported) db_puts(b, "  (unsupported)");
-        db_puts(b, "\n");
+        weft_sb_printf(b, "  %6d  ", o->count);
+        if (o->domain[0]) { weft_sb_text_str(b, o->domain); weft_sb_puts(b, "."); }
+        weft_sb_text_str(b, o->op_type);
+        if (o->unsupported) weft_sb_puts(b, "  (unsupported)");
+        weft_sb_puts(b, "\n");
     }
-    db_printf(b, "parameters: %lld elements, %lld bytes in %lld initializers%s\n", (long long)r->n_params,
+    weft_sb_printf(b, "parameters: %lld elements, %lld bytes in %lld initializers%s\n", (long long)r->n_params,
               (long long)r->param_bytes, (long long)r->n_initializers,
               r->params_unknown ? " (some sizes unknown, not counted)" : "");
-    db_printf(b, "functions inlined: %d\n", m->n_functions);
+    weft_sb_printf(b, "functions inlined: %d\n", m->n_functions);
     int n_unsup = 0;
     for (int i = 0; i < r->n_ops; i++) n_unsup += r->ops[i].unsupported;
     if (n_unsup == 0) {
-        db_puts(b, "unsupported ops: none\n");
+        weft_sb_puts(b, "unsupported ops: none\n");
         return;
     }
-    db_printf(b, "unsupported ops (%d):\n", n_unsup);
+    weft_sb_printf(b, "unsupported ops (%d):\n", n_unsup);
     for (int i = 0; i < r->n_ops; i++) {
         const op_count *o = &r->ops[i];
         if (!o->unsupported) continue;
-        db_puts(b, "  ");
-        if (o->domain[0]) { db_text_str(b, o->domain); db_puts(b, "."); }
-        db_text_str(b, o->op_type);
-        db_printf(b, " (opset %d): ", o->opset);
+        weft_sb_puts(b, "  ");
+        if (o->domain[0]) { weft_sb_text_str(b, o->domain); weft_sb_puts(b, "."); }
+        weft_sb_text_str(b, o->op_type);
+        weft_sb_printf(b, " (opset %d): ", o->opset);
         for (int k = 0; k < o->n_nodes; k++) {
-            if (k) db_puts(b, ", ");
-            db_text_str(b, o->nodes[k]);
+            if (k) weft_sb_puts(b, ", ");
+            weft_sb_text_str(b, o->nodes[k]);
         }
-        db_puts(b, "\n");
+        weft_sb_puts(b, "\n");
     }
 }
 
-static void emit_json(dbuf *b, const weft_model *m, const report *r)
+static void emit_json(weft_sb *b, const weft_model *m, const report *r)
 {
     const weft_graph *g = m->graph;
-    db_puts(b, "{\"path\":");
-    if (m->path) db_json_str(b, m->path);
-    else db_puts(b, "null");
-    db_printf(b, ",\"ir_version\":%lld,\"producer_name\":", (long long)m->ir_version);
-    db_json_str(b, m->producer_name);
-    db_puts(b, ",\"producer_version\":");
-    db_json_str(b, m->producer_version);
-    db_puts(b, ",\"domain\":");
-    db_json_str(b, m->domain);
-    db_printf(b, ",\"model_version\":%lld,\"opsets\":[", (long long)m->model_version);
+    weft_sb_puts(b, "{\"path\":");
+    if (m->path) weft_sb_json_str(b, m->path);
+    else weft_sb_puts(b, "null");
+    weft_sb_printf(b, ",\"ir_version\":%lld,\"producer_name\":", (long long)m->ir_version);
+    weft_sb_json_str(b, m->producer_name);
+    weft_sb_puts(b, ",\"producer_version\":");
+    weft_sb_json_str(b, m->producer_version);
+    weft_sb_puts(b, ",\"domain\":");
+    weft_sb_json_str(b, m->domain);
+    weft_sb_printf(b, ",\"model_version\":%lld,\"opsets\":[", (long long)m->model_version);
     for (int i = 0; i < m->n_opsets; i++) {
-        db_puts(b, i ? ",{\"domain\":" : "{\"domain\":");
-        db_json_str(b, m->opsets[i].domain);
-        db_printf(b, ",\"version\":%lld}", (long long)m->opsets[i].version);
+        weft_sb_puts(b, i ? ",{\"domain\":" : "{\"domain\":");
+        weft_sb_json_str(b, m->opsets[i].domain);
+        weft_sb_printf(b, ",\"version\":%lld}", (long long)m->opsets[i].version);
     }
-    db_puts(b, "],\"inputs\":");
+    weft_sb_puts(b, "],\"inputs\":");
     json_values(b, m, g, g->inputs, g->n_inputs);
-    db_puts(b, ",\"outputs\":");
+    weft_sb_puts(b, ",\"outputs\":");
     json_values(b, m, g, g->outputs, g->n_outputs);
-    db_printf(b, ",\"nodes\":%lld,\"subgraph_nodes\":%lld,\"subgraphs\":%lld,\"op_histogram\":[",
+    weft_sb_printf(b, ",\"nodes\":%lld,\"subgraph_nodes\":%lld,\"subgraphs\":%lld,\"op_histogram\":[",
               (long long)r->n_nodes, (long long)r->n_sub_nodes, (long long)r->n_subgraphs);
     for (int i = 0; i < r->n_ops; i++) {
         const op_count *o = &r->ops[i];
-        db_puts(b, i ? ",{\"op_type\":" : "{\"op_type\":");
-        db_json_str(b, o->op_type);
-        db_puts(b, ",\"domain\":");
-        db_json_str(b, o->domain);
-        db_printf(b, ",\"opset\":%d,\"count\":%d,\"supported\":%s}", o->opset, o->count,
+        weft_sb_puts(b, i ? ",{\"op_type\":" : "{\"op_type\":");
+        weft_sb_json_str(b, o->op_type);
+        weft_sb_puts(b, ",\"domain\":");
+        weft_sb_json_str(b, o->domain);
+        weft_sb_printf(b, ",\"opset\":%d,\"count\":%d,\"supported\":%s}", o->opset, o->count,
                   o->unsupported ? "false" : "true");
     }
-    db_printf(b, "],\"parameters\":{\"count\":%lld,\"bytes\":%lld,\"initializers\":%lld,\"complete\":%s}",
+    weft_sb_printf(b, "],\"parameters\":{\"count\":%lld,\"bytes\":%lld,\"initializers\":%lld,\"complete\":%s}",
               (long long)r->n_params, (long long)r->param_bytes, (long long)r->n_initializers,
               r->params_unknown ? "false" : "true");
-    db_printf(b, ",\"functions_inlined\":%d,\"unsupported\":[", m->n_functions);
+    weft_sb_printf(b, ",\"functions_inlined\":%d,\"unsupported\":[", m->n_functions);
     bool first = true;
     for (int i = 0; i < r->n_ops; i++) {
         const op_count *o = &r->ops[i];
         if (!o->unsupported) continue;
-        db_puts(b, first ? "{\"op_type\":" : ",{\"op_type\":");
+        weft_sb_puts(b, first ? "{\"op_type\":" : ",{\"op_type\":");
         first = false;
-        db_json_str(b, o->op_type);
-        db_puts(b, ",\"domain\":");
-        db_json_str(b, o->domain);
-        db_printf(b, ",\"opset\":%d,\"nodes\":[", o->opset);
+        weft_sb_json_str(b, o->op_type);
+        weft_sb_puts(b, ",\"domain\":");
+        weft_sb_json_str(b, o->domain);
+        weft_sb_printf(b, ",\"opset\":%d,\"nodes\":[", o->opset);
         for (int k = 0; k < o->n_nodes; k++) {
-            if (k) db_puts(b, ",");
-            db_json_str(b, o->nodes[k]);
+            if (k) weft_sb_puts(b, ",");
+            weft_sb_json_str(b, o->nodes[k]);
         }
-        db_puts(b, "]}");
+        weft_sb_puts(b, "]}");
     }
-    db_puts(b, "]}\n");
+    weft_sb_puts(b, "]}\n");
 }
 
 weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, char **out)
@@ -448,7 +335,7 @@ weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, c
         st = weft_error(WEFT_ERR_NOMEM, "weft_model_describe: out of memory");
     } else {
         if (r.n_ops > 1) qsort(r.ops, (size_t)r.n_ops, sizeof *r.ops, cmp_ops);
-        dbuf b = {0};
+        weft_sb b = {0};
         if (fmt == WEFT_DESCRIBE_JSON) emit_json(&b, m, &r);
         else emit_text(&b, m, &r);
         if (b.failed || !b.s) {

@@ -137,7 +137,7 @@ static weft_status lower_graph(weft_graph *g, int *changed)
         if (data < 0 || index < 0 || src < 0) continue;
         const weft_value *dv = &g->values[data], *sv = &g->values[src];
         if (dv->dtype != sv->dtype || dv->shape.rank != sv->shape.rank || dv->shape.rank < 1 || dv->shape.rank > 2) continue;
-        if (dv->shape.rank == 2 && !weft_dim_eq(dv->shape.d[1], sv->shape.d[1])) continue;
+        /* (2-D data may be wider than src: SegmentReduce's init form allows that, as ScatterElements does) */
         int idx = edge_index_of(g, index, src);
         if (idx < 0) continue;
         weft_dtype it = g->values[idx].dtype;

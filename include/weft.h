@@ -127,6 +127,10 @@ int weft_plan_num_outputs(const weft_plan *p);
 weft_status weft_plan_input_info(const weft_plan *p, int i, weft_tensor *info);
 weft_status weft_plan_output_info(const weft_plan *p, int i, weft_tensor *info);
 
+/* What the compiler made of the model: the schedule's op histogram, shared buffers, constants, inputs
+ * and outputs. `*out` is malloc'd; free() it. */
+weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, char **out);
+
 /* --- running ----------------------------------------------------------------------------------- */
 
 weft_status weft_session_create(const weft_plan *p, weft_session **out);

@@ -138,12 +138,12 @@ static weft_status segment_infer(weft_infer_ctx *c)
  * once the segment has started. */
 #define DEF_SEGMENT(E_, T)                                                                           \
     static void segment_##E_(const T *s, T *o, const weft_tview *idx, int64_t *count, int64_t E,      \
-                             int64_t F, int64_t N, int kind, bool has_init)                          \
+                             int64_t F, int64_t Fo, int64_t N, int kind, bool has_init)              \
     {                                                                                                \
-        if (!has_init) memset(o, 0, (size_t)(N * F) * sizeof(T));                                    \
+        if (!has_init) memset(o, 0, (size_t)(N * Fo) * sizeof(T));                                   \
         for (int64_t e = 0; e < E; e++) {                                                            \
             int64_t n = index_at(idx, e, N);                                                         \
-            T *a = o + n * F;                                                                        \
+            T *a = o + n * Fo;                                                                       \
             const T *v = s + e * F;                                                                  \
             if (!has_init && count[n] > 0) {                                                         \
                 memcpy(a, v, (size_t)F * sizeof(T));                                                 \
@@ -161,7 +161,7 @@ static weft_status segment_infer(weft_infer_ctx *c)
             for (int64_t n = 0; n < N; n++) {                                                        \
                 int64_t c = count[n] < 0 ? -count[n] : count[n];                                     \
                 if (c > 1)                                                                           \
-                    for (int64_t f = 0; f < F; f++) o[n * F + f] = (T)(o[n * F + f] / (T)c);         \
+                    for (int64_t f = 0; f < F; f++) o[n * Fo + f] = (T)(o[n * Fo + f] / (T)c);       \
             }                                                                                        \
     }
 WEFT_TYPES_NUMERIC(DEF_SEGMENT)
@@ -173,17 +173,20 @@ static weft_status segment_run(weft_kernel_ctx *k)
     weft_tview *out = &k->out[0];
     int kind = reduce_kind(k->node);
     bool has_init = weft_kin_present(k, 3);
-    int64_t N = out->dims[0], F = row_size(src), E = idx->numel;
+    int64_t N = out->dims[0], F = row_size(src), Fo = row_size(out), E = idx->numel;
     if (src->dims[0] != E)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "src has %lld rows but index has %lld entries", (long long)src->dims[0],
                              (long long)E);
-    if (row_size(out) != F) return weft_op_error(k->node, WEFT_ERR_SHAPE, "init rows and src rows differ in size");
+    /* With init, rows of a 2-D init may be wider than src's (ScatterElements leaves the rest alone). */
+    if (Fo != F && !(has_init && out->rank == 2 && src->rank == 2 && F < Fo))
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "init rows (%lld) and src rows (%lld) differ in size", (long long)Fo,
+                             (long long)F);
     weft_status st = check_indices_wrap(k->node, idx, N, has_init);
     if (st) return st;
     bool half = out->dtype == WEFT_FLOAT16;
     /* scratch: segment sizes, then (float16 only) float copies of src and out */
     size_t n_count = (size_t)(N ? N : 1) * sizeof(int64_t);
-    size_t need = n_count + (half ? (size_t)(E * F + N * F) * sizeof(float) : 0);
+    size_t need = n_count + (half ? (size_t)(E * F + N * Fo) * sizeof(float) : 0);
     int64_t *count = k->scratch(k->user, need);
     if (!count) return weft_op_error(k->node, WEFT_ERR_NOMEM, "out of scratch memory");
     memset(count, 0, (size_t)N * sizeof(int64_t));
@@ -192,13 +195,13 @@ static weft_status segment_run(weft_kernel_ctx *k)
     if (half) { /* accumulate in float: float16 sums lose too much */
         float *fs = (float *)((char *)count + n_count), *fo = fs + E * F;
         for (int64_t i = 0; i < E * F; i++) fs[i] = weft_f16_to_f32(((const uint16_t *)src->data)[i]);
-        for (int64_t i = 0; has_init && i < N * F; i++) fo[i] = weft_f16_to_f32(((const uint16_t *)out->data)[i]);
-        segment_WEFT_FLOAT32(fs, fo, idx, count, E, F, N, kind, has_init);
-        for (int64_t i = 0; i < N * F; i++) ((uint16_t *)out->data)[i] = weft_f32_to_f16(fo[i]);
+        for (int64_t i = 0; has_init && i < N * Fo; i++) fo[i] = weft_f16_to_f32(((const uint16_t *)out->data)[i]);
+        segment_WEFT_FLOAT32(fs, fo, idx, count, E, F, Fo, N, kind, has_init);
+        for (int64_t i = 0; i < N * Fo; i++) ((uint16_t *)out->data)[i] = weft_f32_to_f16(fo[i]);
         return WEFT_OK;
     }
     switch (out->dtype) {
-#define CASE(E_, T) case E_: segment_##E_(src->data, out->data, idx, count, E, F, N, kind, has_init); break;
+#define CASE(E_, T) case E_: segment_##E_(src->data, out->data, idx, count, E, F, Fo, N, kind, has_init); break;
         WEFT_TYPES_NUMERIC(CASE)
 #undef CASE
     default: return weft_op_unsupported_dtype(k, 0);
