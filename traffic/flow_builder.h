@@ -38,6 +38,10 @@ typedef struct weft_pkt {
     uint8_t ip_version;
     uint8_t tcp_flags;
     uint32_t ip_len;     /* IP length: header + payload */
+    /* IP fragmentation, filled by the packet parser for its fragment cache (the builder ignores it):
+     * 0 not a fragment, 1 a first fragment with more to come, 2 a later fragment (no transport header) */
+    uint8_t frag;
+    uint32_t frag_id;
 } weft_pkt;
 
 typedef struct weft_flow_builder weft_flow_builder;

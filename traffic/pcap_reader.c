@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef DLT_LINUX_SLL2
@@ -67,6 +68,9 @@ static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, c
     uint32_t total = rd16(d + 2);
     if (ihl < 20) FAIL(WEFT_FRAME_MALFORMED, "IPv4 header length below 20");
     if (n < ihl) FAIL(WEFT_FRAME_MALFORMED, "IPv4 options cut short");
+    /* Total length 0 comes from captures taken before TCP segmentation offload split the packet:
+     * the captured bytes are the packet. */
+    if (total == 0) total = n;
     if (total < ihl) FAIL(WEFT_FRAME_MALFORMED, "IPv4 total length below header length");
     p->ip_version = 4;
     p->ip_len = total;
@@ -74,7 +78,12 @@ static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, c
     weft_ip_from_v4(&p->src, rd32(d + 12));
     weft_ip_from_v4(&p->dst, rd32(d + 16));
     uint16_t frag = rd16(d + 6);
-    if (frag & 0x1fff) FAIL(WEFT_FRAME_FRAGMENT, "IPv4 fragment after the first (no transport header)");
+    p->frag_id = rd16(d + 4);
+    if (frag & 0x1fff) {
+        p->frag = 2;
+        FAIL(WEFT_FRAME_FRAGMENT, "IPv4 fragment after the first (no transport header)");
+    }
+    if (frag & 0x2000) p->frag = 1;
     /* Transport header: within what was captured and within the IP length (padding is not data). */
     uint32_t avail = n < total ? n : total;
     return parse_l4(d + ihl, avail - ihl, p, why);
@@ -114,10 +123,13 @@ static weft_frame_result parse_ipv6(const uint8_t *d, uint32_t n, weft_pkt *p, c
             continue;
         case 44: /* fragment */
             if (end < off + 8) FAIL(WEFT_FRAME_MALFORMED, "IPv6 fragment header cut short");
+            p->frag_id = rd32(d + off + 4);
             if (rd16(d + off + 2) & 0xfff8) {
                 p->proto = d[off];
+                p->frag = 2;
                 FAIL(WEFT_FRAME_FRAGMENT, "IPv6 fragment after the first (no transport header)");
             }
+            if (rd16(d + off + 2) & 1) p->frag = 1;
             nh = d[off];
             off += 8;
             continue;
@@ -205,6 +217,29 @@ weft_frame_result weft_parse_frame(int dlt, const uint8_t *d, uint32_t n, weft_p
         return parse_ipv4(d, n, p, why);
     case DLT_IPV6:
         return parse_ipv6(d, n, p, why);
+    case DLT_PPP:
+    case DLT_PPP_SERIAL:
+    case DLT_C_HDLC:
+        /* PPP (address 0xff, control 0x03, 2-byte protocol; the first two may be left out) or Cisco
+         * HDLC (address 0x0f / 0x8f, control 0, then an Ethernet type), which captures also label PPP. */
+        if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "PPP / HDLC header cut short");
+        if (d[0] == 0x0f || d[0] == 0x8f) return parse_ethertype(rd16(d + 2), d + 4, n - 4, p, why);
+        {
+            uint32_t off = (d[0] == 0xff && d[1] == 0x03) ? 2 : 0;
+            uint16_t proto = rd16(d + off);
+            if (proto == 0x0021) return parse_ipv4(d + off + 2, n - off - 2, p, why);
+            if (proto == 0x0057) return parse_ipv6(d + off + 2, n - off - 2, p, why);
+            FAIL(WEFT_FRAME_NOT_IP, "PPP frame without IP");
+        }
+    case DLT_PPI: {
+        /* Per-Packet Information header: version, flags, length (LE), inner link type (LE 32). */
+        if (n < 8) FAIL(WEFT_FRAME_MALFORMED, "PPI header cut short");
+        uint32_t hl = (uint32_t)d[2] | (uint32_t)d[3] << 8;
+        int inner = (int)((uint32_t)d[4] | (uint32_t)d[5] << 8 | (uint32_t)d[6] << 16 | (uint32_t)d[7] << 24);
+        if (hl < 8 || hl > n) FAIL(WEFT_FRAME_MALFORMED, "PPI header length out of range");
+        if (inner == DLT_PPI) FAIL(WEFT_FRAME_MALFORMED, "PPI inside PPI");
+        return weft_parse_frame(inner, d + hl, n - hl, p, why);
+    }
     case DLT_NULL:
     case 108: /* DLT_LOOP: the 4-byte family field (host or network order) then IP */
         if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "loopback header cut short");
@@ -226,6 +261,31 @@ int weft_pcap_is_capture(const char *path)
     return be == 0xa1b2c3d4 || be == 0xd4c3b2a1 || be == 0xa1b23c4d || be == 0x4d3cb2a1 || be == 0x0a0d0d0a;
 }
 
+/* First fragments leave their ports here so the later fragments of the same datagram (same addresses,
+ * protocol and identification) join the same flow. Direct-mapped: a collision forgets the older
+ * datagram, whose later fragments are then counted as fragments without transport header. */
+#define FRAG_SLOTS 1024
+
+typedef struct frag_slot {
+    weft_ip src, dst;
+    uint32_t id;
+    uint8_t proto, used;
+    uint16_t sport, dport;
+} frag_slot;
+
+static size_t frag_index(const weft_pkt *p)
+{
+    uint32_t h = p->frag_id * 2654435761u;
+    h ^= (uint32_t)p->src.b[15] << 8 ^ p->dst.b[15] ^ (uint32_t)p->proto << 16;
+    return (h ^ (h >> 15)) & (FRAG_SLOTS - 1);
+}
+
+static bool frag_match(const frag_slot *s, const weft_pkt *p)
+{
+    return s->used && s->id == p->frag_id && s->proto == p->proto && memcmp(s->src.b, p->src.b, 16) == 0 &&
+           memcmp(s->dst.b, p->dst.b, 16) == 0;
+}
+
 int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_table *t,
                         weft_read_report *r, char *err, size_t errn)
 {
@@ -239,6 +299,13 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
     r->files++;
     weft_flow_builder *b = weft_flow_builder_new(opts, t);
     if (!b) {
+        pcap_close(pc);
+        snprintf(err, errn, "%s: out of memory", path);
+        return -1;
+    }
+    frag_slot *frags = calloc(FRAG_SLOTS, sizeof *frags);
+    if (!frags) {
+        weft_flow_builder_free(b);
         pcap_close(pc);
         snprintf(err, errn, "%s: out of memory", path);
         return -1;
@@ -266,6 +333,17 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
         const char *why = NULL;
         uint32_t caplen = h->caplen;
         weft_frame_result fr = weft_parse_frame(dlt, data, caplen, &p, &why);
+        if (fr == WEFT_FRAME_OK && p.frag == 1) {
+            frag_slot *s = &frags[frag_index(&p)];
+            s->src = p.src, s->dst = p.dst, s->id = p.frag_id, s->proto = p.proto;
+            s->sport = p.sport, s->dport = p.dport, s->used = 1;
+        } else if (fr == WEFT_FRAME_FRAGMENT) {
+            const frag_slot *s = &frags[frag_index(&p)];
+            if (frag_match(s, &p)) {
+                p.sport = s->sport, p.dport = s->dport;
+                fr = WEFT_FRAME_OK;
+            }
+        }
         if (fr != WEFT_FRAME_OK) {
             const char *reason = fr == WEFT_FRAME_NOT_IP        ? "not an IP packet"
                                  : fr == WEFT_FRAME_UNKNOWN_LINK ? "unknown link type"
@@ -292,6 +370,7 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
             break;
         }
     }
+    free(frags);
     weft_flow_builder_finish(b);
     weft_flow_builder_free(b);
     pcap_close(pc);

@@ -9,21 +9,20 @@ void weft_report_init(weft_read_report *r)
     memset(r, 0, sizeof *r);
 }
 
-static void count_reason(weft_read_report *r, const char *reason)
+/* Returns the new count of this reason. */
+static uint64_t count_reason(weft_read_report *r, const char *reason)
 {
     for (int i = 0; i < r->n_reasons; i++)
-        if (strcmp(r->reasons[i].reason, reason) == 0) {
-            r->reasons[i].count++;
-            return;
-        }
-    if (r->n_reasons == WEFT_REPORT_MAX_REASONS) {
-        r->other_reasons++;
-        return;
-    }
+        if (strcmp(r->reasons[i].reason, reason) == 0) return ++r->reasons[i].count;
+    if (r->n_reasons == WEFT_REPORT_MAX_REASONS) return ++r->other_reasons;
     weft_report_reason *e = &r->reasons[r->n_reasons++];
     snprintf(e->reason, sizeof e->reason, "%s", reason);
     e->count = 1;
+    return 1;
 }
+
+/* The problem list keeps the first few of each reason, so one noisy file cannot hide the others. */
+#define WEFT_REPORT_PER_REASON 3
 
 static void add_problem(weft_read_report *r, const char *kind, const char *reason, const char *file,
                         const char *unit, uint64_t where, const char *fmt, va_list ap)
@@ -44,7 +43,7 @@ void weft_report_skip(weft_read_report *r, const char *reason, const char *file,
                       uint64_t where, const char *fmt, ...)
 {
     r->skipped++;
-    count_reason(r, reason);
+    if (count_reason(r, reason) > WEFT_REPORT_PER_REASON) return;
     va_list ap;
     va_start(ap, fmt);
     add_problem(r, "skipped", reason, file, unit, where, fmt, ap);
@@ -55,7 +54,7 @@ void weft_report_warn(weft_read_report *r, const char *reason, const char *file,
                       uint64_t where, const char *fmt, ...)
 {
     r->warnings++;
-    count_reason(r, reason);
+    if (count_reason(r, reason) > WEFT_REPORT_PER_REASON) return;
     va_list ap;
     va_start(ap, fmt);
     add_problem(r, "kept", reason, file, unit, where, fmt, ap);

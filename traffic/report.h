@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #define WEFT_REPORT_MAX_REASONS 32
-#define WEFT_REPORT_MAX_PROBLEMS 10
+#define WEFT_REPORT_MAX_PROBLEMS 16
 
 typedef struct weft_report_reason {
     char reason[64];
@@ -28,7 +28,8 @@ typedef struct weft_read_report {
     weft_report_reason reasons[WEFT_REPORT_MAX_REASONS]; /* per-reason counts (skips and warnings) */
     int n_reasons;
     uint64_t other_reasons; /* count of events whose reason did not fit in reasons[] */
-    char problems[WEFT_REPORT_MAX_PROBLEMS][320]; /* "file:line N: reason: detail" for the first few */
+    char problems[WEFT_REPORT_MAX_PROBLEMS][320]; /* "file: line N: reason: detail", the first 3 of each
+                                                     reason, WEFT_REPORT_MAX_PROBLEMS in all */
     int n_problems;
 } weft_read_report;
 
