@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "symval.h"
 
 /* Folding never materialises constants larger than this: a Range or ConstantOfShape of a huge size is
  * better computed at run time than stored in the plan. */
@@ -120,6 +121,7 @@ static void merge_declared(weft_value *v, weft_dtype dt, const weft_shape *infer
 }
 
 static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed);
+static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, weft_symval *sv);
 
 static weft_attr *find_attr(weft_node *n, const char *name)
 {
@@ -254,6 +256,17 @@ static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed)
     }
     weft_status st = weft_ir_toposort(g);
     if (st) return st;
+    weft_symval *sv = malloc(((size_t)g->n_values + 1) * sizeof *sv);
+    if (!sv) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    for (int v = 0; v < g->n_values; v++) sv[v].len = -1;
+    st = infer_nodes(g, fold_consts, changed, sv);
+    free(sv);
+    return st;
+}
+
+static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, weft_symval *sv)
+{
+    weft_status st;
     for (int i = 0; i < g->n_nodes; i++) {
         weft_node *n = &g->nodes[i];
         if (!n->def)
@@ -301,6 +314,8 @@ static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed)
         if ((st = d->infer(&c))) return st;
         for (int o = 0; o < n->n_outputs; o++)
             if (n->outputs[o] >= 0) merge_declared(&g->values[n->outputs[o]], odt[o], &osh[o], g->syms);
+        weft_symval_refine(sv, g, n);
+        weft_symval_propagate(sv, g, n);
         if (fold_consts && all_const && !(d->flags & WEFT_OP_NO_FOLD)) {
             bool known = true;
             for (int o = 0; o < n->n_outputs; o++)
