@@ -1,0 +1,101 @@
+/*
+ * traffic/graph.h — the spatio-temporal graph builder (schemas/traffic_graph.md).
+ *
+ * Time is cut into windows: window k is [origin + k*stride, origin + k*stride + window). A flow belongs
+ * to every window its lifetime [start, start + duration] overlaps (a flow of zero duration to the
+ * windows that contain its start; a flow ending exactly where a window begins is not in it). Windows
+ * with max_flows or more flows are dropped (their slice is empty). A graph stacks window_memory
+ * consecutive windows ("slices"); graph g covers windows first + g*graph_stride ... + window_memory - 1,
+ * where `first` is the earliest window any flow belongs to; graphs without any node are not produced.
+ *
+ * Inside a graph:
+ *  - con nodes: one per (flow, slice), ordered by slice, then flow start, then the flow's index in the
+ *    table; a flow's position within its slice (0-based, in that order) feeds its positional encoding;
+ *  - ip nodes: one per (address, slice) for every address that is a source or destination of a flow in
+ *    the slice, ordered by slice, then address bytes (IPv4-mapped form);
+ *  - edges of each type sorted by (source node, destination node); every type is listed in the contract.
+ *    ip__next__ip joins an address's node to its node in the next slice of the graph where it appears;
+ *    con__next_src__con / con__next_dst__con join a flow to each of the next flow_memory flows (in node
+ *    order) with the same source / destination address in its slice; con__repeat__con joins a flow to the
+ *    flows with the same 5-tuple (src, dst, sport, dport, proto) in the next slice where the 5-tuple
+ *    appears (at most flow_memory of them, the first in node order).
+ * Everything is deterministic: the same table and parameters give the same bytes.
+ */
+#ifndef WEFT_TRAFFIC_GRAPH_H
+#define WEFT_TRAFFIC_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "features.h"
+#include "flow.h"
+
+enum {
+    WEFT_EDGE_IP_SRC_CON,      /* ip__src__con */
+    WEFT_EDGE_CON_DST_IP,      /* con__dst__ip */
+    WEFT_EDGE_CON_REV_SRC_IP,  /* con__rev_src__ip */
+    WEFT_EDGE_IP_REV_DST_CON,  /* ip__rev_dst__con */
+    WEFT_EDGE_IP_NEXT_IP,      /* ip__next__ip */
+    WEFT_EDGE_CON_NEXT_SRC_CON,/* con__next_src__con */
+    WEFT_EDGE_CON_NEXT_DST_CON,/* con__next_dst__con */
+    WEFT_EDGE_CON_REPEAT_CON,  /* con__repeat__con */
+    WEFT_EDGE_TYPES
+};
+enum { WEFT_NODE_CON, WEFT_NODE_IP, WEFT_NODE_TYPES };
+
+extern const char *const weft_edge_type_names[WEFT_EDGE_TYPES];
+extern const int weft_edge_type_src[WEFT_EDGE_TYPES]; /* WEFT_NODE_* of the source */
+extern const int weft_edge_type_dst[WEFT_EDGE_TYPES];
+extern const char *const weft_node_type_names[WEFT_NODE_TYPES]; /* "con", "ip" */
+
+typedef struct weft_tgraph_params {
+    double window;       /* seconds (5) */
+    double stride;       /* seconds between window starts (0: = window) */
+    double origin;       /* start of window 0 (NAN: floor(earliest start / stride) * stride) */
+    int window_memory;   /* slices per graph (5) */
+    int graph_stride;    /* windows between the first slices of consecutive graphs (0: = window_memory) */
+    int flow_memory;     /* temporal fan-out of next_src / next_dst / repeat edges (20) */
+    size_t max_flows;    /* windows with this many flows or more are dropped (10000); 0: no cap */
+} weft_tgraph_params;
+
+void weft_tgraph_params_default(weft_tgraph_params *p);
+
+/* One graph; all arrays are owned by the builder and valid only during the callback. */
+typedef struct weft_tgraph {
+    size_t index;              /* 0, 1, ... in the order produced */
+    int64_t first_window;      /* window index of slice 0 */
+    double t0;                 /* start time of slice 0 */
+    int n_slices;              /* window_memory */
+    const size_t *window_flows;   /* [n_slices] flows belonging to each window (dropped ones included) */
+    const bool *window_dropped;   /* [n_slices] */
+    size_t num_nodes[WEFT_NODE_TYPES];
+    const float *x_con;        /* [num_con][WEFT_FEAT_CON_DIM] */
+    const float *x_ip;         /* [num_ip][WEFT_FEAT_IP_DIM] */
+    size_t num_edges[WEFT_EDGE_TYPES];
+    const int64_t *edge_index[WEFT_EDGE_TYPES]; /* [2][num_edges]: row 0 sources, then row 1 destinations */
+    /* Where nodes come from (for reports, labels and DOT output). */
+    const size_t *con_flow;    /* [num_con] index of the flow in the table */
+    const int *con_slice;      /* [num_con] */
+    const weft_ip *ip_addr;    /* [num_ip] */
+    const int *ip_slice;       /* [num_ip] */
+} weft_tgraph;
+
+typedef struct weft_tgraph_stats {
+    size_t flows;              /* flows in the table */
+    size_t flows_skipped;      /* flows with a start or duration that is not finite, negative or out of range */
+    size_t memberships;        /* (flow, window) pairs */
+    size_t windows;            /* non-empty windows */
+    size_t windows_dropped;    /* of those, dropped by the cap */
+    size_t graphs;             /* graphs produced */
+} weft_tgraph_stats;
+
+/* Called once per graph, in order; return non-zero to stop (weft_tgraph_build then returns that value). */
+typedef int (*weft_tgraph_fn)(const weft_tgraph *g, void *user);
+
+/* Builds every graph of the table. Returns 0, the callback's non-zero value, or -1 with err set
+ * (bad parameters, out of memory, a graph too large for 32-bit node numbering). stats may be NULL. */
+int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *p, const weft_scaler *s, weft_tgraph_fn fn,
+                     void *user, weft_tgraph_stats *stats, char *err, size_t err_n);
+
+#endif
