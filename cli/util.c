@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "compiler/strbuf.h"
 #include "ops/op.h"
 
 int cli_fail(const char *fmt, ...)
@@ -39,65 +40,20 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_len(const unsigned char *s, size_t left)
+/* The escaping rules live with the library's reports (compiler/strbuf.c): one definition of what a
+ * safe JSON string or terminal line is. */
+static void put_sb(FILE *f, void (*fmt)(weft_sb *, const char *), const char *s)
 {
-    unsigned c = s[0], min;
-    size_t n;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; c &= 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; c &= 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; c &= 0x07; }
-    else return 0;
-    if (n > left) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) return 0;
-    return n;
+    weft_sb b = {0};
+    fmt(&b, s);
+    if (b.s) fputs(b.s, f);
+    else if (fmt == weft_sb_json_str) fputs("\"\"", f);
+    free(b.s);
 }
 
-void cli_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    if (!s) s = "";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t left = strlen(s);
-    while (left) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            fputc('\\', f);
-            fputc((int)c, f);
-            p++, left--;
-        } else if (c == '\n' || c == '\t' || c == '\r') {
-            fputs(c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r", f);
-            p++, left--;
-        } else if (c < 0x20 || c == 0x7F) {
-            fprintf(f, "\\u%04x", c);
-            p++, left--;
-        } else {
-            size_t n = utf8_len(p, left);
-            if (n == 0) {
-                fputs("\\ufffd", f);
-                p++, left--;
-            } else {
-                fwrite(p, 1, n, f);
-                p += n, left -= n;
-            }
-        }
-    }
-    fputc('"', f);
-}
+void cli_json_str(FILE *f, const char *s) { put_sb(f, weft_sb_json_str, s); }
 
-void cli_text_str(FILE *f, const char *s)
-{
-    if (!s) return;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7F) fprintf(f, "\\x%02x", *p);
-        else fputc(*p, f);
-    }
-}
+void cli_text_str(FILE *f, const char *s) { put_sb(f, weft_sb_text_str, s); }
 
 void cli_safe_name(const char *name, char *buf, size_t n)
 {
