@@ -293,6 +293,21 @@ static weft_status gemm_infer(weft_infer_ctx *c)
     if (!weft_in_present(c, 2) && node->opset < 11)
         return weft_op_error(node, WEFT_ERR_INVALID_MODEL, "input C is required before opset 11");
     const weft_shape *as = &c->in_shape[0], *bs = &c->in_shape[1];
+    /* An unknown rank at compile time (an If whose branches differ in rank, as PyG's exported
+     * scatter has) is checked when the model runs, where every rank is known. */
+    weft_shape ua, ub;
+    if (as->rank < 0) {
+        ua.rank = 2;
+        ua.d[0] = weft_dim_unknown(c);
+        ua.d[1] = weft_dim_unknown(c);
+        as = &ua;
+    }
+    if (bs->rank < 0) {
+        ub.rank = 2;
+        ub.d[0] = weft_dim_unknown(c);
+        ub.d[1] = weft_dim_unknown(c);
+        bs = &ub;
+    }
     if (as->rank != 2 || bs->rank != 2)
         return weft_op_error(node, WEFT_ERR_SHAPE, "A and B must be 2-D (got ranks %d and %d)", as->rank, bs->rank);
     bool ta = weft_attr_int(node, "transA", 0) != 0, tb = weft_attr_int(node, "transB", 0) != 0;
