@@ -5,6 +5,7 @@
 #include "cli.h"
 
 int cmd_flows(int argc, char **argv); /* cli/cmd_flows.c */
+int cmd_graph(int argc, char **argv); /* cli/cmd_graph.c */
 
 static const struct {
     const char *name;
@@ -16,6 +17,7 @@ static const struct {
     {"run", cmd_run, "run a model on input tensors and write its outputs as .npy"},
     {"conformance", cmd_conformance, "run ONNX node conformance tests and report pass/fail/unsupported"},
     {"flows", cmd_flows, "packet captures and flow logs -> one normalised flow CSV"},
+    {"graph", cmd_graph, "flow CSV -> spatio-temporal graphs: nodes, edges, degrees, DOT, .npy tensors"},
 };
 
 static void usage(FILE *f)
