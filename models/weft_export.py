@@ -35,8 +35,9 @@ exports as standard ONNX.
 Exporters: only the TorchScript exporter (`torch.onnx.export(..., dynamo=False)`, which `export()`
 uses) is supported. The ai.weft nodes are emitted by `torch.autograd.Function.symbolic`, a hook that
 only the TorchScript exporter calls. The dynamo exporter (torch.export + onnxscript) traces through
-an autograd.Function into its aten ops, so it would export the eager reference (scatter chains), not
-ai.weft nodes; supporting it would need each op registered as a `torch.library.custom_op` plus an
+an autograd.Function into its aten ops: under `patch_pyg()` it succeeds but writes the eager
+reference as standard ONNX (Gather, ScatterND, Max, Div: checked with torch 2.15), not ai.weft nodes,
+and the eager index checks are skipped while it traces; supporting it would need each op registered as a `torch.library.custom_op` plus an
 onnxscript translation passed as `custom_translation_table`, which this helper does not do.
 """
 import contextlib
@@ -62,7 +63,9 @@ def _check_index(index, n, what="index"):
         raise TypeError(f"{what} must be int32 or int64, got {index.dtype}")
     if index.dim() != 1:
         raise ValueError(f"{what} must be 1-D, got shape {tuple(index.shape)}")
-    if index.numel():
+    # Value checks read the data: not possible while torch.export traces with symbolic values.
+    tracing = torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", lambda: False)()
+    if index.numel() and not tracing:
         lo, hi = int(index.min()), int(index.max())
         if lo < 0 or hi >= n:
             bad = lo if lo < 0 else hi

@@ -124,8 +124,27 @@ def _export(model, example, path, names, outs, dyn, weft):
                               do_constant_folding=True, **kw)
 
 
+def write_manifest(rows):
+    """models/weft_ops/MANIFEST: one tab-separated row per export (a partial run keeps other rows)."""
+    path = os.path.join(HERE, "MANIFEST")
+    cols = ["name", "file", "sha256", "form", "exporter", "versions", "opset", "ai.weft ops", "io"]
+    old = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            lines = [ln.rstrip("\n").split("\t") for ln in f if not ln.startswith("#")]
+        old = {ln[0]: dict(zip(lines[0], ln)) for ln in lines[1:]}
+    old.update({r["name"]: r for r in rows})
+    with open(path, "w") as f:
+        f.write("# ai.weft exports and their standard twins (models/weft_ops/export_weft_ops.py); "
+                "expected outputs are PyTorch eager's\n")
+        f.write("\t".join(cols) + "\n")
+        for n in sorted(old):
+            f.write("\t".join(str(old[n].get(c, "-")) for c in cols) + "\n")
+
+
 def main(argv):
     only = argv[1:]
+    rows = []
     for name, (make_std, make_weft, cases, names, outs, dyn, weft_only) in families().items():
         if only and not any(o in name for o in only):
             continue
@@ -151,6 +170,17 @@ def main(argv):
                         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
                 common.write_case(os.path.join(d, f"test_data_set_{k}"), path, c, want[k])
             print(f"{name}_{form}: {os.path.getsize(path)} bytes, ai.weft nodes {counts or '-'}")
+            inits = {i.name for i in m.graph.initializer}
+            io_ = [common.sym_shape(i) for i in m.graph.input if i.name not in inits]
+            io_ += ["-> " + common.sym_shape(o) for o in m.graph.output]
+            rows.append({"name": f"{name}_{form}", "file": f"models/weft_ops/{name}_{form}/model.onnx",
+                         "sha256": common.sha256(path), "form": form,
+                         "exporter": "weft_export.export (TorchScript, patch_pyg)" if form == "weft"
+                         else "torch.onnx.export dynamo=False (TorchScript)",
+                         "versions": common.versions(), "opset": OPSET,
+                         "ai.weft ops": ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())) or "-",
+                         "io": "; ".join(io_)})
+    write_manifest(rows)
 
 
 if __name__ == "__main__":
