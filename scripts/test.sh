@@ -45,7 +45,7 @@ setup_venv() {
 # Python test folders that hold pytest files.
 py_test_dirs() {
     local d
-    for d in tests/crosscheck tests/hostile; do
+    for d in tests/crosscheck tests/hostile tests/models; do
         compgen -G "$d/test_*.py" >/dev/null && echo "$d"
     done
 }

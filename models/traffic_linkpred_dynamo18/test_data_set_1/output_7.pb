@@ -1,0 +1,1 @@
+Bscore__con__repeat__conJÊ"q?©Üj?W	x?E-w?êb|?yTm?
