@@ -320,7 +320,14 @@ static weft_status arg_infer(weft_infer_ctx *c)
     if ((st = weft_axis(c->node, weft_attr_int(c->node, "axis", 0), xs->rank, false, &axis))) return st;
     if (weft_dim_known(xs->d[axis]) && xs->d[axis].v == 0)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "axis %d is empty: no element to select", axis);
-    bool keep = weft_attr_int(c->node, "keepdims", 1) != 0;
+    /* Flags are 0 or 1; other values are read differently by different runtimes, so refuse them. */
+    int64_t keepdims = weft_attr_int(c->node, "keepdims", 1), last = weft_attr_int(c->node, "select_last_index", 0);
+    if (keepdims != 0 && keepdims != 1)
+        return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "keepdims must be 0 or 1, got %lld", (long long)keepdims);
+    if (last != 0 && last != 1)
+        return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "select_last_index must be 0 or 1, got %lld",
+                             (long long)last);
+    bool keep = keepdims != 0;
     o->rank = 0;
     for (int a = 0; a < xs->rank; a++) {
         if (a != axis) o->d[o->rank++] = xs->d[a];

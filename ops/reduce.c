@@ -85,7 +85,14 @@ static weft_status reduce_infer(weft_infer_ctx *c, red_kind kind)
     weft_status st = check_axes_form(node, kind, weft_in_present(c, 1), &from_input);
     if (st) return st;
     int64_t keepdims = weft_attr_int(node, "keepdims", 1);
-    bool noop_empty = from_input && weft_attr_int(node, "noop_with_empty_axes", 0) != 0;
+    int64_t noop_attr = weft_attr_int(node, "noop_with_empty_axes", 0);
+    /* Flags are 0 or 1; other values are read differently by different runtimes, so refuse them. */
+    if (keepdims != 0 && keepdims != 1)
+        return weft_op_error(node, WEFT_ERR_INVALID_MODEL, "keepdims must be 0 or 1, got %lld", (long long)keepdims);
+    if (noop_attr != 0 && noop_attr != 1)
+        return weft_op_error(node, WEFT_ERR_INVALID_MODEL, "noop_with_empty_axes must be 0 or 1, got %lld",
+                             (long long)noop_attr);
+    bool noop_empty = from_input && noop_attr != 0;
     const weft_shape *xs = &c->in_shape[0];
     weft_shape *ys = &c->out_shape[0];
     if (from_input && weft_in_present(c, 1)) {
@@ -350,7 +357,11 @@ static weft_status reduce_body(weft_kernel_ctx *k, void *scratch)
     red_axes ra;
     weft_status st = run_axes(k, kind, &ra);
     if (st) return st;
-    if (ra.noop) {
+    /* No axes with noop_with_empty_axes reduces nothing, but each element still goes through the
+     * reduction's own map (ONNX's reference and ONNX Runtime agree: ReduceL2 gives |x|, ReduceSumSquare
+     * x*x, ReduceLogSum log x). Only the reductions whose one-element result is the element copy. */
+    if (ra.noop && (kind == RED_SUM || kind == RED_MEAN || kind == RED_MAX || kind == RED_MIN ||
+                    kind == RED_PROD || kind == RED_LOGSUMEXP)) {
         memcpy(k->out[0].data, k->in[0].data, (size_t)k->in[0].numel * weft_dtype_size(k->in[0].dtype));
         return WEFT_OK;
     }
@@ -375,7 +386,6 @@ static weft_status reduce_run(weft_kernel_ctx *k, red_kind kind)
     if (st) return st;
     for (int d = 0; d < x->rank; d++)
         if (ra.mask[d]) nred *= x->dims[d];
-    if (ra.noop) nred = 0;
     return weft_math_run_widened(k, (size_t)nred * sizeof(int64_t), reduce_body);
 }
 

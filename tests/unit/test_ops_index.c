@@ -492,6 +492,12 @@ static void test_argmax_argmin(void)
     float e[1];
     in[0] = T(WEFT_FLOAT32, e, 2, 0, 3);
     check_error(wt_run_op("ArgMax", 13, NULL, 0, in, 1, out, 1), WEFT_ERR_SHAPE, "empty");
+
+    /* Found by fuzzing: a flag other than 0 / 1 is refused (runtimes read keepdims=-1 differently). */
+    in[0] = T(WEFT_INT8, t, 1, 5);
+    weft_attr kd = wt_attr_int("keepdims", -1), sl = wt_attr_int("select_last_index", 2);
+    check_error(wt_run_op("ArgMax", 13, &kd, 1, in, 1, out, 1), WEFT_ERR_INVALID_MODEL, "keepdims");
+    check_error(wt_run_op("ArgMin", 13, &sl, 1, in, 1, out, 1), WEFT_ERR_INVALID_MODEL, "select_last_index");
 }
 
 /* --- CumSum ----------------------------------------------------------------------------------------- */

@@ -242,6 +242,46 @@ static void test_reduce_errors(void)
     CU_ASSERT_EQUAL(wt_run_op("ReduceSum", 13, NULL, 0, in, 2, &out, 1), WEFT_ERR_TYPE);
 }
 
+/* Found by fuzzing: with noop_with_empty_axes and no axes each element still goes through the
+ * reduction's own map (ONNX's reference: ReduceL2 -> |x|, ReduceSumSquare -> x*x, ReduceL1 -> |x|,
+ * ReduceLogSum -> log x); keepdims / noop_with_empty_axes other than 0 or 1 are refused. */
+static void test_reduce_noop_maps(void)
+{
+    float x[3] = {-3, 0.5f, 4};
+    weft_tensor out;
+    weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, x, 1, D(3)), wt_tensor(WEFT_INT64, (int64_t[]){0}, 1, D(0))};
+    weft_attr noop = wt_attr_int("noop_with_empty_axes", 1);
+    static const struct { const char *op; float want[3]; } cases[] = {
+        {"ReduceL2", {3, 0.5f, 4}},       {"ReduceL1", {3, 0.5f, 4}},   {"ReduceSumSquare", {9, 0.25f, 16}},
+        {"ReduceMax", {-3, 0.5f, 4}},     {"ReduceMean", {-3, 0.5f, 4}}, {"ReduceLogSumExp", {-3, 0.5f, 4}},
+        {"ReduceProd", {-3, 0.5f, 4}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CU_ASSERT_EQUAL_FATAL(run1(cases[i].op, 18, &noop, 1, in, 2, &out), WEFT_OK);
+        CU_ASSERT(shape_is(&out, 1, D(3)));
+        if (!wt_close_f32(F32(out), cases[i].want, 3, 1e-6, 0)) {
+            fprintf(stderr, "  %s\n", cases[i].op);
+            CU_FAIL("noop map");
+        }
+        wt_free_outputs(&out, 1);
+    }
+    float px[2] = {1, 0.5f};
+    in[0] = wt_tensor(WEFT_FLOAT32, px, 1, D(2));
+    CU_ASSERT_EQUAL_FATAL(run1("ReduceLogSum", 18, &noop, 1, in, 2, &out), WEFT_OK);
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){0, -0.69314718f}, 2, 1e-6, 0));
+    wt_free_outputs(&out, 1);
+    int64_t ix[2] = {-5, 3};
+    in[0] = wt_tensor(WEFT_INT64, ix, 1, D(2));
+    CU_ASSERT_EQUAL_FATAL(run1("ReduceSumSquare", 18, &noop, 1, in, 2, &out), WEFT_OK);
+    CU_ASSERT(((int64_t *)out.data)[0] == 25 && ((int64_t *)out.data)[1] == 9);
+    wt_free_outputs(&out, 1);
+    weft_attr bad[2] = {wt_attr_int("keepdims", -1), wt_attr_int("noop_with_empty_axes", 2)};
+    CU_ASSERT_EQUAL(wt_run_op("ReduceL2", 18, &bad[0], 1, in, 1, &out, 1), WEFT_ERR_INVALID_MODEL);
+    CU_ASSERT(strstr(weft_last_error(), "keepdims") != NULL);
+    CU_ASSERT_EQUAL(wt_run_op("ReduceSum", 13, &bad[1], 1, in, 1, &out, 1), WEFT_ERR_INVALID_MODEL);
+    CU_ASSERT(strstr(weft_last_error(), "noop_with_empty_axes") != NULL);
+}
+
 static void test_reduce_float16(void)
 {
     uint16_t h[2] = {weft_f32_to_f16(1.5f), weft_f32_to_f16(2.25f)};
@@ -638,6 +678,7 @@ int main(void)
     CU_add_test(s, "reduce_empty_sets", test_reduce_empty_sets);
     CU_add_test(s, "reduce_errors", test_reduce_errors);
     CU_add_test(s, "reduce_float16", test_reduce_float16);
+    CU_add_test(s, "reduce_noop_maps", test_reduce_noop_maps);
     CU_add_test(s, "infer_symbolic", test_reduce_infer_symbolic);
     CU_add_test(s, "matmul", test_matmul);
     CU_add_test(s, "matmul_integer", test_matmul_integer);
