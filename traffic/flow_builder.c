@@ -16,10 +16,11 @@ typedef struct fkey {
 
 enum { ST_FIN_FWD = 1, ST_FIN_BWD = 2, ST_CLOSED = 4 };
 
+/* 16 bytes: the key itself lives in the flow (its addresses, ports and protocol), so a lookup touches
+ * one small slot and the flow it points at — the two cache misses a packet costs on a big table. */
 typedef struct entry {
-    fkey key;
     uint64_t hash;      /* 0 = empty slot */
-    size_t flow;        /* index into the output table */
+    uint32_t flow;      /* index into the output table, from the builder's first flow */
     uint8_t state;
 } entry;
 
@@ -140,8 +141,20 @@ static double flow_last(const weft_flow *f)
     return l;
 }
 
+/* Whether flow f has the packet's 5-tuple, in either direction. */
+static inline bool same_tuple(const weft_flow *f, const weft_pkt *p)
+{
+    if (f->proto != p->proto) return false;
+    if (f->sport == p->sport && f->dport == p->dport && memcmp(f->src.b, p->src.b, 16) == 0 &&
+        memcmp(f->dst.b, p->dst.b, 16) == 0)
+        return true;
+    return f->sport == p->dport && f->dport == p->sport && memcmp(f->src.b, p->dst.b, 16) == 0 &&
+           memcmp(f->dst.b, p->src.b, 16) == 0;
+}
+
 static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
 {
+    if (b->out->n - b->first >= UINT32_MAX) return -1; /* slots hold 32-bit flow numbers */
     weft_flow f;
     memset(&f, 0, sizeof f);
     f.src = p->src;
@@ -153,7 +166,7 @@ static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
     f.start = p->ts;
     f.has_stats = true;
     if (weft_flow_table_push(b->out, &f) != 0) return -1;
-    e->flow = b->out->n - 1;
+    e->flow = (uint32_t)(b->out->n - 1 - b->first);
     e->state = 0;
     return 0;
 }
@@ -172,26 +185,26 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
     uint64_t h = key_hash(&k);
     size_t i = h & (b->cap - 1);
     entry *e;
+    weft_flow *flows = b->out->flows + b->first;
     for (;;) {
         e = &b->slots[i];
         if (!e->hash) break;
-        if (e->hash == h && memcmp(&e->key, &k, sizeof k) == 0) break;
+        if (e->hash == h && same_tuple(&flows[e->flow], p)) break;
         i = (i + 1) & (b->cap - 1);
     }
     bool is_new = !e->hash;
     if (is_new) {
         if (start_flow(b, e, p) != 0) return -1;
-        e->key = k;
         e->hash = h;
         b->used++;
     } else {
-        const weft_flow *cur = &b->out->flows[e->flow];
+        const weft_flow *cur = &flows[e->flow];
         bool expired = p->ts - flow_last(cur) > b->opts.idle_timeout ||
                        p->ts - cur->start > b->opts.active_timeout ||
                        ((e->state & ST_CLOSED) && (p->tcp_flags & WEFT_TCP_SYN));
         if (expired && start_flow(b, e, p) != 0) return -1;
     }
-    weft_flow *f = &b->out->flows[e->flow];
+    weft_flow *f = &b->out->flows[b->first + e->flow];
     bool fwd = memcmp(p->src.b, f->src.b, 16) == 0 && p->sport == f->sport;
     dir_add(fwd ? &f->fwd : &f->bwd, p);
     if (p->proto == 6) {
