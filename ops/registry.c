@@ -15,6 +15,12 @@ WEFT_OP_FAMILY(norm)
 WEFT_OP_FAMILY(rnn)
 WEFT_OP_FAMILY(control)
 WEFT_OP_FAMILY(weft)
+WEFT_OP_FAMILY(pool)
+WEFT_OP_FAMILY(conv)
+WEFT_OP_FAMILY(loss)
+WEFT_OP_FAMILY(resize)
+WEFT_OP_FAMILY(attention)
+WEFT_OP_FAMILY(misc2)
 
 static const struct {
     const weft_op_def *defs;
@@ -26,6 +32,9 @@ static const struct {
     {weft_ops_reduce, &weft_ops_reduce_count},   {weft_ops_linalg, &weft_ops_linalg_count},
     {weft_ops_norm, &weft_ops_norm_count},       {weft_ops_rnn, &weft_ops_rnn_count},
     {weft_ops_control, &weft_ops_control_count},   {weft_ops_weft, &weft_ops_weft_count},
+    {weft_ops_pool, &weft_ops_pool_count},       {weft_ops_conv, &weft_ops_conv_count},
+    {weft_ops_loss, &weft_ops_loss_count},       {weft_ops_resize, &weft_ops_resize_count},
+    {weft_ops_attention, &weft_ops_attention_count}, {weft_ops_misc2, &weft_ops_misc2_count},
 };
 
 const weft_op_def *weft_op_at(int i)
