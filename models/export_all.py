@@ -6,8 +6,11 @@ Run with a Python that has torch, torch_geometric, onnx, onnxscript and onnxrunt
     python models/export_all.py gcn traffic_enc # only families/exports whose name contains these
 Reproducible: every model and graph comes from a fixed seed.
 """
+import glob
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -20,18 +23,53 @@ import traffic_models  # noqa: E402
 MANIFEST_COLUMNS = ["name", "file", "sha256", "status", "reference", "exporter", "versions", "opset",
                     "params", "io", "data", "deviation", "notes"]
 
-TRAFFIC_DATA = ("synthetic traffic graphs built like schemas/traffic_graph.md (zipf-popular hosts, "
-                "5 slices, flow memory 20, flows carried into the next slice, duplicate edges, "
-                "isolated ip nodes): the traffic pipeline (weft graph) did not exist at export time")
+TRAFFIC_DATA = ("set 0 (the export example): a synthetic traffic graph built like "
+                "schemas/traffic_graph.md (zipf-popular hosts, 5 slices, flow memory 20, flows carried "
+                "into the next slice, duplicate edges, isolated ip nodes); set 1: a smaller synthetic one; sets 2, 3: real graphs "
+                "from ../shared/data/slips/test5-mixed.binetflow through `weft flows` and `weft graph` "
+                "(reference configuration; graphs 5 and 1, the latter with an empty edge type)")
+REAL_TRAFFIC = ("slips/test5-mixed.binetflow", ["graph_00005", "graph_00001"])
+
+
+def weft_binary():
+    """WEFT_BIN, else the newest build*/weft that has the `graph` command."""
+    root = os.path.dirname(common.MODELS_DIR)
+    cands = sorted(glob.glob(os.path.join(root, "build*", "weft")), key=os.path.getmtime, reverse=True)
+    if os.environ.get("WEFT_BIN"):
+        cands = [os.environ["WEFT_BIN"]]
+    for c in cands:
+        if os.access(c, os.X_OK) and subprocess.run([c, "graph", "--help"],
+                                                    capture_output=True).returncode == 0:
+            return c
+    raise SystemExit("no weft binary with `weft graph` (build weft_cli or set WEFT_BIN): the "
+                     "traffic models' real test graphs come from weft's traffic pipeline")
+
+
+def real_traffic_graphs():
+    """Graphs of REAL_TRAFFIC made by weft's own traffic pipeline, as a user would make them."""
+    root = os.path.dirname(common.MODELS_DIR)
+    data = os.path.join(root, "..", "shared", "data", REAL_TRAFFIC[0])
+    weft = weft_binary()
+    with tempfile.TemporaryDirectory() as tmp:
+        flows = os.path.join(tmp, "flows.csv")
+        subprocess.run([weft, "flows", data, "-o", flows], check=True, capture_output=True)
+        subprocess.run([weft, "graph", flows, "--out-dir", tmp], check=True, capture_output=True)
+        out = []
+        for g in REAL_TRAFFIC[1]:
+            d = os.path.join(tmp, g)
+            case = {"x_con": np.load(os.path.join(d, "x_con.npy")),
+                    "x_ip": np.load(os.path.join(d, "x_ip.npy"))}
+            for t in EDGE_TYPES:
+                case["edge_index__" + t] = np.load(os.path.join(d, f"edge_index__{t}.npy"))
+            out.append(case)
+    return out
 HOMO_DATA = "synthetic random multigraphs (E = 8N + duplicates, isolated nodes, N(0,1) features)"
 
 
 def traffic_cases(pairs=False):
     rng = np.random.default_rng(2024)
-    sizes = [(60, 30), (12, 8)]  # (flows per slice, hosts): the export example first
-    cases = []
-    for fps, hosts in sizes:
-        g = traffic_graph(rng, fps, hosts)
+    cases = [traffic_graph(rng, 60, 30), traffic_graph(rng, 12, 8)] + real_traffic_graphs()
+    for g in cases:
         if pairs:
             n = {"con": g["x_con"].shape[0], "ip": g["x_ip"].shape[0]}
             for t in EDGE_TYPES:
@@ -41,7 +79,6 @@ def traffic_cases(pairs=False):
                 pos = e[:, rng.integers(0, e.shape[1], k)] if e.shape[1] else np.zeros((2, 0), np.int64)
                 neg = np.stack([rng.integers(0, n[s], k), rng.integers(0, n[d], k)])
                 g["pairs__" + t] = np.ascontiguousarray(np.concatenate([pos, neg], 1).astype(np.int64))
-        cases.append(g)
     return cases
 
 

@@ -1,1 +1,2 @@
-Bscore__con__repeat__conJÊ"q?©Üj?W	x?E-w?êb|?yTm?
+Bscore__con__repeat__conJž£e?$ôv?Õ	k?#…?Õvr?“
+v?

@@ -1,0 +1,1 @@
+Bscore__con__repeat__conJ “+h?7,{?R—`?öû]?O~y?Mâ‡?í‹?Ï!€?
