@@ -145,3 +145,71 @@ def parses(data):
         return True
     except Exception:
         return False
+
+
+def const_op(op_type, consts, **attrs):
+    """y = op(constants...) + x: the constants' values decide the output size, the subject of the test."""
+    inits = [numpy_helper.from_array(np.asarray(v), f"c{i}") for i, v in enumerate(consts)]
+    nodes = [helper.make_node(op_type, [t.name for t in inits], ["z"], **attrs),
+             helper.make_node("Add", ["z", "x"], ["y"])]
+    return _model(nodes, [vi("x", inits[0].data_type if op_type == "Range" else TensorProto.FLOAT, [1])],
+                  [vi("y", TensorProto.FLOAT if op_type != "Range" else inits[0].data_type, None)], inits)
+
+
+def neg_chain(n):
+    """y = -(-(...-x)) with n Neg nodes, listed in reverse order (the compiler must sort them)."""
+    nodes = [helper.make_node("Neg", [f"v{i}"], [f"v{i + 1}"]) for i in range(n)]
+    nodes[0].input[0], nodes[-1].output[0] = "x", "y"
+    nodes.reverse()
+    return _model(nodes, [vi("x", TensorProto.FLOAT, [4])], [vi("y", TensorProto.FLOAT, [4])])
+
+
+def _varint(v):
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | 0x80 if v else b)
+        if not v:
+            return bytes(out)
+
+
+def _ld(field, payload):
+    return _varint((field << 3) | 2) + _varint(len(payload)) + payload
+
+
+def nested_if_bytes(depth):
+    """A ModelProto whose graph nests `depth` If nodes (then_branch only), written as raw protobuf
+    (the Python library itself refuses to build messages this deep)."""
+    parts = [_ld(2, b"g")]  # innermost GraphProto: name only
+    size = len(parts[0])
+    # Built outside-in as a list of prefixes, so the cost stays linear in the depth.
+    prefixes = []
+    for _ in range(depth):
+        # GraphProto{node{input "c", op_type "If", attribute{name, type GRAPH, g: <inner>}}, name}
+        prefixes.append(size)
+        attr_len = len(_ld(1, b"then_branch")) + len(_varint((20 << 3) | 0) + _varint(5)) + \
+            len(_varint((6 << 3) | 2)) + len(_varint(size)) + size
+        node_len = len(_ld(1, b"c")) + len(_ld(4, b"If")) + len(_varint((5 << 3) | 2)) + \
+            len(_varint(attr_len)) + attr_len
+        size = len(_varint((1 << 3) | 2)) + len(_varint(node_len)) + node_len + len(_ld(2, b"g"))
+    out = [_varint((1 << 3) | 0) + _varint(8) + _varint((7 << 3) | 2) + _varint(size)]
+    heads = []
+    for inner in reversed(prefixes):
+        attr_len = len(_ld(1, b"then_branch")) + len(_varint((20 << 3) | 0) + _varint(5)) + \
+            len(_varint((6 << 3) | 2)) + len(_varint(inner)) + inner
+        node_len = len(_ld(1, b"c")) + len(_ld(4, b"If")) + len(_varint((5 << 3) | 2)) + \
+            len(_varint(attr_len)) + attr_len
+        heads.append(_varint((1 << 3) | 2) + _varint(node_len) + _ld(1, b"c") + _ld(4, b"If") +
+                     _varint((5 << 3) | 2) + _varint(attr_len) + _ld(1, b"then_branch") +
+                     _varint((20 << 3) | 0) + _varint(5) + _varint((6 << 3) | 2) + _varint(inner))
+    out += heads + [parts[0]] + [_ld(2, b"g")] * depth
+    opset = _ld(1, b"") + _varint((2 << 3) | 0) + _varint(18)
+    return b"".join(out) + _ld(8, opset)
+
+
+def npy_bytes(descr, shape, data, fortran=False):
+    """A .npy (format 1.0) file with whatever header we like."""
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + data

@@ -2,6 +2,7 @@
 names the problem — no signal, no hang (30 s), no sanitizer report (a report adds lines and changes the
 exit status). Each family starts with a positive control, so a failure is for the reason we meant.
 """
+import glob
 import os
 import random
 import re
@@ -281,3 +282,127 @@ def test_external_data_bad_range(extdir, tmp_path, kw):
 def test_external_data_missing_file(extdir, tmp_path):
     p = _ext(extdir, "nope.bin")
     assert_clean_failure(inspect(p), r"nope\.bin|\bw\b")
+
+
+# --- sizes decided by constants ------------------------------------------------------------------
+@pytest.mark.parametrize("op,consts,attrs", [
+    ("Range", [np.int64(0), np.int64(2 ** 62), np.int64(1)], {}),
+    ("Range", [np.int64(0), np.int64(10), np.int64(0)], {}),
+    ("Range", [np.float32(0), np.float32(1e30), np.float32(1e-30)], {}),
+    ("Range", [np.float32(0), np.float32(np.inf), np.float32(1)], {}),
+    ("Tile", [np.ones((2, 2), np.float32), np.array([2 ** 40, 2 ** 40], np.int64)], {}),
+    ("Tile", [np.ones((2, 2), np.float32), np.array([-1, 2], np.int64)], {}),
+    ("Expand", [np.ones(1, np.float32), np.array([2 ** 31, 2 ** 31, 2 ** 31], np.int64)], {}),
+    ("Reshape", [np.ones(4, np.float32), np.array([2 ** 40, 2 ** 40], np.int64)], {}),
+    ("Reshape", [np.ones(4, np.float32), np.array([-1, -1], np.int64)], {}),
+])
+def test_absurd_sizes_from_constants(tmp_path, op, consts, attrs):
+    p = hm.save(hm.const_op(op, consts, **attrs), str(tmp_path / "m.onnx"))
+    x = np.zeros(1, np.asarray(consts[0]).dtype if op == "Range" else np.float32)
+    assert_clean_failure(run(p, {"x": x}, tmp_path))
+
+
+def test_long_chain_of_nodes(tmp_path):
+    """50,000 nodes listed in reverse order: no recursion may overflow the stack."""
+    p = hm.save(hm.neg_chain(50000), str(tmp_path / "chain.onnx"))
+    x = np.arange(4, dtype=np.float32)
+    res, outdir = wt.run_model(p, {"x": x}, str(tmp_path / "run"), timeout=120)
+    assert res.rc == 0, res.describe()
+    np.testing.assert_array_equal(wt.read_output(outdir, "y"), x)  # an even number of negations
+
+
+@pytest.mark.parametrize("depth", [60, 5000, 100000])
+def test_deeply_nested_subgraphs(tmp_path, depth):
+    p = tmp_path / "deep.onnx"
+    p.write_bytes(hm.nested_if_bytes(depth))
+    assert_clean_failure(inspect(p), r"deep\.onnx")
+
+
+# --- input files that are not tensors ------------------------------------------------------------
+def _npy(descr, shape, data, fortran=False):
+    return hm.npy_bytes(descr, shape, data, fortran)
+
+
+GOOD_X = np.ones((hm.N, hm.F), np.float32)
+NPY_CASES = {
+    "empty": b"",
+    "random": random.Random(SEED).randbytes(777),
+    "magic_only": b"\x93NUMPY",
+    "truncated_data": _npy("<f4", (hm.N, hm.F), GOOD_X.tobytes()[:-5]),
+    "shape_lies": _npy("<f4", (1000000, hm.F), GOOD_X.tobytes()),
+    "shape_overflow": _npy("<f4", (2 ** 62, 2 ** 62), GOOD_X.tobytes()),
+    "negative_shape": _npy("<f4", (-hm.N, hm.F), GOOD_X.tobytes()),
+    "object_dtype": _npy("|O", (hm.N, hm.F), GOOD_X.tobytes()),
+    "garbage_descr": _npy("<q9", (hm.N, hm.F), GOOD_X.tobytes()),
+    "header_len_lies": b"\x93NUMPY\x01\x00\xff\xff{'descr': '<f4'",
+    "unterminated_header": b"\x93NUMPY\x01\x00\x40\x00{'descr': '<f4', 'fortran_order': False, 'shape': (50, 4" + b" " * 30,
+    "truncated_pb": None,  # filled below from a real TensorProto
+}
+
+
+@pytest.mark.parametrize("case", sorted(NPY_CASES))
+def test_malformed_input_file(base, tmp_path, case):
+    from onnx import numpy_helper
+    data = NPY_CASES[case]
+    if data is None:
+        data = numpy_helper.from_array(GOOD_X, "x").SerializeToString()[:-37]
+    bad = tmp_path / "x_input.npy"
+    bad.write_bytes(data)
+    _, ei = hm.graph_inputs()
+    np.save(tmp_path / "ei.npy", ei)
+    res = wt.run_weft(["run", base[0], "--input", f"x={bad}", "--input", f"edge_index={tmp_path / 'ei.npy'}",
+                       "--output-dir", tmp_path / "out"])
+    assert_clean_failure(res, r"x_input\.npy|'x'|\bx\b")
+
+
+@pytest.mark.parametrize("case", ["fortran", "big_endian"])
+def test_unusual_npy_layouts(base, tmp_path, case):
+    """Either read correctly or refused cleanly."""
+    x, ei = hm.graph_inputs()
+    if case == "fortran":
+        data = _npy("<f4", x.shape, np.asfortranarray(x).T.copy().tobytes(), fortran=True)
+    else:
+        data = _npy(">f4", x.shape, x.astype(">f4").tobytes())
+    (tmp_path / "x.npy").write_bytes(data)
+    np.save(tmp_path / "ei.npy", ei)
+    res = wt.run_weft(["run", base[0], "--input", f"x={tmp_path / 'x.npy'}",
+                       "--input", f"edge_index={tmp_path / 'ei.npy'}", "--output-dir", tmp_path / "out"])
+    if res.rc == 0:
+        want = np.zeros_like(x)
+        np.add.at(want, ei[1], x[ei[0]])
+        np.testing.assert_allclose(wt.read_output(tmp_path / "out", "out"), want, rtol=1e-5, atol=1e-6)
+    else:
+        assert_clean_failure(res)
+
+
+def test_nonexistent_input_file(base, tmp_path):
+    _, ei = hm.graph_inputs()
+    np.save(tmp_path / "ei.npy", ei)
+    res = wt.run_weft(["run", base[0], "--input", f"x={tmp_path / 'missing_x.npy'}",
+                       "--input", f"edge_index={tmp_path / 'ei.npy'}", "--output-dir", tmp_path / "out"])
+    assert_clean_failure(res, r"missing_x\.npy")
+
+
+# --- bit flips in the bundled GNN models, run on their own test inputs --------------------------------
+PATTERN_DIRS = sorted(d for d in glob.glob(os.path.join(wt.REPO, "models", "patterns", "*"))
+                      if os.path.isfile(os.path.join(d, "model.onnx")))
+
+
+@pytest.mark.parametrize("model_dir", PATTERN_DIRS, ids=os.path.basename)
+def test_bit_flips_in_pattern_models(tmp_path, model_dir):
+    with open(os.path.join(model_dir, "model.onnx"), "rb") as f:
+        data = f.read()
+    with open(os.path.join(model_dir, "inputs.txt")) as f:
+        names = f.read().split()
+    args = []
+    for k, name in enumerate(names):
+        args += ["--input", f"{name}={os.path.join(model_dir, 'test_data_set_0', f'input_{k}.pb')}"]
+    rng = random.Random(SEED + len(data))
+    for k in range(25):
+        buf = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(buf) * 8)
+            buf[i // 8] ^= 1 << (i % 8)
+        p = tmp_path / f"flip{k}.onnx"
+        p.write_bytes(bytes(buf))
+        assert_ok_or_clean_failure(wt.run_weft(["run", p, *args, "--output-dir", tmp_path / f"o{k}"]))
