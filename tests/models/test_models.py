@@ -7,6 +7,7 @@ For every exported model and every test_data_set_k:
 - ONNX Runtime, run here on the same inputs, must agree with weft within the same tolerance.
 - The manifest must be consistent with the files: every row with a model names an existing file
   whose sha256 matches, and every models/<name>/model.onnx has a row.
+Every check runs on each backend named in WEFT_BACKENDS (comma-separated; default: ref).
 Needs numpy, onnx and onnxruntime only (no torch).
 """
 import glob
@@ -27,6 +28,7 @@ import weft_testlib as wt  # noqa: E402
 MODELS = os.path.join(wt.REPO, "models")
 RTOL, ATOL = 1e-4, 1e-5
 TIMEOUT_S = 120
+BACKENDS = [b for b in os.environ.get("WEFT_BACKENDS", "ref").split(",") if b]
 
 
 def read_manifest():
@@ -53,7 +55,8 @@ def load_pb(path):
 def cases():
     for name in MODEL_DIRS:
         for d in sorted(glob.glob(os.path.join(MODELS, name, "test_data_set_*"))):
-            yield pytest.param(name, d, id=f"{name}-{os.path.basename(d)}")
+            for b in BACKENDS:
+                yield pytest.param(name, d, b, id=f"{name}-{os.path.basename(d)}-{b}")
 
 
 def assert_close(what, got, want):
@@ -71,8 +74,8 @@ def ort_sessions():
     return {}
 
 
-@pytest.mark.parametrize("name,case_dir", list(cases()))
-def test_weft_matches_reference_and_onnxruntime(name, case_dir, ort_sessions, tmp_path):
+@pytest.mark.parametrize("name,case_dir,backend", list(cases()))
+def test_weft_matches_reference_and_onnxruntime(name, case_dir, backend, ort_sessions, tmp_path):
     row = MANIFEST[name]
     model = os.path.join(MODELS, name, "model.onnx")
     m = onnx.load(model, load_external_data=False)
@@ -88,20 +91,20 @@ def test_weft_matches_reference_and_onnxruntime(name, case_dir, ort_sessions, tm
         inputs[gname] = arr
         args += ["--input", f"{gname}={path}"]
     outdir = str(tmp_path / "out")
-    res = wt.run_weft(args + ["--output-dir", outdir], timeout=TIMEOUT_S)
-    assert res.rc == 0, f"weft run failed on {name}\n" + res.describe()
+    res = wt.run_weft(args + ["--backend", backend, "--output-dir", outdir], timeout=TIMEOUT_S)
+    assert res.rc == 0, f"weft run failed on {name} ({backend})\n" + res.describe()
     got = [wt.read_output(outdir, o) for o in outputs]
 
     # The reference: eager, or ONNX Runtime's output where the export deviates from eager.
     prefix = "onnx_output" if row["reference"] == "onnxruntime" else "output"
     for j, o in enumerate(outputs):
         _, want = load_pb(os.path.join(case_dir, f"{prefix}_{j}.pb"))
-        assert_close(f"{name} {os.path.basename(case_dir)} {o} vs {row['reference']}", got[j], want)
+        assert_close(f"{name} {os.path.basename(case_dir)} ({backend}) {o} vs {row['reference']}", got[j], want)
 
     if name not in ort_sessions:
         ort_sessions[name] = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     for o, g, w in zip(outputs, got, ort_sessions[name].run(outputs, inputs)):
-        assert_close(f"{name} {os.path.basename(case_dir)} {o} vs ONNX Runtime", g, w)
+        assert_close(f"{name} {os.path.basename(case_dir)} ({backend}) {o} vs ONNX Runtime", g, w)
 
 
 def test_eager_outputs_differ_where_the_manifest_says_so():
