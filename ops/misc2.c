@@ -1,5 +1,578 @@
-/* ops/misc2.c — (being written) */
-#include "op.h"
+/*
+ * ops/misc2.c — smaller ops: CumProd, RotaryEmbedding, LRN, ReverseSequence, Det, CenterCropPad,
+ * MaxUnpool and ai.onnx.ml Binarizer.
+ *
+ * Arithmetic kernels are written for float / double (and integers where the op allows) and accumulate
+ * in double; half precision is widened (ops/widen.c). Ops that only move data copy elements by size, so
+ * they serve every dtype.
+ */
+#include <math.h>
+#include <string.h>
 
-const weft_op_def weft_ops_misc2[] = {{0}};
-const int weft_ops_misc2_count = 0;
+#include "op.h"
+#include "window.h"
+
+static weft_status need_float(const weft_infer_ctx *c, int i)
+{
+    if (!weft_dtype_is_float(c->in_dtype[i]))
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "input %d: dtype %s is not supported (floats only)", i,
+                             weft_dtype_name(c->in_dtype[i]));
+    return WEFT_OK;
+}
+
+static weft_status need_index(const weft_infer_ctx *c, int i, const char *what)
+{
+    if (c->in_dtype[i] != WEFT_INT32 && c->in_dtype[i] != WEFT_INT64)
+        return weft_op_error(c->node, WEFT_ERR_TYPE, "%s must be int32 or int64, not %s", what,
+                             weft_dtype_name(c->in_dtype[i]));
+    return WEFT_OK;
+}
+
+/* --- CumProd ------------------------------------------------------------------------------------- */
+
+static weft_status cumprod_infer(weft_infer_ctx *c)
+{
+    weft_dtype dt = c->in_dtype[0];
+    if (!weft_dtype_is_float(dt) && dt != WEFT_INT32 && dt != WEFT_INT64 && dt != WEFT_UINT32 && dt != WEFT_UINT64)
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "input 0: dtype %s is not supported", weft_dtype_name(dt));
+    weft_status st = need_index(c, 1, "axis");
+    if (st) return st;
+    if (c->in_shape[1].rank > 1 || (c->in_shape[1].rank == 1 && weft_dim_known(c->in_shape[1].d[0]) && c->in_shape[1].d[0].v != 1))
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "axis must hold one value");
+    return weft_infer_same_as_input0(c);
+}
+
+/* Products along the axis in T's own arithmetic (integers wrap as the spec's types do; unsigned so no UB). */
+#define WEFT_BODY(T)                                                                                  \
+    {                                                                                                 \
+        const T *x = k->in[0].data;                                                                   \
+        T *y = k->out[0].data;                                                                        \
+        for (int64_t o = 0; o < outer; o++)                                                           \
+            for (int64_t i = 0; i < inner; i++) {                                                     \
+                T acc = 1;                                                                            \
+                for (int64_t s = 0; s < n; s++) {                                                     \
+                    int64_t j = rev ? n - 1 - s : s;                                                  \
+                    int64_t at = (o * n + j) * inner + i;                                             \
+                    if (excl) { y[at] = acc; acc = mul_##T(acc, x[at]); }                             \
+                    else { acc = mul_##T(acc, x[at]); y[at] = acc; }                                  \
+                }                                                                                     \
+            }                                                                                         \
+    }
+static inline float mul_float(float a, float b) { return a * b; }
+static inline double mul_double(double a, double b) { return a * b; }
+static inline int32_t mul_int32_t(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
+static inline int64_t mul_int64_t(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+static inline uint32_t mul_uint32_t(uint32_t a, uint32_t b) { return a * b; }
+static inline uint64_t mul_uint64_t(uint64_t a, uint64_t b) { return a * b; }
+#define CUMPROD_TYPES(X)                                                                              \
+    WEFT_TYPES_FLOAT(X) X(WEFT_INT64, int64_t) X(WEFT_INT32, int32_t) X(WEFT_UINT64, uint64_t) X(WEFT_UINT32, uint32_t)
+static weft_status cumprod_body(weft_kernel_ctx *k, void *scratch)
+{
+    (void)scratch;
+    const weft_tview *x = &k->in[0];
+    if (k->in[1].numel != 1) return weft_op_error(k->node, WEFT_ERR_SHAPE, "axis must hold one value");
+    int axis;
+    int64_t a = weft_load_i64(k->in[1].dtype, k->in[1].data, 0);
+    if (x->rank == 0) return weft_op_error(k->node, WEFT_ERR_SHAPE, "input must have rank >= 1");
+    weft_status st = weft_axis(k->node, a, x->rank, false, &axis);
+    if (st) return st;
+    bool excl = weft_attr_int(k->node, "exclusive", 0) != 0, rev = weft_attr_int(k->node, "reverse", 0) != 0;
+    int64_t outer = 1, inner = 1, n = x->dims[axis];
+    for (int d = 0; d < axis; d++) outer *= x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+    WEFT_DISPATCH(x->dtype, CUMPROD_TYPES, return weft_op_unsupported_dtype(k, 0));
+    return WEFT_OK;
+}
+#undef WEFT_BODY
+static weft_status cumprod_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, cumprod_body); }
+
+/* --- RotaryEmbedding ----------------------------------------------------------------------------- */
+
+/*
+ * X is [B, H, S, D] or [B, S, H*D] (num_heads). The first rd = rotary_embedding_dim (default D) values of
+ * each head rotate in pairs (x1, x2) — halves of the rd values, or even/odd neighbours when interleaved —
+ * by the angle of position p: (x1 cos - x2 sin, x1 sin + x2 cos), with cos/sin = cache[p] ([P, rd/2], p
+ * from position_ids [B, S]) or cache[b, s] ([B, S, rd/2], no position_ids). The rest pass through.
+ */
+typedef struct {
+    bool three_d, interleaved, pos;
+    int64_t B, H, S, D, rd, P;
+} rope_geom;
+
+static weft_status rope_geom_of(const weft_node_info *n, int rank, const int64_t *x, int crank, const int64_t *cd,
+                                bool pos, rope_geom *g)
+{
+    memset(g, 0, sizeof *g);
+    g->interleaved = weft_attr_int(n, "interleaved", 0) != 0;
+    g->pos = pos;
+    int64_t nh = weft_attr_int(n, "num_heads", 0);
+    if (rank == 4) {
+        g->B = x[0]; g->H = x[1]; g->S = x[2]; g->D = x[3];
+    } else if (rank == 3) {
+        if (nh < 1) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "3-D input needs num_heads >= 1");
+        g->three_d = true;
+        g->B = x[0]; g->S = x[1]; g->H = nh;
+        if (x[2] % nh) return weft_op_error(n, WEFT_ERR_SHAPE, "hidden size %lld is not divisible by num_heads %lld", (long long)x[2], (long long)nh);
+        g->D = x[2] / nh;
+    } else return weft_op_error(n, WEFT_ERR_SHAPE, "input must have rank 3 or 4");
+    int64_t rd = weft_attr_int(n, "rotary_embedding_dim", 0);
+    g->rd = rd ? rd : g->D;
+    if (g->rd < 0 || g->rd > g->D || g->rd % 2)
+        return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "rotary_embedding_dim %lld must be even and at most the head size %lld",
+                             (long long)g->rd, (long long)g->D);
+    if (pos) {
+        if (crank != 2) return weft_op_error(n, WEFT_ERR_SHAPE, "with position_ids the caches must be [max position, rd/2]");
+        g->P = cd[0];
+    } else {
+        if (crank != 3 || cd[0] != g->B || cd[1] != g->S)
+            return weft_op_error(n, WEFT_ERR_SHAPE, "without position_ids the caches must be [B, S, rd/2]");
+    }
+    if (cd[crank - 1] != g->rd / 2)
+        return weft_op_error(n, WEFT_ERR_SHAPE, "the caches' last dim %lld is not rotary_embedding_dim / 2 = %lld",
+                             (long long)cd[crank - 1], (long long)(g->rd / 2));
+    return WEFT_OK;
+}
+
+static weft_status rope_infer(weft_infer_ctx *c)
+{
+    weft_status st = need_float(c, 0);
+    if (st) return st;
+    for (int i = 1; i < 3; i++)
+        if (c->in_dtype[i] != c->in_dtype[0])
+            return weft_op_error(c->node, WEFT_ERR_TYPE, "input %d is %s but the input is %s", i,
+                                 weft_dtype_name(c->in_dtype[i]), weft_dtype_name(c->in_dtype[0]));
+    if (weft_in_present(c, 3) && (st = need_index(c, 3, "position_ids"))) return st;
+    const weft_shape *x = &c->in_shape[0];
+    if (x->rank >= 0 && x->rank != 3 && x->rank != 4)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "input must have rank 3 or 4");
+    if (x->rank == 3 && weft_attr_int(c->node, "num_heads", 0) < 1)
+        return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "3-D input needs num_heads >= 1");
+    return weft_infer_same_as_input0(c);
+}
+
+#define WEFT_BODY(T)                                                                                  \
+    {                                                                                                 \
+        const T *x = k->in[0].data, *cs = k->in[1].data, *sn = k->in[2].data;                         \
+        T *y = k->out[0].data;                                                                        \
+        int64_t half = g.rd / 2;                                                                      \
+        for (int64_t b = 0; b < g.B; b++)                                                             \
+            for (int64_t h = 0; h < g.H; h++)                                                         \
+                for (int64_t s = 0; s < g.S; s++) {                                                   \
+                    int64_t base = g.three_d ? (b * g.S + s) * g.H * g.D + h * g.D                     \
+                                             : ((b * g.H + h) * g.S + s) * g.D;                       \
+                    int64_t crow;                                                                     \
+                    if (g.pos) {                                                                      \
+                        int64_t p = weft_load_i64(k->in[3].dtype, k->in[3].data, pstride ? b * g.S + s : s); \
+                        if (p < 0 || p >= g.P)                                                        \
+                            return weft_op_error(k->node, WEFT_ERR_INDEX,                             \
+                                                 "position id %lld is out of range for a cache of %lld " \
+                                                 "positions (axis 0)", (long long)p, (long long)g.P); \
+                        crow = p * half;                                                              \
+                    } else crow = (b * g.S + s) * half;                                               \
+                    for (int64_t i = 0; i < half; i++) {                                              \
+                        int64_t i1 = g.interleaved ? 2 * i : i, i2 = g.interleaved ? 2 * i + 1 : i + half; \
+                        double x1 = x[base + i1], x2 = x[base + i2];                                  \
+                        double co = cs[crow + i], si = sn[crow + i];                                  \
+                        y[base + i1] = (T)(co * x1 - si * x2);                                        \
+                        y[base + i2] = (T)(si * x1 + co * x2);                                        \
+                    }                                                                                 \
+                    for (int64_t i = g.rd; i < g.D; i++) y[base + i] = x[base + i];                   \
+                }                                                                                     \
+    }
+static weft_status rope_body(weft_kernel_ctx *k, void *scratch)
+{
+    (void)scratch;
+    bool pos = weft_kin_present(k, 3);
+    rope_geom g;
+    weft_status st = rope_geom_of(k->node, k->in[0].rank, k->in[0].dims, k->in[1].rank, k->in[1].dims, pos, &g);
+    if (st) return st;
+    for (int d = 0; d < k->in[1].rank; d++)
+        if (k->in[2].rank != k->in[1].rank || k->in[2].dims[d] != k->in[1].dims[d])
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "cos_cache and sin_cache must have the same shape");
+    bool pstride = false;
+    if (pos) {
+        /* position_ids: [B, S] (or [1, S] shared by the batch). */
+        const weft_tview *p = &k->in[3];
+        if (p->rank != 2 || (p->dims[0] != g.B && p->dims[0] != 1) || p->dims[1] != g.S)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "position_ids must be [B, S]");
+        pstride = p->dims[0] == g.B && g.B != 1;
+    }
+    WEFT_DISPATCH(k->in[0].dtype, WEFT_TYPES_FLOAT, return weft_op_unsupported_dtype(k, 0));
+    return WEFT_OK;
+}
+#undef WEFT_BODY
+static weft_status rope_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, rope_body); }
+
+/* --- LRN ----------------------------------------------------------------------------------------- */
+
+static weft_status lrn_infer(weft_infer_ctx *c)
+{
+    weft_status st = need_float(c, 0);
+    if (st) return st;
+    int64_t size = weft_attr_int(c->node, "size", 0);
+    if (size < 1) return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "attribute size must be >= 1");
+    if (c->in_shape[0].rank >= 0 && c->in_shape[0].rank < 2)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "input must have rank >= 2 ([N, C, ...])");
+    return weft_infer_same_as_input0(c);
+}
+
+/* y = x / (bias + alpha / size * sum of x^2 over channels [c - floor((size-1)/2), c + ceil((size-1)/2)]) ^ beta */
+#define WEFT_BODY(T)                                                                                  \
+    {                                                                                                 \
+        const T *x = k->in[0].data;                                                                   \
+        T *y = k->out[0].data;                                                                        \
+        for (int64_t b = 0; b < N; b++)                                                               \
+            for (int64_t ch = 0; ch < C; ch++)                                                        \
+                for (int64_t i = 0; i < inner; i++) {                                                 \
+                    int64_t lo = ch - lo_w < 0 ? 0 : ch - lo_w, hi = ch + hi_w >= C ? C - 1 : ch + hi_w; \
+                    double sq = 0;                                                                    \
+                    for (int64_t q = lo; q <= hi; q++) {                                              \
+                        double v = x[(b * C + q) * inner + i];                                        \
+                        sq += v * v;                                                                  \
+                    }                                                                                 \
+                    int64_t at = (b * C + ch) * inner + i;                                            \
+                    y[at] = (T)((double)x[at] / pow(bias + alpha / (double)size * sq, beta));         \
+                }                                                                                     \
+    }
+static weft_status lrn_body(weft_kernel_ctx *k, void *scratch)
+{
+    (void)scratch;
+    const weft_tview *xv = &k->in[0];
+    int64_t size = weft_attr_int(k->node, "size", 1);
+    double alpha = weft_attr_float(k->node, "alpha", 1e-4f), beta = weft_attr_float(k->node, "beta", 0.75f);
+    double bias = weft_attr_float(k->node, "bias", 1.0f);
+    int64_t lo_w = (size - 1) / 2, hi_w = size / 2; /* floor and ceil of (size - 1) / 2 */
+    int64_t N = xv->dims[0], C = xv->dims[1], inner = 1;
+    for (int d = 2; d < xv->rank; d++) inner *= xv->dims[d];
+    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_FLOAT, return weft_op_unsupported_dtype(k, 0));
+    return WEFT_OK;
+}
+#undef WEFT_BODY
+static weft_status lrn_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, lrn_body); }
+
+/* --- ReverseSequence ----------------------------------------------------------------------------- */
+
+static weft_status revseq_axes(const weft_node_info *n, int rank, int *ta, int *ba)
+{
+    int64_t t = weft_attr_int(n, "time_axis", 0), b = weft_attr_int(n, "batch_axis", 1);
+    if (rank < 2) return weft_op_error(n, WEFT_ERR_SHAPE, "input must have rank >= 2");
+    if (!((t == 0 && b == 1) || (t == 1 && b == 0)))
+        return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "time_axis / batch_axis must be 0 / 1 or 1 / 0 (got %lld / %lld)",
+                             (long long)t, (long long)b);
+    *ta = (int)t;
+    *ba = (int)b;
+    return WEFT_OK;
+}
+
+static weft_status revseq_infer(weft_infer_ctx *c)
+{
+    weft_status st = need_index(c, 1, "sequence_lens");
+    if (st) return st;
+    if (c->in_shape[0].rank >= 0) {
+        int ta, ba;
+        if ((st = revseq_axes(c->node, c->in_shape[0].rank, &ta, &ba))) return st;
+    }
+    if (c->in_shape[1].rank >= 0 && c->in_shape[1].rank != 1)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "sequence_lens must be a vector");
+    return weft_infer_same_as_input0(c);
+}
+
+static weft_status revseq_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0], *lens = &k->in[1];
+    int ta, ba;
+    weft_status st = revseq_axes(k->node, x->rank, &ta, &ba);
+    if (st) return st;
+    int64_t T = x->dims[ta], B = x->dims[ba], inner = 1;
+    for (int d = 2; d < x->rank; d++) inner *= x->dims[d];
+    if (lens->numel != B)
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "sequence_lens has %lld values for batch %lld", (long long)lens->numel,
+                             (long long)B);
+    size_t es = weft_dtype_size(x->dtype);
+    for (int64_t b = 0; b < B; b++) {
+        int64_t L = weft_load_i64(lens->dtype, lens->data, b);
+        if (L < 0 || L > T)
+            return weft_op_error(k->node, WEFT_ERR_INDEX, "sequence_lens[%lld] = %lld is outside [0, %lld] (time axis %d)",
+                                 (long long)b, (long long)L, (long long)T, ta);
+        for (int64_t t = 0; t < T; t++) {
+            int64_t src = t < L ? L - 1 - t : t;
+            int64_t o = ta == 0 ? (t * B + b) : (b * T + t), i = ta == 0 ? (src * B + b) : (b * T + src);
+            memcpy((char *)k->out[0].data + (size_t)(o * inner) * es, (const char *)x->data + (size_t)(i * inner) * es,
+                   (size_t)inner * es);
+        }
+    }
+    return WEFT_OK;
+}
+
+/* --- Det ----------------------------------------------------------------------------------------- */
+
+static weft_status det_infer(weft_infer_ctx *c)
+{
+    weft_status st = need_float(c, 0);
+    if (st) return st;
+    const weft_shape *x = &c->in_shape[0];
+    c->out_dtype[0] = c->in_dtype[0];
+    if (x->rank < 0) { c->out_shape[0].rank = -1; return WEFT_OK; }
+    if (x->rank < 2) return weft_op_error(c->node, WEFT_ERR_SHAPE, "input must have rank >= 2 ([..., M, M])");
+    weft_dim a = x->d[x->rank - 2], b = x->d[x->rank - 1];
+    if (weft_dim_known(a) && weft_dim_known(b) && a.v != b.v)
+        return weft_op_error(c->node, WEFT_ERR_SHAPE, "matrices must be square (got %lld x %lld)", (long long)a.v, (long long)b.v);
+    c->out_shape[0].rank = x->rank - 2;
+    for (int d = 0; d < x->rank - 2; d++) c->out_shape[0].d[d] = x->d[d];
+    return WEFT_OK;
+}
+
+/* Gaussian elimination with partial pivoting in double (scratch: one M x M matrix). */
+#define WEFT_BODY(T)                                                                                  \
+    {                                                                                                 \
+        const T *x = k->in[0].data;                                                                   \
+        T *y = k->out[0].data;                                                                        \
+        for (int64_t b = 0; b < batch; b++) {                                                         \
+            for (int64_t i = 0; i < M * M; i++) a[i] = (double)x[b * M * M + i];                      \
+            double det = 1;                                                                           \
+            for (int64_t col = 0; col < M && det != 0; col++) {                                       \
+                int64_t piv = col;                                                                    \
+                for (int64_t r = col + 1; r < M; r++)                                                 \
+                    if (fabs(a[r * M + col]) > fabs(a[piv * M + col])) piv = r;                       \
+                if (a[piv * M + col] == 0) { det = 0; break; }                                        \
+                if (piv != col) {                                                                     \
+                    for (int64_t q = 0; q < M; q++) {                                                 \
+                        double t = a[col * M + q]; a[col * M + q] = a[piv * M + q]; a[piv * M + q] = t; \
+                    }                                                                                 \
+                    det = -det;                                                                       \
+                }                                                                                     \
+                det *= a[col * M + col];                                                              \
+                for (int64_t r = col + 1; r < M; r++) {                                               \
+                    double f = a[r * M + col] / a[col * M + col];                                     \
+                    for (int64_t q = col; q < M; q++) a[r * M + q] -= f * a[col * M + q];             \
+                }                                                                                     \
+            }                                                                                         \
+            y[b] = (T)det;                                                                            \
+        }                                                                                             \
+    }
+static weft_status det_body(weft_kernel_ctx *k, void *scratch)
+{
+    const weft_tview *x = &k->in[0];
+    int64_t M = x->dims[x->rank - 1], batch = k->out[0].numel;
+    double *a = scratch;
+    if (M == 0) {
+        for (int64_t b = 0; b < batch; b++) weft_store_f64(k->out[0].dtype, k->out[0].data, b, 1.0);
+        return WEFT_OK;
+    }
+    WEFT_DISPATCH(x->dtype, WEFT_TYPES_FLOAT, return weft_op_unsupported_dtype(k, 0));
+    return WEFT_OK;
+}
+#undef WEFT_BODY
+static weft_status det_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0];
+    int64_t M = x->dims[x->rank - 1];
+    if (x->dims[x->rank - 2] != M) return weft_op_error(k->node, WEFT_ERR_SHAPE, "matrices must be square");
+    if (M > ((int64_t)1 << 14)) return weft_op_error(k->node, WEFT_ERR_SHAPE, "matrix of size %lld is too large", (long long)M);
+    return weft_math_run_widened(k, (size_t)(M * M + 1) * sizeof(double), det_body);
+}
+
+/* --- Binarizer (ai.onnx.ml) ---------------------------------------------------------------------- */
+
+static weft_status binarizer_infer(weft_infer_ctx *c)
+{
+    weft_dtype dt = c->in_dtype[0];
+    if (!weft_dtype_is_float(dt) && dt != WEFT_INT32 && dt != WEFT_INT64)
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "input 0: dtype %s is not supported", weft_dtype_name(dt));
+    return weft_infer_same_as_input0(c);
+}
+
+#define WEFT_BODY(T)                                                                                  \
+    {                                                                                                 \
+        const T *x = k->in[0].data;                                                                   \
+        T *y = k->out[0].data;                                                                        \
+        for (int64_t i = 0; i < k->in[0].numel; i++) y[i] = (T)((double)x[i] > th ? 1 : 0);           \
+    }
+static weft_status binarizer_body(weft_kernel_ctx *k, void *scratch)
+{
+    (void)scratch;
+    double th = weft_attr_float(k->node, "threshold", 0.0f);
+#define BIN_TYPES(X) WEFT_TYPES_FLOAT(X) X(WEFT_INT64, int64_t) X(WEFT_INT32, int32_t)
+    WEFT_DISPATCH(k->in[0].dtype, BIN_TYPES, return weft_op_unsupported_dtype(k, 0));
+    return WEFT_OK;
+}
+#undef WEFT_BODY
+static weft_status binarizer_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, binarizer_body); }
+
+/* --- CenterCropPad ------------------------------------------------------------------------------- */
+
+/* Target size per axis of x (rank r) from the shape input; *known false when its values are unknown. */
+static weft_status ccp_targets(const weft_node_info *n, int r, const int64_t *shape, int ns, int64_t *tgt,
+                               bool *listed)
+{
+    const int64_t *av;
+    int na = weft_attr_ints(n, "axes", &av);
+    int cnt = na < 0 ? r : na;
+    if (ns != cnt) return weft_op_error(n, WEFT_ERR_SHAPE, "shape has %d values for %d axes", ns, cnt);
+    for (int d = 0; d < r; d++) listed[d] = false;
+    for (int i = 0; i < cnt; i++) {
+        int ax = i;
+        if (na >= 0) {
+            weft_status st = weft_axis(n, av[i], r, false, &ax);
+            if (st) return st;
+        }
+        if (listed[ax]) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "axis %d appears twice in axes", ax);
+        if (shape[i] < 0) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "shape[%d] = %lld is negative", i, (long long)shape[i]);
+        listed[ax] = true;
+        tgt[ax] = shape[i];
+    }
+    return WEFT_OK;
+}
+
+static weft_status ccp_infer(weft_infer_ctx *c)
+{
+    weft_status st = need_index(c, 1, "shape");
+    if (st) return st;
+    const weft_shape *x = &c->in_shape[0];
+    c->out_dtype[0] = c->in_dtype[0];
+    weft_shape *y = &c->out_shape[0];
+    if (x->rank < 0) { y->rank = -1; return WEFT_OK; }
+    y->rank = x->rank;
+    int64_t shape[WEFT_MAX_RANK], tgt[WEFT_MAX_RANK];
+    bool listed[WEFT_MAX_RANK];
+    int ns = weft_infer_int_values(c, 1, shape, WEFT_MAX_RANK);
+    if (ns == -2) return WEFT_ERR_SHAPE;
+    if (ns < 0) {
+        for (int d = 0; d < x->rank; d++) y->d[d] = weft_dim_unknown(c);
+        return WEFT_OK;
+    }
+    if ((st = ccp_targets(c->node, x->rank, shape, ns, tgt, listed))) return st;
+    for (int d = 0; d < x->rank; d++) y->d[d] = listed[d] ? weft_dim_num(tgt[d]) : x->d[d];
+    return WEFT_OK;
+}
+
+/* Crop: the window starts at floor((in - out) / 2); pad: the input starts at floor((out - in) / 2). */
+static weft_status ccp_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0];
+    weft_tview *y = &k->out[0];
+    int r = x->rank;
+    int64_t shape[WEFT_MAX_RANK], tgt[WEFT_MAX_RANK];
+    bool listed[WEFT_MAX_RANK];
+    if (k->in[1].numel > WEFT_MAX_RANK) return weft_op_error(k->node, WEFT_ERR_SHAPE, "shape has too many values");
+    for (int64_t i = 0; i < k->in[1].numel; i++) shape[i] = weft_load_i64(k->in[1].dtype, k->in[1].data, i);
+    weft_status st = ccp_targets(k->node, r, shape, (int)k->in[1].numel, tgt, listed);
+    if (st) return st;
+    int64_t shift[WEFT_MAX_RANK], istr[WEFT_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        int64_t in = x->dims[d], out = y->dims[d];
+        shift[d] = !listed[d] ? 0 : in >= out ? (in - out) / 2 : -((out - in) / 2);
+    }
+    weft_strides(x->dims, r, istr);
+    size_t es = weft_dtype_size(x->dtype);
+    int64_t idx[WEFT_MAX_RANK] = {0};
+    for (int64_t o = 0; o < y->numel; o++) {
+        int64_t src = 0;
+        bool inside = true;
+        for (int d = 0; d < r; d++) {
+            int64_t p = idx[d] + shift[d];
+            if (p < 0 || p >= x->dims[d]) inside = false;
+            src += p * istr[d];
+        }
+        char *dst = (char *)y->data + (size_t)o * es;
+        if (inside) memcpy(dst, (const char *)x->data + (size_t)src * es, es);
+        else memset(dst, 0, es);
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return WEFT_OK;
+}
+
+/* --- MaxUnpool ----------------------------------------------------------------------------------- */
+
+/* Default output size per spatial axis: (in - 1) * stride + kernel - pad_begin - pad_end. */
+static weft_status unpool_infer(weft_infer_ctx *c)
+{
+    const weft_node_info *n = c->node;
+    if (c->in_dtype[1] != WEFT_INT64) return weft_op_error(n, WEFT_ERR_TYPE, "indices must be int64");
+    c->out_dtype[0] = c->in_dtype[0];
+    const weft_shape *x = &c->in_shape[0];
+    weft_shape *y = &c->out_shape[0];
+    if (x->rank < 0) { y->rank = -1; return WEFT_OK; }
+    win_geom w;
+    weft_status st = win_read(n, x->rank - 2, NULL, false, &w);
+    if (st) return st;
+    y->rank = x->rank;
+    if (weft_in_present(c, 2)) {
+        int64_t os[WEFT_MAX_RANK];
+        int cnt = weft_infer_int_values(c, 2, os, WEFT_MAX_RANK);
+        if (cnt == -2) return WEFT_ERR_SHAPE;
+        for (int d = 0; d < x->rank; d++) y->d[d] = cnt < 0 ? weft_dim_unknown(c) : weft_dim_num(os[d]);
+        if (cnt >= 0 && cnt != x->rank)
+            return weft_op_error(n, WEFT_ERR_SHAPE, "output_shape has %d values for rank %d", cnt, x->rank);
+        return WEFT_OK;
+    }
+    y->d[0] = x->d[0];
+    y->d[1] = x->d[1];
+    for (int i = 0; i < w.nsp; i++) {
+        weft_dim d = x->d[i + 2];
+        if (!weft_dim_known(d)) { y->d[i + 2] = weft_dim_unknown(c); continue; }
+        int64_t o = (d.v - 1) * w.s[i] + w.k[i] - w.pb[i] - w.pe[i];
+        if (o < 0) return weft_op_error(n, WEFT_ERR_SHAPE, "spatial axis %d: output size %lld is negative", i, (long long)o);
+        y->d[i + 2] = weft_dim_num(o);
+    }
+    return WEFT_OK;
+}
+
+/*
+ * Indices are flat positions in the default-size output (the MaxPool input they came from); with an
+ * output_shape, that default-size block sits at the start of every axis of the larger output, the rest 0.
+ */
+static weft_status unpool_run(weft_kernel_ctx *k)
+{
+    const weft_tview *x = &k->in[0], *ind = &k->in[1];
+    weft_tview *y = &k->out[0];
+    int r = x->rank;
+    if (ind->numel != x->numel) return weft_op_error(k->node, WEFT_ERR_SHAPE, "indices must have the input's shape");
+    if (y->rank != r) return weft_op_error(k->node, WEFT_ERR_SHAPE, "output_shape must have the input's rank");
+    win_geom w;
+    weft_status st = win_read(k->node, r - 2, NULL, false, &w);
+    if (st) return st;
+    int64_t def[WEFT_MAX_RANK], dstr[WEFT_MAX_RANK], ystr[WEFT_MAX_RANK];
+    def[0] = x->dims[0];
+    def[1] = x->dims[1];
+    for (int i = 0; i < w.nsp; i++) def[i + 2] = (x->dims[i + 2] - 1) * w.s[i] + w.k[i] - w.pb[i] - w.pe[i];
+    for (int d = 0; d < r; d++)
+        if (def[d] < 0 || def[d] > y->dims[d])
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "output axis %d (%lld) is smaller than the unpooled size %lld", d,
+                                 (long long)y->dims[d], (long long)def[d]);
+    weft_strides(def, r, dstr);
+    weft_strides(y->dims, r, ystr);
+    int64_t defn = 1;
+    for (int d = 0; d < r; d++) defn *= def[d];
+    size_t es = weft_dtype_size(x->dtype);
+    memset(y->data, 0, (size_t)y->numel * es);
+    const int64_t *iv = ind->data;
+    for (int64_t i = 0; i < x->numel; i++) {
+        int64_t t = iv[i];
+        if (t < 0 || t >= defn)
+            return weft_op_error(k->node, WEFT_ERR_INDEX, "index %lld is outside the unpooled tensor of %lld elements",
+                                 (long long)t, (long long)defn);
+        int64_t rem = t, dst = 0;
+        for (int d = 0; d < r; d++) {
+            dst += rem / dstr[d] * ystr[d];
+            rem %= dstr[d];
+        }
+        memcpy((char *)y->data + (size_t)dst * es, (const char *)x->data + (size_t)i * es, es);
+    }
+    return WEFT_OK;
+}
+
+const weft_op_def weft_ops_misc2[] = {
+    {"CumProd", "", 26, 0, 2, 2, 1, 1, 0, cumprod_infer, cumprod_run},
+    {"RotaryEmbedding", "", 23, 0, 3, 4, 1, 1, 0, rope_infer, rope_run},
+    {"LRN", "", 1, 0, 1, 1, 1, 1, 0, lrn_infer, lrn_run},
+    {"ReverseSequence", "", 10, 0, 2, 2, 1, 1, 0, revseq_infer, revseq_run},
+    {"Det", "", 11, 0, 1, 1, 1, 1, 0, det_infer, det_run},
+    {"CenterCropPad", "", 18, 0, 2, 2, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, ccp_infer, ccp_run},
+    {"MaxUnpool", "", 9, 0, 2, 3, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, unpool_infer, unpool_run},
+    {"Binarizer", "ai.onnx.ml", 1, 0, 1, 1, 1, 1, 0, binarizer_infer, binarizer_run},
+};
+const int weft_ops_misc2_count = sizeof weft_ops_misc2 / sizeof weft_ops_misc2[0];

@@ -26,7 +26,7 @@ typedef struct {
 } win_geom;
 
 /* A list attribute of nsp positive values, or `def` for each axis when absent. */
-static weft_status win_list(const weft_node_info *n, const char *name, int nsp, int64_t def, int64_t lo,
+static inline weft_status win_list(const weft_node_info *n, const char *name, int nsp, int64_t def, int64_t lo,
                             int64_t *out)
 {
     const int64_t *v;
@@ -50,7 +50,7 @@ static weft_status win_list(const weft_node_info *n, const char *name, int nsp, 
  * Reads the window attributes of node n for nsp spatial axes. `kernel` (nsp values) is the kernel size
  * when it comes from elsewhere (Conv's weights), else NULL: then kernel_shape is required.
  */
-static weft_status win_read(const weft_node_info *n, int nsp, const int64_t *kernel, bool allow_ceil, win_geom *w)
+static inline weft_status win_read(const weft_node_info *n, int nsp, const int64_t *kernel, bool allow_ceil, win_geom *w)
 {
     memset(w, 0, sizeof *w);
     w->nsp = nsp;
@@ -108,7 +108,7 @@ static weft_status win_read(const weft_node_info *n, int nsp, const int64_t *ker
 static inline int64_t win_span(const win_geom *w, int i) { return (w->k[i] - 1) * w->d[i] + 1; }
 
 /* Output size of axis i for an input of size `in`, and the pads before and after the input (*pb, *pe). */
-static weft_status win_axis(const weft_node_info *n, const win_geom *w, int i, int64_t in, int64_t *out, int64_t *pb,
+static inline weft_status win_axis(const weft_node_info *n, const win_geom *w, int i, int64_t in, int64_t *out, int64_t *pb,
                             int64_t *pe)
 {
     int64_t span = win_span(w, i), s = w->s[i];
