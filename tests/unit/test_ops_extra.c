@@ -170,6 +170,7 @@ static void test_nll(void)
     /* target out of range */
     t[1] = 3;
     CU_ASSERT_EQUAL(wt_run_op("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 2, &out, 1), WEFT_ERR_INDEX);
+    wt_free_outputs(&out, 1); /* run-time errors leave the outputs allocated */
 }
 
 static void test_sce(void)
@@ -286,6 +287,7 @@ static void test_misc(void)
     wt_free_outputs(&out, 1);
     lens[1] = 4;
     CU_ASSERT_EQUAL(wt_run_op("ReverseSequence", 10, NULL, 0, rs, 2, &out, 1), WEFT_ERR_INDEX);
+    wt_free_outputs(&out, 1); /* run-time errors leave the outputs allocated */
     /* RotaryEmbedding: (1, 0) rotated by 90 degrees (cos 0, sin 1) is (0, 1) */
     float xr[2] = {1, 0}, co[1] = {0}, si[1] = {1};
     int64_t pos[1] = {0};
@@ -296,6 +298,7 @@ static void test_misc(void)
     wt_free_outputs(&out, 1);
     pos[0] = 1;
     CU_ASSERT_EQUAL(wt_run_op("RotaryEmbedding", 23, NULL, 0, re, 4, &out, 1), WEFT_ERR_INDEX);
+    wt_free_outputs(&out, 1); /* run-time errors leave the outputs allocated */
     /* LRN size 1: x / (1 + x^2)^1 = 2 / 5 */
     float xl[1] = {2};
     weft_tensor lr = wt_tensor(WEFT_FLOAT32, xl, 4, D(1, 1, 1, 1));
@@ -325,6 +328,7 @@ static void test_misc(void)
     wt_free_outputs(&out, 1);
     iu[1] = 4;
     CU_ASSERT_EQUAL(wt_run_op("MaxUnpool", 11, ua, 2, mu, 2, &out, 1), WEFT_ERR_INDEX);
+    wt_free_outputs(&out, 1); /* run-time errors leave the outputs allocated */
     /* Binarizer */
     float xb[3] = {-1, 0.5f, 2};
     weft_tensor bz = wt_tensor(WEFT_FLOAT32, xb, 1, D(3));
