@@ -70,6 +70,11 @@ weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, 
         goto fail;
     }
     if ((st = weft_pass_infer(g, opt_level >= 1, NULL))) goto fail;
+    /* Inlining a branch can make more conditions constant: repeat while it changes something. */
+    for (int round = 0, changed = 1; opt_level >= 1 && changed && round < 16; round++) {
+        if ((st = weft_pass_inline_if(g, &changed))) goto fail;
+        if (changed && (st = weft_pass_infer(g, true, NULL))) goto fail;
+    }
     if (opt_level >= 1 && (st = weft_pass_message_passing(g, NULL))) goto fail;
     if ((st = weft_pass_dce(g, NULL))) goto fail;
     struct weft_plan *p = NULL;

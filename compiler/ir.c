@@ -295,7 +295,7 @@ static void *dupmem(const void *p, size_t n)
     return q;
 }
 
-static bool attr_copy(weft_attr *dst, const weft_attr *src, weft_graph *owner)
+bool weft_attr_copy(weft_attr *dst, const weft_attr *src, weft_graph *owner)
 {
     memset(dst, 0, sizeof *dst);
     dst->name = dupstr(src->name);
@@ -360,7 +360,7 @@ weft_graph *weft_graph_clone(const weft_graph *g, weft_graph *parent)
             d->attrs = calloc((size_t)n->n_attrs, sizeof(weft_attr));
             if (!d->attrs) goto fail;
             for (int a = 0; a < n->n_attrs; a++) {
-                if (!attr_copy(&d->attrs[a], &n->attrs[a], c)) goto fail;
+                if (!weft_attr_copy(&d->attrs[a], &n->attrs[a], c)) goto fail;
                 d->n_attrs = a + 1;
             }
         }

@@ -117,6 +117,8 @@ int weft_graph_add_node(weft_graph *g, const char *op_type, const char *domain, 
                         int n_inputs, int n_outputs);
 /* Appends an attribute to a node (takes ownership of *a's contents on success). */
 weft_status weft_node_add_attr(weft_node *n, weft_attr *a);
+/* Deep-copies an attribute; graphs inside it become subgraphs of `owner`. False on allocation failure. */
+bool weft_attr_copy(weft_attr *dst, const weft_attr *src, weft_graph *owner);
 /* Frees what an attribute owns (not the struct itself). */
 void weft_attr_clear(weft_attr *a);
 /* The op-facing view of a node. */

@@ -316,6 +316,10 @@ static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, we
             if (n->outputs[o] >= 0) merge_declared(&g->values[n->outputs[o]], odt[o], &osh[o], g->syms);
         weft_symval_refine(sv, g, n);
         weft_symval_propagate(sv, g, n);
+        /* Shape and Size read only their input's shape: known dims are enough to fold them. */
+        if ((strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0) && !n->domain[0] && n->n_inputs == 1 &&
+            n->inputs[0] >= 0 && weft_shape_known(&sh[0]))
+            all_const = true;
         if (fold_consts && all_const && !(d->flags & WEFT_OP_NO_FOLD)) {
             bool known = true;
             for (int o = 0; o < n->n_outputs; o++)

@@ -70,6 +70,28 @@ static int unwiden(const weft_graph *g, int v)
     return -1;
 }
 
+/* TorchScript exports pass the updates through `Slice(x, 0, Shape(index))`: with the index widened to
+ * x's own shape that slice is x itself. Returns x for such a slice of v, else v. */
+static int through_noop_slice(const weft_graph *g, int v, int index)
+{
+    const weft_node *sl = producer(g, v);
+    if (!is_op(sl, "Slice") || sl->n_inputs < 3 || sl->n_inputs > 5) return v;
+    if (sl->n_inputs >= 4 && sl->inputs[3] >= 0) return v; /* explicit axes: not the plain form */
+    const weft_value *st = sl->inputs[1] >= 0 ? &g->values[sl->inputs[1]] : NULL;
+    if (!st || !(st->flags & WEFT_VALUE_CONST)) return v;
+    for (int64_t i = 0; i < (int64_t)(st->nbytes / (weft_dtype_size(st->dtype) ? weft_dtype_size(st->dtype) : 1)); i++)
+        if (weft_load_i64(st->dtype, st->data, i) != 0) return v;
+    const weft_node *shp = producer(g, sl->inputs[2]);
+    if (!is_op(shp, "Shape") || shp->inputs[0] != index || shp->n_attrs) return v;
+    if (sl->n_inputs == 5 && sl->inputs[4] >= 0) {
+        const weft_value *sp = &g->values[sl->inputs[4]];
+        if (!(sp->flags & WEFT_VALUE_CONST)) return v;
+        for (int64_t i = 0; i < (int64_t)(sp->nbytes / (weft_dtype_size(sp->dtype) ? weft_dtype_size(sp->dtype) : 1)); i++)
+            if (weft_load_i64(sp->dtype, sp->data, i) != 1) return v;
+    }
+    return sl->inputs[0];
+}
+
 /* If value v (the ScatterElements index) is idx widened to src's shape, returns the 1-D idx; else -1. */
 static int edge_index_of(const weft_graph *g, int v, int src)
 {
@@ -84,10 +106,10 @@ static int edge_index_of(const weft_graph *g, int v, int src)
     return unwiden(g, e->inputs[0]);
 }
 
-static weft_status rewrite(weft_graph *g, int i, int idx, const char *reduce)
+static weft_status rewrite(weft_graph *g, int i, int idx, int src, const char *reduce)
 {
     weft_node *n = &g->nodes[i];
-    int data = n->inputs[0], src = n->inputs[2];
+    int data = n->inputs[0];
     int *in = realloc(n->inputs, 4 * sizeof(int));
     if (!in) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     in[0] = src;
@@ -135,6 +157,10 @@ static weft_status lower_graph(weft_graph *g, int *changed)
         if (!reduce) continue; /* 'none' lets the last duplicate win: not a reduction */
         int data = n->inputs[0], index = n->inputs[1], src = n->inputs[2];
         if (data < 0 || index < 0 || src < 0) continue;
+        /* a no-op slice is only no-op if the index really is src's shape: edge_index_of checks that
+         * against the unsliced source */
+        int unsliced = through_noop_slice(g, src, index);
+        if (unsliced != src && g->values[index].shape.rank == 2) src = unsliced;
         const weft_value *dv = &g->values[data], *sv = &g->values[src];
         if (dv->dtype != sv->dtype || dv->shape.rank != sv->shape.rank || dv->shape.rank < 1 || dv->shape.rank > 2) continue;
         /* (2-D data may be wider than src: SegmentReduce's init form allows that, as ScatterElements does) */
@@ -142,7 +168,7 @@ static weft_status lower_graph(weft_graph *g, int *changed)
         if (idx < 0) continue;
         weft_dtype it = g->values[idx].dtype;
         if (it != WEFT_INT64 && it != WEFT_INT32) continue;
-        weft_status st = rewrite(g, i, idx, reduce);
+        weft_status st = rewrite(g, i, idx, src, reduce);
         if (st) return st;
         (*changed)++;
     }

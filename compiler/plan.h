@@ -69,6 +69,8 @@ void weft_plan_destroy(struct weft_plan *p);
 /* Passes (compiler/pass_*.c). Each returns a status; `changed` (may be NULL) counts what it changed. */
 weft_status weft_pass_infer(weft_graph *g, bool fold, int *changed); /* shapes, types, constant folding */
 weft_status weft_pass_dce(weft_graph *g, int *changed);               /* drops nodes nothing reads */
+/* If nodes with a constant condition -> their taken branch */
+weft_status weft_pass_inline_if(weft_graph *g, int *changed);
 /* gather/scatter chains -> ai.weft.SegmentReduce (run after inference: it reads shapes) */
 weft_status weft_pass_message_passing(weft_graph *g, int *changed);
 
