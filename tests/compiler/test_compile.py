@@ -57,3 +57,30 @@ def test_patterns_still_match_their_expected_outputs():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# Real PyG exports (models/): shape-guard Ifs are inlined, scatter chains lowered, outputs symbolic.
+MODELS = os.path.join(ROOT, "models")
+EXPORTS = {
+    # name: (SegmentReduce, ScatterElements left, output shapes)
+    "traffic_encoder_ts17": (32, 0, ["[num_con,128]", "[num_ip,128]"]),
+    "traffic_encoder_dynamo18": (24, 0, ["[num_con,128]", "[num_ip,128]"]),
+    "sage_mean_ts18": (4, 0, ["[num_nodes,32]"]),
+    "gcn_ts17": (4, 0, ["[num_nodes,32]"]),
+    "gru_temporal_ts17": (6, 0, ["[3,num_nodes,32]", "[num_nodes,32]"]),
+}
+
+
+@pytest.mark.skipif(WEFT is None, reason="weft binary not built")
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+def test_pyg_exports_lower(name):
+    model = os.path.join(MODELS, name, "model.onnx")
+    if not os.path.exists(model):
+        pytest.skip(f"{name} is not in models/")
+    seg, left, shapes = EXPORTS[name]
+    plan = compile_json(model)
+    o = ops(plan)
+    assert o.get(("ai.weft", "SegmentReduce"), 0) == seg, plan["ops"]
+    assert o.get(("", "ScatterElements"), 0) == left
+    assert ("", "If") not in o
+    assert [x["shape"] for x in plan["outputs"]] == shapes
