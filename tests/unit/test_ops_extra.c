@@ -338,6 +338,34 @@ static void test_misc(void)
     wt_free_outputs(&out, 1);
 }
 
+static void test_einsum(void)
+{
+    float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+    weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, a, 2, D(2, 2)), wt_tensor(WEFT_FLOAT32, b, 2, D(2, 2))}, out;
+    /* implicit output "ik": a matrix product */
+    weft_attr eq = wt_attr_string("equation", "ij,jk");
+    CU_ASSERT_EQUAL_FATAL(run_n("Einsum", 12, &eq, 1, in, 2, &out, 1), WEFT_OK);
+    CU_ASSERT(shape_is(&out, 2, D(2, 2)));
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){19, 22, 43, 50}, 4, 0, 0));
+    wt_free_outputs(&out, 1);
+    eq = wt_attr_string("equation", "ii->i");
+    CU_ASSERT_EQUAL_FATAL(run_n("Einsum", 12, &eq, 1, in, 1, &out, 1), WEFT_OK);
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){1, 4}, 2, 0, 0));
+    wt_free_outputs(&out, 1);
+    eq = wt_attr_string("equation", "...j->...");
+    CU_ASSERT_EQUAL_FATAL(run_n("Einsum", 12, &eq, 1, in, 1, &out, 1), WEFT_OK);
+    CU_ASSERT(shape_is(&out, 1, D(2)));
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){3, 7}, 2, 0, 0));
+    wt_free_outputs(&out, 1);
+    /* a term with more subscripts than the input's rank; a size mismatch */
+    eq = wt_attr_string("equation", "ijk->i");
+    CU_ASSERT_EQUAL(wt_run_op("Einsum", 12, &eq, 1, in, 1, &out, 1), WEFT_ERR_SHAPE);
+    float c[3] = {1, 2, 3};
+    weft_tensor in2[2] = {in[0], wt_tensor(WEFT_FLOAT32, c, 1, D(3))};
+    eq = wt_attr_string("equation", "ij,j->i");
+    CU_ASSERT_EQUAL(wt_run_op("Einsum", 12, &eq, 1, in2, 2, &out, 1), WEFT_ERR_SHAPE);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -351,6 +379,7 @@ int main(void)
     CU_add_test(s, "resize", test_resize);
     CU_add_test(s, "attention", test_attention);
     CU_add_test(s, "misc", test_misc);
+    CU_add_test(s, "einsum", test_einsum);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
