@@ -366,6 +366,30 @@ static void test_einsum(void)
     CU_ASSERT_EQUAL(wt_run_op("Einsum", 12, &eq, 1, in2, 2, &out, 1), WEFT_ERR_SHAPE);
 }
 
+static void test_window_gridsample(void)
+{
+    weft_tensor out;
+    int64_t n[1] = {4};
+    weft_tensor sz = wt_tensor(WEFT_INT64, n, 0, NULL);
+    /* periodic Hann over 4: 0.5 - 0.5 cos(pi k / 2) */
+    CU_ASSERT_EQUAL_FATAL(run_n("HannWindow", 17, NULL, 0, &sz, 1, &out, 1), WEFT_OK);
+    CU_ASSERT(shape_is(&out, 1, D(4)));
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){0, 0.5f, 1, 0.5f}, 4, 0, 1e-7));
+    wt_free_outputs(&out, 1);
+    /* GridSample, align_corners: x = (g + 1) / 2 * (W - 1); g = 0 is halfway between 1 and 3 */
+    float x[2] = {1, 3}, g[4] = {0, 0, -1, 0};
+    weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, x, 4, D(1, 1, 1, 2)), wt_tensor(WEFT_FLOAT32, g, 4, D(1, 1, 2, 2))};
+    weft_attr a[2] = {wt_attr_int("align_corners", 1), wt_attr_string("mode", "linear")};
+    CU_ASSERT_EQUAL_FATAL(run_n("GridSample", 20, a, 2, in, 2, &out, 1), WEFT_OK);
+    CU_ASSERT(shape_is(&out, 4, D(1, 1, 1, 2)));
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){2, 1}, 2, 1e-6, 0));
+    wt_free_outputs(&out, 1);
+    /* without align_corners g = -1 is x = -0.5: half of the first pixel, half zero padding */
+    CU_ASSERT_EQUAL_FATAL(run_n("GridSample", 20, a + 1, 1, in, 2, &out, 1), WEFT_OK);
+    CU_ASSERT(wt_close_f32(F32(out), (float[]){2, 0.5f}, 2, 1e-6, 0));
+    wt_free_outputs(&out, 1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -380,6 +404,7 @@ int main(void)
     CU_add_test(s, "attention", test_attention);
     CU_add_test(s, "misc", test_misc);
     CU_add_test(s, "einsum", test_einsum);
+    CU_add_test(s, "window_gridsample", test_window_gridsample);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
