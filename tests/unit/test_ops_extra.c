@@ -390,6 +390,26 @@ static void test_window_gridsample(void)
     wt_free_outputs(&out, 1);
 }
 
+static void test_nms(void)
+{
+    /* box 1 overlaps box 0 with IoU 0.9 / 1.1 > 0.5 and is suppressed; box 2 is far away */
+    float boxes[12] = {0, 0, 1, 1, 0, 0.1f, 1, 1.1f, 0, 10, 1, 11}, scores[3] = {0.9f, 0.8f, 0.7f}, iou[1] = {0.5f};
+    int64_t maxo[1] = {3};
+    weft_tensor in[4] = {wt_tensor(WEFT_FLOAT32, boxes, 3, D(1, 3, 4)), wt_tensor(WEFT_FLOAT32, scores, 3, D(1, 1, 3)),
+                         wt_tensor(WEFT_INT64, maxo, 1, D(1)), wt_tensor(WEFT_FLOAT32, iou, 1, D(1))};
+    weft_tensor out;
+    CU_ASSERT_EQUAL_FATAL(run_n("NonMaxSuppression", 11, NULL, 0, in, 4, &out, 1), WEFT_OK);
+    CU_ASSERT_FATAL(shape_is(&out, 2, D(2, 3)));
+    const int64_t *r = out.data;
+    CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0 && r[4] == 0 && r[5] == 2);
+    wt_free_outputs(&out, 1);
+    /* at most one box per class */
+    maxo[0] = 1;
+    CU_ASSERT_EQUAL_FATAL(run_n("NonMaxSuppression", 11, NULL, 0, in, 4, &out, 1), WEFT_OK);
+    CU_ASSERT(shape_is(&out, 2, D(1, 3)) && ((const int64_t *)out.data)[2] == 0);
+    wt_free_outputs(&out, 1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -405,6 +425,7 @@ int main(void)
     CU_add_test(s, "misc", test_misc);
     CU_add_test(s, "einsum", test_einsum);
     CU_add_test(s, "window_gridsample", test_window_gridsample);
+    CU_add_test(s, "nms", test_nms);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
