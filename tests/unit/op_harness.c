@@ -62,14 +62,17 @@ weft_status wt_run_op_domain(const char *domain, const char *op, int opset, cons
     }
     for (int i = 0; i < n_out; i++) {
         memset(&out[i], 0, sizeof out[i]);
-        if (!weft_shape_known(&out_sh[i]))
+        if (!weft_shape_known(&out_sh[i])) {
+            wt_free_outputs(out, i);
             return weft_error(WEFT_ERR_INTERNAL, "%s: output %d shape not fully inferred", op, i);
+        }
         ov[i].dtype = out_dt[i];
         ov[i].rank = out_sh[i].rank;
         ov[i].numel = 1;
         for (int j = 0; j < ov[i].rank; j++) { ov[i].dims[j] = out_sh[i].d[j].v; ov[i].numel *= ov[i].dims[j]; }
         size_t nb = (size_t)ov[i].numel * weft_dtype_size(out_dt[i]);
         ov[i].data = calloc(1, nb ? nb : 1);
+        if (!ov[i].data) { wt_free_outputs(out, i); return weft_error(WEFT_ERR_NOMEM, "%s: output %d too large", op, i); }
         out[i].dtype = out_dt[i];
         out[i].rank = ov[i].rank;
         memcpy(out[i].dims, ov[i].dims, sizeof ov[i].dims);
@@ -80,6 +83,7 @@ weft_status wt_run_op_domain(const char *domain, const char *op, int opset, cons
     weft_kernel_ctx kc = {&info, n_in, iv, n_out, ov, get_scratch, &sc};
     st = def->run(&kc);
     free(sc.buf);
+    if (st) wt_free_outputs(out, n_out); /* nothing to free after any failure */
     return st;
 }
 

@@ -10,7 +10,8 @@
 #include "../../ops/op.h"
 
 /* Runs `op` (default domain unless `domain` is given to wt_run_op_domain) at `opset`. `in[i]` with dtype
- * WEFT_UNDEFINED is an absent optional input. Outputs are malloc'd; release with wt_free_outputs. */
+ * WEFT_UNDEFINED is an absent optional input. On success outputs are malloc'd: release them with
+ * wt_free_outputs. On failure nothing is left allocated (calling wt_free_outputs is still safe). */
 weft_status wt_run_op(const char *op, int opset, const weft_attr *attrs, int n_attrs, const weft_tensor *in,
                       int n_in, weft_tensor *out, int n_out);
 weft_status wt_run_op_domain(const char *domain, const char *op, int opset, const weft_attr *attrs,
