@@ -1,5 +1,6 @@
 /* traffic/features.c — flow statistics, quantile scaling, positional encodings (see features.h). */
 #include "features.h"
+#include "radix.h"
 
 #include <errno.h>
 #include <math.h>
@@ -79,12 +80,6 @@ double weft_quantile_sorted(const double *x, size_t n, double q)
     return frac == 0 ? x[i] : x[i] + frac * (x[i + 1] - x[i]);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int weft_scaler_fit(weft_scaler *s, const weft_flow *flows, size_t n, double q_lo, double q_hi, char *err,
                     size_t err_n)
 {
@@ -100,9 +95,11 @@ int weft_scaler_fit(weft_scaler *s, const weft_flow *flows, size_t n, double q_l
         set_err(err, err_n, "too many flows to fit feature scaling");
         return -1;
     }
-    /* Column-major copy so each column sorts on its own. */
+    /* Column-major copy so each column sorts on its own (a linear radix sort of order-preserving keys). */
     double *col = malloc(n * WEFT_FEAT_NSTATS * sizeof *col);
-    if (!col) {
+    uint64_t *k1 = malloc(n * sizeof *k1), *k2 = malloc(n * sizeof *k2);
+    if (!col || !k1 || !k2) {
+        free(col), free(k1), free(k2);
         set_err(err, err_n, "out of memory fitting feature scaling on %zu flows", n);
         return -1;
     }
@@ -115,11 +112,13 @@ int weft_scaler_fit(weft_scaler *s, const weft_flow *flows, size_t n, double q_l
     s->q_hi = q_hi;
     for (int c = 0; c < WEFT_FEAT_NSTATS; c++) {
         double *x = col + (size_t)c * n;
-        qsort(x, n, sizeof *x, cmp_double);
+        for (size_t i = 0; i < n; i++) k1[i] = weft_radix_double_key(x[i]);
+        weft_radix_sort_u64(k1, NULL, n, k2, NULL);
+        for (size_t i = 0; i < n; i++) x[i] = weft_radix_key_double(k1[i]);
         s->lo[c] = weft_quantile_sorted(x, n, q_lo);
         s->hi[c] = weft_quantile_sorted(x, n, q_hi);
     }
-    free(col);
+    free(col), free(k1), free(k2);
     return 0;
 }
 

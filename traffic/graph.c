@@ -2,8 +2,9 @@
  *
  * Work is linear in flows plus (flow, window) pairs wherever it can be: addresses and 5-tuples get dense
  * ids through hash tables (ids are then re-numbered in sorted address order, so nothing depends on hash
- * order), pairs are counting-sorted by window, and edges are produced already sorted by source node. */
+ * order), pairs are counting- or radix-sorted by window, and edges are produced already sorted by source node. */
 #include "graph.h"
+#include "radix.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -25,7 +26,7 @@ const char *const weft_node_type_names[WEFT_NODE_TYPES] = {"con", "ip"};
  * exhaust memory one window at a time. */
 #define MAX_MEMBERSHIPS ((size_t)1 << 31)
 /* Times beyond this many windows from the origin cannot be counted exactly in a double. */
-#define MAX_WINDOW_INDEX 4.0e15
+#define MAX_WINDOW_INDEX 1.0e15
 
 void weft_tgraph_params_default(weft_tgraph_params *p)
 {
@@ -170,11 +171,12 @@ static void flow_windows(const wparams *w, double s, double e, int64_t *kmin, in
 {
     int64_t lo = (int64_t)floor((s - w->origin - w->window) / w->stride) + 1;
     int64_t hi = e > s ? (int64_t)ceil((e - w->origin) / w->stride) - 1 : (int64_t)floor((s - w->origin) / w->stride);
-    /* The formulas can be off by one where a boundary rounds; settle it with the exact test. */
-    while (wstart(w, lo - 1) + w->window > s) lo--;
-    while (!(wstart(w, lo) + w->window > s)) lo++;
-    while (e > s ? wstart(w, hi + 1) < e : wstart(w, hi + 1) <= s) hi++;
-    while (hi >= lo && !(e > s ? wstart(w, hi) < e : wstart(w, hi) <= s)) hi--;
+    /* The formulas can be off by one where a boundary rounds; settle it with the exact test (a few steps
+     * at most: times are checked to be far inside the range where window starts are exact). */
+    for (int i = 0; i < 4 && wstart(w, lo - 1) + w->window > s; i++) lo--;
+    for (int i = 0; i < 4 && !(wstart(w, lo) + w->window > s); i++) lo++;
+    for (int i = 0; i < 4 && (e > s ? wstart(w, hi + 1) < e : wstart(w, hi + 1) <= s); i++) hi++;
+    for (int i = 0; i < 4 && hi >= lo && !(e > s ? wstart(w, hi) < e : wstart(w, hi) <= s); i++) hi--;
     *kmin = lo;
     *kmax = hi;
 }
@@ -216,6 +218,8 @@ typedef struct builder {
     size_t *src_list, *dst_list; size_t cap_src_list, cap_dst_list;
     size_t *pos_src, *pos_dst; size_t cap_pos_src, cap_pos_dst;
     uint64_t *pairs; size_t cap_pairs;
+    uint64_t *tmp64; size_t cap_tmp64;
+    float *prefix;        /* per flow: the 30 features that do not depend on the slice (stats, one-hots) */
     float *x_con; size_t cap_x_con;
     float *x_ip; size_t cap_x_ip;
     int64_t *edges[WEFT_EDGE_TYPES]; size_t cap_edges[WEFT_EDGE_TYPES];
@@ -237,20 +241,10 @@ static void builder_free(builder *b)
     free(b->con_flow); free(b->con_slice); free(b->con_pos); free(b->con_src); free(b->con_dst);
     free(b->ip_addr); free(b->ip_slice); free(b->ip_next);
     free(b->src_start); free(b->dst_start); free(b->src_list); free(b->dst_list);
-    free(b->pos_src); free(b->pos_dst); free(b->pairs); free(b->x_con); free(b->x_ip);
+    free(b->pos_src); free(b->pos_dst); free(b->pairs); free(b->tmp64); free(b->prefix); free(b->x_con); free(b->x_ip);
     for (int i = 0; i < WEFT_EDGE_TYPES; i++) free(b->edges[i]);
     free(b->slice_ids); free(b->stamp); free(b->node_of); free(b->last_stamp); free(b->last_node);
     free(b->pe); free(b->window_flows); free(b->window_dropped);
-}
-
-static const weft_flow_table *g_sort_table; /* qsort has no context argument; set just around the call */
-
-static int cmp_rank(const void *a, const void *b)
-{
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double x = g_sort_table->flows[i].start, y = g_sort_table->flows[j].start;
-    if (x != y) return x < y ? -1 : 1;
-    return (i > j) - (i < j);
 }
 
 static int cmp_ip(const void *a, const void *b)
@@ -264,25 +258,14 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_member(const void *a, const void *b)
-{
-    const member *x = a, *y = b;
-    if (x->k != y->k) return x->k < y->k ? -1 : 1;
-    return (x->rank > y->rank) - (x->rank < y->rank);
-}
-
 /* Address ids in sorted-address order: hash to provisional ids, sort the distinct addresses, re-map. */
 static int assign_ids(builder *b, const bool *valid, char *err, size_t err_n)
 {
     const weft_flow_table *t = b->t;
     size_t n = t->n;
     idmap ipm, tpm;
+    memset(&ipm, 0, sizeof ipm);
+    memset(&tpm, 0, sizeof tpm);
     if (!idmap_init(&ipm, sizeof(weft_ip), 1024) || !idmap_init(&tpm, sizeof(tuple_key), n)) {
         idmap_free(&ipm);
         idmap_free(&tpm);
@@ -317,7 +300,7 @@ static int assign_ids(builder *b, const bool *valid, char *err, size_t err_n)
         set_err(err, err_n, "out of memory");
         goto out;
     }
-    memcpy(b->ips, ipm.keys, ipm.n * sizeof(weft_ip));
+    if (ipm.n) memcpy(b->ips, ipm.keys, ipm.n * sizeof(weft_ip));
     qsort(b->ips, ipm.n, sizeof *b->ips, cmp_ip);
     for (size_t i = 0; i < ipm.n; i++) {
         /* The provisional id of sorted address i is found again through the map. */
@@ -362,7 +345,6 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
                      char *err, size_t err_n)
 {
     const weft_tgraph_params *p = b->p;
-    const weft_flow_table *t = b->t;
     int K = p->window_memory;
     size_t fm = (size_t)p->flow_memory;
 
@@ -469,7 +451,8 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
     size_t np = 0;
     if (fm > 0) {
         for (size_t x = 0; x < nc; x++) b->pairs[x] = (uint64_t)b->tuple[b->con_flow[x]] << 32 | x;
-        qsort(b->pairs, nc, sizeof *b->pairs, cmp_u64);
+        if (!GROW(b->tmp64, b->cap_tmp64, nc + 1)) goto oom;
+        weft_radix_sort_u64(b->pairs, NULL, nc, b->tmp64, NULL);
     }
 
     /* Edge counts, then the edges. */
@@ -560,7 +543,8 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
             }
             x = r1;
         }
-        qsort(out, o, sizeof *out, cmp_u64);
+        if (!GROW(b->tmp64, b->cap_tmp64, o + 1)) goto oom;
+        weft_radix_sort_u64(out, NULL, o, b->tmp64, NULL);
         E = b->edges[WEFT_EDGE_CON_REPEAT_CON], cnt = o, k = 0;
         for (size_t i = 0; i < o; i++) PUT(out[i] >> 32, (uint32_t)out[i]);
     }
@@ -568,9 +552,13 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
     np = ni;
 
     /* Features. */
-    for (size_t x = 0; x < nc; x++)
-        weft_con_features(b->sc, &t->flows[b->con_flow[x]], b->con_pos[x], pe_row(b, b->con_pos[x]),
-                          b->x_con + x * WEFT_FEAT_CON_DIM);
+    for (size_t x = 0; x < nc; x++) {
+        float *row = b->x_con + x * WEFT_FEAT_CON_DIM;
+        const float *pe = pe_row(b, b->con_pos[x]);
+        memcpy(row, b->prefix + b->con_flow[x] * WEFT_FEAT_CON_PE, WEFT_FEAT_CON_PE * sizeof(float));
+        if (pe) memcpy(row + WEFT_FEAT_CON_PE, pe, WEFT_FEAT_PE_DIM * sizeof(float));
+        else weft_pos_encoding((double)b->con_pos[x], WEFT_FEAT_PE_DIM, row + WEFT_FEAT_CON_PE);
+    }
     if (!GROW(b->x_ip, b->cap_x_ip, (np + 1) * WEFT_FEAT_IP_DIM)) goto oom;
     for (size_t i = 0; i < np; i++) {
         float *row = b->x_ip + i * WEFT_FEAT_IP_DIM;
@@ -663,13 +651,16 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     double min_start = INFINITY;
     for (size_t i = 0; i < n; i++) {
         const weft_flow *f = &t->flows[i];
-        valid[i] = isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 && isfinite(f->start + f->duration);
+        /* Times so far out that window starts near them are not exact doubles are skipped too. */
+        valid[i] = isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 &&
+                   fabs(f->start) / p.stride <= MAX_WINDOW_INDEX &&
+                   fabs(f->start + f->duration) / p.stride <= MAX_WINDOW_INDEX;
         if (valid[i] && f->start < min_start) min_start = f->start;
     }
     wparams w = {p.window, p.stride, p.origin};
     if (isnan(w.origin)) w.origin = isfinite(min_start) ? floor(min_start / p.stride) * p.stride : 0.0;
-    if (!isfinite(w.origin)) {
-        set_err(err, err_n, "the window origin must be a finite time");
+    if (!isfinite(w.origin) || fabs(w.origin) / p.stride > MAX_WINDOW_INDEX) {
+        set_err(err, err_n, "the window origin must be a finite time within %g strides of 0", MAX_WINDOW_INDEX);
         goto out;
     }
     p.origin = w.origin;
@@ -702,9 +693,32 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         if (valid[i]) b.order[n_valid++] = i;
         else stats->flows_skipped++;
     }
-    g_sort_table = t;
-    qsort(b.order, n_valid, sizeof *b.order, cmp_rank);
-    g_sort_table = NULL;
+    /* Start order (ties: table order) by a stable radix sort of the start times. */
+    {
+        uint64_t *k1 = malloc((n_valid + 1) * sizeof *k1), *k2 = malloc((n_valid + 1) * sizeof *k2);
+        uint32_t *v1 = malloc((n_valid + 1) * sizeof *v1), *v2 = malloc((n_valid + 1) * sizeof *v2);
+        if (!k1 || !k2 || !v1 || !v2) {
+            free(k1), free(k2), free(v1), free(v2);
+            goto oom;
+        }
+        for (size_t r = 0; r < n_valid; r++) {
+            k1[r] = weft_radix_double_key(t->flows[b.order[r]].start);
+            v1[r] = (uint32_t)b.order[r];
+        }
+        weft_radix_sort_u64(k1, v1, n_valid, k2, v2);
+        for (size_t r = 0; r < n_valid; r++) b.order[r] = v1[r];
+        free(k1), free(k2), free(v1), free(v2);
+    }
+    /* The slice-independent part of every flow's features, once. */
+    if (n > SIZE_MAX / sizeof(float) / WEFT_FEAT_CON_PE) goto oom;
+    b.prefix = malloc((n + 1) * WEFT_FEAT_CON_PE * sizeof(float));
+    if (!b.prefix) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        float row[WEFT_FEAT_CON_DIM];
+        if (!valid[i]) continue;
+        weft_con_features(sc, &t->flows[i], 0, b.pe ? b.pe : (const float[WEFT_FEAT_PE_DIM]){0}, row);
+        memcpy(b.prefix + i * WEFT_FEAT_CON_PE, row, WEFT_FEAT_CON_PE * sizeof(float));
+    }
     if (assign_ids(&b, valid, err, err_n)) goto out;
     b.stamp = calloc(b.n_ips + 1, sizeof *b.stamp);
     b.node_of = calloc(b.n_ips + 1, sizeof *b.node_of);
@@ -733,12 +747,24 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         }
         free(cnt);
     } else if (total) {
+        /* Sparse windows (traffic with long gaps): stable radix sort on the window, pushed in rank order. */
+        uint64_t *k1 = malloc(total * sizeof *k1), *k2 = malloc(total * sizeof *k2);
+        uint32_t *v1 = malloc(total * sizeof *v1), *v2 = malloc(total * sizeof *v2);
+        if (!k1 || !k2 || !v1 || !v2) {
+            free(k1), free(k2), free(v1), free(v2);
+            goto oom;
+        }
         size_t m = 0;
         for (size_t r = 0; r < n_valid; r++) {
             size_t i = b.order[r];
-            for (int64_t k = kr[2 * i]; k <= kr[2 * i + 1]; k++) b.mem[m++] = (member){k, (uint32_t)r};
+            for (int64_t k = kr[2 * i]; k <= kr[2 * i + 1]; k++, m++) {
+                k1[m] = (uint64_t)(k - kmin_all);
+                v1[m] = (uint32_t)r;
+            }
         }
-        qsort(b.mem, total, sizeof *b.mem, cmp_member);
+        weft_radix_sort_u64(k1, v1, total, k2, v2);
+        for (m = 0; m < total; m++) b.mem[m] = (member){kmin_all + (int64_t)k1[m], v1[m]};
+        free(k1), free(k2), free(v1), free(v2);
     }
 
     /* Windows. */

@@ -714,6 +714,17 @@ static void test_graph_determinism_and_errors(void)
     CU_ASSERT_EQUAL(st.flows_skipped, 2);
     CU_ASSERT_EQUAL(s1.n, 1);
     gset_free(&s1);
+    /* Times so large that window starts near them are not exact are skipped (and do not move the origin). */
+    f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, -1e300, 0);
+    weft_flow_table_push(&t, &f);
+    f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 1e300, 1e300);
+    weft_flow_table_push(&t, &f);
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, collect, &s1, &st, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(st.flows_skipped, 4);
+    CU_ASSERT_EQUAL_FATAL(s1.n, 1);
+    CU_ASSERT_EQUAL(s1.g[0].first_window, 0);
+    CU_ASSERT_EQUAL(s1.g[0].nn[WEFT_NODE_CON], 1);
+    gset_free(&s1);
     f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 1, 1e13);
     weft_flow_table_push(&t, &f);
     CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, collect, &s1, &st, err, sizeof err), -1);
