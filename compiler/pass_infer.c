@@ -149,10 +149,28 @@ static void seed_input(weft_graph *sub, int k, weft_dtype dt, const weft_shape *
     v->flags |= WEFT_VALUE_TYPED;
 }
 
+/* Control-flow inputs that must be present: If's condition, Loop's carried values (M and cond are
+ * optional), every Scan input. The runtime reads them without looking for an absent one. */
+static weft_status check_control_inputs(const weft_node *n)
+{
+    int first = strcmp(n->op_type, "Loop") == 0 ? 2 : 0;
+    int last = strcmp(n->op_type, "If") == 0 ? (n->n_inputs < 1 ? 0 : 1) : n->n_inputs;
+    if (strcmp(n->op_type, "If") == 0 && n->n_inputs < 1)
+        return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the condition input is required", n->name);
+    for (int k = first; k < last; k++)
+        if (n->inputs[k] < 0)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (%s): input %d is absent, and it is not optional",
+                              n->name, n->op_type, k);
+    return WEFT_OK;
+}
+
 static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *dt, const weft_shape *sh, int *changed)
 {
     weft_status st;
     const char *op = n->op_type;
+    if ((strcmp(op, "If") == 0 || strcmp(op, "Loop") == 0 || strcmp(op, "Scan") == 0) &&
+        (st = check_control_inputs(n)))
+        return st;
     if (strcmp(op, "If") == 0) {
         weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
         if (!a || !a->g || !b || !b->g)

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Writes tests/fuzz/regressions/<case>/ (model.onnx + input_<i>.npy): small models distilled from fuzzer
+findings. test_fuzz_smoke.py runs each through weft and ONNX Runtime and fails on a crash, a sanitizer
+report, a hang, an untidy error or an answer that differs from ORT's.
+
+  python tests/fuzz/gen_regressions.py     # rewrites the folder (deterministic)
+"""
+import os
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "regressions")
+F = TensorProto.FLOAT
+
+
+def model(nodes, inputs, outputs, opset, inits=()):
+    g = helper.make_graph(nodes, "regression", inputs, outputs, initializer=list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="weft-fuzz")
+    m.ir_version = 8
+    return m
+
+
+def vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def scan_absent_state():
+    """Scan with an absent ("") state input: the runtime read the slot at index -1."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "x"], ["s_out"]), helper.make_node("Mul", ["p_in", "x"], ["p_out"]),
+         helper.make_node("Identity", ["s_out"], ["y"])],
+        "body", [vi("s_in", F, [2]), vi("p_in", F, [2]), vi("x", F, [2])],
+        [vi("s_out", F, [2]), vi("p_out", F, [2]), vi("y", F, [2])])
+    m = model([helper.make_node("Scan", ["init", "", "xs"], ["s", "p", "ys"], num_scan_inputs=1, body=body)],
+              [vi("init", F, [2]), vi("xs", F, [3, 2])], [vi("s", F, None), vi("p", F, None), vi("ys", F, None)], 11)
+    return m, [np.zeros(2, np.float32), np.arange(6, dtype=np.float32).reshape(3, 2)]
+
+
+def loop_absent_carried():
+    """Loop with an absent loop-carried value."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]), helper.make_node("Add", ["v_in", "v_in"], ["v_out"])],
+        "body", [vi("i", TensorProto.INT64, []), vi("c_in", TensorProto.BOOL, []), vi("v_in", F, [2])],
+        [vi("c_out", TensorProto.BOOL, []), vi("v_out", F, [2])])
+    m = model([helper.make_node("Loop", ["trip", "", ""], ["v"], body=body)],
+              [vi("trip", TensorProto.INT64, [])], [vi("v", F, None)], 13)
+    return m, [np.array(3, np.int64)]
+
+
+def if_absent_condition():
+    """If whose condition is absent."""
+    then = helper.make_graph([helper.make_node("Identity", ["x"], ["t"])], "then", [], [vi("t", F, [2])])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [], [vi("e", F, [2])])
+    m = model([helper.make_node("If", [""], ["y"], then_branch=then, else_branch=other)],
+              [vi("x", F, [2])], [vi("y", F, None)], 13)
+    return m, [np.array([1, -2], np.float32)]
+
+
+def reduce_l2_noop():
+    """ReduceL2 with no axes and noop_with_empty_axes: |x| (weft returned x)."""
+    m = model([helper.make_node("ReduceL2", ["x"], ["y"], keepdims=0, noop_with_empty_axes=1)],
+              [vi("x", F, [2, 3])], [vi("y", F, None)], 18)
+    return m, [np.array([[-1, 2, -3], [4, -5.5, 0]], np.float32)]
+
+
+def reduce_sumsquare_noop_int():
+    """ReduceSumSquare over int64 with noop_with_empty_axes: x*x."""
+    m = model([helper.make_node("ReduceSumSquare", ["x", "axes"], ["y"], noop_with_empty_axes=1)],
+              [vi("x", TensorProto.INT64, [3]), vi("axes", TensorProto.INT64, [0])],
+              [vi("y", TensorProto.INT64, None)], 18)
+    return m, [np.array([-3, 0, 7], np.int64), np.zeros(0, np.int64)]
+
+
+CASES = [scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+
+
+def main():
+    shutil.rmtree(OUT, ignore_errors=True)
+    for fn in CASES:
+        d = os.path.join(OUT, fn.__name__)
+        os.makedirs(d)
+        m, inputs = fn()
+        onnx.save(m, os.path.join(d, "model.onnx"))
+        for i, a in enumerate(inputs):
+            np.save(os.path.join(d, f"input_{i}.npy"), a)
+        with open(os.path.join(d, "README.txt"), "w") as f:
+            f.write(fn.__doc__.strip() + "\n")
+    print(f"wrote {len(CASES)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
