@@ -7,6 +7,20 @@
 void weft_radix_sort_u64(uint64_t *key, uint32_t *val, size_t n, uint64_t *tk, uint32_t *tv)
 {
     if (n < 2) return;
+    if (n <= 64) { /* small: a stable insertion sort beats clearing digit counts */
+        for (size_t i = 1; i < n; i++) {
+            uint64_t k = key[i];
+            uint32_t v = val ? val[i] : 0;
+            size_t j = i;
+            for (; j > 0 && key[j - 1] > k; j--) {
+                key[j] = key[j - 1];
+                if (val) val[j] = val[j - 1];
+            }
+            key[j] = k;
+            if (val) val[j] = v;
+        }
+        return;
+    }
     /* Small inputs use 8-bit digits so clearing the counts does not dominate. */
     int bits = n < 65536 ? 8 : 16;
     size_t nd = (size_t)1 << bits, mask = nd - 1;
