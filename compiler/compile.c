@@ -75,6 +75,7 @@ weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, 
         if ((st = weft_pass_inline_if(g, &changed))) goto fail;
         if (changed && (st = weft_pass_infer(g, true, NULL))) goto fail;
     }
+    if (opt_level >= 1 && (st = weft_pass_identity(g, NULL))) goto fail;
     if (opt_level >= 1 && (st = weft_pass_message_passing(g, NULL))) goto fail;
     if ((st = weft_pass_dce(g, NULL))) goto fail;
     struct weft_plan *p = NULL;

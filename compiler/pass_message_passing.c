@@ -7,8 +7,8 @@
  *     I   = Expand(Reshape(index, [-1, 1]), Shape(src))        (or Unsqueeze(index, 1))
  *     out = ScatterElements(base, I, src, axis=0, reduction=r)  r in add / mul / max / min
  *
- * The widened index I is E x F copies of the 1-D edge index; SegmentReduce reads the 1-D index once per
- * row instead. For 1-D data (the degree count of a mean) the index is used as it is. The rewrite keeps
+ * The widened index I is E x F copies of the 1-D edge index (E x H x F for multi-head messages, with
+ * Reshape(index, [-1, 1, 1])); SegmentReduce reads the 1-D index once per row instead. For 1-D data (the degree count of a mean) the index is used as it is. The rewrite keeps
  * ScatterElements' exact semantics: the base tensor is SegmentReduce's `init`, negative indices wrap.
  * What the chain leaves unused (Expand, Reshape, Shape) is removed by dead-code elimination.
  */
@@ -44,23 +44,26 @@ static bool same_shape(const weft_shape *a, const weft_shape *b)
     return true;
 }
 
-/* If value v is a 1-D index widened to [E, 1] (Reshape(idx, [-1, 1]) or Unsqueeze(idx, 1 / -1)),
- * returns idx; else -1. */
-static int unwiden(const weft_graph *g, int v)
+/* If value v is a 1-D index widened to [E, 1, ..., 1] of rank r (Reshape(idx, [-1, 1, ...]) or, for
+ * r = 2, Unsqueeze(idx, 1 / -1)), returns idx; else -1. */
+static int unwiden(const weft_graph *g, int v, int r)
 {
     const weft_node *p = producer(g, v);
-    if (!p || p->n_inputs < 1) return -1;
+    if (!p || p->n_inputs < 1 || r < 2 || r > WEFT_MAX_RANK) return -1;
     int idx = p->inputs[0];
     if (idx < 0 || g->values[idx].shape.rank != 1) return -1;
-    static const int64_t col[2] = {-1, 1}, one[1] = {1}, neg[1] = {-1};
     if (is_op(p, "Reshape") && p->n_inputs >= 2) {
-        /* [-1, 1], or [E, 1] with E the index's own (known) length */
-        int64_t e1[2] = {g->values[idx].shape.d[0].v, 1};
-        if (const_ints(g, p->inputs[1], col, 2) || (weft_dim_known(g->values[idx].shape.d[0]) && const_ints(g, p->inputs[1], e1, 2)))
-            return idx;
+        /* [-1, 1, ...], or [E, 1, ...] with E the index's own (known) length */
+        int64_t want[WEFT_MAX_RANK];
+        for (int d = 1; d < r; d++) want[d] = 1;
+        want[0] = -1;
+        if (const_ints(g, p->inputs[1], want, r)) return idx;
+        want[0] = g->values[idx].shape.d[0].v;
+        if (weft_dim_known(g->values[idx].shape.d[0]) && const_ints(g, p->inputs[1], want, r)) return idx;
         return -1;
     }
-    if (is_op(p, "Unsqueeze")) {
+    static const int64_t one[1] = {1}, neg[1] = {-1};
+    if (is_op(p, "Unsqueeze") && r == 2) {
         weft_node_info info = weft_node_view(p);
         const int64_t *axes = NULL;
         int na = weft_attr_ints(&info, "axes", &axes);
@@ -102,8 +105,8 @@ static int edge_index_of(const weft_graph *g, int v, int src)
     /* the Expand target must make the index exactly src's shape */
     const weft_node *sh = producer(g, e->inputs[1]);
     bool target_ok = (is_op(sh, "Shape") && sh->inputs[0] == src && sh->n_attrs == 0) || same_shape(&iv->shape, &sv->shape);
-    if (!target_ok || sv->shape.rank != 2) return -1;
-    return unwiden(g, e->inputs[0]);
+    if (!target_ok || sv->shape.rank < 2) return -1;
+    return unwiden(g, e->inputs[0], sv->shape.rank);
 }
 
 static weft_status rewrite(weft_graph *g, int i, int idx, int src, const char *reduce)
@@ -160,9 +163,9 @@ static weft_status lower_graph(weft_graph *g, int *changed)
         /* a no-op slice is only no-op if the index really is src's shape: edge_index_of checks that
          * against the unsliced source */
         int unsliced = through_noop_slice(g, src, index);
-        if (unsliced != src && g->values[index].shape.rank == 2) src = unsliced;
+        if (unsliced != src && g->values[index].shape.rank >= 2) src = unsliced;
         const weft_value *dv = &g->values[data], *sv = &g->values[src];
-        if (dv->dtype != sv->dtype || dv->shape.rank != sv->shape.rank || dv->shape.rank < 1 || dv->shape.rank > 2) continue;
+        if (dv->dtype != sv->dtype || dv->shape.rank != sv->shape.rank || dv->shape.rank < 1) continue;
         /* (2-D data may be wider than src: SegmentReduce's init form allows that, as ScatterElements does) */
         int idx = edge_index_of(g, index, src);
         if (idx < 0) continue;

@@ -71,6 +71,8 @@ weft_status weft_pass_infer(weft_graph *g, bool fold, int *changed); /* shapes, 
 weft_status weft_pass_dce(weft_graph *g, int *changed);               /* drops nodes nothing reads */
 /* If nodes with a constant condition -> their taken branch */
 weft_status weft_pass_inline_if(weft_graph *g, int *changed);
+/* readers of Identity outputs read the Identity's input */
+weft_status weft_pass_identity(weft_graph *g, int *changed);
 /* gather/scatter chains -> ai.weft.SegmentReduce (run after inference: it reads shapes) */
 weft_status weft_pass_message_passing(weft_graph *g, int *changed);
 

@@ -68,6 +68,8 @@ EXPORTS = {
     "sage_mean_ts18": (4, 0, ["[num_nodes,32]"]),
     "gcn_ts17": (4, 0, ["[num_nodes,32]"]),
     "gru_temporal_ts17": (6, 0, ["[3,num_nodes,32]", "[num_nodes,32]"]),
+    "gat_ts17": (8, 0, ["[num_nodes,32]"]),          # multi-head messages [E, H, F]
+    "sage_max_ts18": (4, 0, ["[num_nodes,32]"]),     # behind If guards and Identity renames
 }
 
 
