@@ -67,7 +67,7 @@ run_conformance() {
         [ $rc -le 1 ] && rc=0
     fi
     grep -E '^(FAIL|REGRESSION)' "$log" | head -n 100
-    tail -n 3 "$log"
+    tail -n 1 "$log"
     echo "(full list: $log)"
     return $rc
 }
