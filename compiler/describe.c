@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
+#include "plan.h"
 #include "strbuf.h"
 
 /* --- what the report is made of ------------------------------------------------------------------ */
@@ -25,6 +25,7 @@ typedef struct op_count {
 } op_count;
 
 typedef struct report {
+    const struct weft_plan *inferred; /* outputs as inference sees them, when the model compiles */
     op_count *ops;
     int n_ops, cap_ops;
     int64_t n_nodes, n_sub_nodes, n_subgraphs;
@@ -121,15 +122,15 @@ static int cmp_ops(const void *pa, const void *pb)
     return (a->opset > b->opset) - (a->opset < b->opset);
 }
 
-static const char *sym_name(const weft_model *m, int32_t sym)
+static const char *sym_name(const weft_symtab *t, int32_t sym)
 {
-    if (sym >= 0 && sym < m->syms.n && m->syms.names && m->syms.names[sym]) return m->syms.names[sym];
+    if (sym >= 0 && sym < t->n && t->names && t->names[sym]) return t->names[sym];
     return NULL;
 }
 
 static bool value_typed(const weft_value *v) { return (v->flags & WEFT_VALUE_TYPED) || v->dtype != WEFT_UNDEFINED; }
 
-static void text_shape(weft_sb *b, const weft_model *m, const weft_value *v)
+static void text_shape(weft_sb *b, const weft_symtab *t, const weft_value *v)
 {
     if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { weft_sb_puts(b, "[?]"); return; }
     weft_sb_puts(b, "[");
@@ -138,7 +139,7 @@ static void text_shape(weft_sb *b, const weft_model *m, const weft_value *v)
         weft_dim d = v->shape.d[i];
         if (weft_dim_known(d)) weft_sb_printf(b, "%lld", (long long)d.v);
         else {
-            const char *s = sym_name(m, d.sym);
+            const char *s = sym_name(t, d.sym);
             if (s) weft_sb_text_str(b, s);
             else weft_sb_printf(b, "?%d", d.sym);
         }
@@ -146,7 +147,7 @@ static void text_shape(weft_sb *b, const weft_model *m, const weft_value *v)
     weft_sb_puts(b, "]");
 }
 
-static void json_shape(weft_sb *b, const weft_model *m, const weft_value *v)
+static void json_shape(weft_sb *b, const weft_symtab *t, const weft_value *v)
 {
     if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { weft_sb_puts(b, "null"); return; }
     weft_sb_puts(b, "[");
@@ -155,7 +156,7 @@ static void json_shape(weft_sb *b, const weft_model *m, const weft_value *v)
         weft_dim d = v->shape.d[i];
         if (weft_dim_known(d)) weft_sb_printf(b, "%lld", (long long)d.v);
         else {
-            const char *s = sym_name(m, d.sym);
+            const char *s = sym_name(t, d.sym);
             if (s) weft_sb_json_str(b, s);
             else weft_sb_puts(b, "null");
         }
@@ -165,7 +166,7 @@ static void json_shape(weft_sb *b, const weft_model *m, const weft_value *v)
 
 static const char *dtype_str(const weft_value *v) { return value_typed(v) ? weft_dtype_name(v->dtype) : "?"; }
 
-static void text_values(weft_sb *b, const weft_model *m, const weft_graph *g, const int *idx, int n)
+static void text_values(weft_sb *b, const weft_symtab *t, const weft_graph *g, const int *idx, int n)
 {
     if (n == 0) weft_sb_puts(b, "  (none)\n");
     for (int i = 0; i < n; i++) {
@@ -174,12 +175,12 @@ static void text_values(weft_sb *b, const weft_model *m, const weft_graph *g, co
         weft_sb_puts(b, "  ");
         weft_sb_text_str(b, v->name);
         weft_sb_printf(b, "  %s  ", dtype_str(v));
-        text_shape(b, m, v);
+        text_shape(b, t, v);
         weft_sb_puts(b, "\n");
     }
 }
 
-static void json_values(weft_sb *b, const weft_model *m, const weft_graph *g, const int *idx, int n)
+static void json_values(weft_sb *b, const weft_symtab *t, const weft_graph *g, const int *idx, int n)
 {
     weft_sb_puts(b, "[");
     bool first = true;
@@ -192,7 +193,7 @@ static void json_values(weft_sb *b, const weft_model *m, const weft_graph *g, co
         weft_sb_puts(b, ",\"dtype\":");
         weft_sb_json_str(b, dtype_str(v));
         weft_sb_puts(b, ",\"shape\":");
-        json_shape(b, m, v);
+        json_shape(b, t, v);
         weft_sb_puts(b, "}");
     }
     weft_sb_puts(b, "]");
@@ -221,9 +222,10 @@ static void emit_text(weft_sb *b, const weft_model *m, const report *r)
     }
     weft_sb_puts(b, "\n");
     weft_sb_printf(b, "inputs (%d):\n", g->n_inputs);
-    text_values(b, m, g, g->inputs, g->n_inputs);
+    text_values(b, &m->syms, g, g->inputs, g->n_inputs);
     weft_sb_printf(b, "outputs (%d):\n", g->n_outputs);
-    text_values(b, m, g, g->outputs, g->n_outputs);
+    if (r->inferred) text_values(b, r->inferred->syms, r->inferred->graph, r->inferred->outputs, r->inferred->n_outputs);
+    else text_values(b, &m->syms, g, g->outputs, g->n_outputs);
     weft_sb_printf(b, "nodes: %lld", (long long)r->n_nodes);
     if (r->n_subgraphs)
         weft_sb_printf(b, " (+%lld in %lld subgraphs)", (long long)r->n_sub_nodes, (long long)r->n_subgraphs);
@@ -283,9 +285,10 @@ static void emit_json(weft_sb *b, const weft_model *m, const report *r)
         weft_sb_printf(b, ",\"version\":%lld}", (long long)m->opsets[i].version);
     }
     weft_sb_puts(b, "],\"inputs\":");
-    json_values(b, m, g, g->inputs, g->n_inputs);
+    json_values(b, &m->syms, g, g->inputs, g->n_inputs);
     weft_sb_puts(b, ",\"outputs\":");
-    json_values(b, m, g, g->outputs, g->n_outputs);
+    if (r->inferred) json_values(b, r->inferred->syms, r->inferred->graph, r->inferred->outputs, r->inferred->n_outputs);
+    else json_values(b, &m->syms, g, g->outputs, g->n_outputs);
     weft_sb_printf(b, ",\"nodes\":%lld,\"subgraph_nodes\":%lld,\"subgraphs\":%lld,\"op_histogram\":[",
               (long long)r->n_nodes, (long long)r->n_sub_nodes, (long long)r->n_subgraphs);
     for (int i = 0; i < r->n_ops; i++) {
@@ -330,6 +333,11 @@ weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, c
 
     report r = {0};
     walk(&r, m->graph, 0);
+    /* Output shapes: what inference makes of them ([num_nodes,8]) beats what the exporter declared
+     * ([unk,unk]). A model that does not compile is still described, with its declarations. */
+    weft_plan *p = NULL;
+    if (weft_compile(m, NULL, &p) == WEFT_OK) r.inferred = p;
+    weft_error_clear();
     weft_status st = WEFT_OK;
     if (r.nomem) {
         st = weft_error(WEFT_ERR_NOMEM, "weft_model_describe: out of memory");
@@ -347,5 +355,6 @@ weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, c
     }
     for (int i = 0; i < r.n_ops; i++) free(r.ops[i].nodes);
     free(r.ops);
+    weft_plan_free(p);
     return st;
 }
