@@ -918,6 +918,10 @@ static void gs_cubic(double t, double *w)
                     double dim = (double)in[a], g = (double)gp[nsp - 1 - a];                          \
                     double v = (float)(align ? (g + 1) / 2 * (dim - 1) : ((g + 1) * dim - 1) / 2);    \
                     double lo = align ? 0 : -0.5, hi = align ? dim - 1 : dim - 0.5;                   \
+                    /* Far outside (or NaN): a few pixels out samples the same as any farther, and   \
+                     * keeps the tap indices below from overflowing int64. */                        \
+                    if (!(v >= lo - 4)) v = lo - 4;                                                   \
+                    else if (v > hi + 4) v = hi + 4;                                                  \
                     if (mode == GS_NEAREST) v = nearbyint(v);                                         \
                     if (v < lo || v > hi) {                                                           \
                         if (pad == GP_BORDER) v = v < 0 ? 0 : v > dim - 1 ? dim - 1 : v;              \

@@ -75,7 +75,15 @@ def reduce_sumsquare_noop_int():
     return m, [np.array([-3, 0, 7], np.int64), np.zeros(0, np.int64)]
 
 
-CASES = [scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+def gridsample_far_grid():
+    """GridSample with grid coordinates far outside (1e30, -1e30) or NaN: the tap index overflowed int64."""
+    m = model([helper.make_node("GridSample", ["X", "Grid"], ["Y"], mode="cubic", align_corners=0)],
+              [vi("X", F, [1, 1, 3, 3]), vi("Grid", F, [1, 1, 4, 2])], [vi("Y", F, None)], 20)
+    grid = np.array([[[[1e30, 0], [-1e30, 0.5], [0.25, np.nan], [0.1, -0.2]]]], np.float32)
+    return m, [np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3), grid]
+
+
+CASES = [gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
 
 
 def main():
