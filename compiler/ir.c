@@ -429,6 +429,7 @@ static bool collect_outer(const weft_graph *g, const weft_graph *sub, int **deps
  * read from this graph by name. */
 weft_status weft_ir_toposort(weft_graph *g)
 {
+    if (g->n_nodes < 0 || g->n_values < 0) return weft_error(WEFT_ERR_INTERNAL, "corrupt graph");
     int N = g->n_nodes, V = g->n_values;
     int *producer = malloc((size_t)(V ? V : 1) * sizeof(int));
     int *pending = calloc((size_t)(N ? N : 1), sizeof(int));
@@ -524,10 +525,10 @@ weft_status weft_ir_toposort(weft_graph *g)
         goto done;
     }
     free(emitted);
-    weft_node *sorted = malloc((size_t)(N ? N : 1) * sizeof *sorted);
+    weft_node *sorted = malloc((size_t)(N > 0 ? N : 1) * sizeof *sorted);
     if (!sorted) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int k = 0; k < N; k++) sorted[k] = g->nodes[order[k]];
-    if (N) memcpy(g->nodes, sorted, (size_t)N * sizeof *sorted);
+    if (N > 0) memcpy(g->nodes, sorted, (size_t)N * sizeof *sorted);
     free(sorted);
     for (int v = 0; v < V; v++) g->values[v].producer = -1;
     for (int i = 0; i < N; i++)

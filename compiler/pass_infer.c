@@ -132,7 +132,7 @@ static weft_attr *find_attr(weft_node *n, const char *name)
 
 static weft_shape unknown_shape(weft_graph *g, int rank)
 {
-    weft_shape s;
+    weft_shape s = {0};
     s.rank = rank;
     for (int d = 0; d < rank && d < WEFT_MAX_RANK; d++) s.d[d] = (weft_dim){0, weft_sym_fresh(g->syms)};
     return s;
