@@ -918,15 +918,20 @@ static void gs_cubic(double t, double *w)
                     double dim = (double)in[a], g = (double)gp[nsp - 1 - a];                          \
                     double v = (float)(align ? (g + 1) / 2 * (dim - 1) : ((g + 1) * dim - 1) / 2);    \
                     double lo = align ? 0 : -0.5, hi = align ? dim - 1 : dim - 0.5;                   \
-                    /* Far outside (or NaN): a few pixels out samples the same as any farther, and   \
-                     * keeps the tap indices below from overflowing int64. */                        \
-                    if (!(v >= lo - 4)) v = lo - 4;                                                   \
-                    else if (v > hi + 4) v = hi + 4;                                                  \
+                    /* NaN / inf count as outside; |v| <= 1e15 keeps gs_reflect's period count and    \
+                     * the tap indices below within int64 (float coordinates that large have no      \
+                     * fraction left anyway). */                                                     \
+                    if (!isfinite(v)) v = lo - 4;                                                     \
+                    else if (v < -1e15) v = -1e15;                                                    \
+                    else if (v > 1e15) v = 1e15;                                                      \
                     if (mode == GS_NEAREST) v = nearbyint(v);                                         \
                     if (v < lo || v > hi) {                                                           \
                         if (pad == GP_BORDER) v = v < 0 ? 0 : v > dim - 1 ? dim - 1 : v;              \
                         else if (pad == GP_REFLECTION) v = gs_reflect(v, lo, hi);                     \
                     }                                                                                 \
+                    /* Zeros padding: a few pixels out reads nothing, as does any farther. */         \
+                    if (v < lo - 4) v = lo - 4;                                                       \
+                    else if (v > hi + 4) v = hi + 4;                                                  \
                     if (mode == GS_NEAREST) {                                                         \
                         first[a] = (int64_t)v; ntap[a] = 1; w[a][0] = 1;                              \
                     } else {                                                                          \
