@@ -304,7 +304,10 @@ static weft_status att_body(weft_kernel_ctx *k, void *scratch)
         if (nonpad[b] < 0 || nonpad[b] > g.T)
             return weft_op_error(n, WEFT_ERR_INDEX, "nonpad_kv_seqlen[%lld] = %lld is outside [0, %lld]",
                                  (long long)b, (long long)nonpad[b], (long long)g.T);
-    bool causal = weft_attr_int(n, "is_causal", 0) != 0;
+    int64_t is_causal = weft_attr_int(n, "is_causal", 0);
+    if (is_causal != 0 && is_causal != 1) /* runtimes read other values differently: refuse them */
+        return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "is_causal must be 0 or 1, got %lld", (long long)is_causal);
+    bool causal = is_causal != 0;
     double softcap = weft_attr_float(n, "softcap", 0.0f);
     int64_t mode = weft_attr_int(n, "qk_matmul_output_mode", 0);
     const weft_attr *sa = weft_attr_find(n, "scale");

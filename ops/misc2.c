@@ -104,7 +104,10 @@ static weft_status rope_geom_of(const weft_node_info *n, int rank, const int64_t
                                 bool pos, rope_geom *g)
 {
     memset(g, 0, sizeof *g);
-    g->interleaved = weft_attr_int(n, "interleaved", 0) != 0;
+    int64_t il = weft_attr_int(n, "interleaved", 0);
+    if (il != 0 && il != 1) /* runtimes read other values differently: refuse them */
+        return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "interleaved must be 0 or 1, got %lld", (long long)il);
+    g->interleaved = il != 0;
     g->pos = pos;
     int64_t nh = weft_attr_int(n, "num_heads", 0);
     if (rank == 4) {

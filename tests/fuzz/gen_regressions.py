@@ -83,7 +83,34 @@ def gridsample_far_grid():
     return m, [np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3), grid]
 
 
-CASES = [gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+def _node_test(name, attr, value):
+    """An ONNX node test's model and inputs with one attribute changed."""
+    from onnx import numpy_helper
+    d = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node", name)
+    m = onnx.load(os.path.join(d, "model.onnx"))
+    for a in m.graph.node[0].attribute:
+        if a.name == attr:
+            a.i = value
+    inputs = []
+    for k in range(len(m.graph.input)):
+        t = onnx.TensorProto()
+        with open(os.path.join(d, "test_data_set_0", f"input_{k}.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        inputs.append(numpy_helper.to_array(t))
+    return m, inputs
+
+
+def attention_is_causal_2():
+    """Attention with is_causal=2: weft read it as true, ONNX Runtime as false; now refused."""
+    return _node_test("test_attention_4d_attn_mask_4d_causal", "is_causal", 2)
+
+
+def rotary_interleaved_2():
+    """RotaryEmbedding with interleaved=2: weft read it as true, ONNX Runtime as false; now refused."""
+    return _node_test("test_rotary_embedding_interleaved", "interleaved", 2)
+
+
+CASES = [attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
 
 
 def main():
