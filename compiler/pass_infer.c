@@ -241,6 +241,10 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
         if (m < 1 || n_state < 0 || body->n_inputs != n->n_inputs || body->n_outputs != n->n_outputs)
             return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): num_scan_inputs %d does not fit %d inputs / body %d inputs",
                               n->name, m, n->n_inputs, body->n_inputs);
+        /* Every state variable comes back as an output (then the scan outputs). */
+        if (n->n_outputs < n_state)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): %d state variables but only %d outputs",
+                              n->name, n_state, n->n_outputs);
         for (int k = 0; k < n->n_inputs; k++) {
             weft_shape s = unknown_shape(g, k < n_state ? sh[k].rank : (sh[k].rank > 0 ? sh[k].rank - 1 : -1));
             seed_input(body, k, dt[k], &s);

@@ -110,7 +110,21 @@ def rotary_interleaved_2():
     return _node_test("test_rotary_embedding_interleaved", "interleaved", 2)
 
 
-CASES = [attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+def scan_states_beyond_outputs():
+    """Scan whose num_scan_inputs leaves more state variables than outputs: the runtime read past the
+    body's output list."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["a", "x"], ["a2"]), helper.make_node("Identity", ["a2"], ["y"])],
+        "body", [vi("a", F, [2]), vi("b", F, [2]), vi("c", F, [2]), vi("x", F, [2])],
+        [vi("a2", F, [2]), vi("y", F, [2])])
+    m = model([helper.make_node("Scan", ["s0", "s1", "s2", "xs"], ["o0", "o1"], num_scan_inputs=1, body=body)],
+              [vi("s0", F, [2]), vi("s1", F, [2]), vi("s2", F, [2]), vi("xs", F, [3, 2])],
+              [vi("o0", F, None), vi("o1", F, None)], 11)
+    z = np.zeros(2, np.float32)
+    return m, [z, z, z, np.ones((3, 2), np.float32)]
+
+
+CASES = [scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
 
 
 def main():
