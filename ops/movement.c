@@ -380,7 +380,10 @@ static weft_status mv_infer_reshape(weft_infer_ctx *c)
     const weft_shape *in = &c->in_shape[0], *ss = &c->in_shape[1];
     if (ss->rank >= 0 && ss->rank != 1)
         return weft_op_error(c->node, WEFT_ERR_SHAPE, "input 'shape' must be 1-D, got rank %d", ss->rank);
-    bool allowzero = c->node->opset >= 14 && weft_attr_int(c->node, "allowzero", 0) != 0;
+    int64_t az = c->node->opset >= 14 ? weft_attr_int(c->node, "allowzero", 0) : 0;
+    if (az != 0 && az != 1) /* runtimes read other values differently: refuse them */
+        return weft_op_error(c->node, WEFT_ERR_INVALID_MODEL, "allowzero must be 0 or 1, got %lld", (long long)az);
+    bool allowzero = az != 0;
     int64_t v[WEFT_MAX_RANK];
     int n = weft_movement_infer_ints(c, 1, v, WEFT_MAX_RANK);
     if (n == -2) return WEFT_ERR_SHAPE;

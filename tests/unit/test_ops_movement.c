@@ -171,6 +171,10 @@ static void test_reshape(void)
     CU_ASSERT_EQUAL(out[0].dims[0], 3);
     CU_ASSERT_EQUAL(out[0].dims[1], 0);
     wt_free_outputs(out, 1);
+    /* Found by fuzzing: allowzero=2 was read as 1 (ONNX Runtime reads it as 0); now refused. */
+    az = wt_attr_int("allowzero", 2);
+    CU_ASSERT_EQUAL(wt_run_op("Reshape", 14, &az, 1, z, 2, out, 1), WEFT_ERR_INVALID_MODEL);
+    CU_ASSERT(strstr(weft_last_error(), "allowzero") != NULL);
     free(x);
 }
 
