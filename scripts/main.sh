@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# scripts/main.sh — set up, build weft (Release, in build/), and run the main job on the bundled
-# models: inspect and run every models/patterns/*/model.onnx on the ref backend, print what it
-# computed, then check them all with `weft conformance`. Safe to run again: it installs and rebuilds
-# only what is missing or stale.
+# scripts/main.sh — set up, build weft (Release, in build/), and run the main job: inspect and run
+# every bundled model (models/*/model.onnx, models/patterns/*/model.onnx) on the ref backend and print
+# what it computed, check them with `weft conformance`, then the traffic path on real captures from
+# ../shared/data: flows -> graphs -> the paper's encoder on one of those graphs. Safe to run again: it
+# installs and rebuilds only what is missing or stale.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$WEFT_ROOT"
@@ -64,6 +65,31 @@ log "weft conformance models/patterns (outputs checked against ONNX Runtime's)"
 # (ONNX Runtime disagrees with eager too) fail here by design, so this table is a report.
 log "weft conformance models (outputs checked against PyTorch eager; see models/MANIFEST)"
 "$WEFT" conformance models --backend ref -j "$WEFT_JOBS" || true
+
+# Traffic: a labelled flow log and an nDPI capture -> flows -> graphs -> embeddings.
+DATA="${WEFT_DATA_DIR:-$WEFT_ROOT/../shared/data}"
+if [ -d "$DATA" ]; then
+    rm -rf out/traffic && mkdir -p out/traffic
+    log "traffic: weft flows (Argus flow log + nDPI capture with its labels)"
+    "$WEFT" flows "$DATA/slips/test5-mixed.binetflow" "$DATA/ndpi/pcap/443-chrome.pcap" \
+        --labels "$DATA/ndpi/labels" -o out/traffic/flows.csv || status=1
+    log "traffic: weft graph (5 s windows, 5 per graph, flow memory 20)"
+    "$WEFT" graph out/traffic/flows.csv --stats --out-dir out/traffic/graphs | tail -n 12 || status=1
+    # the largest graph, through the paper's encoder
+    g="$(ls -S out/traffic/graphs/*/x_con.npy 2>/dev/null | head -n 1)"
+    if [ -n "$g" ]; then
+        g="$(dirname "$g")"
+        args=()
+        for f in "$g"/*.npy; do
+            n="$(basename "$f" .npy)"
+            [ "$n" = con_flow ] || args+=(--input "$n=$f")
+        done
+        log "traffic: the encoder (models/traffic_encoder_ts17) on $g"
+        "$WEFT" run models/traffic_encoder_ts17/model.onnx "${args[@]}" --output-dir out/traffic/embeddings || status=1
+    fi
+else
+    log "traffic: skipped ($DATA not found; set WEFT_DATA_DIR)"
+fi
 
 if [ $status -eq 0 ]; then log "main job: done"; else log "main job: FAILED (see above)"; fi
 exit $status
