@@ -286,11 +286,18 @@ static double rs_filter(const rs_attrs *a, double t)
     return 0;
 }
 
+/* The scale an antialiased filter is stretched by along axis d (1: not stretched). An axis resized to
+ * nothing samples nothing: its scale (0, or tiny) must not reach 1 / scale and the int64 tap count. */
+static double rs_aa_scale(const rs_attrs *a, const rs_plan *p, int d)
+{
+    return a->antialias && p->scale[d] < 1 && p->out[d] > 0 ? p->scale[d] : 1;
+}
+
 /* Taps per output index along axis d: the filter's support widened by 1 / scale when antialiasing. */
 static int64_t rs_taps(const rs_attrs *a, const rs_plan *p, int d, int64_t *first)
 {
     double support = a->mode == RS_LINEAR ? 1 : 2;
-    double s = a->antialias && p->scale[d] < 1 ? p->scale[d] : 1;
+    double s = rs_aa_scale(a, p, d);
     int64_t start = (int64_t)floor(-support / s) + 1;
     *first = start;
     return 2 - 2 * start;
@@ -306,7 +313,7 @@ static void rs_coeffs(const rs_attrs *a, const rs_plan *p, int d, int64_t yi, in
     double x = rs_coord(a, p, d, yi, extrap);
     double fx = floor(x);
     int64_t base = (int64_t)fx + first - (x == fx ? 1 : 0);
-    double s = a->antialias && p->scale[d] < 1 ? p->scale[d] : 1;
+    double s = rs_aa_scale(a, p, d);
     double sum = 0;
     for (int64_t t = 0; t < n; t++) {
         int64_t tap = base + t;

@@ -351,6 +351,8 @@ def main(argv=None):
             if v.kind == "FAIL-wrong" and ort_fails_seed(entry, ort, ort_seed_cache):
                 v = fuzzlib.Verdict("ort-deviates", f"ORT fails {entry[0]} itself; {v.detail}")
             counts[v.kind] += 1
+            if v.kind in ("nonfinite-divergence", "ort-deviates") and True:
+                print(f"note [{idx}] {note}: {v.kind}: {v.detail}", flush=True)
             if v.kind == "weft-refuses":
                 why = re.sub(r"^weft: [^']*'[^']*': ", "", v.detail)
                 refusals[(entry[0], re.sub(r"\d+", "N", why)[:160])] += 1

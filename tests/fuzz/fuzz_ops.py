@@ -377,7 +377,12 @@ def make_case(op, rng, ort=None):
         else:
             feeds[name] = arr
             declared = g.choice(["exact", "symbolic", "none"])
-            if declared == "exact":
+            if g.hostile and g.chance(0.05):
+                # The feed contradicts the declaration: binding must refuse it cleanly.
+                wrong_dt = g.choice([TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL, TensorProto.DOUBLE])
+                vinfos.append(helper.make_tensor_value_info(
+                    name, wrong_dt, [d + 1 for d in arr.shape] if g.chance(0.5) else list(arr.shape) + [1]))
+            elif declared == "exact":
                 vinfos.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(arr.dtype), list(arr.shape)))
             elif declared == "symbolic":
                 vinfos.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(arr.dtype),
@@ -524,6 +529,8 @@ def main(argv=None):
             counts[v.kind] += 1
             if v.kind == "ort-refuses" and reference is not None:
                 refusals[(op, "weft accepts, the reference refuses: " + v.detail)] += 1
+            if v.kind in ("nonfinite-divergence", "ort-deviates") and not args.quiet:
+                print(f"note [{idx}] {note}: {v.kind}: {v.detail}", flush=True)
             if v.kind == "weft-refuses":
                 why = re.sub(r"^weft: [^']*'[^']*': ", "", v.detail)
                 refusals[(op, re.sub(r"\d+", "N", why)[:160])] += 1

@@ -124,7 +124,21 @@ def scan_states_beyond_outputs():
     return m, [z, z, z, np.ones((3, 2), np.float32)]
 
 
-CASES = [scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+def resize_antialias_to_nothing():
+    """Antialiased Resize to a zero-size axis (sizes 0): 1 / scale overflowed the int64 tap count."""
+    m = model([helper.make_node("Resize", ["X", "", "", "sizes"], ["Y"], mode="linear", antialias=1)],
+              [vi("X", F, [1, 1, 4, 4]), vi("sizes", TensorProto.INT64, [4])], [vi("Y", F, None)], 19)
+    return m, [np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4), np.array([1, 1, 0, 3], np.int64)]
+
+
+def resize_antialias_tiny_scale():
+    """Antialiased Resize with a scale of 1e-30 (the axis becomes empty)."""
+    m = model([helper.make_node("Resize", ["X", "", "scales"], ["Y"], mode="cubic", antialias=1)],
+              [vi("X", F, [1, 1, 4, 4]), vi("scales", F, [4])], [vi("Y", F, None)], 19)
+    return m, [np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4), np.array([1, 1, 1e-30, 0.5], np.float32)]
+
+
+CASES = [resize_antialias_to_nothing, resize_antialias_tiny_scale, scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
 
 
 def main():
