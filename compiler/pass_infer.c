@@ -236,11 +236,13 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
         if (!a || !a->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): attribute body is required", n->name);
         weft_graph *body = a->g;
         weft_node_info info = weft_node_view(n);
-        int m = (int)weft_attr_int(&info, "num_scan_inputs", -1);
+        int64_t m64 = weft_attr_int(&info, "num_scan_inputs", -1);
+        /* Range-checked as int64 first: an int cast of a huge value would wrap. */
+        int m = m64 < 1 || m64 > n->n_inputs ? -1 : (int)m64;
         int n_state = n->n_inputs - m;
         if (m < 1 || n_state < 0 || body->n_inputs != n->n_inputs || body->n_outputs != n->n_outputs)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): num_scan_inputs %d does not fit %d inputs / body %d inputs",
-                              n->name, m, n->n_inputs, body->n_inputs);
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): num_scan_inputs %lld does not fit %d inputs / body %d inputs",
+                              n->name, (long long)m64, n->n_inputs, body->n_inputs);
         /* Every state variable comes back as an output (then the scan outputs). */
         if (n->n_outputs < n_state)
             return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): %d state variables but only %d outputs",

@@ -138,7 +138,19 @@ def resize_antialias_tiny_scale():
     return m, [np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4), np.array([1, 1, 1e-30, 0.5], np.float32)]
 
 
-CASES = [resize_antialias_to_nothing, resize_antialias_tiny_scale, scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+def scan_num_scan_inputs_huge():
+    """Scan with num_scan_inputs = 2^31: the int cast wrapped to INT_MIN and the state count overflowed."""
+    m, inputs = scan_absent_state()
+    node = m.graph.node[0]
+    node.input[1] = "p0"
+    m.graph.input.insert(1, vi("p0", F, [2]))
+    for a in node.attribute:
+        if a.name == "num_scan_inputs":
+            a.i = 1 << 31
+    return m, [inputs[0], np.ones(2, np.float32), inputs[1]]
+
+
+CASES = [scan_num_scan_inputs_huge, resize_antialias_to_nothing, resize_antialias_tiny_scale, scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
 
 
 def main():
