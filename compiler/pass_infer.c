@@ -288,6 +288,49 @@ static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed)
     return st;
 }
 
+/*
+ * ONNX attributes whose type is the same in every standard op that has them. The kernels' accessors
+ * treat an attribute of another type as absent, which would silently run with the default (a FLOAT
+ * axis, a STRING axes): such a model is refused here instead, as ONNX's checker does.
+ */
+static weft_status check_attr_types(const weft_node *n)
+{
+    static const char *const ints[] = {
+        "axis", "keepdims", "noop_with_empty_axes", "select_last_index", "allowzero", "batch_dims", "blocksize",
+        "transA", "transB", "to", "group", "largest", "sorted", "upper", "exclusive", "reverse",
+        "center_point_box", "ceil_mode", "count_include_pad", "storage_order", "num_scan_inputs", "hidden_size",
+        "linear_before_reset", "input_forget", "layout", "detect_positive", "detect_negative", "align_corners",
+        "antialias", "exclude_outside", "num_groups", "stash_type", "is_causal", "interleaved", "k", "p"};
+    static const char *const intlists[] = {"axes", "perm", "kernel_shape", "strides", "pads", "dilations",
+                                           "output_padding", "output_shape", "split"};
+    static const char *const strings[] = {"mode", "reduction", "direction", "approximate", "auto_pad",
+                                          "coordinate_transformation_mode", "nearest_mode",
+                                          "keep_aspect_ratio_policy", "padding_mode", "equation"};
+    static const char *const floats[] = {"alpha", "beta", "gamma", "epsilon", "lambd", "cubic_coeff_a",
+                                         "extrapolation_value", "softcap"};
+    static const struct { const char *const *names; size_t n; int type; const char *what; } groups[] = {
+        {ints, sizeof ints / sizeof *ints, WEFT_ATTR_INT, "an int"},
+        {intlists, sizeof intlists / sizeof *intlists, WEFT_ATTR_INTS, "a list of ints"},
+        {strings, sizeof strings / sizeof *strings, WEFT_ATTR_STRING, "a string"},
+        {floats, sizeof floats / sizeof *floats, WEFT_ATTR_FLOAT, "a float"},
+    };
+    if (n->domain[0]) return WEFT_OK;
+    for (int i = 0; i < n->n_attrs; i++) {
+        const weft_attr *a = &n->attrs[i];
+        for (size_t gi = 0; gi < sizeof groups / sizeof *groups; gi++)
+            for (size_t j = 0; j < groups[gi].n; j++) {
+                if (strcmp(a->name, groups[gi].names[j]) != 0) continue;
+                /* An int where a float is expected reads exactly (weft_attr_float takes it). */
+                bool ok = (int)a->type == groups[gi].type ||
+                          (groups[gi].type == WEFT_ATTR_FLOAT && a->type == WEFT_ATTR_INT);
+                if (!ok)
+                    return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (%s): attribute '%s' must be %s",
+                                      n->name, n->op_type, a->name, groups[gi].what);
+            }
+    }
+    return WEFT_OK;
+}
+
 static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, weft_symval *sv)
 {
     weft_status st;
@@ -307,6 +350,7 @@ static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, we
         if (n->n_outputs < d->min_outputs || (d->max_outputs >= 0 && n->n_outputs > d->max_outputs))
             return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (%s): %d outputs given, expected %d to %d", n->name,
                               n->op_type, n->n_outputs, d->min_outputs, d->max_outputs);
+        if ((st = check_attr_types(n))) return st;
         weft_dtype dt[64];
         weft_shape sh[64];
         const void *data[64];

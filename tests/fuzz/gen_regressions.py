@@ -150,7 +150,27 @@ def scan_num_scan_inputs_huge():
     return m, [inputs[0], np.ones(2, np.float32), inputs[1]]
 
 
-CASES = [scan_num_scan_inputs_huge, resize_antialias_to_nothing, resize_antialias_tiny_scale, scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+def softmax_axis_float():
+    """Softmax whose axis is a FLOAT attribute: read as absent (the default axis) instead of refused."""
+    m = model([helper.make_node("Softmax", ["x"], ["y"], axis=0.0)], [vi("x", F, [2, 3])], [vi("y", F, None)], 13)
+    return m, [np.arange(6, dtype=np.float32).reshape(2, 3)]
+
+
+def argmin_axis_float():
+    """ArgMin whose axis is a FLOAT attribute."""
+    m = model([helper.make_node("ArgMin", ["x"], ["y"], axis=1.0)], [vi("x", F, [2, 3])],
+              [vi("y", TensorProto.INT64, None)], 13)
+    return m, [np.array([[3, 1, 2], [0, 5, -1]], np.float32)]
+
+
+CASES = [softmax_axis_float, argmin_axis_float, scan_num_scan_inputs_huge, resize_antialias_to_nothing, resize_antialias_tiny_scale, scan_states_beyond_outputs, attention_is_causal_2, rotary_interleaved_2, gridsample_far_grid, scan_absent_state, loop_absent_carried, if_absent_condition, reduce_l2_noop, reduce_sumsquare_noop_int]
+
+
+# Verdicts (fuzzlib.judge kinds) a case must end in, where "not a failure" is not enough: a model weft
+# used to accept silently must now be refused.
+EXPECT = {"softmax_axis_float": "both-refuse", "argmin_axis_float": "both-refuse",
+          "attention_is_causal_2": "weft-refuses", "rotary_interleaved_2": "weft-refuses",
+          "reduce_l2_noop": "ok", "reduce_sumsquare_noop_int": "ok"}
 
 
 def main():
@@ -164,6 +184,9 @@ def main():
             np.save(os.path.join(d, f"input_{i}.npy"), a)
         with open(os.path.join(d, "README.txt"), "w") as f:
             f.write(fn.__doc__.strip() + "\n")
+        if fn.__name__ in EXPECT:
+            with open(os.path.join(d, "expect.txt"), "w") as f:
+                f.write(EXPECT[fn.__name__] + "\n")
     print(f"wrote {len(CASES)} cases to {OUT}")
 
 

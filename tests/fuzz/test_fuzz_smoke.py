@@ -54,3 +54,8 @@ def test_regression(weft, model_path, tmp_path):
     finally:
         ort.close()
     assert not v.failed, f"{v.kind}: {v.detail}"
+    expect = os.path.join(d, "expect.txt")
+    if os.path.exists(expect):
+        with open(expect) as f:
+            want = f.read().strip()
+        assert v.kind == want, f"expected {want}, got {v.kind}: {v.detail}"
