@@ -149,10 +149,24 @@ static void seed_input(weft_graph *sub, int k, weft_dtype dt, const weft_shape *
     v->flags |= WEFT_VALUE_TYPED;
 }
 
+static weft_attr *find_attr(weft_node *n, const char *name);
+
 /* Control-flow inputs that must be present: If's condition, Loop's carried values (M and cond are
- * optional), every Scan input. The runtime reads them without looking for an absent one. */
-static weft_status check_control_inputs(const weft_node *n)
+ * optional), every Scan input; and Scan's counts. The runtime reads them without looking for an absent
+ * one, and a node runs even when its inputs are untyped at compile time (so no later check sees it). */
+static weft_status check_control_inputs(weft_node *n)
 {
+    if (strcmp(n->op_type, "Scan") == 0) {
+        weft_attr *b = find_attr(n, "body");
+        weft_node_info info = weft_node_view(n);
+        int64_t m = weft_attr_int(&info, "num_scan_inputs", -1);
+        if (!b || !b->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): attribute body is required", n->name);
+        if (m < 1 || m > n->n_inputs || b->g->n_inputs != n->n_inputs || b->g->n_outputs != n->n_outputs ||
+            n->n_outputs < n->n_inputs - m)
+            return weft_error(WEFT_ERR_INVALID_MODEL,
+                              "node '%s' (Scan): num_scan_inputs %lld does not fit %d inputs and %d outputs (body: %d and %d)",
+                              n->name, (long long)m, n->n_inputs, n->n_outputs, b->g->n_inputs, b->g->n_outputs);
+    }
     int first = strcmp(n->op_type, "Loop") == 0 ? 2 : 0;
     int last = strcmp(n->op_type, "If") == 0 ? (n->n_inputs < 1 ? 0 : 1) : n->n_inputs;
     if (strcmp(n->op_type, "If") == 0 && n->n_inputs < 1)
@@ -168,9 +182,6 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
 {
     weft_status st;
     const char *op = n->op_type;
-    if ((strcmp(op, "If") == 0 || strcmp(op, "Loop") == 0 || strcmp(op, "Scan") == 0) &&
-        (st = check_control_inputs(n)))
-        return st;
     if (strcmp(op, "If") == 0) {
         weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
         if (!a || !a->g || !b || !b->g)
@@ -366,6 +377,7 @@ static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, we
             if (!data[k]) all_const = false;
         }
         if (d->flags & WEFT_OP_CONTROL_FLOW) {
+            if ((st = check_control_inputs(n))) return st;
             if (!typed) continue;
             if ((st = infer_control(g, n, dt, sh, changed))) return st;
             continue;

@@ -204,7 +204,11 @@ static weft_status run_scan(weft_session *s, int i)
     const struct weft_plan *bp = body->plan;
     const weft_node_info *info = &step->info;
     if (info->opset < 9) return weft_op_error(info, WEFT_ERR_UNSUPPORTED, "Scan before opset 9 (batched form) is not supported");
-    int m = (int)weft_attr_int(info, "num_scan_inputs", 0);
+    int64_t m64 = weft_attr_int(info, "num_scan_inputs", 0);
+    if (m64 < 1 || m64 > step->n_in || step->n_out < step->n_in - m64)
+        return weft_op_error(info, WEFT_ERR_INVALID_MODEL, "num_scan_inputs %lld does not fit %d inputs and %d outputs",
+                             (long long)m64, step->n_in, step->n_out);
+    int m = (int)m64;
     int n_state = step->n_in - m, k_out = step->n_out - n_state;
     const int64_t *in_axes = NULL, *in_dirs = NULL, *out_axes = NULL, *out_dirs = NULL;
     int n_ia = weft_attr_ints(info, "scan_input_axes", &in_axes), n_id = weft_attr_ints(info, "scan_input_directions", &in_dirs);
