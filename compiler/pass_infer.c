@@ -167,6 +167,24 @@ static weft_status check_control_inputs(weft_node *n)
                               "node '%s' (Scan): num_scan_inputs %lld does not fit %d inputs and %d outputs (body: %d and %d)",
                               n->name, (long long)m, n->n_inputs, n->n_outputs, b->g->n_inputs, b->g->n_outputs);
     }
+    if (strcmp(n->op_type, "Loop") == 0) {
+        weft_attr *b = find_attr(n, "body");
+        int n_carried = n->n_inputs - 2;
+        if (!b || !b->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Loop): attribute body is required", n->name);
+        if (n_carried < 0 || b->g->n_inputs != n_carried + 2 || b->g->n_outputs < n_carried + 1 ||
+            n->n_outputs != b->g->n_outputs - 1)
+            return weft_error(WEFT_ERR_INVALID_MODEL,
+                              "node '%s' (Loop): body has %d inputs and %d outputs for %d loop-carried values and %d node outputs",
+                              n->name, b->g->n_inputs, b->g->n_outputs, n_carried < 0 ? 0 : n_carried, n->n_outputs);
+    }
+    if (strcmp(n->op_type, "If") == 0) {
+        weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
+        if (!a || !a->g || !b || !b->g)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): then_branch and else_branch are required", n->name);
+        if (a->g->n_outputs != n->n_outputs || b->g->n_outputs != n->n_outputs)
+            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the branches have %d and %d outputs, the node %d",
+                              n->name, a->g->n_outputs, b->g->n_outputs, n->n_outputs);
+    }
     int first = strcmp(n->op_type, "Loop") == 0 ? 2 : 0;
     int last = strcmp(n->op_type, "If") == 0 ? (n->n_inputs < 1 ? 0 : 1) : n->n_inputs;
     if (strcmp(n->op_type, "If") == 0 && n->n_inputs < 1)
