@@ -1,6 +1,7 @@
 /* traffic/features.c — flow statistics, quantile scaling, positional encodings (see features.h). */
 #include "features.h"
 #include "radix.h"
+#include "report.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,16 +18,6 @@ const char *const weft_feat_stat_names[WEFT_FEAT_NSTATS] = {
     "bi_flags", "fwd_flags", "bwd_flags",
     "byte_rate", "packet_rate",
 };
-
-static void set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || !n) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
 
 static void dir_stats(const weft_flow_dir *d, double *o)
 {
@@ -84,15 +75,15 @@ int weft_scaler_fit(weft_scaler *s, const weft_flow *flows, size_t n, double q_l
                     size_t err_n)
 {
     if (n == 0) {
-        set_err(err, err_n, "cannot fit feature scaling on zero flows");
+        weft_set_err(err, err_n, "cannot fit feature scaling on zero flows");
         return -1;
     }
     if (!(q_lo >= 0 && q_hi <= 1 && q_lo <= q_hi)) {
-        set_err(err, err_n, "scaling quantiles must satisfy 0 <= low <= high <= 1 (got %g and %g)", q_lo, q_hi);
+        weft_set_err(err, err_n, "scaling quantiles must satisfy 0 <= low <= high <= 1 (got %g and %g)", q_lo, q_hi);
         return -1;
     }
     if (n > SIZE_MAX / sizeof(double) / WEFT_FEAT_NSTATS) {
-        set_err(err, err_n, "too many flows to fit feature scaling");
+        weft_set_err(err, err_n, "too many flows to fit feature scaling");
         return -1;
     }
     /* Column-major copy so each column sorts on its own (a linear radix sort of order-preserving keys). */
@@ -100,7 +91,7 @@ int weft_scaler_fit(weft_scaler *s, const weft_flow *flows, size_t n, double q_l
     uint64_t *k1 = malloc(n * sizeof *k1), *k2 = malloc(n * sizeof *k2);
     if (!col || !k1 || !k2) {
         free(col), free(k1), free(k2);
-        set_err(err, err_n, "out of memory fitting feature scaling on %zu flows", n);
+        weft_set_err(err, err_n, "out of memory fitting feature scaling on %zu flows", n);
         return -1;
     }
     double st[WEFT_FEAT_NSTATS];
@@ -134,7 +125,7 @@ int weft_scaler_save(const weft_scaler *s, const char *path, char *err, size_t e
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        set_err(err, err_n, "%s: cannot create: %s", path, strerror(errno));
+        weft_set_err(err, err_n, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f, "weft-scaler 1\nquantiles %.17g %.17g\n", s->q_lo, s->q_hi);
@@ -142,7 +133,7 @@ int weft_scaler_save(const weft_scaler *s, const char *path, char *err, size_t e
         fprintf(f, "%s %.17g %.17g\n", weft_feat_stat_names[c], s->lo[c], s->hi[c]);
     int bad = ferror(f);
     if (fclose(f) || bad) {
-        set_err(err, err_n, "%s: write failed", path);
+        weft_set_err(err, err_n, "%s: write failed", path);
         return -1;
     }
     return 0;
@@ -176,7 +167,7 @@ int weft_scaler_load(weft_scaler *out, const char *path, char *err, size_t err_n
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        set_err(err, err_n, "%s: cannot open: %s", path, strerror(errno));
+        weft_set_err(err, err_n, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     weft_scaler s;
@@ -184,28 +175,28 @@ int weft_scaler_load(weft_scaler *out, const char *path, char *err, size_t err_n
     bool too_long;
     int rc = -1, ln = 1;
     if (!get_line(f, line, sizeof line, &too_long) || strcmp(line, "weft-scaler 1") != 0) {
-        set_err(err, err_n, "%s:1: not a weft scaler file (expected the line 'weft-scaler 1')", path);
+        weft_set_err(err, err_n, "%s:1: not a weft scaler file (expected the line 'weft-scaler 1')", path);
         goto out;
     }
     ln = 2;
     if (!get_line(f, line, sizeof line, &too_long) || sscanf(line, "quantiles %63s %63s %1s", a, b, extra) != 2 ||
         !parse_num(a, &s.q_lo) || !parse_num(b, &s.q_hi) || !(s.q_lo >= 0 && s.q_lo <= s.q_hi && s.q_hi <= 1)) {
-        set_err(err, err_n, "%s:2: expected 'quantiles LOW HIGH' with 0 <= LOW <= HIGH <= 1", path);
+        weft_set_err(err, err_n, "%s:2: expected 'quantiles LOW HIGH' with 0 <= LOW <= HIGH <= 1", path);
         goto out;
     }
     for (int k = 0; k < WEFT_FEAT_NSTATS; k++) {
         ln = 3 + k;
         if (!get_line(f, line, sizeof line, &too_long)) {
-            set_err(err, err_n, "%s:%d: %s; expected the bounds of '%s'", path, ln,
+            weft_set_err(err, err_n, "%s:%d: %s; expected the bounds of '%s'", path, ln,
                     too_long ? "line too long" : "file ends early", weft_feat_stat_names[k]);
             goto out;
         }
         if (sscanf(line, "%63s %63s %63s %1s", a, b, c, extra) != 3 || strcmp(a, weft_feat_stat_names[k]) != 0) {
-            set_err(err, err_n, "%s:%d: expected '%s LOW HIGH'", path, ln, weft_feat_stat_names[k]);
+            weft_set_err(err, err_n, "%s:%d: expected '%s LOW HIGH'", path, ln, weft_feat_stat_names[k]);
             goto out;
         }
         if (!parse_num(b, &s.lo[k]) || !parse_num(c, &s.hi[k]) || s.lo[k] > s.hi[k]) {
-            set_err(err, err_n, "%s:%d: bounds of '%s' must be finite numbers with LOW <= HIGH", path, ln,
+            weft_set_err(err, err_n, "%s:%d: bounds of '%s' must be finite numbers with LOW <= HIGH", path, ln,
                     weft_feat_stat_names[k]);
             goto out;
         }
@@ -213,12 +204,12 @@ int weft_scaler_load(weft_scaler *out, const char *path, char *err, size_t err_n
     while (get_line(f, line, sizeof line, &too_long)) {
         ln++;
         if (line[strspn(line, " \t")] != '\0') {
-            set_err(err, err_n, "%s:%d: unexpected text after the last statistic", path, ln);
+            weft_set_err(err, err_n, "%s:%d: unexpected text after the last statistic", path, ln);
             goto out;
         }
     }
     if (too_long) {
-        set_err(err, err_n, "%s:%d: line too long", path, ln + 1);
+        weft_set_err(err, err_n, "%s:%d: line too long", path, ln + 1);
         goto out;
     }
     *out = s;

@@ -1,5 +1,6 @@
 /* traffic/flow_csv.c — writing and reading the normalised flow CSV (see flow_csv.h). libc only. */
 #include "flow_csv.h"
+#include "report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -248,16 +249,6 @@ static int load_file(const char *path, char **out, size_t *out_len)
     return 0;
 }
 
-static void set_err(char *err, size_t err_n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_n, const char *fmt, ...)
-{
-    if (!err || !err_n) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_n, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads one direction's columns; returns NULL or the reason the row is bad (with *backwards set when
  * it is a time running backwards). */
 static const char *read_dir(reader *r, const int *col, int base, weft_flow_dir *d, bool *backwards,
@@ -313,8 +304,8 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
     reader r = {.path = path, .line = 1};
     int lf = load_file(path, &r.buf, &r.len);
     if (lf) {
-        if (lf == -1) set_err(err, err_n, "%s: cannot read: %s", path, strerror(errno));
-        else set_err(err, err_n, "%s: out of memory reading the file", path);
+        if (lf == -1) weft_set_err(err, err_n, "%s: cannot read: %s", path, strerror(errno));
+        else weft_set_err(err, err_n, "%s: out of memory reading the file", path);
         return -1;
     }
     rep->files++;
@@ -325,9 +316,9 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
     size_t line;
     const char *bad;
     int got = next_record(&r, &line, &bad);
-    if (got < 0) { set_err(err, err_n, "%s: out of memory", path); goto out; }
-    if (got == 0) { set_err(err, err_n, "%s: empty file, no header row", path); goto out; }
-    if (bad) { set_err(err, err_n, "%s:%zu: header row: %s", path, line, bad); goto out; }
+    if (got < 0) { weft_set_err(err, err_n, "%s: out of memory", path); goto out; }
+    if (got == 0) { weft_set_err(err, err_n, "%s: empty file, no header row", path); goto out; }
+    if (bad) { weft_set_err(err, err_n, "%s:%zu: header row: %s", path, line, bad); goto out; }
 
     int col[C_COUNT];
     for (int i = 0; i < C_COUNT; i++) col[i] = -1;
@@ -338,7 +329,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
         for (int i = 0; i < C_COUNT; i++)
             if (strcasecmp(name, col_names[i]) == 0) {
                 if (col[i] >= 0) {
-                    set_err(err, err_n, "%s:%zu: column '%s' appears twice", path, line, col_names[i]);
+                    weft_set_err(err, err_n, "%s:%zu: column '%s' appears twice", path, line, col_names[i]);
                     goto out;
                 }
                 col[i] = (int)j;
@@ -347,7 +338,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
     static const int required[] = {C_SRC, C_DST, C_START};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (col[required[i]] < 0) {
-            set_err(err, err_n, "%s:%zu: not a flow CSV: the header has no '%s' column", path, line,
+            weft_set_err(err, err_n, "%s:%zu: not a flow CSV: the header has no '%s' column", path, line,
                     col_names[required[i]]);
             goto out;
         }
@@ -364,7 +355,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
     char why[160];
     for (;;) {
         got = next_record(&r, &line, &bad);
-        if (got < 0) { set_err(err, err_n, "%s: out of memory", path); goto out; }
+        if (got < 0) { weft_set_err(err, err_n, "%s: out of memory", path); goto out; }
         if (got == 0) break;
         rep->records++;
         if (bad) {
@@ -420,7 +411,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
             const field *fd = &r.fields[col[text_cols[k]]];
             if (!fd->quoted && !fd->s[0]) continue; /* unknown */
             if (!(*text_dst[k] = weft_flow_table_intern(t, fd->s))) {
-                set_err(err, err_n, "%s: out of memory", path);
+                weft_set_err(err, err_n, "%s: out of memory", path);
                 goto out;
             }
         }
@@ -431,7 +422,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
         }
         prev_start = fl.start;
         if (weft_flow_table_push(t, &fl)) {
-            set_err(err, err_n, "%s: out of memory", path);
+            weft_set_err(err, err_n, "%s: out of memory", path);
             goto out;
         }
     }

@@ -5,6 +5,7 @@
  * order), pairs are counting- or radix-sorted by window, and edges are produced already sorted by source node. */
 #include "graph.h"
 #include "radix.h"
+#include "report.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -37,16 +38,6 @@ void weft_tgraph_params_default(weft_tgraph_params *p)
     p->graph_stride = 0;
     p->flow_memory = 20;
     p->max_flows = 10000;
-}
-
-static void set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || !n) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
 }
 
 /* ---------- small growable buffers ---------- */
@@ -269,7 +260,7 @@ static int assign_ids(builder *b, const bool *valid, char *err, size_t err_n)
     if (!idmap_init(&ipm, sizeof(weft_ip), 1024) || !idmap_init(&tpm, sizeof(tuple_key), n)) {
         idmap_free(&ipm);
         idmap_free(&tpm);
-        set_err(err, err_n, "out of memory");
+        weft_set_err(err, err_n, "out of memory");
         return -1;
     }
     int rc = -1;
@@ -285,7 +276,7 @@ static int assign_ids(builder *b, const bool *valid, char *err, size_t err_n)
         k.proto = f->proto;
         uint32_t a = idmap_get(&ipm, &f->src), c = idmap_get(&ipm, &f->dst), d = idmap_get(&tpm, &k);
         if (a == UINT32_MAX || c == UINT32_MAX || d == UINT32_MAX) {
-            set_err(err, err_n, "out of memory numbering addresses");
+            weft_set_err(err, err_n, "out of memory numbering addresses");
             goto out;
         }
         b->ip_src[i] = a;
@@ -297,7 +288,7 @@ static int assign_ids(builder *b, const bool *valid, char *err, size_t err_n)
     uint32_t *remap = malloc((ipm.n ? ipm.n : 1) * sizeof *remap);
     if (!b->ips || !remap) {
         free(remap);
-        set_err(err, err_n, "out of memory");
+        weft_set_err(err, err_n, "out of memory");
         goto out;
     }
     if (ipm.n) memcpy(b->ips, ipm.keys, ipm.n * sizeof(weft_ip));
@@ -353,7 +344,7 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
     for (size_t w = wlo; w < whi; w++)
         if (!b->win[w].dropped) nc += b->win[w].count;
     if (nc >= UINT32_MAX / 2) {
-        set_err(err, err_n, "a graph of %zu flow nodes is too large", nc);
+        weft_set_err(err, err_n, "a graph of %zu flow nodes is too large", nc);
         return -1;
     }
     if (!GROW(b->con_flow, b->cap_con_flow, nc + 1) || !GROW(b->con_slice, b->cap_con_slice, nc + 1) ||
@@ -590,7 +581,7 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
     g.ip_slice = b->ip_slice;
     return fn(&g, user);
 oom:
-    set_err(err, err_n, "out of memory building graph %zu", gi);
+    weft_set_err(err, err_n, "out of memory building graph %zu", gi);
     return -1;
 }
 
@@ -604,30 +595,30 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     if (p.stride == 0) p.stride = p.window;
     if (p.graph_stride == 0) p.graph_stride = p.window_memory;
     if (!(isfinite(p.window) && p.window > 0) || !(isfinite(p.stride) && p.stride > 0)) {
-        set_err(err, err_n, "window and stride must be positive numbers of seconds (got %g and %g)", p.window, p.stride);
+        weft_set_err(err, err_n, "window and stride must be positive numbers of seconds (got %g and %g)", p.window, p.stride);
         return -1;
     }
     if (p.window_memory < 1 || p.window_memory > 100000) {
-        set_err(err, err_n, "window memory must be between 1 and 100000 slices (got %d)", p.window_memory);
+        weft_set_err(err, err_n, "window memory must be between 1 and 100000 slices (got %d)", p.window_memory);
         return -1;
     }
     if (p.graph_stride < 1 || p.graph_stride > p.window_memory) {
-        set_err(err, err_n, "graph stride must be between 1 and the window memory %d (got %d)", p.window_memory,
+        weft_set_err(err, err_n, "graph stride must be between 1 and the window memory %d (got %d)", p.window_memory,
                 p.graph_stride);
         return -1;
     }
     if (p.flow_memory < 0) {
-        set_err(err, err_n, "flow memory must not be negative (got %d)", p.flow_memory);
+        weft_set_err(err, err_n, "flow memory must not be negative (got %d)", p.flow_memory);
         return -1;
     }
     if (!sc || !fn) {
-        set_err(err, err_n, "no feature scaling or no graph callback given");
+        weft_set_err(err, err_n, "no feature scaling or no graph callback given");
         return -1;
     }
     size_t n = t->n;
     stats->flows = n;
     if (n >= UINT32_MAX) {
-        set_err(err, err_n, "too many flows (%zu) for one build", n);
+        weft_set_err(err, err_n, "too many flows (%zu) for one build", n);
         return -1;
     }
     builder b;
@@ -660,7 +651,7 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     wparams w = {p.window, p.stride, p.origin};
     if (isnan(w.origin)) w.origin = isfinite(min_start) ? floor(min_start / p.stride) * p.stride : 0.0;
     if (!isfinite(w.origin) || fabs(w.origin) / p.stride > MAX_WINDOW_INDEX) {
-        set_err(err, err_n, "the window origin must be a finite time within %g strides of 0", MAX_WINDOW_INDEX);
+        weft_set_err(err, err_n, "the window origin must be a finite time within %g strides of 0", MAX_WINDOW_INDEX);
         goto out;
     }
     p.origin = w.origin;
@@ -679,7 +670,7 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         if (kr[2 * i + 1] < kr[2 * i]) continue;
         uint64_t span = (uint64_t)(kr[2 * i + 1] - kr[2 * i]) + 1;
         if (span > MAX_MEMBERSHIPS || total + span > MAX_MEMBERSHIPS) {
-            set_err(err, err_n,
+            weft_set_err(err, err_n,
                     "flows span more than %zu (flow, window) pairs (flow %zu alone lasts %.17g s); use a longer "
                     "window or stride",
                     MAX_MEMBERSHIPS, i, f->duration);
@@ -815,7 +806,7 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     rc = 0;
     goto out;
 oom:
-    set_err(err, err_n, "out of memory building graphs from %zu flows", n);
+    weft_set_err(err, err_n, "out of memory building graphs from %zu flows", n);
 out:
     free(valid);
     free(kr);

@@ -116,3 +116,12 @@ void weft_report_json(FILE *f, const weft_read_report *r)
     }
     fputs("]}", f);
 }
+
+void weft_set_err(char *err, size_t n, const char *fmt, ...)
+{
+    if (!err || !n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}

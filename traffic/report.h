@@ -9,6 +9,7 @@
 #ifndef WEFT_TRAFFIC_REPORT_H
 #define WEFT_TRAFFIC_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -45,6 +46,10 @@ void weft_report_warn(weft_read_report *r, const char *reason, const char *file,
 
 /* Count of one reason (0 if never seen). */
 uint64_t weft_report_count(const weft_read_report *r, const char *reason);
+
+/* Formats an error message into a caller's buffer (err may be NULL or n 0: then nothing). The builders
+ * and the scaler report their failures this way. */
+void weft_set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Human summary (several lines) and a JSON object. */
 void weft_report_print(FILE *f, const weft_read_report *r);
