@@ -556,10 +556,11 @@ static weft_status unique_infer(weft_infer_ctx *c)
         int axis;
         weft_status st = uq_view_of(c->node, t, c->in_data[0], xs->rank, dims, &v, &axis);
         if (st) return st;
-        int64_t *buf = malloc((size_t)(v.n > 0 ? v.n : 1) * 2 * sizeof(int64_t));
+        void *owned;
+        int64_t *buf = weft_infer_scratch(c, (size_t)(v.n > 0 ? v.n : 1) * 2 * sizeof(int64_t), &owned);
         if (!buf) return weft_op_error(c->node, WEFT_ERR_NOMEM, "out of memory sorting %lld slices", (long long)v.n);
         u = weft_dim_num(uq_groups(&v, buf, buf + v.n, NULL));
-        free(buf);
+        free(owned);
     } else {
         u = weft_dim_unknown(c);
     }

@@ -1147,11 +1147,11 @@ static weft_status nms_infer(weft_infer_ctx *c)
     bool known;
     if ((st = nms_args_of(n, c->n_in, dts, data, bd, sd, &a, &known))) return st;
     if (!known) return WEFT_OK;
-    /* Inference is not a kernel: the kept list is a plain allocation here. */
-    int64_t *kept = malloc((size_t)(a.S > 0 ? a.S : 1) * sizeof(int64_t));
+    void *owned;
+    int64_t *kept = weft_infer_scratch(c, (size_t)(a.S > 0 ? a.S : 1) * sizeof(int64_t), &owned);
     if (!kept) return weft_op_error(n, WEFT_ERR_NOMEM, "out of memory");
     int64_t rows = nms_select(&a, c->in_dtype[0], c->in_data[0], c->in_dtype[1], c->in_data[1], kept, NULL);
-    free(kept);
+    free(owned);
     c->out_shape[0].d[0] = weft_dim_num(rows);
     return WEFT_OK;
 }

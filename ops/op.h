@@ -174,7 +174,16 @@ typedef struct weft_infer_ctx {
      * at run time all inputs are known, so every dim can be computed. */
     int32_t (*new_sym)(void *user);
     void *user;
+    /* The session's scratch memory at run time (NULL at compile time), for the few ops whose output
+     * shape needs real work on the data (Unique, NonMaxSuppression): use weft_infer_scratch. */
+    void *(*scratch)(void *user, size_t bytes);
+    void *scratch_user;
 } weft_infer_ctx;
+
+/* `bytes` of temporary memory for an infer function: the session's scratch when there is one (the run
+ * loop then allocates nothing), else a fresh allocation returned in *owned too, for the caller to free().
+ * NULL on failure. */
+void *weft_infer_scratch(weft_infer_ctx *c, size_t bytes, void **owned);
 
 static inline bool weft_in_present(const weft_infer_ctx *c, int i)
 {

@@ -1,5 +1,6 @@
 /* ops/shape.c — shapes with symbols: the helpers every op's inference and kernel share. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "op.h"
@@ -135,4 +136,11 @@ void weft_broadcast_strides(const int64_t *dims, int r, const int64_t *out_dims,
         int j = i - (R - r);
         strides[i] = (j < 0 || (dims[j] == 1 && out_dims[i] != 1)) ? 0 : own[j];
     }
+}
+
+void *weft_infer_scratch(weft_infer_ctx *c, size_t bytes, void **owned)
+{
+    *owned = NULL;
+    if (c->scratch) return c->scratch(c->scratch_user, bytes ? bytes : 1);
+    return *owned = malloc(bytes ? bytes : 1);
 }

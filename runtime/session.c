@@ -192,7 +192,7 @@ static weft_status run_step(weft_session *s, int i)
     }
     for (int o = 0; o < step->n_out; o++) { s->out_dt[o] = WEFT_UNDEFINED; s->out_sh[o].rank = -1; }
     weft_infer_ctx c = {&step->info, step->n_in, s->in_dt, s->in_sh, s->in_data, step->n_out, s->out_dt, s->out_sh,
-                        runtime_sym, NULL};
+                        runtime_sym, NULL, scratch_fn, s};
     weft_status st = step->def->infer(&c);
     if (st) return st;
     for (int o = 0; o < step->n_out; o++) {
