@@ -96,7 +96,7 @@ static weft_status conv_infer(weft_infer_ctx *c)
     if (x->rank >= 0 && w->rank >= 0 && x->rank != w->rank)
         return weft_op_error(n, WEFT_ERR_SHAPE, "input has rank %d but the weights have rank %d", x->rank, w->rank);
     int nsp = rank - 2;
-    int64_t kd[WEFT_MAX_RANK];
+    int64_t kd[WEFT_MAX_RANK] = {0};
     for (int i = 0; i < nsp && i < WEFT_MAX_RANK; i++)
         kd[i] = w->rank >= 0 && weft_dim_known(w->d[i + 2]) ? w->d[i + 2].v : -1;
     win_geom g;

@@ -94,7 +94,7 @@ static weft_status gather_run(weft_kernel_ctx *k)
     int axis;
     weft_status st = weft_axis(k->node, weft_attr_int(k->node, "axis", 0), d->rank, false, &axis);
     if (st) return st;
-    int64_t n = d->dims[axis], v;
+    int64_t n = d->dims[axis], v = 0;
     /* Validate every index first so that a bad one leaves nothing half-written. */
     for (int64_t j = 0; j < ix->numel; j++)
         if ((st = fix_index(k->node, idx_at(ix, j), axis, n, &v))) return st;
@@ -146,7 +146,7 @@ static weft_status gather_elements_run(weft_kernel_ctx *k)
     for (int a = 0; a < r; a++)
         if (a != axis && ix->dims[a] > d->dims[a])
             return weft_op_error(k->node, WEFT_ERR_SHAPE, "indices dim %d exceeds data dim", a);
-    int64_t n = d->dims[axis], v, strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0};
+    int64_t n = d->dims[axis], v = 0, strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0};
     for (int64_t j = 0; j < ix->numel; j++)
         if ((st = fix_index(k->node, idx_at(ix, j), axis, n, &v))) return st;
     weft_strides(d->dims, r, strides);
@@ -212,7 +212,7 @@ static weft_status gather_nd_run(weft_kernel_ctx *k)
     for (int a = 0; a < b; a++)
         if (d->dims[a] != ix->dims[a]) return weft_op_error(k->node, WEFT_ERR_SHAPE, "batch dim %d differs", a);
     int64_t nb = prod(d->dims, 0, b), per_batch = prod(d->dims, b, r), slice = prod(d->dims, b + m, r);
-    int64_t tuples = prod(ix->dims, b, q - 1), v;
+    int64_t tuples = prod(ix->dims, b, q - 1), v = 0;
     weft_status st;
     for (int64_t t = 0; t < ix->numel; t++)
         if ((st = fix_index(k->node, idx_at(ix, t), b + (int)(t % m), d->dims[b + t % m], &v))) return st;

@@ -145,7 +145,7 @@ static weft_status matmul_body(weft_kernel_ctx *k, void *scratch)
     j.sbk = j.N; j.sbj = 1;
     /* Batch axes: broadcast A's and B's leading axes against each other. */
     int na = ra > 2 ? ra - 2 : 0, nb = rb > 2 ? rb - 2 : 0, R = na > nb ? na : nb;
-    int64_t bdims[WEFT_MAX_RANK], sa[WEFT_MAX_RANK], sb[WEFT_MAX_RANK], nbatch = 1;
+    int64_t bdims[WEFT_MAX_RANK] = {0}, sa[WEFT_MAX_RANK], sb[WEFT_MAX_RANK], nbatch = 1;
     for (int d = 0; d < R; d++) {
         int64_t x = d - (R - na) >= 0 ? A->dims[d - (R - na)] : 1;
         int64_t z = d - (R - nb) >= 0 ? B->dims[d - (R - nb)] : 1;
@@ -240,7 +240,7 @@ static weft_status matmulint_run(weft_kernel_ctx *k)
     int64_t zp_len[2] = {M, N};
     for (int i = 2; i < 4; i++) {
         if (!weft_kin_present(k, i)) continue;
-        bool v;
+        bool v = false;
         weft_status st = zero_point_len(k->node, i, k->in[i].rank, &v);
         if (st) return st;
         if (k->in[i].dtype != k->in[i - 2].dtype) return weft_op_unsupported_dtype(k, i);

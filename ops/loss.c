@@ -31,7 +31,7 @@ static weft_status reduction_of(const weft_node_info *n, int *red)
 static weft_status loss_infer(weft_infer_ctx *c)
 {
     const weft_node_info *n = c->node;
-    int red;
+    int red = RED_NONE;
     weft_status st = reduction_of(n, &red);
     if (st) return st;
     weft_dtype dt = c->in_dtype[0];
@@ -123,7 +123,7 @@ static weft_status loss_infer(weft_infer_ctx *c)
 static weft_status loss_body(weft_kernel_ctx *k, void *scratch)
 {
     (void)scratch;
-    int red;
+    int red = RED_NONE;
     weft_status st = reduction_of(k->node, &red);
     if (st) return st;
     bool sce = is_sce(k->node);

@@ -284,7 +284,7 @@ static weft_status revseq_infer(weft_infer_ctx *c)
 static weft_status revseq_run(weft_kernel_ctx *k)
 {
     const weft_tview *x = &k->in[0], *lens = &k->in[1];
-    int ta, ba;
+    int ta = 0, ba = 0;
     weft_status st = revseq_axes(k->node, x->rank, &ta, &ba);
     if (st) return st;
     int64_t T = x->dims[ta], B = x->dims[ba], inner = 1;

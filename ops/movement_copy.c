@@ -850,7 +850,7 @@ static weft_status rank4(weft_infer_ctx *c)
 
 weft_status weft_movement_infer_depth_to_space(weft_infer_ctx *c)
 {
-    int64_t b;
+    int64_t b = 1;
     bool crd;
     weft_status st = rank4(c);
     if (st || (st = block_size(c->node, &b)) || (st = dts_crd(c->node, &crd))) return st;
@@ -878,8 +878,8 @@ weft_status weft_movement_infer_depth_to_space(weft_infer_ctx *c)
 weft_status weft_movement_run_depth_to_space(weft_kernel_ctx *k)
 {
     const weft_tview *x = &k->in[0];
-    int64_t b;
-    bool crd;
+    int64_t b = 1;
+    bool crd = false;
     weft_status st;
     if ((st = block_size(k->node, &b)) || (st = dts_crd(k->node, &crd))) return st;
     int64_t N = x->dims[0], C = x->dims[1] / (b * b), H = x->dims[2], W = x->dims[3];
@@ -897,7 +897,7 @@ weft_status weft_movement_run_depth_to_space(weft_kernel_ctx *k)
 
 weft_status weft_movement_infer_space_to_depth(weft_infer_ctx *c)
 {
-    int64_t b;
+    int64_t b = 1;
     weft_status st = rank4(c);
     if (st || (st = block_size(c->node, &b))) return st;
     const weft_shape *in = &c->in_shape[0];
@@ -925,7 +925,7 @@ weft_status weft_movement_infer_space_to_depth(weft_infer_ctx *c)
 weft_status weft_movement_run_space_to_depth(weft_kernel_ctx *k)
 {
     const weft_tview *x = &k->in[0];
-    int64_t b;
+    int64_t b = 1;
     weft_status st = block_size(k->node, &b);
     if (st) return st;
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2] / b, W = x->dims[3] / b;
@@ -990,7 +990,7 @@ weft_status weft_movement_infer_compress(weft_infer_ctx *c)
         s->d[axis] = weft_dim_unknown(c);
         return WEFT_OK;
     }
-    int64_t cnt;
+    int64_t cnt = 0;
     if ((st = compress_count(c->node, c->in_data[1], clen, d.v, &cnt))) return st;
     s->d[axis] = weft_dim_num(cnt);
     return WEFT_OK;
@@ -1010,7 +1010,7 @@ weft_status weft_movement_run_compress(weft_kernel_ctx *k)
         d = x->dims[axis];
         inner = prod(x->dims, axis + 1, x->rank);
     }
-    int64_t cnt;
+    int64_t cnt = 0;
     weft_status st = compress_count(k->node, cond, cv->numel, d, &cnt);
     if (st) return st;
     if (cnt * outer * inner != k->out[0].numel)

@@ -474,7 +474,7 @@ static weft_status groupnorm_run(weft_kernel_ctx *k)
 {
     const weft_tview *x = &k->in[0];
     if (x->rank < 2) return weft_op_error(k->node, WEFT_ERR_SHAPE, "input must have rank >= 2, got %d", x->rank);
-    int64_t G, plen;
+    int64_t G = 0, plen = 0;
     weft_status st = groupnorm_params(k->node, x->dims[1], &G, &plen);
     if (st) return st;
     for (int i = 1; i < 3; i++)
@@ -579,7 +579,7 @@ static weft_status lpnorm_infer(weft_infer_ctx *c)
 static weft_status lpnorm_body(weft_kernel_ctx *k, void *scratch)
 {
     const weft_tview *xv = &k->in[0], *yv = &k->out[0];
-    int axis, p;
+    int axis, p = 0;
     weft_status st = lp_params(k->node, xv->rank, &axis, &p);
     if (st) return st;
     int64_t outer = 1, n = xv->dims[axis], inner = 1;

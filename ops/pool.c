@@ -67,7 +67,7 @@ static weft_status pool_infer(weft_infer_ctx *c)
         return WEFT_OK;
     }
     int nsp = x->rank - 2;
-    int64_t sp[WEFT_MAX_RANK];
+    int64_t sp[WEFT_MAX_RANK] = {0};
     for (int i = 0; i < nsp; i++) sp[i] = weft_dim_known(x->d[i + 2]) ? x->d[i + 2].v : -1;
     win_geom w;
     weft_status st = pool_geom(c->node, pk, nsp, sp, &w);
@@ -79,7 +79,7 @@ static weft_status pool_infer(weft_infer_ctx *c)
     for (int i = 0; i < nsp; i++) {
         if (pk.global) { y.d[i + 2] = weft_dim_num(1); continue; }
         if (sp[i] < 0) { y.d[i + 2] = weft_dim_unknown(c); continue; }
-        int64_t o, pb, pe;
+        int64_t o = 0, pb, pe;
         if ((st = win_axis(c->node, &w, i, sp[i], &o, &pb, &pe))) return st;
         y.d[i + 2] = weft_dim_num(o);
     }

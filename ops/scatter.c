@@ -188,7 +188,7 @@ static weft_status scatter_elements_run(weft_kernel_ctx *k)
     }
     int64_t *off = offsets(k, ix->numel);
     if (!off) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory for %lld offsets", (long long)ix->numel);
-    int64_t strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0}, v;
+    int64_t strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0}, v = 0;
     weft_strides(d->dims, r, strides);
     for (int64_t i = 0; i < ix->numel; i++) {
         if ((st = fix_index(k->node, idx_at(ix, i), axis, d->dims[axis], &v))) return st;
@@ -250,7 +250,7 @@ static weft_status scatter_nd_run(weft_kernel_ctx *k)
     int64_t *off = offsets(k, tuples);
     if (!off) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory for %lld offsets", (long long)tuples);
     weft_status st;
-    int64_t v;
+    int64_t v = 0;
     for (int64_t t = 0; t < tuples; t++) {
         int64_t o = 0;
         for (int j = 0; j < m; j++) {

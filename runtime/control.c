@@ -84,7 +84,7 @@ void weft_control_state_free(weft_cf_state *cf)
 static weft_status run_if(weft_session *s, int i)
 {
     const weft_step *step = &s->plan->steps[i];
-    uint8_t cond;
+    uint8_t cond = 0;
     weft_status st = scalar_bool(step, &s->views[step->in[0]], "the condition", &cond);
     if (st) return st;
     int b = sub_index(step, cond ? "then_branch" : "else_branch");
