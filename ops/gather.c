@@ -11,21 +11,6 @@
 
 /* --- helpers shared by the three ops --------------------------------------------------------------- */
 
-static int64_t idx_at(const weft_tview *t, int64_t i)
-{
-    return t->dtype == WEFT_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
-}
-
-/* Checks one index value against an axis of size n and makes it non-negative. */
-static weft_status fix_index(const weft_node_info *node, int64_t v, int axis, int64_t n, int64_t *out)
-{
-    if (v < -n || v >= n)
-        return weft_op_error(node, WEFT_ERR_INDEX, "index value %lld is out of range for axis %d of size %lld",
-                             (long long)v, axis, (long long)n);
-    *out = v < 0 ? v + n : v;
-    return WEFT_OK;
-}
-
 static weft_status need_index_dtype(weft_infer_ctx *c, int i)
 {
     weft_dtype t = c->in_dtype[i];
@@ -97,7 +82,7 @@ static weft_status gather_run(weft_kernel_ctx *k)
     int64_t n = d->dims[axis], v = 0;
     /* Validate every index first so that a bad one leaves nothing half-written. */
     for (int64_t j = 0; j < ix->numel; j++)
-        if ((st = fix_index(k->node, idx_at(ix, j), axis, n, &v))) return st;
+        if ((st = weft_index_fix(k->node, weft_index_at(ix, j), axis, n, &v))) return st;
     if (k->out[0].numel == 0) return WEFT_OK;
     size_t row = (size_t)prod(d->dims, axis + 1, d->rank) * weft_dtype_size(d->dtype);
     int64_t outer = prod(d->dims, 0, axis), m = ix->numel;
@@ -105,7 +90,7 @@ static weft_status gather_run(weft_kernel_ctx *k)
     char *dst = k->out[0].data;
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < m; j++) {
-            fix_index(k->node, idx_at(ix, j), axis, n, &v);
+            weft_index_fix(k->node, weft_index_at(ix, j), axis, n, &v);
             memcpy(dst + (size_t)(o * m + j) * row, src + (size_t)(o * n + v) * row, row);
         }
     return WEFT_OK;
@@ -148,13 +133,13 @@ static weft_status gather_elements_run(weft_kernel_ctx *k)
             return weft_op_error(k->node, WEFT_ERR_SHAPE, "indices dim %d exceeds data dim", a);
     int64_t n = d->dims[axis], v = 0, strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0};
     for (int64_t j = 0; j < ix->numel; j++)
-        if ((st = fix_index(k->node, idx_at(ix, j), axis, n, &v))) return st;
+        if ((st = weft_index_fix(k->node, weft_index_at(ix, j), axis, n, &v))) return st;
     weft_strides(d->dims, r, strides);
     size_t es = weft_dtype_size(d->dtype);
     const char *src = d->data;
     char *dst = k->out[0].data;
     for (int64_t i = 0; i < ix->numel; i++) {
-        fix_index(k->node, idx_at(ix, i), axis, n, &v);
+        weft_index_fix(k->node, weft_index_at(ix, i), axis, n, &v);
         int64_t off = 0;
         for (int a = 0; a < r; a++) off += (a == axis ? v : pos[a]) * strides[a];
         memcpy(dst + (size_t)i * es, src + (size_t)off * es, es);
@@ -215,7 +200,7 @@ static weft_status gather_nd_run(weft_kernel_ctx *k)
     int64_t tuples = prod(ix->dims, b, q - 1), v = 0;
     weft_status st;
     for (int64_t t = 0; t < ix->numel; t++)
-        if ((st = fix_index(k->node, idx_at(ix, t), b + (int)(t % m), d->dims[b + t % m], &v))) return st;
+        if ((st = weft_index_fix(k->node, weft_index_at(ix, t), b + (int)(t % m), d->dims[b + t % m], &v))) return st;
     size_t es = weft_dtype_size(d->dtype), row = (size_t)slice * es;
     const char *src = d->data;
     char *dst = k->out[0].data;
@@ -224,7 +209,7 @@ static weft_status gather_nd_run(weft_kernel_ctx *k)
         for (int64_t t = 0; t < tuples; t++) {
             int64_t base = (bi * tuples + t) * m, off = 0;
             for (int j = 0; j < m; j++) {
-                fix_index(k->node, idx_at(ix, base + j), b + j, d->dims[b + j], &v);
+                weft_index_fix(k->node, weft_index_at(ix, base + j), b + j, d->dims[b + j], &v);
                 off = off * d->dims[b + j] + v;
             }
             memcpy(dst + (size_t)(bi * tuples + t) * row, src + (size_t)(bi * per_batch + off * slice) * es, row);

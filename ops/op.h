@@ -244,6 +244,15 @@ weft_status weft_op_error(const weft_node_info *n, weft_status st, const char *f
 typedef weft_status (*weft_math_body)(weft_kernel_ctx *k, void *scratch);
 weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_math_body body);
 
+/* Element i of an int32 / int64 index tensor. */
+static inline int64_t weft_index_at(const weft_tview *t, int64_t i)
+{
+    return t->dtype == WEFT_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
+}
+/* Checks index value v against an axis of size n (v in [-n, n)) and makes it non-negative; otherwise
+ * WEFT_ERR_INDEX naming the value, the axis and its size. */
+weft_status weft_index_fix(const weft_node_info *node, int64_t v, int axis, int64_t n, int64_t *out);
+
 /* Row-major strides of a shape (in elements). */
 void weft_strides(const int64_t *dims, int rank, int64_t *strides);
 /* Strides for reading a tensor of shape `dims` (rank r) broadcast to `out_dims` (rank R >= r): 0 along

@@ -15,20 +15,6 @@
 
 enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN };
 
-static int64_t idx_at(const weft_tview *t, int64_t i)
-{
-    return t->dtype == WEFT_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
-}
-
-static weft_status fix_index(const weft_node_info *node, int64_t v, int axis, int64_t n, int64_t *out)
-{
-    if (v < -n || v >= n)
-        return weft_op_error(node, WEFT_ERR_INDEX, "index value %lld is out of range for axis %d of size %lld",
-                             (long long)v, axis, (long long)n);
-    *out = v < 0 ? v + n : v;
-    return WEFT_OK;
-}
-
 static int64_t prod(const int64_t *d, int from, int to)
 {
     int64_t p = 1;
@@ -191,7 +177,7 @@ static weft_status scatter_elements_run(weft_kernel_ctx *k)
     int64_t strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0}, v = 0;
     weft_strides(d->dims, r, strides);
     for (int64_t i = 0; i < ix->numel; i++) {
-        if ((st = fix_index(k->node, idx_at(ix, i), axis, d->dims[axis], &v))) return st;
+        if ((st = weft_index_fix(k->node, weft_index_at(ix, i), axis, d->dims[axis], &v))) return st;
         int64_t o = 0;
         for (int a = 0; a < r; a++) o += (a == axis ? v : pos[a]) * strides[a];
         off[i] = o;
@@ -254,7 +240,7 @@ static weft_status scatter_nd_run(weft_kernel_ctx *k)
     for (int64_t t = 0; t < tuples; t++) {
         int64_t o = 0;
         for (int j = 0; j < m; j++) {
-            if ((st = fix_index(k->node, idx_at(ix, t * m + j), j, d->dims[j], &v))) return st;
+            if ((st = weft_index_fix(k->node, weft_index_at(ix, t * m + j), j, d->dims[j], &v))) return st;
             o = o * d->dims[j] + v;
         }
         off[t] = o * slice;

@@ -144,3 +144,12 @@ void *weft_infer_scratch(weft_infer_ctx *c, size_t bytes, void **owned)
     if (c->scratch) return c->scratch(c->scratch_user, bytes ? bytes : 1);
     return *owned = malloc(bytes ? bytes : 1);
 }
+
+weft_status weft_index_fix(const weft_node_info *node, int64_t v, int axis, int64_t n, int64_t *out)
+{
+    if (v < -n || v >= n)
+        return weft_op_error(node, WEFT_ERR_INDEX, "index value %lld is out of range for axis %d of size %lld",
+                             (long long)v, axis, (long long)n);
+    *out = v < 0 ? v + n : v;
+    return WEFT_OK;
+}
