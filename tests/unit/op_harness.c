@@ -157,3 +157,36 @@ int wt_close_f32(const float *got, const float *want, int64_t n, double rtol, do
     }
     return 1;
 }
+
+int wt_shape_is(const weft_tensor *t, int rank, const int64_t *dims)
+{
+    if (t->rank != rank) { fprintf(stderr, "  rank %d, want %d\n", t->rank, rank); return 0; }
+    for (int i = 0; i < rank; i++)
+        if (t->dims[i] != dims[i]) {
+            fprintf(stderr, "  dim %d is %lld, want %lld\n", i, (long long)t->dims[i], (long long)dims[i]);
+            return 0;
+        }
+    return 1;
+}
+
+uint8_t *wt_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
+    if (b && len > 0 && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
+    fclose(f);
+    *n = len > 0 ? (size_t)len : 0;
+    return b;
+}
+
+int wt_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}

@@ -30,6 +30,14 @@ weft_tensor wt_tensor(weft_dtype t, const void *data, int rank, const int64_t *d
 /* An absent optional input. */
 weft_tensor wt_absent(void);
 
+/* True when t has exactly this rank and these dims; prints the first difference. */
+int wt_shape_is(const weft_tensor *t, int rank, const int64_t *dims);
+
+/* Whole-file helpers for tests: read returns a malloc'd buffer (NULL on failure) and its size in *n;
+ * write returns 0 on success. */
+uint8_t *wt_read_file(const char *path, size_t *n);
+int wt_write_file(const char *path, const void *data, size_t n);
+
 /* True when every element of two float32 arrays agrees within atol + rtol * |expected|. Prints the first
  * mismatch. */
 int wt_close_f32(const float *got, const float *want, int64_t n, double rtol, double atol);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "compiler/ir.h"
+#include "tests/unit/op_harness.h"
 
 #define DATA "tests/data/import/"
 
@@ -97,34 +98,12 @@ static int make_tmpdir(void)
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
-
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 static int copy_file(const char *from, const char *to)
 {
     size_t n;
-    uint8_t *b = read_file(from, &n);
+    uint8_t *b = wt_read_file(from, &n);
     if (!b) return -1;
-    int r = write_file(to, b, n);
+    int r = wt_write_file(to, b, n);
     free(b);
     return r;
 }
@@ -203,7 +182,7 @@ static void test_external(void)
 
     /* from memory: no folder, so external data is refused */
     size_t n;
-    uint8_t *b = read_file(DATA "ext/external.onnx", &n);
+    uint8_t *b = wt_read_file(DATA "ext/external.onnx", &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(weft_model_load_from_buffer(b, n, NULL, &m), WEFT_ERR_SECURITY);
     CU_ASSERT_PTR_NULL(m);
@@ -237,8 +216,8 @@ static void test_external_symlink(void)
     CU_ASSERT_FATAL(copy_file(DATA "ext/ext_link.onnx", model) == 0);
     CU_ASSERT_FATAL(mkdir(outside_dir, 0700) == 0);
     float payload[8] = {0, 0, 0, 0, 7.0f, 8.0f, -9.0f, 10.5f}; /* the tensor is at offset 16 */
-    CU_ASSERT_FATAL(write_file(outside, payload, sizeof payload) == 0);
-    CU_ASSERT_FATAL(write_file(inside, payload, sizeof payload) == 0);
+    CU_ASSERT_FATAL(wt_write_file(outside, payload, sizeof payload) == 0);
+    CU_ASSERT_FATAL(wt_write_file(inside, payload, sizeof payload) == 0);
 
     /* a link that leaves the folder is refused even though its name looks local */
     CU_ASSERT_FATAL(symlink(outside, link) == 0);
@@ -502,7 +481,7 @@ static void test_hostile_files(void)
     char path[512];
     snprintf(path, sizeof path, "%s/h.onnx", tmpdir);
 
-    CU_ASSERT(write_file(path, "", 0) == 0);
+    CU_ASSERT(wt_write_file(path, "", 0) == 0);
     CU_ASSERT(load_any(path));
     CU_ASSERT_EQUAL(weft_model_load(path, &(weft_model *){NULL}), WEFT_ERR_PARSE);
 
@@ -512,7 +491,7 @@ static void test_hostile_files(void)
         uint8_t buf[512];
         size_t n = 1 + trial * 10;
         for (size_t i = 0; i < n; i++) { seed = seed * 1103515245u + 12345u; buf[i] = (uint8_t)(seed >> 16); }
-        CU_ASSERT(write_file(path, buf, n) == 0);
+        CU_ASSERT(wt_write_file(path, buf, n) == 0);
         CU_ASSERT(load_any(path)); /* random bytes never make a model */
     }
 
@@ -522,11 +501,11 @@ static void test_hostile_files(void)
     int failures = 0, loads = 0;
     for (size_t k = 0; k < sizeof srcs / sizeof srcs[0]; k++) {
         size_t n;
-        uint8_t *orig = read_file(srcs[k], &n);
+        uint8_t *orig = wt_read_file(srcs[k], &n);
         CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
         size_t step = n > 400 ? n / 400 : 1;
         for (size_t cut = 0; cut < n; cut += step) {
-            CU_ASSERT(write_file(path, orig, cut) == 0);
+            CU_ASSERT(wt_write_file(path, orig, cut) == 0);
             failures += load_any(path);
             loads++;
         }
@@ -539,7 +518,7 @@ static void test_hostile_files(void)
                 size_t at = (seed >> 8) % n;
                 flip[at] ^= (uint8_t)(1u << (seed % 8));
             }
-            CU_ASSERT(write_file(path, flip, n) == 0);
+            CU_ASSERT(wt_write_file(path, flip, n) == 0);
             failures += load_any(path);
             loads++;
         }

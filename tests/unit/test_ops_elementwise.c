@@ -19,14 +19,6 @@ static weft_status run1(const char *op, int opset, const weft_attr *attrs, int n
     return wt_run_op(op, opset, attrs, na, in, n, out, 1);
 }
 
-static int shape_is(const weft_tensor *t, int rank, const int64_t *dims)
-{
-    if (t->rank != rank) return 0;
-    for (int i = 0; i < rank; i++)
-        if (t->dims[i] != dims[i]) return 0;
-    return 1;
-}
-
 /* --- binary arithmetic ---------------------------------------------------------------------------- */
 
 static void test_add_shapes(void)
@@ -35,7 +27,7 @@ static void test_add_shapes(void)
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {10, 20, 30, 40, 50, 60}, r1[6] = {11, 22, 33, 44, 55, 66};
     weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, a, 2, D(2, 3)), wt_tensor(WEFT_FLOAT32, b, 2, D(2, 3))}, out;
     CU_ASSERT_EQUAL_FATAL(run1("Add", 14, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(wt_close_f32(out.data, r1, 6, 0, 0));
     wt_free_outputs(&out, 1);
 
@@ -50,7 +42,7 @@ static void test_add_shapes(void)
     float s = 0.5f, r3[6] = {1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f};
     weft_tensor in2[2] = {wt_tensor(WEFT_FLOAT32, &s, 0, NULL), wt_tensor(WEFT_FLOAT32, a, 2, D(2, 3))};
     CU_ASSERT_EQUAL_FATAL(run1("Add", 14, NULL, 0, in2, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(wt_close_f32(out.data, r3, 6, 0, 0));
     wt_free_outputs(&out, 1);
 
@@ -58,7 +50,7 @@ static void test_add_shapes(void)
     float col[2] = {10, 20}, r4[6] = {9, 8, 7, 19, 18, 17};
     weft_tensor in3[2] = {wt_tensor(WEFT_FLOAT32, col, 2, D(2, 1)), wt_tensor(WEFT_FLOAT32, a, 2, D(1, 3))};
     CU_ASSERT_EQUAL_FATAL(run1("Sub", 14, NULL, 0, in3, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(wt_close_f32(out.data, r4, 6, 0, 0));
     wt_free_outputs(&out, 1);
 
@@ -261,7 +253,7 @@ static void test_where(void)
                          wt_tensor(WEFT_INT64, &y, 0, NULL)};
     int64_t r[6] = {1, 2, 3, -1, -1, -1};
     CU_ASSERT_EQUAL_FATAL(run1("Where", 16, NULL, 0, in, 3, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(memcmp(out.data, r, sizeof r) == 0);
     wt_free_outputs(&out, 1);
     /* condition must be bool */
@@ -278,7 +270,7 @@ static void test_variadic(void)
     float rmax[6] = {3, 5, NAN, 10, 10, NAN}, rmin[6] = {0, 0, NAN, 1, 3, NAN};
     float rsum[6] = {4, 8, NAN, 14, 18, NAN}, rmean[6] = {4 / 3.f, 8 / 3.f, NAN, 14 / 3.f, 6, NAN};
     CU_ASSERT_EQUAL_FATAL(run1("Max", 13, NULL, 0, in, 3, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(wt_close_f32(out.data, rmax, 6, 0, 0));
     CU_ASSERT(isnan(((float *)out.data)[2]));
     wt_free_outputs(&out, 1);
@@ -311,7 +303,7 @@ static void test_prelu(void)
     float x[6] = {-1, 2, -3, 4, -5, 6}, s[3] = {0.5f, 0.25f, 2}, r[6] = {-0.5f, 2, -6, 4, -1.25f, 6};
     weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, x, 2, D(2, 3)), wt_tensor(WEFT_FLOAT32, s, 1, D(3))};
     CU_ASSERT_EQUAL_FATAL(run1("PRelu", 16, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(wt_close_f32(out.data, r, 6, 0, 0));
     wt_free_outputs(&out, 1);
     /* the slope may not grow X */

@@ -21,14 +21,6 @@ static weft_status run_n(const char *op, int opset, const weft_attr *attrs, int 
     return st;
 }
 
-static int shape_is(const weft_tensor *t, int rank, const int64_t *dims)
-{
-    if (t->rank != rank) { fprintf(stderr, "  rank %d, want %d\n", t->rank, rank); return 0; }
-    for (int i = 0; i < rank; i++)
-        if (t->dims[i] != dims[i]) { fprintf(stderr, "  dim %d is %lld, want %lld\n", i, (long long)t->dims[i], (long long)dims[i]); return 0; }
-    return 1;
-}
-
 /* --- pooling ------------------------------------------------------------------------------------- */
 
 static void test_maxpool_indices(void)
@@ -37,7 +29,7 @@ static void test_maxpool_indices(void)
     weft_tensor in = wt_tensor(WEFT_FLOAT32, x, 4, D(1, 1, 3, 3)), out[2];
     weft_attr a[2] = {wt_attr_ints("kernel_shape", 2, D(2, 2)), wt_attr_int("storage_order", 1)};
     CU_ASSERT_EQUAL_FATAL(run_n("MaxPool", 12, a, 1, &in, 1, out, 2), WEFT_OK);
-    CU_ASSERT(shape_is(&out[0], 4, D(1, 1, 2, 2)));
+    CU_ASSERT(wt_shape_is(&out[0], 4, D(1, 1, 2, 2)));
     CU_ASSERT(wt_close_f32(F32(out[0]), (float[]){5, 6, 8, 9}, 4, 0, 0));
     /* row-major flat positions of the maxima (1,1) (1,2) (2,1) (2,2) */
     CU_ASSERT(I64(out[1])[0] == 4 && I64(out[1])[1] == 5 && I64(out[1])[2] == 7 && I64(out[1])[3] == 8);
@@ -55,7 +47,7 @@ static void test_pool_ceil_and_pads(void)
     weft_attr a[3] = {wt_attr_ints("kernel_shape", 1, D(2)), wt_attr_ints("strides", 1, D(2)), wt_attr_int("ceil_mode", 1)};
     /* ceil((5 - 2) / 2) + 1 = 3 windows: [1,2] [3,4] [5] */
     CU_ASSERT_EQUAL_FATAL(run_n("MaxPool", 12, a, 3, &in, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 3, D(1, 1, 3)));
+    CU_ASSERT(wt_shape_is(&out, 3, D(1, 1, 3)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){2, 4, 5}, 3, 0, 0));
     wt_free_outputs(&out, 1);
     CU_ASSERT_EQUAL_FATAL(run_n("AveragePool", 19, a, 3, &in, 1, &out, 1), WEFT_OK);
@@ -63,7 +55,7 @@ static void test_pool_ceil_and_pads(void)
     wt_free_outputs(&out, 1);
     /* floor mode: 2 windows */
     CU_ASSERT_EQUAL_FATAL(run_n("AveragePool", 19, a, 2, &in, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 3, D(1, 1, 2)));
+    CU_ASSERT(wt_shape_is(&out, 3, D(1, 1, 2)));
     wt_free_outputs(&out, 1);
 
     /* 2x2 input, 3x3 kernel, pads 1: every window holds all four values (sum 10) and 5 pads */
@@ -72,7 +64,7 @@ static void test_pool_ceil_and_pads(void)
     weft_attr b[3] = {wt_attr_ints("kernel_shape", 2, D(3, 3)), wt_attr_ints("pads", 4, D(1, 1, 1, 1)),
                       wt_attr_int("count_include_pad", 1)};
     CU_ASSERT_EQUAL_FATAL(run_n("AveragePool", 19, b, 2, &in2, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){2.5f, 2.5f, 2.5f, 2.5f}, 4, 1e-6, 0));
     wt_free_outputs(&out, 1);
     CU_ASSERT_EQUAL_FATAL(run_n("AveragePool", 19, b, 3, &in2, 1, &out, 1), WEFT_OK);
@@ -86,7 +78,7 @@ static void test_pool_ceil_and_pads(void)
     CU_ASSERT(wt_close_f32(F32(out), (float[]){5}, 1, 1e-6, 0));
     wt_free_outputs(&out, 1);
     CU_ASSERT_EQUAL_FATAL(run_n("GlobalAveragePool", 22, NULL, 0, &in2, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 1, 1)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 1, 1)));
     CU_ASSERT(F32(out)[0] == 2.5f);
     wt_free_outputs(&out, 1);
     /* errors: no kernel_shape; a window larger than the input */
@@ -105,13 +97,13 @@ static void test_conv(void)
     weft_tensor out;
     /* 2x2 window sums: 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9, plus the bias */
     CU_ASSERT_EQUAL_FATAL(run_n("Conv", 11, NULL, 0, in, 3, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){12.5f, 16.5f, 24.5f, 28.5f}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     /* SAME_UPPER, stride 2: out = ceil(3/2) = 2, total pad 1 goes at the end */
     weft_attr a[2] = {wt_attr_string("auto_pad", "SAME_UPPER"), wt_attr_ints("strides", 2, D(2, 2))};
     CU_ASSERT_EQUAL_FATAL(run_n("Conv", 11, a, 2, in, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){12, 9, 15, 9}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     /* group 2: two channels, each convolved with its own 1x1 weight */
@@ -132,13 +124,13 @@ static void test_conv_transpose(void)
     weft_tensor out;
     /* each input spreads over a 2x2 block: overlaps add */
     CU_ASSERT_EQUAL_FATAL(run_n("ConvTranspose", 11, NULL, 0, in, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 3, 3)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 3, 3)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){1, 3, 2, 4, 10, 6, 3, 7, 4}, 9, 0, 0));
     wt_free_outputs(&out, 1);
     /* stride 2: the blocks do not overlap, 4x4 */
     weft_attr s = wt_attr_ints("strides", 2, D(2, 2));
     CU_ASSERT_EQUAL_FATAL(run_n("ConvTranspose", 11, &s, 1, in, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 4, 4)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 4, 4)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}, 16, 0, 0));
     wt_free_outputs(&out, 1);
 }
@@ -154,12 +146,12 @@ static void test_nll(void)
     weft_tensor out;
     weft_attr none = wt_attr_string("reduction", "none");
     CU_ASSERT_EQUAL_FATAL(run_n("NegativeLogLikelihoodLoss", 13, &none, 1, in, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(2)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){1, 6}, 2, 0, 0));
     wt_free_outputs(&out, 1);
     /* mean with weights: (1*1 + 2*6) / (1 + 2) */
     CU_ASSERT_EQUAL_FATAL(run_n("NegativeLogLikelihoodLoss", 13, NULL, 0, in, 3, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 0, NULL));
+    CU_ASSERT(wt_shape_is(&out, 0, NULL));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){13.f / 3}, 1, 1e-6, 0));
     wt_free_outputs(&out, 1);
     /* ignore_index 2: only the first counts */
@@ -182,7 +174,7 @@ static void test_sce(void)
     CU_ASSERT_EQUAL_FATAL(run_n("SoftmaxCrossEntropyLoss", 13, NULL, 0, in, 2, out, 2), WEFT_OK);
     /* two equal scores: p = 1/2 each, loss ln 2 */
     CU_ASSERT(wt_close_f32(F32(out[0]), (float[]){(float)M_LN2}, 1, 1e-6, 0));
-    CU_ASSERT(shape_is(&out[1], 2, D(1, 2)));
+    CU_ASSERT(wt_shape_is(&out[1], 2, D(1, 2)));
     CU_ASSERT(wt_close_f32(F32(out[1]), (float[]){-(float)M_LN2, -(float)M_LN2}, 2, 1e-6, 0));
     wt_free_outputs(out, 2);
 }
@@ -198,7 +190,7 @@ static void test_resize(void)
     weft_tensor out;
     weft_attr a[3] = {wt_attr_string("mode", "nearest"), wt_attr_string("coordinate_transformation_mode", "asymmetric")};
     CU_ASSERT_EQUAL_FATAL(run_n("Resize", 19, a, 2, in, 3, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 1, 4)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 1, 4)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){0, 0, 3, 3}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     /* linear, half_pixel: x = (y + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 (edges clamp) */
@@ -232,7 +224,7 @@ static void test_attention(void)
     double e = exp(1.0);
     /* scores [0, 1]: softmax [1, e] / (1 + e); y = e / (1 + e) */
     CU_ASSERT_EQUAL_FATAL(run_n("Attention", 23, a, 1, in, 3, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 2, 1)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 2, 1)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){(float)(e / (1 + e)), (float)(e / (1 + e))}, 2, 1e-6, 0));
     wt_free_outputs(&out, 1);
     /* causal: the first query sees only key 0 (value 0) */
@@ -274,7 +266,7 @@ static void test_misc(void)
     float m[4] = {1, 2, 3, 4};
     weft_tensor dt = wt_tensor(WEFT_FLOAT32, m, 2, D(2, 2));
     CU_ASSERT_EQUAL_FATAL(run_n("Det", 22, NULL, 0, &dt, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 0, NULL));
+    CU_ASSERT(wt_shape_is(&out, 0, NULL));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){-2}, 1, 1e-6, 0));
     wt_free_outputs(&out, 1);
     /* ReverseSequence: [T=3, B=2]; batch 0 reversed over 3 steps, batch 1 over 1 */
@@ -323,7 +315,7 @@ static void test_misc(void)
     weft_tensor mu[2] = {wt_tensor(WEFT_FLOAT32, xu, 3, D(1, 1, 2)), wt_tensor(WEFT_INT64, iu, 3, D(1, 1, 2))};
     weft_attr ua[2] = {wt_attr_ints("kernel_shape", 1, D(2)), wt_attr_ints("strides", 1, D(2))};
     CU_ASSERT_EQUAL_FATAL(run_n("MaxUnpool", 11, ua, 2, mu, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 3, D(1, 1, 4)));
+    CU_ASSERT(wt_shape_is(&out, 3, D(1, 1, 4)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){0, 7, 9, 0}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     iu[1] = 4;
@@ -345,7 +337,7 @@ static void test_einsum(void)
     /* implicit output "ik": a matrix product */
     weft_attr eq = wt_attr_string("equation", "ij,jk");
     CU_ASSERT_EQUAL_FATAL(run_n("Einsum", 12, &eq, 1, in, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){19, 22, 43, 50}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     eq = wt_attr_string("equation", "ii->i");
@@ -354,7 +346,7 @@ static void test_einsum(void)
     wt_free_outputs(&out, 1);
     eq = wt_attr_string("equation", "...j->...");
     CU_ASSERT_EQUAL_FATAL(run_n("Einsum", 12, &eq, 1, in, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(2)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){3, 7}, 2, 0, 0));
     wt_free_outputs(&out, 1);
     /* a term with more subscripts than the input's rank; a size mismatch */
@@ -373,7 +365,7 @@ static void test_window_gridsample(void)
     weft_tensor sz = wt_tensor(WEFT_INT64, n, 0, NULL);
     /* periodic Hann over 4: 0.5 - 0.5 cos(pi k / 2) */
     CU_ASSERT_EQUAL_FATAL(run_n("HannWindow", 17, NULL, 0, &sz, 1, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(4)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(4)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){0, 0.5f, 1, 0.5f}, 4, 0, 1e-7));
     wt_free_outputs(&out, 1);
     /* GridSample, align_corners: x = (g + 1) / 2 * (W - 1); g = 0 is halfway between 1 and 3 */
@@ -381,7 +373,7 @@ static void test_window_gridsample(void)
     weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, x, 4, D(1, 1, 1, 2)), wt_tensor(WEFT_FLOAT32, g, 4, D(1, 1, 2, 2))};
     weft_attr a[2] = {wt_attr_int("align_corners", 1), wt_attr_string("mode", "linear")};
     CU_ASSERT_EQUAL_FATAL(run_n("GridSample", 20, a, 2, in, 2, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(1, 1, 1, 2)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(1, 1, 1, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){2, 1}, 2, 1e-6, 0));
     wt_free_outputs(&out, 1);
     /* without align_corners g = -1 is x = -0.5: half of the first pixel, half zero padding */
@@ -399,14 +391,14 @@ static void test_nms(void)
                          wt_tensor(WEFT_INT64, maxo, 1, D(1)), wt_tensor(WEFT_FLOAT32, iou, 1, D(1))};
     weft_tensor out;
     CU_ASSERT_EQUAL_FATAL(run_n("NonMaxSuppression", 11, NULL, 0, in, 4, &out, 1), WEFT_OK);
-    CU_ASSERT_FATAL(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT_FATAL(wt_shape_is(&out, 2, D(2, 3)));
     const int64_t *r = out.data;
     CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0 && r[4] == 0 && r[5] == 2);
     wt_free_outputs(&out, 1);
     /* at most one box per class */
     maxo[0] = 1;
     CU_ASSERT_EQUAL_FATAL(run_n("NonMaxSuppression", 11, NULL, 0, in, 4, &out, 1), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(1, 3)) && ((const int64_t *)out.data)[2] == 0);
+    CU_ASSERT(wt_shape_is(&out, 2, D(1, 3)) && ((const int64_t *)out.data)[2] == 0);
     wt_free_outputs(&out, 1);
 }
 

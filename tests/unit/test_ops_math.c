@@ -23,14 +23,6 @@ static weft_status run1(const char *op, int opset, const weft_attr *attrs, int n
     return st;
 }
 
-static int shape_is(const weft_tensor *t, int rank, const int64_t *dims)
-{
-    if (t->rank != rank) { fprintf(stderr, "  rank %d, want %d\n", t->rank, rank); return 0; }
-    for (int i = 0; i < rank; i++)
-        if (t->dims[i] != dims[i]) { fprintf(stderr, "  dim %d is %lld, want %lld\n", i, (long long)t->dims[i], (long long)dims[i]); return 0; }
-    return 1;
-}
-
 /* --- reductions ------------------------------------------------------------------------------------ */
 
 static void test_reduce_sum_axes_forms(void)
@@ -41,36 +33,36 @@ static void test_reduce_sum_axes_forms(void)
     /* opset 13: axes input, keepdims default 1 */
     weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, x, 2, D(2, 3)), wt_tensor(WEFT_INT64, ax1, 1, D(1))};
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 1)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 1)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){6, 15}, 2, 0, 0));
     wt_free_outputs(&out, 1);
     /* negative axis, keepdims 0 */
     weft_attr kd0 = wt_attr_int("keepdims", 0);
     in[1] = wt_tensor(WEFT_INT64, axm2, 1, D(1));
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, &kd0, 1, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(3)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(3)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){5, 7, 9}, 3, 0, 0));
     wt_free_outputs(&out, 1);
     /* opset 11: axes attribute */
     weft_attr at[2] = {wt_attr_ints("axes", 1, (int64_t[]){0}), wt_attr_int("keepdims", 0)};
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 11, at, 2, in, 1, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(3)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(3)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){5, 7, 9}, 3, 0, 0));
     wt_free_outputs(&out, 1);
     /* no axes: everything, kept as [1,1] */
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 11, NULL, 0, in, 1, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(1, 1)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(1, 1)));
     CU_ASSERT(F32(out)[0] == 21);
     wt_free_outputs(&out, 1);
     /* empty axes input: all axes, unless noop_with_empty_axes */
     in[1] = wt_tensor(WEFT_INT64, ax1, 1, D(0));
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, &kd0, 1, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 0, NULL));
+    CU_ASSERT(wt_shape_is(&out, 0, NULL));
     CU_ASSERT(F32(out)[0] == 21);
     wt_free_outputs(&out, 1);
     weft_attr noop = wt_attr_int("noop_with_empty_axes", 1);
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, &noop, 1, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 3)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 3)));
     CU_ASSERT(wt_close_f32(F32(out), x, 6, 0, 0));
     wt_free_outputs(&out, 1);
 }
@@ -83,18 +75,18 @@ static void test_reduce_strided_axes(void)
     weft_attr kd0 = wt_attr_int("keepdims", 0);
     weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, x, 3, D(2, 3, 2)), wt_tensor(WEFT_INT64, (int64_t[]){1}, 1, D(1))};
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, &kd0, 1, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){0 + 2 + 4, 1 + 3 + 5, 6 + 8 + 10, 7 + 9 + 11}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     in[1] = wt_tensor(WEFT_INT64, (int64_t[]){0, 2}, 1, D(2));
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, &kd0, 1, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(3)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(3)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){0 + 1 + 6 + 7, 2 + 3 + 8 + 9, 4 + 5 + 10 + 11}, 3, 0, 0));
     wt_free_outputs(&out, 1);
     /* ReduceMax over axis 1 at opset 18 (input), keepdims: [2,1,2] */
     in[1] = wt_tensor(WEFT_INT64, (int64_t[]){1}, 1, D(1));
     CU_ASSERT_EQUAL_FATAL(run1("ReduceMax", 18, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 3, D(2, 1, 2)));
+    CU_ASSERT(wt_shape_is(&out, 3, D(2, 1, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){4, 5, 10, 11}, 4, 0, 0));
     wt_free_outputs(&out, 1);
 }
@@ -112,7 +104,7 @@ static void test_reduce_kinds(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CU_ASSERT_EQUAL_FATAL(run1(cases[i].op, 18, &kd0, 1, &in, 1, &out), WEFT_OK);
-        CU_ASSERT(shape_is(&out, 0, NULL));
+        CU_ASSERT(wt_shape_is(&out, 0, NULL));
         double got = ((double *)out.data)[0];
         if (fabs(got - cases[i].want) > 1e-12) fprintf(stderr, "  %s: %.17g want %.17g\n", cases[i].op, got, cases[i].want);
         CU_ASSERT(fabs(got - cases[i].want) <= 1e-12);
@@ -195,7 +187,7 @@ static void test_reduce_empty_sets(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         weft_tensor out;
         CU_ASSERT_EQUAL_FATAL(run1(cases[i].op, cases[i].opset, NULL, 0, in, 2, &out), WEFT_OK);
-        CU_ASSERT(shape_is(&out, 3, D(2, 1, 4)));
+        CU_ASSERT(wt_shape_is(&out, 3, D(2, 1, 4)));
         int ok = 1;
         for (int j = 0; j < 8; j++) ok &= F32(out)[j] == cases[i].want;
         if (!ok) fprintf(stderr, "  %s: got %g want %g\n", cases[i].op, F32(out)[0], cases[i].want);
@@ -218,7 +210,7 @@ static void test_reduce_empty_sets(void)
     in[0] = wt_tensor(WEFT_FLOAT32, none, 3, D(2, 0, 4));
     in[1] = wt_tensor(WEFT_INT64, (int64_t[]){2}, 1, D(1));
     CU_ASSERT_EQUAL_FATAL(run1("ReduceSum", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 3, D(2, 0, 1)));
+    CU_ASSERT(wt_shape_is(&out, 3, D(2, 0, 1)));
     wt_free_outputs(&out, 1);
 }
 
@@ -258,7 +250,7 @@ static void test_reduce_noop_maps(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CU_ASSERT_EQUAL_FATAL(run1(cases[i].op, 18, &noop, 1, in, 2, &out), WEFT_OK);
-        CU_ASSERT(shape_is(&out, 1, D(3)));
+        CU_ASSERT(wt_shape_is(&out, 1, D(3)));
         if (!wt_close_f32(F32(out), cases[i].want, 3, 1e-6, 0)) {
             fprintf(stderr, "  %s\n", cases[i].op);
             CU_FAIL("noop map");
@@ -339,7 +331,7 @@ static void test_matmul(void)
     float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
     weft_tensor in[2] = {wt_tensor(WEFT_FLOAT32, a, 2, D(2, 2)), wt_tensor(WEFT_FLOAT32, b, 2, D(2, 2))};
     CU_ASSERT_EQUAL_FATAL(run1("MatMul", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){19, 22, 43, 50}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     /* 1-D x 1-D: a dot product, a scalar */
@@ -347,7 +339,7 @@ static void test_matmul(void)
     in[0] = wt_tensor(WEFT_FLOAT32, u, 1, D(3));
     in[1] = wt_tensor(WEFT_FLOAT32, v, 1, D(3));
     CU_ASSERT_EQUAL_FATAL(run1("MatMul", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 0, NULL));
+    CU_ASSERT(wt_shape_is(&out, 0, NULL));
     CU_ASSERT(F32(out)[0] == 32);
     wt_free_outputs(&out, 1);
     /* 1-D x 2-D: [1,2] x [[1,2,3],[4,5,6]] = [9,12,15] */
@@ -355,7 +347,7 @@ static void test_matmul(void)
     in[0] = wt_tensor(WEFT_FLOAT32, a, 1, D(2));
     in[1] = wt_tensor(WEFT_FLOAT32, m, 2, D(2, 3));
     CU_ASSERT_EQUAL_FATAL(run1("MatMul", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 1, D(3)));
+    CU_ASSERT(wt_shape_is(&out, 1, D(3)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){9, 12, 15}, 3, 0, 0));
     wt_free_outputs(&out, 1);
     /* batch broadcast: [1,2] x [3,2,1] -> [3,1,1]; B's batches pick a, b, a + b */
@@ -363,14 +355,14 @@ static void test_matmul(void)
     in[0] = wt_tensor(WEFT_FLOAT32, a, 2, D(1, 2));
     in[1] = wt_tensor(WEFT_FLOAT32, bb, 3, D(3, 2, 1));
     CU_ASSERT_EQUAL_FATAL(run1("MatMul", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 3, D(3, 1, 1)));
+    CU_ASSERT(wt_shape_is(&out, 3, D(3, 1, 1)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){1, 2, 3}, 3, 0, 0));
     wt_free_outputs(&out, 1);
     /* [2,1,1,2] x [3,2,1] -> [2,3,1,1]: batch axes broadcast both ways */
     float a2[4] = {1, 2, 10, 20};
     in[0] = wt_tensor(WEFT_FLOAT32, a2, 4, D(2, 1, 1, 2));
     CU_ASSERT_EQUAL_FATAL(run1("MatMul", 13, NULL, 0, in, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 4, D(2, 3, 1, 1)));
+    CU_ASSERT(wt_shape_is(&out, 4, D(2, 3, 1, 1)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){1, 2, 3, 10, 20, 30}, 6, 0, 0));
     wt_free_outputs(&out, 1);
     /* integers are exact: 2^40 * 2^20 = 2^60 */
@@ -413,7 +405,7 @@ static void test_matmul_integer(void)
     weft_tensor in[4] = {wt_tensor(WEFT_UINT8, a, 2, D(1, 2)), wt_tensor(WEFT_UINT8, b, 2, D(2, 2)),
                          wt_tensor(WEFT_UINT8, azp, 0, NULL), wt_tensor(WEFT_UINT8, bzp, 1, D(2))};
     CU_ASSERT_EQUAL_FATAL(run1("MatMulInteger", 10, NULL, 0, in, 4, &out), WEFT_OK);
-    CU_ASSERT(out.dtype == WEFT_INT32 && shape_is(&out, 2, D(1, 2)));
+    CU_ASSERT(out.dtype == WEFT_INT32 && wt_shape_is(&out, 2, D(1, 2)));
     CU_ASSERT(((int32_t *)out.data)[0] == 20 && ((int32_t *)out.data)[1] == 20);
     wt_free_outputs(&out, 1);
     /* int8 without zero points: [[-1,2]] x [[3,1],[4,1]] = [5,1] */
@@ -442,7 +434,7 @@ static void test_gemm(void)
     weft_tensor in[3] = {wt_tensor(WEFT_FLOAT32, a, 2, D(2, 2)), wt_tensor(WEFT_FLOAT32, b, 2, D(2, 2)),
                          wt_tensor(WEFT_FLOAT32, c, 1, D(2))};
     CU_ASSERT_EQUAL_FATAL(run1("Gemm", 13, at, 3, in, 3, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 2)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 2)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){15, 19, 21, 26}, 4, 0, 0));
     wt_free_outputs(&out, 1);
     /* A B^T = [[17,23],[39,53]] + scalar 1 */
@@ -463,7 +455,7 @@ static void test_gemm(void)
     weft_attr tt[2] = {wt_attr_int("transA", 1), wt_attr_int("transB", 1)};
     weft_tensor in2[2] = {wt_tensor(WEFT_FLOAT32, a3, 2, D(3, 2)), wt_tensor(WEFT_FLOAT32, b3, 2, D(1, 3))};
     CU_ASSERT_EQUAL_FATAL(run1("Gemm", 13, tt, 2, in2, 2, &out), WEFT_OK);
-    CU_ASSERT(shape_is(&out, 2, D(2, 1)));
+    CU_ASSERT(wt_shape_is(&out, 2, D(2, 1)));
     CU_ASSERT(wt_close_f32(F32(out), (float[]){1 + 3 + 5, 2 + 4 + 6}, 2, 0, 0));
     wt_free_outputs(&out, 1);
     /* no C: fine from opset 11, an error before */
@@ -556,7 +548,7 @@ static void test_layernorm(void)
     weft_status st = wt_run_op("LayerNormalization", 17, at, 1, in, 3, out, 3);
     CU_ASSERT_EQUAL_FATAL(st, WEFT_OK);
     CU_ASSERT(wt_close_f32(F32(out[0]), (float[]){1 - 2 * n1, 1 - 2 * n0, 1 + 2 * n0, 1 + 2 * n1}, 4, 1e-6, 0));
-    CU_ASSERT(shape_is(&out[1], 2, D(1, 1)) && shape_is(&out[2], 2, D(1, 1)));
+    CU_ASSERT(wt_shape_is(&out[1], 2, D(1, 1)) && wt_shape_is(&out[2], 2, D(1, 1)));
     CU_ASSERT(out[1].dtype == WEFT_FLOAT32 && F32(out[1])[0] == 2.5f);
     CU_ASSERT(wt_close_f32(F32(out[2]), (float[]){0.894427191f}, 1, 1e-6, 0));
     wt_free_outputs(out, 3);

@@ -11,30 +11,9 @@
 
 #include "onnx/onnx.pb-c.h"
 #include "weft.h"
+#include "tests/unit/op_harness.h"
 
 static char tmpdir[256];
-
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-static int write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
 
 /* Builds a .npy image: magic, version, header (padded to 64 bytes with '\n' last), data. */
 static size_t make_npy(uint8_t *out, int major, const char *dict, const void *data, size_t nbytes)
@@ -82,7 +61,7 @@ static void test_npy_round_trip_all_dtypes(void)
         CU_ASSERT_EQUAL_FATAL(weft_tensor_save_npy(path, &t), WEFT_OK);
         /* the header says what numpy would */
         size_t n;
-        uint8_t *file = read_file(path, &n);
+        uint8_t *file = wt_read_file(path, &n);
         CU_ASSERT_PTR_NOT_NULL_FATAL(file);
         CU_ASSERT(memcmp(file, "\x93NUMPY\x01\x00", 8) == 0);
         size_t hl = (size_t)file[8] | (size_t)file[9] << 8;
@@ -112,7 +91,7 @@ static void test_npy_round_trip_all_dtypes(void)
     weft_tensor t = {.dtype = WEFT_FLOAT64, .rank = 0, .data = &sc, .nbytes = 8};
     CU_ASSERT_EQUAL(weft_tensor_save_npy(path, &t), WEFT_OK);
     size_t n;
-    uint8_t *file = read_file(path, &n);
+    uint8_t *file = wt_read_file(path, &n);
     CU_ASSERT(file && memmem(file, n, "'shape': ()", 11) != NULL);
     free(file);
     weft_tensor r;
@@ -123,7 +102,7 @@ static void test_npy_round_trip_all_dtypes(void)
     int32_t five[5] = {1, -2, 3, -4, 5};
     t = (weft_tensor){.dtype = WEFT_INT32, .rank = 1, .dims = {5}, .data = five, .nbytes = 20};
     CU_ASSERT_EQUAL(weft_tensor_save_npy(path, &t), WEFT_OK);
-    file = read_file(path, &n);
+    file = wt_read_file(path, &n);
     CU_ASSERT(file && memmem(file, n, "'shape': (5,)", 13) != NULL);
     free(file);
     /* an empty tensor */
@@ -247,7 +226,7 @@ static void test_pb_forms(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     char path[512];
     snprintf(path, sizeof path, "%s/t.pb", tmpdir);
-    CU_ASSERT_FATAL(write_file(path, b, n) == 0);
+    CU_ASSERT_FATAL(wt_write_file(path, b, n) == 0);
     free(b);
     weft_tensor t;
     CU_ASSERT_EQUAL_FATAL(weft_tensor_load(path, &t), WEFT_OK);
@@ -300,7 +279,7 @@ static void test_pb_forms(void)
      * worth, so the length check must refuse it rather than read past the end */
     char epath[512];
     snprintf(epath, sizeof epath, "%s/e.pb", tmpdir);
-    CU_ASSERT_FATAL(write_file(epath, b, n) == 0);
+    CU_ASSERT_FATAL(wt_write_file(epath, b, n) == 0);
     free(b);
     weft_status s = weft_tensor_load(epath, &t);
     CU_ASSERT_EQUAL(s, WEFT_ERR_INVALID_MODEL); /* t.pb is not 8 bytes long */
@@ -322,7 +301,7 @@ static void test_malformed_files(void)
     weft_tensor t;
     char path[512];
     snprintf(path, sizeof path, "%s/m.bin", tmpdir);
-    CU_ASSERT(write_file(path, "", 0) == 0);
+    CU_ASSERT(wt_write_file(path, "", 0) == 0);
     CU_ASSERT_EQUAL(weft_tensor_load(path, &t), WEFT_ERR_PARSE);
     CU_ASSERT_PTR_NOT_NULL(strstr(weft_last_error(), path));
     CU_ASSERT_EQUAL(weft_tensor_load("/nonexistent/x.pb", &t), WEFT_ERR_IO);
@@ -336,7 +315,7 @@ static void test_malformed_files(void)
         uint8_t buf[300];
         size_t n = 1 + (size_t)trial;
         for (size_t i = 0; i < n; i++) { seed = seed * 1103515245u + 12345u; buf[i] = (uint8_t)(seed >> 16); }
-        CU_ASSERT(write_file(path, buf, n) == 0);
+        CU_ASSERT(wt_write_file(path, buf, n) == 0);
         weft_status s = weft_tensor_load(path, &t);
         if (s == WEFT_OK) { weft_tensor_release(&t); continue; }
         failed++;
