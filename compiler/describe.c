@@ -130,36 +130,23 @@ static const char *sym_name(const weft_symtab *t, int32_t sym)
 
 static bool value_typed(const weft_value *v) { return (v->flags & WEFT_VALUE_TYPED) || v->dtype != WEFT_UNDEFINED; }
 
-static void text_shape(weft_sb *b, const weft_symtab *t, const weft_value *v)
+/* A shape as text ([num_nodes,8]) or JSON (["num_nodes",8]); symbols by name. */
+static void put_shape(weft_sb *b, const weft_symtab *t, const weft_value *v, bool json)
 {
-    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { weft_sb_puts(b, "[?]"); return; }
-    weft_sb_puts(b, "[");
-    for (int i = 0; i < v->shape.rank; i++) {
-        if (i) weft_sb_puts(b, ",");
-        weft_dim d = v->shape.d[i];
-        if (weft_dim_known(d)) weft_sb_printf(b, "%lld", (long long)d.v);
-        else {
-            const char *s = sym_name(t, d.sym);
-            if (s) weft_sb_text_str(b, s);
-            else weft_sb_printf(b, "?%d", d.sym);
-        }
+    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) {
+        weft_sb_puts(b, json ? "null" : "[?]");
+        return;
     }
-    weft_sb_puts(b, "]");
-}
-
-static void json_shape(weft_sb *b, const weft_symtab *t, const weft_value *v)
-{
-    if (!value_typed(v) || v->shape.rank < 0 || v->shape.rank > WEFT_MAX_RANK) { weft_sb_puts(b, "null"); return; }
     weft_sb_puts(b, "[");
     for (int i = 0; i < v->shape.rank; i++) {
         if (i) weft_sb_puts(b, ",");
         weft_dim d = v->shape.d[i];
+        const char *s = weft_dim_known(d) ? NULL : sym_name(t, d.sym);
         if (weft_dim_known(d)) weft_sb_printf(b, "%lld", (long long)d.v);
-        else {
-            const char *s = sym_name(t, d.sym);
-            if (s) weft_sb_json_str(b, s);
-            else weft_sb_puts(b, "null");
-        }
+        else if (s && json) weft_sb_json_str(b, s);
+        else if (s) weft_sb_text_str(b, s);
+        else if (json) weft_sb_puts(b, "null");
+        else weft_sb_printf(b, "?%d", d.sym);
     }
     weft_sb_puts(b, "]");
 }
@@ -175,7 +162,7 @@ static void text_values(weft_sb *b, const weft_symtab *t, const weft_graph *g, c
         weft_sb_puts(b, "  ");
         weft_sb_text_str(b, v->name);
         weft_sb_printf(b, "  %s  ", dtype_str(v));
-        text_shape(b, t, v);
+        put_shape(b, t, v, false);
         weft_sb_puts(b, "\n");
     }
 }
@@ -193,7 +180,7 @@ static void json_values(weft_sb *b, const weft_symtab *t, const weft_graph *g, c
         weft_sb_puts(b, ",\"dtype\":");
         weft_sb_json_str(b, dtype_str(v));
         weft_sb_puts(b, ",\"shape\":");
-        json_shape(b, t, v);
+        put_shape(b, t, v, true);
         weft_sb_puts(b, "}");
     }
     weft_sb_puts(b, "]");
