@@ -1,8 +1,8 @@
-/* ops/status.c — errors as values: a status code plus a thread-local message. */
+/* base/status.c — errors as values: a status code plus a thread-local message. */
 #include <stdio.h>
 #include <string.h>
 
-#include "op.h"
+#include "status.h"
 
 #define WEFT_ERRMSG_MAX 1024
 
@@ -58,19 +58,3 @@ const char *weft_status_name(weft_status s)
     return "WEFT_ERR_UNKNOWN";
 }
 
-weft_status weft_op_error(const weft_node_info *n, weft_status st, const char *fmt, ...)
-{
-    char msg[WEFT_ERRMSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return weft_error(st, "node '%s' (%s): %s", n ? n->name : "?", n ? n->op_type : "?", msg);
-}
-
-weft_status weft_op_unsupported_dtype(const weft_kernel_ctx *k, int input)
-{
-    weft_dtype t = input < k->n_in ? k->in[input].dtype : WEFT_UNDEFINED;
-    return weft_op_error(k->node, WEFT_ERR_UNSUPPORTED, "input %d: dtype %s is not supported", input,
-                         weft_dtype_name(t));
-}

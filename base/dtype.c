@@ -1,8 +1,8 @@
-/* ops/dtype.c — element types: names, sizes, and conversions through double / int64. */
+/* base/dtype.c — element types: names, sizes, and conversions through double / int64. */
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "dtype.h"
 
 const char *weft_dtype_name(weft_dtype t)
 {

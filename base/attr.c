@@ -1,7 +1,7 @@
-/* ops/attr.c — reading a node's attributes by name, with defaults. */
+/* base/attr.c — reading a node's attributes by name, with defaults. */
 #include <string.h>
 
-#include "op.h"
+#include "attr.h"
 
 const weft_attr *weft_attr_find(const weft_node_info *n, const char *name)
 {

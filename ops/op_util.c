@@ -1,42 +1,28 @@
-/* ops/shape.c — shapes with symbols: the helpers every op's inference and kernel share. */
+/* ops/op_util.c — helpers every op shares: errors naming the node, integer inputs, broadcasting,
+ * axes, strides, index checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "op.h"
 
-bool weft_shape_known(const weft_shape *s)
+#define WEFT_ERRMSG_MAX 1024
+
+weft_status weft_op_error(const weft_node_info *n, weft_status st, const char *fmt, ...)
 {
-    if (s->rank < 0) return false;
-    for (int i = 0; i < s->rank; i++)
-        if (!weft_dim_known(s->d[i])) return false;
-    return true;
+    char msg[WEFT_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return weft_error(st, "node '%s' (%s): %s", n ? n->name : "?", n ? n->op_type : "?", msg);
 }
 
-int64_t weft_shape_numel(const weft_shape *s)
+weft_status weft_op_unsupported_dtype(const weft_kernel_ctx *k, int input)
 {
-    if (!weft_shape_known(s)) return -1;
-    int64_t n = 1;
-    for (int i = 0; i < s->rank; i++) {
-        if (s->d[i].v < 0) return -2;
-        if (s->d[i].v != 0 && n > INT64_MAX / s->d[i].v) return -2;
-        n *= s->d[i].v;
-    }
-    return n;
-}
-
-void weft_shape_format(const weft_shape *s, char *buf, size_t n)
-{
-    if (s->rank < 0) { snprintf(buf, n, "[?]"); return; }
-    size_t k = 0;
-    k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "[");
-    for (int i = 0; i < s->rank; i++) {
-        if (weft_dim_known(s->d[i]))
-            k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s%lld", i ? "," : "", (long long)s->d[i].v);
-        else
-            k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s$%d", i ? "," : "", s->d[i].sym);
-    }
-    snprintf(buf + k, k < n ? n - k : 0, "]");
+    weft_dtype t = input < k->n_in ? k->in[input].dtype : WEFT_UNDEFINED;
+    return weft_op_error(k->node, WEFT_ERR_UNSUPPORTED, "input %d: dtype %s is not supported", input,
+                         weft_dtype_name(t));
 }
 
 int weft_infer_int_values(weft_infer_ctx *c, int i, int64_t *out, int max)
