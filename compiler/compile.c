@@ -1,6 +1,14 @@
 /*
- * compiler/compile.c — weft_compile: copy the model's graph, resolve ops, run the passes, lower.
+ * compiler/compile.c — weft_compile: copy the model's graph, resolve ops, run the passes in order,
+ * lower to a plan for a priority list of backends.
+ *
+ * The passes are one table (`passes` below): each entry is one file's pass, the lowest -O level that
+ * runs it, and whether shapes must be inferred again after it changed something (a pass that adds
+ * values leaves their shapes to inference). The driver measures every pass — nodes before and after,
+ * rewrites made, bytes of intermediates (as an expression in the symbols) before and after — for
+ * `weft compile --print-passes`.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,15 +37,92 @@ static const char *first_unsupported(const weft_graph *g, const weft_node **wher
     return NULL;
 }
 
+static weft_status use_table(weft_graph *g, void *syms)
+{
+    g->syms = syms;
+    return WEFT_OK;
+}
+
+/* --- the passes ---------------------------------------------------------------------------------- */
+
+static weft_status run_infer(weft_graph *g, int *changed) { return weft_pass_infer(g, true, changed); }
+
+/* Inlining a branch can make more conditions constant: repeat while it changes something. */
+static weft_status run_inline_if(weft_graph *g, int *changed)
+{
+    int total = 0;
+    for (int round = 0, c = 1; c && round < 16; round++) {
+        weft_status st = weft_pass_inline_if(g, &c);
+        if (st) return st;
+        if (c && (st = weft_pass_infer(g, true, NULL))) return st;
+        total += c;
+    }
+    *changed = total;
+    return WEFT_OK;
+}
+
+typedef struct weft_pass_entry {
+    const char *name;
+    weft_status (*run)(weft_graph *g, int *changed);
+    int min_opt;  /* the lowest -O level that runs it */
+    bool reinfer; /* infer shapes again after it changed something */
+} weft_pass_entry;
+
+static const weft_pass_entry passes[] = {
+    {"inline-if", run_inline_if, 1, false},
+    {"identity", weft_pass_identity, 1, false},
+    {"message-passing", weft_pass_message_passing, 1, true},
+    {"dce", weft_pass_dce, 0, false},
+};
+
+/* --- the driver ---------------------------------------------------------------------------------- */
+
+static void report_free(weft_pass_report *r, int n)
+{
+    for (int i = 0; r && i < n; i++) free(r[i].name);
+    free(r);
+}
+
+weft_status weft_compile_graph(weft_graph *g, int opt_level, weft_pass_report **report, int *n_report)
+{
+    int cap = (int)(sizeof passes / sizeof passes[0]) + 1, n = 0;
+    weft_pass_report *rep = calloc((size_t)cap, sizeof *rep);
+    if (!rep) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    weft_status st = WEFT_OK;
+    /* inference first: every pass reads shapes */
+    for (int i = -1; i < (int)(sizeof passes / sizeof passes[0]); i++) {
+        const char *name = i < 0 ? "infer" : passes[i].name;
+        weft_status (*run)(weft_graph *, int *) = i < 0 ? run_infer : passes[i].run;
+        if (i >= 0 && opt_level < passes[i].min_opt) continue;
+        if (i < 0 && opt_level < 1) run = NULL;
+        weft_pass_report *r = &rep[n++];
+        if (!(r->name = dupstr(name))) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
+        r->nodes_before = weft_graph_count_nodes(g);
+        weft_bytes_of_intermediates(g, &r->bytes_before);
+        int changed = 0;
+        if (!run) st = weft_pass_infer(g, false, &changed); /* -O0 still infers, without folding */
+        else st = run(g, &changed);
+        if (st == WEFT_OK && changed && i >= 0 && passes[i].reinfer) st = weft_pass_infer(g, opt_level >= 1, NULL);
+        if (st) { st = weft_error_wrap(st, "pass %s", name); break; }
+        r->changed = changed;
+        r->nodes_after = weft_graph_count_nodes(g);
+        weft_bytes_of_intermediates(g, &r->bytes_after);
+    }
+    if (st || !report) report_free(rep, n);
+    else { *report = rep; *n_report = n; }
+    return st;
+}
+
 weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, weft_plan **out)
 {
     if (!out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_compile: out is NULL");
     *out = NULL;
     if (!m || !m->graph) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_compile: model is NULL");
-    const char *backend = opts && opts->backend ? opts->backend : "ref";
     int opt_level = opts ? opts->opt_level : 1;
-    if (strcmp(backend, "ref") != 0)
-        return weft_error(WEFT_ERR_UNSUPPORTED, "backend '%s' is not available (available: ref)", backend);
+    const weft_backend *backends[WEFT_MAX_BACKENDS];
+    int n_backends = 0;
+    weft_status st = weft_backend_parse_list(opts ? opts->backend : NULL, backends, WEFT_MAX_BACKENDS, &n_backends);
+    if (st) return st;
 
     /* The plan owns a copy of the graph and of the symbol table, so the model can go. */
     weft_symtab *syms = calloc(1, sizeof *syms);
@@ -46,22 +131,10 @@ weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, 
         if (weft_sym_intern(syms, m->syms.names[i]) < 0) { weft_symtab_free(syms); free(syms); return weft_error(WEFT_ERR_NOMEM, "out of memory"); }
     weft_graph *g = weft_graph_clone(m->graph, NULL);
     if (!g) { weft_symtab_free(syms); free(syms); return WEFT_ERR_NOMEM; }
-    /* point every (sub)graph at the new table: clone shares the old one */
-    weft_graph *stack[256];
-    int sp = 0;
-    stack[sp++] = g;
-    while (sp) {
-        weft_graph *x = stack[--sp];
-        x->syms = syms;
-        for (int i = 0; i < x->n_nodes; i++)
-            for (int a = 0; a < x->nodes[i].n_attrs; a++) {
-                weft_attr *at = &x->nodes[i].attrs[a];
-                if (at->g && sp < 256) stack[sp++] = at->g;
-                for (int k = 0; at->gs && k < at->n && sp < 256; k++) stack[sp++] = at->gs[k];
-            }
-    }
-    weft_status st = WEFT_OK;
+    weft_graph_walk(g, use_table, syms); /* clone shares the model's table: point every graph at the copy */
     const weft_node *bad = NULL;
+    weft_pass_report *report = NULL;
+    int n_report = 0;
     weft_ir_resolve_ops(g, NULL);
     const char *op = first_unsupported(g, &bad);
     if (op) {
@@ -69,24 +142,16 @@ weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, 
                         bad->domain[0] ? bad->domain : "", bad->domain[0] ? "." : "", op, bad->opset);
         goto fail;
     }
-    if ((st = weft_pass_infer(g, opt_level >= 1, NULL))) goto fail;
-    /* Inlining a branch can make more conditions constant: repeat while it changes something. */
-    for (int round = 0, changed = 1; opt_level >= 1 && changed && round < 16; round++) {
-        if ((st = weft_pass_inline_if(g, &changed))) goto fail;
-        if (changed && (st = weft_pass_infer(g, true, NULL))) goto fail;
-    }
-    if (opt_level >= 1 && (st = weft_pass_identity(g, NULL))) goto fail;
-    if (opt_level >= 1 && (st = weft_pass_message_passing(g, NULL))) goto fail;
-    if ((st = weft_pass_dce(g, NULL))) goto fail;
+    if ((st = weft_compile_graph(g, opt_level, &report, &n_report))) goto fail;
     struct weft_plan *p = NULL;
-    if ((st = weft_plan_build(g, NULL, &p))) goto fail;
-    p->owns_graph = true;
-    p->syms = syms;
-    p->backend = dupstr(backend);
-    if (!p->backend) { weft_plan_destroy(p); return weft_error(WEFT_ERR_NOMEM, "out of memory"); }
+    if ((st = weft_plan_lower(g, syms, backends, n_backends, NULL, &p))) goto fail;
+    p->passes = report;
+    p->n_passes = n_report;
+    p->opt_level = opt_level;
     *out = p;
     return WEFT_OK;
 fail:
+    report_free(report, n_report);
     weft_graph_free(g);
     weft_symtab_free(syms);
     free(syms);

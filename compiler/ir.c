@@ -566,3 +566,34 @@ void weft_graph_remove_nodes(weft_graph *g, const bool *keep)
         for (int o = 0; o < g->nodes[i].n_outputs; o++)
             if (g->nodes[i].outputs[o] >= 0) g->values[g->nodes[i].outputs[o]].producer = i;
 }
+
+weft_status weft_graph_each_subgraph(weft_graph *g, weft_graph_fn fn, void *user)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attrs; a++) {
+            weft_attr *at = &g->nodes[i].attrs[a];
+            weft_status st;
+            if (at->g && (st = fn(at->g, user))) return st;
+            for (int k = 0; at->gs && k < at->n; k++)
+                if ((st = fn(at->gs[k], user))) return st;
+        }
+    return WEFT_OK;
+}
+
+typedef struct walk_ctx {
+    weft_graph_fn fn;
+    void *user;
+} walk_ctx;
+
+static weft_status walk_one(weft_graph *g, void *user)
+{
+    walk_ctx *w = user;
+    weft_status st = w->fn(g, w->user);
+    return st ? st : weft_graph_each_subgraph(g, walk_one, w);
+}
+
+weft_status weft_graph_walk(weft_graph *g, weft_graph_fn fn, void *user)
+{
+    walk_ctx w = {fn, user};
+    return walk_one(g, &w);
+}

@@ -131,6 +131,15 @@ weft_status weft_value_set_data(weft_value *v, weft_dtype dtype, const weft_shap
 /* Finds the value a name refers to from graph g, searching enclosing graphs (for OUTER values). */
 const weft_value *weft_graph_lookup_scoped(const weft_graph *g, const char *name, const weft_graph **owner);
 
+/* The subgraph visitor every pass and report uses: calls fn on each graph owned by an attribute of one
+ * of g's nodes (the direct children, in node and attribute order). Stops at, and returns, the first
+ * status that is not WEFT_OK. Recursion depth is bounded by the model's nesting, which the importer
+ * limits. */
+typedef weft_status (*weft_graph_fn)(weft_graph *g, void *user);
+weft_status weft_graph_each_subgraph(weft_graph *g, weft_graph_fn fn, void *user);
+/* fn on g itself, then on every graph nested in it at any depth (parents before children). */
+weft_status weft_graph_walk(weft_graph *g, weft_graph_fn fn, void *user);
+
 /* Removes the nodes i with !keep[i] (freeing them) and recomputes producers. */
 void weft_graph_remove_nodes(weft_graph *g, const bool *keep);
 

@@ -1,17 +1,25 @@
 /*
- * compiler/lower.c — from an inferred graph to a plan: one slot per value, one step per node, and
- * session buffers shared by temporaries whose lifetimes do not overlap (liveness over the schedule).
+ * compiler/lower.c — from an inferred, optimised graph to a plan: one slot per value, one step per node,
+ * each step given to the first backend of the priority list that takes it and prepared by it once;
+ * liveness of every temporary (for the session's memory plan), growing buffers shared by liveness (for
+ * values whose sizes are found at run time), and the shape-only values a session computes once per set
+ * of sizes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
 
+/* Shape tensors are small; a value computed from sizes alone but large (ConstantOfShape of [N, F]) is
+ * data, better made at run time than kept per set of sizes. */
+#define WEFT_SHAPE_ONLY_MAX_ELEMS 64
+
 void weft_plan_destroy(struct weft_plan *p)
 {
     if (!p) return;
     for (int i = 0; i < p->n_steps; i++) {
         weft_step *s = &p->steps[i];
+        if (s->prepared && s->backend && s->backend->release) s->backend->release(s->prepared);
         free(s->in);
         free(s->out);
         for (int k = 0; k < s->n_sub; k++) weft_plan_destroy(s->sub[k]);
@@ -22,7 +30,8 @@ void weft_plan_destroy(struct weft_plan *p)
     free(p->slots);
     free(p->inputs);
     free(p->outputs);
-    free(p->backend);
+    for (int i = 0; i < p->n_passes; i++) free(p->passes[i].name);
+    free(p->passes);
     if (p->owns_graph) {
         weft_graph_free(p->graph);
         if (p->syms) { weft_symtab_free(p->syms); free(p->syms); }
@@ -43,13 +52,72 @@ static weft_status resolve_outer(const struct weft_plan *parent, const char *nam
 
 /* Marks values of the plan `level` levels above `sp` that sp (or its own subplans) reads as used at
  * step i of that plan. */
-static void extend_outer_uses(const struct weft_plan *sp, int level, int i, int *last_use)
+static void extend_outer_uses(const struct weft_plan *sp, int level, int i, weft_slot *slots)
 {
-    for (int j = 0; j < sp->n_slots; j++)
-        if (sp->slots[j].kind == WEFT_SLOT_OUTER && sp->slots[j].outer_depth == level && last_use[sp->slots[j].outer] < i)
-            last_use[sp->slots[j].outer] = i;
+    for (int j = 0; j < sp->n_slots; j++) {
+        const weft_slot *s = &sp->slots[j];
+        if (s->kind == WEFT_SLOT_OUTER && s->outer_depth == level && slots[s->outer].last < i) slots[s->outer].last = i;
+    }
     for (int t = 0; t < sp->n_steps; t++)
-        for (int k = 0; k < sp->steps[t].n_sub; k++) extend_outer_uses(sp->steps[t].sub[k], level + 1, i, last_use);
+        for (int k = 0; k < sp->steps[t].n_sub; k++) extend_outer_uses(sp->steps[t].sub[k], level + 1, i, slots);
+}
+
+static bool op_is(const weft_step *s, const char *domain, const char *name)
+{
+    return strcmp(s->info.domain, domain) == 0 && strcmp(s->info.op_type, name) == 0;
+}
+
+static weft_op_class classify(const weft_step *s)
+{
+    static const char *const dense[] = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum", "MatMulInteger",
+                                        "QLinearMatMul", "LSTM", "GRU", "RNN", "Attention", NULL};
+    static const char *const message[] = {"Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND",
+                                          "Scatter", NULL};
+    static const char *const eltwise[] = {
+        "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mean", "Sum", "Neg", "Abs", "Relu", "LeakyRelu", "Elu",
+        "Selu", "Celu", "Gelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Exp", "Log", "Sqrt", "Reciprocal",
+        "Cos", "Sin", "Erf", "Softplus", "Softsign", "Clip", "Where", "Cast", "Equal", "Less", "Greater", "Not",
+        "And", "Or", "Floor", "Ceil", "Round", "Sign", "PRelu", "ThresholdedRelu", "Mish", NULL};
+    if (!s->info.domain[0]) {
+        for (int i = 0; dense[i]; i++) if (op_is(s, "", dense[i])) return WEFT_CLASS_DENSE;
+        for (int i = 0; message[i]; i++) if (op_is(s, "", message[i])) return WEFT_CLASS_MESSAGE;
+        for (int i = 0; eltwise[i]; i++) if (op_is(s, "", eltwise[i])) return WEFT_CLASS_ELEMENTWISE;
+        return WEFT_CLASS_OTHER;
+    }
+    if (strcmp(s->info.domain, "ai.weft") == 0) {
+        if (op_is(s, "ai.weft", "FusedMatMul") || op_is(s, "ai.weft", "GRUCell")) return WEFT_CLASS_DENSE;
+        if (op_is(s, "ai.weft", "FusedElementwise") || op_is(s, "ai.weft", "TimeEncoding")) return WEFT_CLASS_ELEMENTWISE;
+        if (op_is(s, "ai.weft", "L2Normalize")) return WEFT_CLASS_OTHER;
+        return WEFT_CLASS_MESSAGE; /* SegmentReduce, RowGather, EdgeSoftmax, CSR, Csr*, LinkScore */
+    }
+    return WEFT_CLASS_OTHER;
+}
+
+/* A value computed from sizes alone: Shape / Size of anything, or a foldable op of constants and
+ * such values, small enough to keep per set of sizes. */
+static bool shape_only_step(const struct weft_plan *p, const weft_step *s)
+{
+    if (s->kind != WEFT_STEP_KERNEL || !s->def || (s->def->flags & (WEFT_OP_NO_FOLD | WEFT_OP_CONTROL_FLOW))) return false;
+    bool sizes_only = !s->info.domain[0] && (op_is(s, "", "Shape") || op_is(s, "", "Size"));
+    if (!sizes_only) {
+        bool any = false;
+        for (int k = 0; k < s->n_in; k++) {
+            int v = s->in[k];
+            if (v < 0) continue;
+            const weft_slot *sl = &p->slots[v];
+            if (sl->kind == WEFT_SLOT_CONST) continue;
+            if (sl->kind != WEFT_SLOT_TEMP || !sl->shape_only) return false;
+            any = true;
+        }
+        if (!any) return false; /* all constants: folding left it on purpose (too large) */
+    }
+    for (int o = 0; o < s->n_out; o++) {
+        int v = s->out[o];
+        if (v < 0) return false;
+        int64_t n = weft_shape_numel(&p->slots[v].shape);
+        if (n < 0 || n > WEFT_SHAPE_ONLY_MAX_ELEMS || p->slots[v].kind != WEFT_SLOT_TEMP) return false;
+    }
+    return true;
 }
 
 static weft_status build_subplans(struct weft_plan *p, weft_step *s, const weft_node *n)
@@ -73,7 +141,53 @@ static weft_status build_subplans(struct weft_plan *p, weft_step *s, const weft_
     return WEFT_OK;
 }
 
-weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struct weft_plan **out)
+/* Gives step s to a backend (the named one, or the first of the list that supports it) and prepares it. */
+static weft_status assign_backend(const struct weft_plan *p, weft_step *s, const char *want)
+{
+    int n = s->n_in > s->n_out ? s->n_in : s->n_out;
+    weft_dtype *idt = calloc((size_t)n + 1, sizeof *idt), *odt = calloc((size_t)n + 1, sizeof *odt);
+    weft_shape *ish = calloc((size_t)n + 1, sizeof *ish), *osh = calloc((size_t)n + 1, sizeof *osh);
+    const void **cdata = calloc((size_t)n + 1, sizeof *cdata);
+    weft_status st = WEFT_OK;
+    if (!idt || !odt || !ish || !osh || !cdata) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+    for (int k = 0; k < s->n_in; k++) {
+        int v = s->in[k];
+        idt[k] = v >= 0 ? p->slots[v].dtype : WEFT_UNDEFINED;
+        ish[k] = v >= 0 ? p->slots[v].shape : (weft_shape){.rank = 0};
+        cdata[k] = v >= 0 && p->slots[v].kind == WEFT_SLOT_CONST ? p->slots[v].data : NULL;
+    }
+    for (int k = 0; k < s->n_out; k++) {
+        int v = s->out[k];
+        odt[k] = v >= 0 ? p->slots[v].dtype : WEFT_UNDEFINED;
+        osh[k] = v >= 0 ? p->slots[v].shape : (weft_shape){.rank = -1};
+    }
+    weft_step_desc d = {s->def, &s->info, s->n_in, s->n_out, idt, ish, cdata, odt, osh};
+    const struct weft_plan *root = p;
+    while (root->parent) root = root->parent;
+    s->backend = NULL;
+    if (want) {
+        for (int b = 0; b < root->n_backends && !s->backend; b++)
+            if (strcmp(root->backends[b]->name, want) == 0) s->backend = root->backends[b];
+        if (!s->backend) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': backend '%s' is not available", s->info.name, want); goto done; }
+        if (!s->backend->supports(&d)) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s' (%s): backend '%s' does not take it", s->info.name, s->info.op_type, want); goto done; }
+    } else {
+        for (int b = 0; b < root->n_backends && !s->backend; b++)
+            if (root->backends[b]->supports(&d)) s->backend = root->backends[b];
+        if (!s->backend) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s' (%s): no backend takes it", s->info.name, s->info.op_type); goto done; }
+    }
+    if (s->backend->prepare && (st = s->backend->prepare(&d, &s->prepared)))
+        st = weft_error_wrap(st, "node '%s' (%s): preparing it for backend '%s'", s->info.name, s->info.op_type, s->backend->name);
+done:
+    free(idt);
+    free(odt);
+    free(ish);
+    free(osh);
+    free(cdata);
+    return st;
+}
+
+static weft_status build(weft_graph *g, const struct weft_plan *parent, const weft_backend *const *backends, int n_backends,
+                         const char *const *assign, struct weft_plan **out)
 {
     *out = NULL;
     struct weft_plan *p = calloc(1, sizeof *p);
@@ -81,20 +195,28 @@ weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struc
     p->graph = g;
     p->syms = g->syms;
     p->parent = parent;
+    for (int b = 0; b < n_backends && b < WEFT_MAX_BACKENDS; b++) p->backends[p->n_backends++] = backends[b];
     weft_status st = WEFT_OK;
-    int V = g->n_values, N = g->n_nodes;
-    p->slots = calloc((size_t)V + 1, sizeof *p->slots);
+    int V = g->n_values, N = g->n_nodes, unused = 0;
+    /* an output nobody reads still needs room: it gets a slot of its own after the graph's values */
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < g->nodes[i].n_outputs; k++) unused += g->nodes[i].outputs[k] < 0;
+    p->slots = calloc((size_t)V + (size_t)unused + 1, sizeof *p->slots);
     p->steps = calloc((size_t)N + 1, sizeof *p->steps);
     p->inputs = malloc(((size_t)g->n_inputs + 1) * sizeof(int));
     p->outputs = malloc(((size_t)g->n_outputs + 1) * sizeof(int));
-    int *last_use = malloc(((size_t)V + 1) * sizeof(int));
-    int *buffer_of = malloc(((size_t)V + 1) * sizeof(int));
-    int *free_list = malloc(((size_t)V + 1) * sizeof(int));
-    if (!p->slots || !p->steps || !p->inputs || !p->outputs || !last_use || !buffer_of || !free_list) {
+    int *buffer_of = malloc(((size_t)V + (size_t)unused + 1) * sizeof(int));
+    int *free_list = malloc(((size_t)V + (size_t)unused + 1) * sizeof(int));
+    int *dies_start = calloc((size_t)N + 2, sizeof(int)), *dies = malloc(((size_t)V + (size_t)unused + 1) * sizeof(int));
+    if (!p->slots || !p->steps || !p->inputs || !p->outputs || !buffer_of || !free_list || !dies_start || !dies) {
         st = weft_error(WEFT_ERR_NOMEM, "out of memory building the plan");
         goto done;
     }
-    p->n_slots = V;
+    p->n_slots = V + unused;
+    for (int v = V; v < V + unused; v++)
+        p->slots[v] = (weft_slot){.name = "", .kind = WEFT_SLOT_TEMP, .shape = {.rank = -1}, .buffer = -1,
+                                  .first = -1, .last = -1, .input_index = -1};
+    int next_unused = V;
     for (int v = 0; v < V; v++) {
         const weft_value *val = &g->values[v];
         weft_slot *s = &p->slots[v];
@@ -103,6 +225,8 @@ weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struc
         s->shape = val->shape;
         s->buffer = -1;
         s->input_index = -1;
+        s->first = -1;
+        s->last = -1;
         if (val->flags & WEFT_VALUE_CONST) {
             s->kind = WEFT_SLOT_CONST;
             s->data = val->data;
@@ -115,7 +239,6 @@ weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struc
         } else {
             s->kind = WEFT_SLOT_TEMP;
         }
-        last_use[v] = -1;
     }
     p->n_inputs = g->n_inputs;
     for (int i = 0; i < g->n_inputs; i++) {
@@ -125,12 +248,13 @@ weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struc
     p->n_outputs = g->n_outputs;
     for (int i = 0; i < g->n_outputs; i++) p->outputs[i] = g->outputs[i];
 
-    /* steps */
+    /* steps, liveness */
     for (int i = 0; i < N; i++) {
         const weft_node *n = &g->nodes[i];
         weft_step *s = &p->steps[i];
         s->def = n->def;
         s->info = weft_node_view(n);
+        s->kind = n->def && (n->def->flags & WEFT_OP_CONTROL_FLOW) ? WEFT_STEP_CONTROL : WEFT_STEP_KERNEL;
         s->n_in = n->n_inputs;
         s->n_out = n->n_outputs;
         s->in = malloc(((size_t)n->n_inputs + 1) * sizeof(int));
@@ -138,30 +262,42 @@ weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struc
         if (!s->in || !s->out) { p->n_steps = i + 1; st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
         memcpy(s->in, n->inputs, (size_t)n->n_inputs * sizeof(int));
         memcpy(s->out, n->outputs, (size_t)n->n_outputs * sizeof(int));
+        for (int k = 0; k < n->n_outputs; k++)
+            if (s->out[k] < 0) s->out[k] = next_unused++;
         p->n_steps = i + 1;
+        if (!n->def) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': op %s is not supported", n->name, n->op_type); goto done; }
         if (n->n_inputs > p->max_step_in) p->max_step_in = n->n_inputs;
         if (n->n_outputs > p->max_step_out) p->max_step_out = n->n_outputs;
         for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) last_use[n->inputs[k]] = i;
-        for (int k = 0; k < n->n_outputs; k++)
-            if (n->outputs[k] >= 0 && last_use[n->outputs[k]] < i) last_use[n->outputs[k]] = i;
+            if (n->inputs[k] >= 0) p->slots[n->inputs[k]].last = i;
+        for (int k = 0; k < n->n_outputs; k++) {
+            int v = s->out[k];
+            if (p->slots[v].first < 0) p->slots[v].first = i;
+            if (p->slots[v].last < i) p->slots[v].last = i;
+        }
         if ((st = build_subplans(p, s, n))) goto done;
         /* values a subgraph (at any depth) reads from this graph stay alive through this step */
-        for (int k = 0; k < s->n_sub; k++) extend_outer_uses(s->sub[k], 1, i, last_use);
+        for (int k = 0; k < s->n_sub; k++) extend_outer_uses(s->sub[k], 1, i, p->slots);
+        s->op_class = classify(s);
+        if (s->kind == WEFT_STEP_KERNEL) {
+            if ((st = assign_backend(p, s, assign ? assign[i] : NULL))) goto done;
+            s->shape_only = shape_only_step(p, s);
+            for (int k = 0; k < s->n_out; k++)
+                if (s->out[k] >= 0) p->slots[s->out[k]].shape_only = s->shape_only;
+        }
     }
-    for (int i = 0; i < g->n_outputs; i++) last_use[g->outputs[i]] = N; /* the caller reads them */
+    for (int i = 0; i < g->n_outputs; i++) p->slots[g->outputs[i]].last = N; /* the caller reads them */
 
-    /* buffers: greedy reuse in schedule order; a value's buffer is released after its last step, once
-     * that step's outputs have taken theirs (so no step writes over its own inputs) */
+    /* growing buffers: greedy reuse in schedule order; a value's buffer is released after its last step,
+     * once that step's outputs have taken theirs (so no step writes over its own inputs) */
     int n_free = 0;
+    V = p->n_slots;
     for (int v = 0; v < V; v++) buffer_of[v] = -1;
-    int *dies_start = calloc((size_t)N + 2, sizeof(int)), *dies = malloc(((size_t)V + 1) * sizeof(int));
-    if (!dies_start || !dies) { free(dies_start); free(dies); st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int v = 0; v < V; v++)
-        if (last_use[v] >= 0 && last_use[v] < N) dies_start[last_use[v] + 1]++;
+        if (p->slots[v].last >= 0 && p->slots[v].last < N) dies_start[p->slots[v].last + 1]++;
     for (int i = 0; i < N; i++) dies_start[i + 1] += dies_start[i];
     for (int v = 0; v < V; v++) /* counting sort by step; dies_start[i] becomes bucket i's end... */
-        if (last_use[v] >= 0 && last_use[v] < N) dies[dies_start[last_use[v]]++] = v;
+        if (p->slots[v].last >= 0 && p->slots[v].last < N) dies[dies_start[p->slots[v].last]++] = v;
     for (int i = N; i > 0; i--) dies_start[i] = dies_start[i - 1]; /* ...so shift back to starts */
     dies_start[0] = 0;
     for (int i = 0; i < N; i++) {
@@ -177,13 +313,33 @@ weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struc
             if (buffer_of[v] >= 0) { free_list[n_free++] = buffer_of[v]; buffer_of[v] = -1; }
         }
     }
-    free(dies_start);
-    free(dies);
 done:
-    free(last_use);
     free(buffer_of);
     free(free_list);
+    free(dies_start);
+    free(dies);
     if (st) { weft_plan_destroy(p); return st; }
+    *out = p;
+    return WEFT_OK;
+}
+
+weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struct weft_plan **out)
+{
+    const struct weft_plan *root = parent;
+    while (root && root->parent) root = root->parent;
+    return build(g, parent, root ? root->backends : NULL, root ? root->n_backends : 0, NULL, out);
+}
+
+weft_status weft_plan_lower(weft_graph *g, weft_symtab *syms, const weft_backend *const *backends, int n_backends,
+                            const char *const *assign, struct weft_plan **out)
+{
+    *out = NULL;
+    if (n_backends < 1) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "no backend to lower for");
+    struct weft_plan *p = NULL;
+    weft_status st = build(g, NULL, backends, n_backends, assign, &p);
+    if (st) return st;
+    p->owns_graph = true;
+    p->syms = syms;
     *out = p;
     return WEFT_OK;
 }

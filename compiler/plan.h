@@ -1,16 +1,24 @@
 /*
- * compiler/plan.h — the compiled form of a graph: a linear schedule of steps over slots.
+ * compiler/plan.h — the compiled form of a graph: a linear schedule of steps over slots, each step given
+ * to a backend and set up for it.
  *
  * A slot holds one value: a constant (data in the plan), a graph input (bound per run), a temporary
- * (living in a session buffer that it shares with other temporaries whose lifetimes do not overlap), or
- * a value of an enclosing plan (subgraphs of If / Loop / Scan). Steps name their operands by slot.
+ * (memory planned per set of sizes, see runtime/session.c), or a value of an enclosing plan (subgraphs
+ * of If / Loop / Scan). Steps name their operands by slot.
+ *
+ * Temporaries whose contents follow from sizes alone (the Shape → Gather → Concat chains exporters
+ * write to build shape tensors) are `shape_only`: a session computes them once per set of sizes, when
+ * it sets those sizes up, and the steps that make them never run again for those sizes.
  *
  * The plan is immutable once built and shared read-only by every session.
  */
 #ifndef WEFT_COMPILER_PLAN_H
 #define WEFT_COMPILER_PLAN_H
 
+#include "../ops/backend.h"
 #include "ir.h"
+
+#define WEFT_MAX_BACKENDS 8
 
 typedef enum weft_slot_kind {
     WEFT_SLOT_CONST,
@@ -26,13 +34,31 @@ typedef struct weft_slot {
     weft_shape shape;  /* as inferred at compile time, may hold symbols */
     const void *data;  /* CONST */
     size_t nbytes;     /* CONST */
-    int buffer;        /* TEMP: session buffer index */
+    int buffer;        /* TEMP: growing session buffer shared by liveness (used where sizes are found
+                        * at run time: data-dependent shapes, control-flow bodies) */
+    int first, last;   /* TEMP: the step that writes it and the last step that reads it (n_steps for
+                        * a graph output) */
+    bool shape_only;   /* TEMP: computed from sizes alone, once per set of sizes */
     int input_index;   /* INPUT: position among the plan's inputs */
     int outer;         /* OUTER: slot index in the plan `outer_depth` levels up */
     int outer_depth;   /* OUTER: 1 = the parent plan, 2 = its parent, ... */
 } weft_slot;
 
+typedef enum weft_step_kind {
+    WEFT_STEP_KERNEL,  /* an op run by its backend */
+    WEFT_STEP_CONTROL, /* If / Loop / Scan: the runtime runs the subplans (runtime/control.c) */
+} weft_step_kind;
+
+/* Classes of work for profiles. */
+typedef enum weft_op_class {
+    WEFT_CLASS_OTHER,
+    WEFT_CLASS_DENSE,
+    WEFT_CLASS_MESSAGE,
+    WEFT_CLASS_ELEMENTWISE,
+} weft_op_class;
+
 typedef struct weft_step {
+    weft_step_kind kind;
     const weft_op_def *def;
     weft_node_info info;   /* borrows the node of the plan's graph */
     int n_in;
@@ -42,10 +68,33 @@ typedef struct weft_step {
     int n_sub;
     struct weft_plan **sub; /* control flow: one plan per graph attribute, in attribute order */
     const char **sub_names; /* the attribute names of `sub` ("then_branch", "body", ...) */
+    const weft_backend *backend; /* who runs it (KERNEL) */
+    void *prepared;        /* backend->prepare's object, released with the plan */
+    bool shape_only;       /* every output is shape_only: runs when a set of sizes is set up */
+    weft_op_class op_class;
 } weft_step;
 
+/* What one compiler pass did (weft compile --print-passes). Bytes of intermediates are a sum of terms
+ * coefficient × product of symbols, so they read the same whatever sizes are bound later. */
+#define WEFT_BYTES_TERMS 24
+typedef struct weft_bytes_expr {
+    int n;
+    struct {
+        double coef;
+        int n_syms;
+        int32_t syms[WEFT_MAX_RANK];
+    } t[WEFT_BYTES_TERMS];
+    bool truncated; /* more distinct terms than fit: the sum is a lower bound */
+} weft_bytes_expr;
+
+typedef struct weft_pass_report {
+    char *name;
+    int nodes_before, nodes_after;
+    int changed; /* rewrites (fusions, folds, removals) the pass reports */
+    weft_bytes_expr bytes_before, bytes_after;
+} weft_pass_report;
+
 struct weft_plan {
-    char *backend;
     weft_graph *graph;      /* the optimised graph the plan was built from (owned by the top plan) */
     weft_symtab *syms;      /* owned by the top plan */
     weft_slot *slots;
@@ -56,15 +105,31 @@ struct weft_plan {
     int n_inputs;
     int *outputs;           /* slot per graph output, in order */
     int n_outputs;
-    int n_buffers;
+    int n_buffers;          /* growing buffers shared by the TEMP slots (slot.buffer) */
     int max_step_in, max_step_out; /* sizes of the per-step scratch arrays a session needs */
     const struct weft_plan *parent;
     bool owns_graph;
+    /* the top plan only */
+    const weft_backend *backends[WEFT_MAX_BACKENDS]; /* the priority list it was lowered for */
+    int n_backends;
+    weft_pass_report *passes;
+    int n_passes;
+    int opt_level;
 };
 
-/* Builds the plan for graph g (already verified and inferred) for a parent plan (NULL at top). */
+/* Lowers graph g (verified, inferred, optimised) to a plan: slots, steps, liveness, and each step given
+ * to the first backend of `backends` that supports it and prepared by it. `assign` (may be NULL) names
+ * the backend of each node of g, in node order, instead of asking `supports` (plans read from a file).
+ * On success the plan owns g and syms. */
+weft_status weft_plan_lower(weft_graph *g, weft_symtab *syms, const weft_backend *const *backends, int n_backends,
+                            const char *const *assign, struct weft_plan **out);
+/* Builds the plan of a subgraph (no ownership) for a parent plan. */
 weft_status weft_plan_build(weft_graph *g, const struct weft_plan *parent, struct weft_plan **out);
 void weft_plan_destroy(struct weft_plan *p);
+
+/* Runs the compiler's passes (compiler/compile.c) on g for -O `opt_level`; the report of each pass in
+ * *report (malloc'd array of *n_report entries, names malloc'd) when report is not NULL. */
+weft_status weft_compile_graph(weft_graph *g, int opt_level, weft_pass_report **report, int *n_report);
 
 /* Passes (compiler/pass_*.c). Each returns a status; `changed` (may be NULL) counts what it changed. */
 weft_status weft_pass_infer(weft_graph *g, bool fold, int *changed); /* shapes, types, constant folding */
@@ -75,5 +140,18 @@ weft_status weft_pass_inline_if(weft_graph *g, int *changed);
 weft_status weft_pass_identity(weft_graph *g, int *changed);
 /* gather/scatter chains -> ai.weft.SegmentReduce (run after inference: it reads shapes) */
 weft_status weft_pass_message_passing(weft_graph *g, int *changed);
+
+/* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
+
+/* Nodes of g and of every graph nested in it. */
+int weft_graph_count_nodes(const weft_graph *g);
+/* The bytes of g's intermediate values (neither constants nor graph inputs) as an expression. */
+void weft_bytes_of_intermediates(const weft_graph *g, weft_bytes_expr *out);
+/* Adds sign × the bytes of a value of dtype/shape to *e. */
+void weft_bytes_add(weft_bytes_expr *e, weft_dtype dt, const weft_shape *s, double sign);
+/* "512·num_edges + 1.2 KiB" (terms with symbols by coefficient, the constant part last). */
+void weft_bytes_format(const weft_bytes_expr *e, const weft_symtab *syms, char *buf, size_t n);
+/* a - b */
+void weft_bytes_sub(const weft_bytes_expr *a, const weft_bytes_expr *b, weft_bytes_expr *out);
 
 #endif

@@ -3,6 +3,7 @@
  * histogram (so a user sees that scatter chains became ai.weft.SegmentReduce), the session buffers
  * that temporaries share, the constants the plan carries, and inputs and outputs with symbolic shapes.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,12 +55,15 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
     int n_const = 0;
     for (int i = 0; i < p->n_slots; i++)
         if (p->slots[i].kind == WEFT_SLOT_CONST) { n_const++; const_bytes += p->slots[i].nbytes; }
+    char backends[256] = "";
+    for (int i = 0, len = 0; i < p->n_backends && len < (int)sizeof backends; i++)
+        len += snprintf(backends + len, sizeof backends - (size_t)len, "%s%s", i ? "," : "", p->backends[i]->name);
     weft_sb b = {0};
     char shape[512];
     bool json = fmt == WEFT_DESCRIBE_JSON;
     if (json) {
         weft_sb_puts(&b, "{\"backend\": ");
-        weft_sb_json_str(&b, p->backend);
+        weft_sb_json_str(&b, backends);
         weft_sb_printf(&b, ", \"steps\": %d, \"buffers\": %d, \"constants\": %d, \"constant_bytes\": %zu, \"ops\": [",
                        total, p->n_buffers, n_const, const_bytes);
         for (int k = 0; k < n_kinds; k++) {
@@ -84,7 +88,7 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         }
         weft_sb_puts(&b, "]}\n");
     } else {
-        weft_sb_printf(&b, "backend: %s\nsteps: %d (%d kinds)\nbuffers: %d shared by the temporaries\n", p->backend, total,
+        weft_sb_printf(&b, "backend: %s\nsteps: %d (%d kinds)\nbuffers: %d shared by the temporaries\n", backends, total,
                        n_kinds, p->n_buffers);
         weft_sb_printf(&b, "constants: %d, %zu bytes\n", n_const, const_bytes);
         for (int io = 0; io < 2; io++) {

@@ -12,7 +12,9 @@
  *     thread at a time;
  *   - input tensors passed to weft_session_run are borrowed for the duration of the call only;
  *   - output tensors filled by weft_session_run point into memory owned by the session: valid until the
- *     next run on that session or weft_session_free, whichever comes first. Copy what you keep.
+ *     next run on that session or weft_session_free, whichever comes first. Copy what you keep. The
+ *     caller may write into them: they never alias the plan's constants (shared by every session) or
+ *     the caller's inputs (an output that is a constant or a graph input is copied).
  *
  * Errors: every function returns a weft_status. On failure weft_last_error() returns a message (in
  * thread-local storage) naming the file, node, input or dimension at fault. Nothing aborts the process.
@@ -112,13 +114,27 @@ weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, c
 /* --- compiling --------------------------------------------------------------------------------- */
 
 typedef struct weft_compile_options {
-    const char *backend; /* "ref" (default when NULL)                                         */
-    int opt_level;       /* 0: no rewrites; 1 (default): constant folding, dead-code removal     */
+    /* Backends in priority order, comma-separated ("onednn", "openblas,ref", "ref"): each step goes to
+     * the first that takes it, and `ref` (which takes every op) is appended when absent. NULL, "" or
+     * "auto": every backend of this build, fastest first (weft_backends lists them). */
+    const char *backend;
+    int opt_level;       /* 0: no rewrites; 1 (default): every pass (folding, fusion, dead code)  */
 } weft_compile_options;
 
-/* Verifies the graph, infers shapes and types, and builds a plan for the backend. opts may be NULL. */
+/* The backends this build has, comma-separated in the default priority order ("onednn,openblas,ref"). */
+const char *weft_backends(void);
+
+/* Verifies the graph, infers shapes and types, runs the passes and lowers the graph to a plan: every
+ * step assigned to a backend and set up for it. opts may be NULL (every backend, opt_level 1). */
 weft_status weft_compile(const weft_model *m, const weft_compile_options *opts, weft_plan **out);
 void weft_plan_free(weft_plan *p);
+
+/* A plan file (`.weftplan`, schemas/weftplan.proto): the optimised, lowered graph with its weights,
+ * versioned and checksummed. Loading needs no ONNX file and gives the same outputs as the plan saved;
+ * a truncated, corrupted or wrong-version file, or one for a backend this build lacks, is an error. */
+weft_status weft_plan_save(const weft_plan *p, const char *path);
+weft_status weft_plan_load(const char *path, weft_plan **out);
+weft_status weft_plan_load_from_buffer(const void *buf, size_t len, weft_plan **out);
 
 /* Describes graph input / output i of a plan: name, dtype, rank and dims (-1 where symbolic). The
  * returned name is owned by the plan. */
@@ -133,7 +149,16 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
 
 /* --- running ----------------------------------------------------------------------------------- */
 
+typedef struct weft_session_options {
+    int threads; /* threads the kernels may use; 0: one per available core                         */
+    int profile; /* nonzero: time every step (weft_session_profile)                                 */
+} weft_session_options;
+
+/* A session with default options (one thread per core, no profiling). */
 weft_status weft_session_create(const weft_plan *p, weft_session **out);
+/* opts may be NULL (the defaults). */
+weft_status weft_session_create_with_options(const weft_plan *p, const weft_session_options *opts,
+                                             weft_session **out);
 void weft_session_free(weft_session *s);
 
 /* Runs the plan. Inputs are matched by name (each `in[i].name` must name a graph input; every
@@ -141,6 +166,32 @@ void weft_session_free(weft_session *s);
  * i; otherwise the named output. n_out may be smaller than the number of graph outputs. */
 weft_status weft_session_run(weft_session *s, const weft_tensor *in, size_t n_in, weft_tensor *out,
                              size_t n_out);
+
+/* Sets the session up for the sizes of `in` without running the plan (`data` may be NULL): shapes
+ * inferred, memory planned, kernels' primitives made. weft_session_run does this itself the first time
+ * it sees a set of sizes; calling it first moves that work out of the first run. */
+weft_status weft_session_reshape(weft_session *s, const weft_tensor *in, size_t n_in);
+
+typedef struct weft_session_stats {
+    size_t arena_bytes;       /* the arena planned for the sizes last bound                          */
+    size_t arena_bound_bytes; /* its lower bound: the largest total of bytes live at once             */
+    size_t dynamic_bytes;     /* memory of values whose sizes depend on data (sized at run time)      */
+    size_t scratch_bytes;     /* kernels' scratch                                                     */
+    int dynamic_steps;        /* steps whose output sizes are found at run time                       */
+    int configs;              /* sets of sizes set up so far (each cached)                             */
+    uint64_t runs;
+} weft_session_stats;
+weft_status weft_session_get_stats(const weft_session *s, weft_session_stats *out);
+
+/* Per-step times of a profiling session, summed over its runs. */
+typedef struct weft_step_profile {
+    const char *name, *op_type, *backend; /* owned by the plan */
+    const char *op_class;                 /* "dense", "message passing", "elementwise", "other" */
+    double total_ms;
+    uint64_t calls;
+} weft_step_profile;
+/* Points *out at the session's table of n_steps entries (valid until the next run or free). */
+weft_status weft_session_profile(const weft_session *s, const weft_step_profile **out, int *n_steps);
 
 /* --- tensors on disk ---------------------------------------------------------------------------- */
 

@@ -93,7 +93,13 @@ typedef struct weft_kernel_ctx {
      * one scratch block: a second call may move it, so take everything a kernel needs in one call. */
     void *(*scratch)(void *user, size_t bytes);
     void *user;
+    /* Threads the kernel may use (>= 1; 0 reads as 1). Kernels that parallelise split their work into
+     * at most this many parts and give the same result whatever the count. */
+    int threads;
 } weft_kernel_ctx;
+
+/* The thread count a kernel should use (never below 1). */
+static inline int weft_kthreads(const weft_kernel_ctx *k) { return k->threads > 1 ? k->threads : 1; }
 
 static inline bool weft_kin_present(const weft_kernel_ctx *k, int i)
 {
@@ -147,6 +153,10 @@ typedef struct weft_op_def {
     unsigned flags;
     weft_status (*infer)(weft_infer_ctx *c);
     weft_status (*run)(weft_kernel_ctx *k);
+    /* Bit i set: input i is read on the host whatever backend runs the step (shape tensors, counts,
+     * axes: values `infer` reads). A backend whose memory is not host memory gets those inputs copied
+     * to the host by lowering, never the other way. Zero for most ops. */
+    unsigned host_inputs;
 } weft_op_def;
 
 /* The registry (ops/registry.c): the definition of `name` in `domain` for `opset`, or NULL. */

@@ -1,17 +1,25 @@
 /*
  * runtime/session.c — sessions: bind inputs (checking dtypes, ranks and symbolic dims), run the plan's
- * steps, hand out outputs.
+ * steps through their backends, hand out outputs.
  *
- * Each step asks its op for output shapes given the real inputs (the same `infer` the compiler used:
- * shapes may depend on values, e.g. NonZero or a Reshape whose target is computed), points the outputs
- * at session buffers that only grow, and runs the kernel. Nothing is allocated once the buffers have
- * reached the sizes a workload needs.
+ * Set up once, run many: the first time a session sees a set of input sizes it sets them up
+ * (runtime/arena.c: shapes inferred, shape-only values computed, arena planned, backends' state made)
+ * and caches the result; a run with sizes seen before finds its set-up by comparing the inputs' dims and
+ * runs the steps with fixed shapes and addresses — no inference, no lookups by name, no allocation.
+ * Steps whose output sizes depend on data are inferred on each run, into buffers that only grow.
+ *
+ * Subgraph sessions (If / Loop / Scan bodies) run every step that way: their shapes change between
+ * iterations.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "session.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 weft_status weft_buffer_reserve(weft_buffer *b, size_t bytes)
 {
@@ -40,19 +48,33 @@ static void *scratch_fn(void *user, size_t bytes)
     return weft_buffer_reserve(&s->scratch, bytes) == WEFT_OK ? s->scratch.data : NULL;
 }
 
+static int default_threads(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 /* --- create / free ------------------------------------------------------------------------------- */
 
-static weft_status session_new(const struct weft_plan *p, weft_session *parent, weft_session **out)
+static weft_status session_new(const struct weft_plan *p, weft_session *parent, int threads, bool profile,
+                               weft_session **out)
 {
     *out = NULL;
     weft_session *s = calloc(1, sizeof *s);
     if (!s) return weft_error(WEFT_ERR_NOMEM, "out of memory creating a session");
     s->plan = p;
     s->parent = parent;
+    s->threads = threads;
+    s->profile = profile;
     size_t nin = (size_t)p->max_step_in + 1, nout = (size_t)p->max_step_out + 1;
-    s->views = calloc((size_t)p->n_slots + 1, sizeof *s->views);
+    size_t V = (size_t)p->n_slots + 1, N = (size_t)p->n_steps + 1, I = (size_t)p->n_inputs + 1;
+    s->views = calloc(V, sizeof *s->views);
+    s->const_views = calloc(V, sizeof *s->const_views);
     s->buffers = calloc((size_t)p->n_buffers + 1, sizeof *s->buffers);
     s->discard = calloc(nout, sizeof *s->discard);
+    s->out_copy = calloc((size_t)p->n_outputs + 1, sizeof *s->out_copy);
     s->in_dt = calloc(nin, sizeof *s->in_dt);
     s->in_sh = calloc(nin, sizeof *s->in_sh);
     s->in_data = calloc(nin, sizeof *s->in_data);
@@ -60,66 +82,99 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
     s->out_dt = calloc(nout, sizeof *s->out_dt);
     s->out_sh = calloc(nout, sizeof *s->out_sh);
     s->out_v = calloc(nout, sizeof *s->out_v);
+    s->bind_v = calloc(I, sizeof *s->bind_v);
+    s->bound = calloc(I, 1);
+    s->key = calloc(I * (WEFT_MAX_RANK + 1), sizeof *s->key);
     int nsym = p->syms ? p->syms->n : 0;
     s->sym_val = calloc((size_t)nsym + 1, sizeof *s->sym_val);
     s->sym_from = calloc((size_t)nsym + 1, sizeof *s->sym_from);
-    s->sub = calloc((size_t)p->n_steps + 1, sizeof *s->sub);
-    s->cf = calloc((size_t)p->n_steps + 1, sizeof *s->cf);
+    s->sub = calloc(N, sizeof *s->sub);
+    s->cf = calloc(N, sizeof *s->cf);
+    s->dyn_state = calloc(N, sizeof *s->dyn_state);
+    s->dyn_key = calloc(N, sizeof *s->dyn_key);
+    s->prof = profile ? calloc(N, sizeof *s->prof) : NULL;
     weft_status st = WEFT_OK;
-    if (!s->views || !s->buffers || !s->discard || !s->in_dt || !s->in_sh || !s->in_data || !s->in_v || !s->out_dt ||
-        !s->out_sh || !s->out_v || !s->sym_val || !s->sym_from || !s->sub || !s->cf)
+    if (!s->views || !s->const_views || !s->buffers || !s->discard || !s->out_copy || !s->in_dt || !s->in_sh ||
+        !s->in_data || !s->in_v || !s->out_dt || !s->out_sh || !s->out_v || !s->bind_v || !s->bound || !s->key ||
+        !s->sym_val || !s->sym_from || !s->sub || !s->cf || !s->dyn_state || !s->dyn_key || (profile && !s->prof))
         st = weft_error(WEFT_ERR_NOMEM, "out of memory creating a session");
     for (int i = 0; st == WEFT_OK && i < p->n_steps; i++) {
         const weft_step *step = &p->steps[i];
+        if (s->prof) {
+            s->prof[i].name = step->info.name;
+            s->prof[i].op_type = step->info.op_type;
+            s->prof[i].backend = step->backend ? step->backend->name : "runtime";
+            static const char *const classes[] = {"other", "dense", "message passing", "elementwise"};
+            s->prof[i].op_class = classes[step->op_class];
+        }
         if (!step->n_sub) continue;
         s->sub[i] = calloc((size_t)step->n_sub, sizeof **s->sub);
         if (!s->sub[i]) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
-        for (int k = 0; st == WEFT_OK && k < step->n_sub; k++) st = session_new(step->sub[k], s, &s->sub[i][k]);
-        if (st == WEFT_OK && step->def && (step->def->flags & WEFT_OP_CONTROL_FLOW))
-            st = weft_control_state_new(step, &s->cf[i]);
+        for (int k = 0; st == WEFT_OK && k < step->n_sub; k++) st = session_new(step->sub[k], s, threads, false, &s->sub[i][k]);
+        if (st == WEFT_OK && step->kind == WEFT_STEP_CONTROL) st = weft_control_state_new(step, &s->cf[i]);
     }
     /* constants never change: point their views at the plan's data once */
     for (int v = 0; st == WEFT_OK && v < p->n_slots; v++) {
         const weft_slot *sl = &p->slots[v];
         if (sl->kind != WEFT_SLOT_CONST) continue;
-        weft_tview *tv = &s->views[v];
+        weft_tview *tv = &s->const_views[v];
         tv->dtype = sl->dtype;
         tv->rank = sl->shape.rank;
         tv->numel = 1;
         for (int d = 0; d < sl->shape.rank; d++) { tv->dims[d] = sl->shape.d[d].v; tv->numel *= tv->dims[d]; }
         tv->data = (void *)sl->data;
+        s->views[v] = *tv;
     }
     if (st) { weft_session_free(s); return st; }
     *out = s;
     return WEFT_OK;
 }
 
-weft_status weft_session_create(const weft_plan *p, weft_session **out)
+weft_status weft_session_create_with_options(const weft_plan *p, const weft_session_options *opts, weft_session **out)
 {
     if (!out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_create: out is NULL");
     *out = NULL;
     if (!p) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_create: plan is NULL");
-    return session_new(p, NULL, out);
+    int threads = opts && opts->threads > 0 ? opts->threads : default_threads();
+    if (opts && opts->threads < 0)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_create: threads must be 0 (one per core) or positive, not %d", opts->threads);
+    if (threads > 1024) threads = 1024;
+    return session_new(p, NULL, threads, opts && opts->profile, out);
+}
+
+weft_status weft_session_create(const weft_plan *p, weft_session **out)
+{
+    return weft_session_create_with_options(p, NULL, out);
 }
 
 void weft_session_free(weft_session *s)
 {
     if (!s) return;
     const struct weft_plan *p = s->plan;
-    for (int i = 0; s->sub && i < p->n_steps; i++) {
-        if (s->sub[i])
+    for (int i = 0; i < p->n_steps; i++) {
+        if (s->sub && s->sub[i])
             for (int k = 0; k < p->steps[i].n_sub; k++) weft_session_free(s->sub[i][k]);
-        free(s->sub[i]);
+        if (s->sub) free(s->sub[i]);
         if (s->cf) weft_control_state_free(s->cf[i]);
+        if (s->dyn_state && s->dyn_state[i] && p->steps[i].backend->release_state)
+            p->steps[i].backend->release_state(s->dyn_state[i]);
     }
+    for (int c = 0; c < s->n_configs; c++) weft_config_clear(p, &s->configs[c]);
     for (int b = 0; s->buffers && b < p->n_buffers; b++) weft_buffer_release(&s->buffers[b]);
     for (int b = 0; s->discard && b <= p->max_step_out; b++) weft_buffer_release(&s->discard[b]);
+    for (int b = 0; s->out_copy && b < p->n_outputs; b++) weft_buffer_release(&s->out_copy[b]);
     weft_buffer_release(&s->scratch);
+    weft_buffer_release(&s->arena);
     free(s->sub);
     free(s->cf);
+    free(s->dyn_state);
+    free(s->dyn_key);
+    free(s->prof);
     free(s->views);
+    free(s->const_views);
     free(s->buffers);
     free(s->discard);
+    free(s->out_copy);
     free(s->in_dt);
     free(s->in_sh);
     free(s->in_data);
@@ -127,6 +182,9 @@ void weft_session_free(weft_session *s)
     free(s->out_dt);
     free(s->out_sh);
     free(s->out_v);
+    free(s->bind_v);
+    free(s->bound);
+    free(s->key);
     free(s->sym_val);
     free(s->sym_from);
     free(s);
@@ -169,25 +227,28 @@ static int32_t runtime_sym(void *user)
     return 0x7fffffff; /* marks an output dim the op could not compute; checked after infer */
 }
 
-static weft_status run_step(weft_session *s, int i)
+/* FNV-1a over the operands' dims: tells a dynamic step's backend state whether its shapes changed. */
+static uint64_t dims_key(const weft_tview *in, int n_in, const weft_tview *out, int n_out)
 {
-    const struct weft_plan *p = s->plan;
-    const weft_step *step = &p->steps[i];
-    if (step->def->flags & WEFT_OP_CONTROL_FLOW) return weft_control_run(s, i);
-    for (int k = 0; k < step->n_in; k++) {
-        int v = step->in[k];
-        if (v < 0) {
-            memset(&s->in_v[k], 0, sizeof s->in_v[k]);
-            s->in_dt[k] = WEFT_UNDEFINED;
-            s->in_sh[k].rank = 0;
-            s->in_data[k] = NULL;
-            continue;
+    uint64_t h = 1469598103934665603ull;
+    for (int pass = 0; pass < 2; pass++) {
+        const weft_tview *v = pass ? out : in;
+        for (int k = 0; k < (pass ? n_out : n_in); k++) {
+            h = (h ^ (uint64_t)(v[k].dtype * 31 + v[k].rank)) * 1099511628211ull;
+            for (int d = 0; d < v[k].rank; d++) h = (h ^ (uint64_t)v[k].dims[d]) * 1099511628211ull;
         }
-        const weft_tview *tv = &s->views[v];
-        s->in_v[k] = *tv;
+    }
+    return h;
+}
+
+/* Infers step i's outputs from the real inputs and points them at growing buffers. */
+static weft_status infer_now(weft_session *s, const weft_step *step)
+{
+    for (int k = 0; k < step->n_in; k++) {
+        const weft_tview *tv = &s->in_v[k];
         s->in_dt[k] = tv->dtype;
-        s->in_sh[k].rank = tv->rank;
-        for (int d = 0; d < tv->rank; d++) s->in_sh[k].d[d] = weft_dim_num(tv->dims[d]);
+        s->in_sh[k].rank = tv->dtype == WEFT_UNDEFINED ? 0 : tv->rank;
+        for (int d = 0; d < s->in_sh[k].rank; d++) s->in_sh[k].d[d] = weft_dim_num(tv->dims[d]);
         s->in_data[k] = tv->data;
     }
     for (int o = 0; o < step->n_out; o++) { s->out_dt[o] = WEFT_UNDEFINED; s->out_sh[o].rank = -1; }
@@ -211,8 +272,56 @@ static weft_status run_step(weft_session *s, int i)
             return weft_error_wrap(st, "node '%s' (%s)", step->info.name, step->info.op_type);
         s->out_v[o] = *dst;
     }
-    weft_kernel_ctx k = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s};
-    return step->def->run(&k);
+    return WEFT_OK;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Runs step i: `mode` says whether its shapes were fixed at set-up (state: the backend's for them). */
+static weft_status run_step(weft_session *s, int i, int mode, void *state)
+{
+    const struct weft_plan *p = s->plan;
+    const weft_step *step = &p->steps[i];
+    double t0 = s->prof ? now_ms() : 0;
+    weft_status st;
+    if (step->kind == WEFT_STEP_CONTROL) {
+        st = weft_control_run(s, i);
+        goto out;
+    }
+    for (int k = 0; k < step->n_in; k++) {
+        int v = step->in[k];
+        if (v < 0) memset(&s->in_v[k], 0, sizeof s->in_v[k]);
+        else s->in_v[k] = s->views[v];
+    }
+    if (mode == WEFT_MODE_DYNAMIC) {
+        if ((st = infer_now(s, step))) goto out;
+        if (step->backend->reshape) {
+            uint64_t key = dims_key(s->in_v, step->n_in, s->out_v, step->n_out);
+            if (!s->dyn_state[i] || s->dyn_key[i] != key) {
+                if (s->dyn_state[i] && step->backend->release_state) step->backend->release_state(s->dyn_state[i]);
+                s->dyn_state[i] = NULL;
+                weft_kernel_ctx rk = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads};
+                if ((st = step->backend->reshape(step->prepared, &rk, &s->dyn_state[i]))) goto out;
+                s->dyn_key[i] = key;
+            }
+            state = s->dyn_state[i];
+        }
+    } else {
+        for (int o = 0; o < step->n_out; o++) s->out_v[o] = s->views[step->out[o]];
+    }
+    weft_kernel_ctx k = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads};
+    st = step->backend->run(step->prepared, state, &k);
+out:
+    if (s->prof) {
+        s->prof[i].total_ms += now_ms() - t0;
+        s->prof[i].calls++;
+    }
+    return st;
 }
 
 static weft_session *ancestor(weft_session *s, int depth)
@@ -236,7 +345,30 @@ weft_status weft_session_exec(weft_session *s, const weft_tview *inputs)
         s->views[v] = a->views[sl->outer];
     }
     for (int i = 0; i < p->n_steps; i++) {
-        weft_status st = run_step(s, i);
+        weft_status st = run_step(s, i, WEFT_MODE_DYNAMIC, NULL);
+        if (st) return st;
+    }
+    return WEFT_OK;
+}
+
+/* Runs the top plan under configuration cfg: inputs are in s->bind_v. */
+static weft_status run_config(weft_session *s, weft_config *cfg)
+{
+    const struct weft_plan *p = s->plan;
+    memcpy(s->views, cfg->views, (size_t)p->n_slots * sizeof *s->views);
+    if (cfg->arena_base != s->arena.data) { /* the arena moved since these sizes were set up */
+        for (int v = 0; v < p->n_slots; v++) {
+            const weft_slot *sl = &p->slots[v];
+            if (sl->kind == WEFT_SLOT_TEMP && !sl->shape_only && !cfg->dynamic[v] && cfg->views[v].data)
+                cfg->views[v].data = (char *)s->arena.data + ((char *)cfg->views[v].data - (char *)cfg->arena_base);
+        }
+        cfg->arena_base = s->arena.data;
+        memcpy(s->views, cfg->views, (size_t)p->n_slots * sizeof *s->views);
+    }
+    for (int i = 0; i < p->n_inputs; i++) s->views[p->inputs[i]] = s->bind_v[i];
+    for (int i = 0; i < p->n_steps; i++) {
+        if (cfg->mode[i] == WEFT_MODE_SKIP) continue;
+        weft_status st = run_step(s, i, cfg->mode[i], cfg->state[i]);
         if (st) return st;
     }
     return WEFT_OK;
@@ -244,7 +376,7 @@ weft_status weft_session_exec(weft_session *s, const weft_tview *inputs)
 
 /* --- binding ------------------------------------------------------------------------------------- */
 
-static weft_status bind_input(weft_session *s, int idx, const weft_tensor *t, weft_tview *view)
+static weft_status bind_input(weft_session *s, int idx, const weft_tensor *t, weft_tview *view, bool need_data)
 {
     const struct weft_plan *p = s->plan;
     const weft_slot *sl = &p->slots[p->inputs[idx]];
@@ -282,15 +414,126 @@ static weft_status bind_input(weft_session *s, int idx, const weft_tensor *t, we
         }
     }
     size_t es = weft_dtype_size(t->dtype);
-    if ((uint64_t)numel > SIZE_MAX / (es ? es : 1) || t->nbytes != (size_t)numel * es)
-        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s': %zu bytes given, %lld elements of %s need %llu", sl->name,
-                          t->nbytes, (long long)numel, weft_dtype_name(t->dtype), (unsigned long long)numel * es);
-    if (numel && !t->data) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s': data is NULL", sl->name);
+    if (need_data || t->data) {
+        if ((uint64_t)numel > SIZE_MAX / (es ? es : 1) || t->nbytes != (size_t)numel * es)
+            return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s': %zu bytes given, %lld elements of %s need %llu", sl->name,
+                              t->nbytes, (long long)numel, weft_dtype_name(t->dtype), (unsigned long long)numel * es);
+        if (numel && !t->data) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s': data is NULL", sl->name);
+    }
     view->dtype = t->dtype;
     view->rank = t->rank;
     memcpy(view->dims, t->dims, sizeof view->dims);
     view->numel = numel;
     view->data = t->data;
+    return WEFT_OK;
+}
+
+/* Binds the inputs by name into s->bind_v and finds (or sets up) the configuration of their sizes. */
+static weft_status bind_all(weft_session *s, const weft_tensor *in, size_t n_in, bool need_data, weft_config **out)
+{
+    const struct weft_plan *p = s->plan;
+    memset(s->bound, 0, (size_t)p->n_inputs);
+    for (int k = 0; p->syms && k < p->syms->n; k++) s->sym_val[k] = -1;
+    weft_status st;
+    for (size_t i = 0; i < n_in; i++) {
+        const char *name = in[i].name;
+        if (!name) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input tensor %zu has no name", i);
+        int idx = -1;
+        for (int k = 0; k < p->n_inputs; k++)
+            if (strcmp(p->slots[p->inputs[k]].name, name) == 0) { idx = k; break; }
+        if (idx < 0) {
+            char list[512] = "";
+            size_t len = 0;
+            for (int k = 0; k < p->n_inputs && len < sizeof list; k++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", k ? ", " : "", p->slots[p->inputs[k]].name);
+            return weft_error(WEFT_ERR_INVALID_ARGUMENT, "unknown input '%s' (the model's inputs: %s)", name,
+                              p->n_inputs ? list : "none");
+        }
+        if (s->bound[idx]) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s' is given twice", name);
+        if ((st = bind_input(s, idx, &in[i], &s->bind_v[idx], need_data))) return st;
+        s->bound[idx] = 1;
+    }
+    for (int k = 0; k < p->n_inputs; k++)
+        if (!s->bound[k]) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "missing input '%s'", p->slots[p->inputs[k]].name);
+    /* the key: rank and dims of every input */
+    int len = 0;
+    for (int k = 0; k < p->n_inputs; k++) {
+        s->key[len++] = s->bind_v[k].rank;
+        for (int d = 0; d < s->bind_v[k].rank; d++) s->key[len++] = s->bind_v[k].dims[d];
+    }
+    s->clock++;
+    for (int c = 0; c < s->n_configs; c++) {
+        weft_config *cfg = &s->configs[c];
+        if (cfg->key_len == len && memcmp(cfg->key, s->key, (size_t)len * sizeof *s->key) == 0) {
+            cfg->last_used = s->clock;
+            *out = cfg;
+            return WEFT_OK;
+        }
+    }
+    /* new sizes: set them up, in a free entry or in place of the least recently used */
+    int slot = s->n_configs;
+    if (slot == WEFT_MAX_CONFIGS) {
+        slot = 0;
+        for (int c = 1; c < s->n_configs; c++)
+            if (s->configs[c].last_used < s->configs[slot].last_used) slot = c;
+        weft_config_clear(p, &s->configs[slot]);
+    } else {
+        s->n_configs++;
+    }
+    weft_config *cfg = &s->configs[slot];
+    memset(cfg, 0, sizeof *cfg);
+    cfg->key = malloc((size_t)(len ? len : 1) * sizeof *cfg->key);
+    st = cfg->key ? weft_config_setup(s, cfg) : weft_error(WEFT_ERR_NOMEM, "out of memory");
+    if (st) {
+        weft_config_clear(p, cfg);
+        if (slot == s->n_configs - 1) s->n_configs--;
+        else { *cfg = s->configs[--s->n_configs]; memset(&s->configs[s->n_configs], 0, sizeof *cfg); }
+        s->cur = NULL;
+        return st;
+    }
+    memcpy(cfg->key, s->key, (size_t)len * sizeof *s->key);
+    cfg->key_len = len;
+    cfg->last_used = s->clock;
+    *out = cfg;
+    return WEFT_OK;
+}
+
+weft_status weft_session_reshape(weft_session *s, const weft_tensor *in, size_t n_in)
+{
+    weft_error_clear();
+    if (!s) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_reshape: session is NULL");
+    if (n_in && !in) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_reshape: NULL tensor array");
+    weft_config *cfg = NULL;
+    weft_status st = bind_all(s, in, n_in, false, &cfg);
+    if (st) return st;
+    s->cur = cfg;
+    return WEFT_OK;
+}
+
+/* Points out[i] at the output's memory; values the session does not own for the promised time
+ * (constants of the shared plan, the caller's inputs, shape-only values kept per set of sizes) and
+ * repeats of an output already handed out are copied. */
+static weft_status hand_out(weft_session *s, int idx, weft_tensor *t)
+{
+    const struct weft_plan *p = s->plan;
+    int v = p->outputs[idx];
+    const weft_slot *sl = &p->slots[v];
+    weft_tview tv = s->views[v];
+    size_t bytes = (size_t)tv.numel * weft_dtype_size(tv.dtype);
+    bool copy = sl->kind != WEFT_SLOT_TEMP || sl->shape_only;
+    for (int j = 0; j < idx && !copy; j++) copy = p->outputs[j] == v;
+    if (copy) {
+        weft_status st = weft_buffer_reserve(&s->out_copy[idx], bytes);
+        if (st) return st;
+        if (bytes) memcpy(s->out_copy[idx].data, tv.data, bytes);
+        tv.data = s->out_copy[idx].data;
+    }
+    t->name = sl->name;
+    t->dtype = tv.dtype;
+    t->rank = tv.rank;
+    memcpy(t->dims, tv.dims, sizeof t->dims);
+    t->data = tv.data;
+    t->nbytes = bytes;
     return WEFT_OK;
 }
 
@@ -300,57 +543,52 @@ weft_status weft_session_run(weft_session *s, const weft_tensor *in, size_t n_in
     if (!s) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_run: session is NULL");
     if ((n_in && !in) || (n_out && !out)) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_run: NULL tensor array");
     const struct weft_plan *p = s->plan;
-    weft_tview stack_views[16];
-    weft_tview *views = p->n_inputs <= 16 ? stack_views : calloc((size_t)p->n_inputs, sizeof *views);
-    char bound_stack[16];
-    char *bound = p->n_inputs <= 16 ? bound_stack : calloc((size_t)p->n_inputs, 1);
-    weft_status st = WEFT_OK;
-    if (!views || !bound) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
-    memset(bound, 0, (size_t)p->n_inputs);
-    for (int k = 0; p->syms && k < p->syms->n; k++) s->sym_val[k] = -1;
-    for (size_t i = 0; i < n_in; i++) {
-        const char *name = in[i].name;
-        if (!name) { st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "input tensor %zu has no name", i); goto done; }
-        int idx = -1;
-        for (int k = 0; k < p->n_inputs; k++)
-            if (strcmp(p->slots[p->inputs[k]].name, name) == 0) { idx = k; break; }
-        if (idx < 0) {
-            char list[512] = "";
-            size_t len = 0;
-            for (int k = 0; k < p->n_inputs && len < sizeof list; k++)
-                len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", k ? ", " : "", p->slots[p->inputs[k]].name);
-            st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "unknown input '%s' (the model's inputs: %s)", name,
-                            p->n_inputs ? list : "none");
-            goto done;
-        }
-        if (bound[idx]) { st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s' is given twice", name); goto done; }
-        if ((st = bind_input(s, idx, &in[i], &views[idx]))) goto done;
-        bound[idx] = 1;
-    }
-    for (int k = 0; k < p->n_inputs; k++)
-        if (!bound[k]) { st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "missing input '%s'", p->slots[p->inputs[k]].name); goto done; }
-    if ((st = weft_session_exec(s, views))) goto done;
+    weft_config *cfg = NULL;
+    weft_status st = bind_all(s, in, n_in, true, &cfg);
+    if (st) return st;
+    s->cur = cfg;
+    if ((st = run_config(s, cfg))) return st;
+    s->runs++;
+    /* every output is always computed; these are the ones handed out */
     for (size_t i = 0; i < n_out; i++) {
         int idx = (int)i;
         if (out[i].name) {
             idx = -1;
             for (int k = 0; k < p->n_outputs; k++)
                 if (strcmp(p->slots[p->outputs[k]].name, out[i].name) == 0) { idx = k; break; }
-            if (idx < 0) { st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "unknown output '%s'", out[i].name); goto done; }
+            if (idx < 0) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "unknown output '%s'", out[i].name);
         } else if (idx >= p->n_outputs) {
-            st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "output %zu requested, the model has %d outputs", i, p->n_outputs);
-            goto done;
+            return weft_error(WEFT_ERR_INVALID_ARGUMENT, "output %zu requested, the model has %d outputs", i, p->n_outputs);
         }
-        const weft_tview *tv = &s->views[p->outputs[idx]];
-        out[i].name = p->slots[p->outputs[idx]].name;
-        out[i].dtype = tv->dtype;
-        out[i].rank = tv->rank;
-        memcpy(out[i].dims, tv->dims, sizeof out[i].dims);
-        out[i].data = tv->data;
-        out[i].nbytes = (size_t)tv->numel * weft_dtype_size(tv->dtype);
+        if ((st = hand_out(s, idx, &out[i]))) return st;
     }
-done:
-    if (views != stack_views) free(views);
-    if (bound != bound_stack) free(bound);
-    return st;
+    return WEFT_OK;
+}
+
+/* --- introspection ------------------------------------------------------------------------------- */
+
+weft_status weft_session_get_stats(const weft_session *s, weft_session_stats *out)
+{
+    if (!s || !out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_get_stats: NULL argument");
+    memset(out, 0, sizeof *out);
+    const struct weft_plan *p = s->plan;
+    if (s->cur) {
+        out->arena_bytes = s->cur->arena_bytes;
+        out->arena_bound_bytes = s->cur->bound_bytes;
+        out->dynamic_steps = s->cur->dynamic_steps;
+    }
+    for (int b = 0; b < p->n_buffers; b++) out->dynamic_bytes += s->buffers[b].cap;
+    out->scratch_bytes = s->scratch.cap;
+    out->configs = s->n_configs;
+    out->runs = s->runs;
+    return WEFT_OK;
+}
+
+weft_status weft_session_profile(const weft_session *s, const weft_step_profile **out, int *n_steps)
+{
+    if (!s || !out || !n_steps) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_profile: NULL argument");
+    if (!s->prof) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "the session was not created with profiling on");
+    *out = s->prof;
+    *n_steps = s->plan->n_steps;
+    return WEFT_OK;
 }

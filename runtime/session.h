@@ -1,6 +1,6 @@
 /*
- * runtime/session.h — a session's state, shared by the executor (session.c) and control flow
- * (control.c). Internal: users see only the opaque weft_session.
+ * runtime/session.h — a session's state, shared by the executor (session.c), its memory plan
+ * (arena.c) and control flow (control.c). Internal: users see only the opaque weft_session.
  */
 #ifndef WEFT_RUNTIME_SESSION_H
 #define WEFT_RUNTIME_SESSION_H
@@ -25,29 +25,71 @@ typedef struct weft_cf_state {
     uint8_t cond;
 } weft_cf_state;
 
+/* How a step runs under one set of sizes. */
+enum {
+    WEFT_MODE_STATIC = 0, /* shapes and addresses fixed when the sizes were set up               */
+    WEFT_MODE_SKIP,       /* shape-only: computed when the sizes were set up, nothing to do now   */
+    WEFT_MODE_DYNAMIC,    /* output sizes depend on data: inferred on every run                   */
+};
+
+/* One set of sizes a session has set up: every static value's shape and arena offset, which steps
+ * run how, and the backends' state for those shapes. Made the first time the sizes are seen
+ * (weft_config_setup, arena.c) and cached. */
+typedef struct weft_config {
+    int64_t *key;         /* rank and dims of every graph input, in order */
+    int key_len;
+    weft_tview *views;    /* per slot: static values' shapes (data relative to `arena_base`) */
+    uint8_t *mode;        /* per step: WEFT_MODE_* */
+    uint8_t *dynamic;     /* per slot: 1 when its size is found at run time */
+    void **state;         /* per step: backend state for these shapes (static steps) */
+    void **shape_data;    /* per slot: shape-only values, computed at set-up (owned) */
+    void *arena_base;     /* the arena address the views were laid out for */
+    size_t arena_bytes, bound_bytes;
+    int dynamic_steps;
+    uint64_t last_used;
+} weft_config;
+
+#define WEFT_MAX_CONFIGS 8
+
 struct weft_session {
     const struct weft_plan *plan;
     struct weft_session *parent;
     weft_tview *views;      /* per slot: the tensor it holds in the current run */
-    weft_buffer *buffers;   /* per plan buffer */
+    weft_tview *const_views; /* per slot: constants (the plan's data), set once */
+    weft_buffer *buffers;   /* per plan buffer: values sized at run time */
     weft_buffer *discard;   /* per output position: room for outputs nobody reads */
     weft_buffer scratch;    /* kernels' temporary memory */
+    weft_buffer arena;      /* static values of the current set of sizes */
+    weft_buffer *out_copy;  /* per graph output: a copy when it would alias a constant or an input */
     /* per-step arrays, sized for the widest step */
     weft_dtype *in_dt, *out_dt;
     weft_shape *in_sh, *out_sh;
     const void **in_data;
     weft_tview *in_v, *out_v;
+    weft_tview *bind_v;     /* per graph input: bound this run */
+    char *bound;
+    int64_t *key;           /* the key of this run's sizes */
     int64_t *sym_val;       /* binding: value of each symbol in this run, -1 if unset */
     int *sym_from;          /* binding: which input set it */
     struct weft_session ***sub; /* [step][k]: sessions for the step's subplans */
     weft_cf_state **cf;         /* [step]: Loop / Scan state, else NULL */
+    void **dyn_state;           /* [step]: backend state of steps sized at run time */
+    uint64_t *dyn_key;          /* [step]: the shapes dyn_state was made for */
+    weft_config configs[WEFT_MAX_CONFIGS];
+    int n_configs;
+    weft_config *cur;
+    int threads;
+    bool profile;
+    weft_step_profile *prof;   /* [step], when profiling */
+    uint64_t runs, clock;
 };
 
 /* Makes `b` hold at least `bytes` (64-byte aligned). Contents are not kept. */
 weft_status weft_buffer_reserve(weft_buffer *b, size_t bytes);
 void weft_buffer_release(weft_buffer *b);
 
-/* Runs a (sub)plan. `inputs[i]` binds the plan's input i (no checks: the caller checked). */
+/* Runs a (sub)plan with every step sized at run time. `inputs[i]` binds the plan's input i (no
+ * checks: the caller checked). */
 weft_status weft_session_exec(weft_session *s, const weft_tview *inputs);
 /* Points slot `slot`'s view at a buffer big enough for dtype/rank/dims (its plan buffer, or a discard
  * buffer for an unused output). */
@@ -57,5 +99,14 @@ weft_status weft_session_alloc_slot(weft_session *s, int slot, int out_pos, weft
 weft_status weft_control_run(weft_session *s, int step);
 weft_status weft_control_state_new(const weft_step *st, weft_cf_state **out);
 void weft_control_state_free(weft_cf_state *cf);
+
+/* Sets up a configuration for the sizes bound in s->bind_v (runtime/arena.c): infers every static
+ * shape, computes shape-only values, plans the arena, makes the backends' state. */
+weft_status weft_config_setup(weft_session *s, weft_config *cfg);
+void weft_config_clear(const struct weft_plan *p, weft_config *cfg);
+/* The arena plan for values with lifetimes [first[i], last[i]] and sizes bytes[i]: offsets (64-byte
+ * aligned) and the total; *bound gets the largest total of bytes live at once. */
+weft_status weft_arena_plan(int n, const int *first, const int *last, const size_t *bytes, size_t *offset,
+                            size_t *total, size_t *bound);
 
 #endif

@@ -1,0 +1,107 @@
+/*
+ * ops/backends.c — the backends of this build, in the default priority order, and the host buffer
+ * type the CPU backends share. A backend is compiled in when CMake found its library
+ * (WEFT_HAVE_<NAME>); this list is the only place that knows which.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+static weft_status host_alloc(void *ctx, size_t bytes, void **out)
+{
+    (void)ctx;
+    size_t n = bytes < 64 ? 64 : bytes;
+    if (n > SIZE_MAX - 63) return weft_error(WEFT_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
+    *out = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    return *out ? WEFT_OK : weft_error(WEFT_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+}
+
+static void host_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static weft_status host_copy(void *ctx, void *dst, const void *src, size_t n, int direction)
+{
+    (void)ctx;
+    (void)direction;
+    if (n) memmove(dst, src, n);
+    return WEFT_OK;
+}
+
+const weft_buffer_type weft_buffer_host = {"host", true, 64, host_alloc, host_free, host_copy, NULL};
+
+#ifdef WEFT_HAVE_ONEDNN
+extern const weft_backend weft_backend_onednn;
+#endif
+#ifdef WEFT_HAVE_OPENBLAS
+extern const weft_backend weft_backend_openblas;
+#endif
+
+static const weft_backend *const all[] = {
+#ifdef WEFT_HAVE_ONEDNN
+    &weft_backend_onednn,
+#endif
+#ifdef WEFT_HAVE_OPENBLAS
+    &weft_backend_openblas,
+#endif
+    &weft_backend_ref,
+};
+
+int weft_backend_count(void) { return (int)(sizeof all / sizeof all[0]); }
+
+const weft_backend *weft_backend_at(int i) { return i >= 0 && i < weft_backend_count() ? all[i] : NULL; }
+
+const weft_backend *weft_backend_find(const char *name)
+{
+    for (int i = 0; i < weft_backend_count(); i++)
+        if (strcmp(all[i]->name, name) == 0) return all[i];
+    return NULL;
+}
+
+const char *weft_backends(void)
+{
+    static char list[128];
+    if (!list[0]) {
+        size_t len = 0;
+        for (int i = 0; i < weft_backend_count() && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "", all[i]->name);
+    }
+    return list;
+}
+
+weft_status weft_backend_parse_list(const char *list, const weft_backend **out, int max, int *n)
+{
+    *n = 0;
+    if (!list || !list[0] || strcmp(list, "auto") == 0) {
+        for (int i = 0; i < weft_backend_count() && *n < max; i++) out[(*n)++] = all[i];
+        return WEFT_OK;
+    }
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[32];
+        if (len == 0 || len >= sizeof name)
+            return weft_error(WEFT_ERR_INVALID_ARGUMENT, "backend list '%s': empty or overlong name", list);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        const weft_backend *b = weft_backend_find(name);
+        if (!b) return weft_error(WEFT_ERR_UNSUPPORTED, "backend '%s' is not available (this build has: %s)", name, weft_backends());
+        bool dup = false;
+        for (int i = 0; i < *n; i++) dup |= out[i] == b;
+        if (!dup) {
+            if (*n >= max - 1) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "backend list '%s' is too long", list);
+            out[(*n)++] = b;
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    bool has_ref = false;
+    for (int i = 0; i < *n; i++) has_ref |= out[i] == &weft_backend_ref;
+    if (!has_ref) out[(*n)++] = &weft_backend_ref;
+    return WEFT_OK;
+}
