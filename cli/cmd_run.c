@@ -10,12 +10,16 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: weft run MODEL --input NAME=PATH ... [--backend ref] [--output-dir DIR] [--json]\n\n"
+            "usage: weft run MODEL --input NAME=PATH ... [--backend B] [--threads T] [-O LEVEL]\n"
+            "                [--output-dir DIR] [--json]\n\n"
             "Compiles MODEL, runs it once on the given inputs and prints each output's name, dtype, shape\n"
             "and first values.\n\n"
             "  --input NAME=PATH   bind graph input NAME to the tensor in PATH (.npy or ONNX TensorProto\n"
             "                      .pb, told apart by content); every graph input must be given once\n"
-            "  --backend B         backend to compile for (default: ref)\n"
+            "  --backend B         backends in priority order, e.g. onednn or openblas,ref (default: every\n"
+            "                      backend of this build, fastest first; ref takes what others do not)\n"
+            "  --threads T         threads the kernels may use (default: one per core)\n"
+            "  -O LEVEL            0: no rewrites; 1 (default): every pass\n"
             "  --output-dir DIR    write DIR/<output name>.npy for every graph output (DIR is created;\n"
             "                      characters other than [A-Za-z0-9._-] in names become '_')\n"
             "  --json              print the result as one JSON object\n"
@@ -71,6 +75,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *model_path = NULL, *backend = NULL, *out_dir = NULL;
     bool json = false;
+    long threads = 0, level = 1;
     run_input *in = calloc((size_t)argc, sizeof *in); /* at most one input per argument */
     int n_in = 0;
     if (!in) {
@@ -85,6 +90,13 @@ int cmd_run(int argc, char **argv)
             return CLI_OK;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-O") == 0) {
+            bool is_t = strcmp(a, "--threads") == 0;
+            if (i + 1 >= argc || !cli_parse_int(argv[i + 1], is_t ? 1 : 0, is_t ? 1024 : 1, is_t ? &threads : &level)) {
+                free(in);
+                return cli_usage("run", is_t ? "run: --threads wants a number in 1..1024" : "run: -O takes 0 or 1");
+            }
+            i++;
         } else if (strcmp(a, "--input") == 0 || strcmp(a, "--backend") == 0 || strcmp(a, "--output-dir") == 0) {
             if (i + 1 >= argc) {
                 free(in);
@@ -147,7 +159,7 @@ int cmd_run(int argc, char **argv)
         return CLI_FAIL;
     }
     if (weft_model_load(model_path, &m) != WEFT_OK) FAIL("cannot load model '%s'", model_path);
-    weft_compile_options opts = {backend, 1};
+    weft_compile_options opts = {backend, (int)level};
     if (weft_compile(m, &opts, &p) != WEFT_OK) FAIL("cannot compile model '%s'", model_path);
     weft_model_free(m);
     m = NULL;
@@ -214,7 +226,8 @@ int cmd_run(int argc, char **argv)
     int n_out = weft_plan_num_outputs(p);
     out = calloc((size_t)(n_out ? n_out : 1), sizeof *out);
     if (!out) FAIL("out of memory");
-    if (weft_session_create(p, &s) != WEFT_OK) FAIL("cannot create a session for '%s'", model_path);
+    weft_session_options so = {(int)threads, 0};
+    if (weft_session_create_with_options(p, &so, &s) != WEFT_OK) FAIL("cannot create a session for '%s'", model_path);
     if (weft_session_run(s, call_in, (size_t)n_in, out, (size_t)n_out) != WEFT_OK)
         FAIL("running '%s' failed", model_path);
 

@@ -1,7 +1,8 @@
 /*
- * compiler/plan_describe.c — weft_plan_describe: what the compiler made of a model. The schedule's op
- * histogram (so a user sees that scatter chains became ai.weft.SegmentReduce), the session buffers
- * that temporaries share, the constants the plan carries, and inputs and outputs with symbolic shapes.
+ * compiler/plan_describe.c — weft_plan_describe: what the compiler made of a model. The backends and
+ * the steps each took, the schedule's op histogram (so a user sees that scatter chains became
+ * ai.weft.SegmentReduce), the constants the plan carries, inputs and outputs with symbolic shapes; on
+ * request every step (op, backend, operands with their shapes) and what each compiler pass did.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,84 @@ static void shape_str(const struct weft_plan *p, const weft_slot *s, char *buf, 
     weft_shape_format_sym(&s->shape, p->syms, buf, n);
 }
 
+static const char *const class_names[] = {"other", "dense", "message passing", "elementwise"};
+
+/* Every step of p (and of its subplans, indented): op, backend, shape-only, operands. */
+static void describe_steps(weft_sb *b, const struct weft_plan *p, bool json, int depth, bool *first)
+{
+    char shape[256];
+    for (int i = 0; i < p->n_steps; i++) {
+        const weft_step *s = &p->steps[i];
+        const char *backend = s->kind == WEFT_STEP_KERNEL && s->backend ? s->backend->name : "runtime";
+        if (json) {
+            weft_sb_puts(b, *first ? "{\"name\": " : ", {\"name\": ");
+            *first = false;
+            weft_sb_json_str(b, s->info.name);
+            weft_sb_puts(b, ", \"op\": ");
+            weft_sb_json_str(b, s->info.op_type);
+            weft_sb_puts(b, ", \"domain\": ");
+            weft_sb_json_str(b, s->info.domain);
+            weft_sb_puts(b, ", \"backend\": ");
+            weft_sb_json_str(b, backend);
+            weft_sb_printf(b, ", \"class\": \"%s\", \"shape_only\": %s, \"depth\": %d, \"outputs\": [", class_names[s->op_class],
+                           s->shape_only ? "true" : "false", depth);
+            for (int o = 0; o < s->n_out; o++) {
+                const weft_slot *sl = &p->slots[s->out[o]];
+                shape_str(p, sl, shape, sizeof shape);
+                weft_sb_puts(b, o ? ", {\"name\": " : "{\"name\": ");
+                weft_sb_json_str(b, sl->name);
+                weft_sb_printf(b, ", \"dtype\": \"%s\", \"shape\": ", weft_dtype_name(sl->dtype));
+                weft_sb_json_str(b, shape);
+                weft_sb_puts(b, "}");
+            }
+            weft_sb_puts(b, "]}");
+        } else {
+            weft_sb_printf(b, "  %*s%4d  %-9s %s", 2 * depth, "", i, backend, s->shape_only ? "(sizes) " : "");
+            if (s->info.domain[0]) { weft_sb_text_str(b, s->info.domain); weft_sb_puts(b, "."); }
+            weft_sb_text_str(b, s->info.op_type);
+            weft_sb_puts(b, " '");
+            weft_sb_text_str(b, s->info.name);
+            weft_sb_puts(b, "' ->");
+            for (int o = 0; o < s->n_out; o++) {
+                const weft_slot *sl = &p->slots[s->out[o]];
+                shape_str(p, sl, shape, sizeof shape);
+                weft_sb_puts(b, o ? ", " : " ");
+                weft_sb_text_str(b, sl->name[0] ? sl->name : "(unused)");
+                weft_sb_printf(b, " %s%s", weft_dtype_name(sl->dtype), shape);
+            }
+            weft_sb_puts(b, "\n");
+        }
+        for (int k = 0; k < s->n_sub; k++) describe_steps(b, s->sub[k], json, depth + 1, first);
+    }
+}
+
+static void describe_passes(weft_sb *b, const struct weft_plan *p, bool json)
+{
+    char before[256], after[256];
+    for (int i = 0; i < p->n_passes; i++) {
+        const weft_pass_report *r = &p->passes[i];
+        weft_bytes_format(&r->bytes_before, p->syms, before, sizeof before);
+        weft_bytes_format(&r->bytes_after, p->syms, after, sizeof after);
+        if (json) {
+            weft_sb_puts(b, i ? ", {\"pass\": " : "{\"pass\": ");
+            weft_sb_json_str(b, r->name);
+            weft_sb_printf(b, ", \"nodes_before\": %d, \"nodes_after\": %d, \"changed\": %d, \"intermediate_bytes_before\": ",
+                           r->nodes_before, r->nodes_after, r->changed);
+            weft_sb_json_str(b, before);
+            weft_sb_puts(b, ", \"intermediate_bytes_after\": ");
+            weft_sb_json_str(b, after);
+            weft_sb_puts(b, "}");
+        } else {
+            weft_sb_printf(b, "  %-18s nodes %5d -> %-5d  rewrites %-4d  intermediates ", r->name, r->nodes_before,
+                           r->nodes_after, r->changed);
+            weft_sb_text_str(b, before);
+            weft_sb_puts(b, " -> ");
+            weft_sb_text_str(b, after);
+            weft_sb_puts(b, "\n");
+        }
+    }
+}
+
 weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, char **out)
 {
     if (!p || !out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_plan_describe: NULL argument");
@@ -60,10 +139,27 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         len += snprintf(backends + len, sizeof backends - (size_t)len, "%s%s", i ? "," : "", p->backends[i]->name);
     weft_sb b = {0};
     char shape[512];
-    bool json = fmt == WEFT_DESCRIBE_JSON;
+    bool json = fmt & WEFT_DESCRIBE_JSON;
+    int per_backend[WEFT_MAX_BACKENDS] = {0}, by_runtime = 0, shape_only = 0;
+    for (int i = 0; i < p->n_steps; i++) {
+        const weft_step *s = &p->steps[i];
+        shape_only += s->shape_only;
+        int k = 0;
+        while (k < p->n_backends && p->backends[k] != s->backend) k++;
+        if (k < p->n_backends) per_backend[k]++;
+        else by_runtime++;
+    }
     if (json) {
         weft_sb_puts(&b, "{\"backend\": ");
         weft_sb_json_str(&b, backends);
+        weft_sb_puts(&b, ", \"steps_by_backend\": {");
+        for (int k = 0; k < p->n_backends; k++) {
+            weft_sb_puts(&b, k ? ", " : "");
+            weft_sb_json_str(&b, p->backends[k]->name);
+            weft_sb_printf(&b, ": %d", per_backend[k]);
+        }
+        weft_sb_printf(&b, "%s\"runtime\": %d}, \"shape_only_steps\": %d, \"opt_level\": %d", p->n_backends ? ", " : "",
+                       by_runtime, shape_only, p->opt_level);
         weft_sb_printf(&b, ", \"steps\": %d, \"buffers\": %d, \"constants\": %d, \"constant_bytes\": %zu, \"ops\": [",
                        total, p->n_buffers, n_const, const_bytes);
         for (int k = 0; k < n_kinds; k++) {
@@ -86,10 +182,25 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
                 weft_sb_puts(&b, "}");
             }
         }
-        weft_sb_puts(&b, "]}\n");
+        weft_sb_puts(&b, "]");
+        if (fmt & WEFT_DESCRIBE_STEPS) {
+            bool first = true;
+            weft_sb_puts(&b, ", \"schedule\": [");
+            describe_steps(&b, p, true, 0, &first);
+            weft_sb_puts(&b, "]");
+        }
+        if (fmt & WEFT_DESCRIBE_PASSES) {
+            weft_sb_puts(&b, ", \"passes\": [");
+            describe_passes(&b, p, true);
+            weft_sb_puts(&b, "]");
+        }
+        weft_sb_puts(&b, "}\n");
     } else {
         weft_sb_printf(&b, "backend: %s\nsteps: %d (%d kinds)\nbuffers: %d shared by the temporaries\n", backends, total,
                        n_kinds, p->n_buffers);
+        weft_sb_puts(&b, "steps by backend:");
+        for (int k = 0; k < p->n_backends; k++) weft_sb_printf(&b, " %s %d,", p->backends[k]->name, per_backend[k]);
+        weft_sb_printf(&b, " runtime (control flow) %d; %d compute sizes only (once per set of sizes)\n", by_runtime, shape_only);
         weft_sb_printf(&b, "constants: %d, %zu bytes\n", n_const, const_bytes);
         for (int io = 0; io < 2; io++) {
             int n = io ? p->n_outputs : p->n_inputs;
@@ -111,6 +222,15 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
             }
             weft_sb_text_str(&b, counts[k].op);
             weft_sb_puts(&b, "\n");
+        }
+        if (fmt & WEFT_DESCRIBE_PASSES) {
+            weft_sb_puts(&b, "passes:\n");
+            describe_passes(&b, p, false);
+        }
+        if (fmt & WEFT_DESCRIBE_STEPS) {
+            bool first = true;
+            weft_sb_puts(&b, "steps (index, backend, op, outputs):\n");
+            describe_steps(&b, p, false, 0, &first);
         }
     }
     free(counts);

@@ -106,7 +106,14 @@ weft_status weft_model_load_from_buffer(const void *buf, size_t len, const char 
                                         weft_model **out);
 void weft_model_free(weft_model *m);
 
-typedef enum weft_describe_format { WEFT_DESCRIBE_TEXT = 0, WEFT_DESCRIBE_JSON = 1 } weft_describe_format;
+typedef enum weft_describe_format {
+    WEFT_DESCRIBE_TEXT = 0,
+    WEFT_DESCRIBE_JSON = 1,
+    /* or'ed with either, for weft_plan_describe: also list every step (op, backend, operands), and
+     * the compiler's passes (nodes and bytes of intermediates before and after each) */
+    WEFT_DESCRIBE_STEPS = 2,
+    WEFT_DESCRIBE_PASSES = 4,
+} weft_describe_format;
 /* A report of the model (IR version, opsets, producer, inputs/outputs with symbolic shapes, op
  * histogram, parameter count and bytes, unsupported ops). `*out` is malloc'd; free() it. */
 weft_status weft_model_describe(const weft_model *m, weft_describe_format fmt, char **out);
@@ -143,8 +150,9 @@ int weft_plan_num_outputs(const weft_plan *p);
 weft_status weft_plan_input_info(const weft_plan *p, int i, weft_tensor *info);
 weft_status weft_plan_output_info(const weft_plan *p, int i, weft_tensor *info);
 
-/* What the compiler made of the model: the schedule's op histogram, shared buffers, constants, inputs
- * and outputs. `*out` is malloc'd; free() it. */
+/* What the compiler made of the model: the backends and how many steps each took, the schedule's op
+ * histogram, shared buffers, constants, inputs and outputs (plus every step and the passes' reports
+ * with WEFT_DESCRIBE_STEPS / WEFT_DESCRIBE_PASSES). `*out` is malloc'd; free() it. */
 weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, char **out);
 
 /* --- running ----------------------------------------------------------------------------------- */
