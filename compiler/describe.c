@@ -74,6 +74,22 @@ static void add_node_name(report *r, op_count *o, const char *name)
 /* Subgraphs can nest; a corrupt model could nest absurdly deep, so the walk stops somewhere. */
 #define DESCRIBE_MAX_DEPTH 64
 
+static void walk(report *r, const weft_graph *g, int depth);
+
+/* Where the walk is: the report and the depth of the graph whose node owns the subgraphs visited. */
+typedef struct walk_ctx {
+    report *r;
+    int depth;
+} walk_ctx;
+
+static weft_status walk_sub(weft_graph *sub, weft_attr *attr, void *user)
+{
+    walk_ctx *w = user;
+    w->r->n_subgraphs++;
+    walk(w->r, sub, w->depth + 1);
+    return WEFT_OK;
+}
+
 static void walk(report *r, const weft_graph *g, int depth)
 {
     if (!g || depth > DESCRIBE_MAX_DEPTH) return;
@@ -97,16 +113,8 @@ static void walk(report *r, const weft_graph *g, int depth)
         if (!o) return;
         o->count++;
         if (o->unsupported) add_node_name(r, o, nd->name && nd->name[0] ? nd->name : "(unnamed)");
-        for (int a = 0; a < nd->n_attrs; a++) {
-            const weft_attr *at = &nd->attrs[a];
-            if (at->type == WEFT_ATTR_GRAPH && at->g) {
-                r->n_subgraphs++;
-                walk(r, at->g, depth + 1);
-            } else if (at->type == WEFT_ATTR_GRAPHS && at->gs) {
-                for (int k = 0; k < at->n; k++)
-                    if (at->gs[k]) { r->n_subgraphs++; walk(r, at->gs[k], depth + 1); }
-            }
-        }
+        walk_ctx w = {r, depth};
+        weft_node_each_subgraph((weft_node *)nd, walk_sub, &w); /* the walk changes nothing */
     }
 }
 

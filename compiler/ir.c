@@ -379,49 +379,42 @@ fail:
 
 /* --- op resolution and order --------------------------------------------------------------------- */
 
-void weft_ir_resolve_ops(weft_graph *g, int *n_unsupported)
+static weft_status resolve_graph(weft_graph *g, void *user)
 {
-    int bad = 0;
+    int *bad = user;
     for (int i = 0; i < g->n_nodes; i++) {
         weft_node *n = &g->nodes[i];
         n->def = weft_op_find(n->domain, n->op_type, n->opset);
-        if (!n->def) bad++;
-        for (int a = 0; a < n->n_attrs; a++) {
-            int sub = 0;
-            if (n->attrs[a].g) { weft_ir_resolve_ops(n->attrs[a].g, &sub); bad += sub; }
-            for (int k = 0; n->attrs[a].gs && k < n->attrs[a].n; k++) {
-                weft_ir_resolve_ops(n->attrs[a].gs[k], &sub);
-                bad += sub;
-            }
-        }
+        if (!n->def) (*bad)++;
     }
+    return WEFT_OK;
+}
+
+void weft_ir_resolve_ops(weft_graph *g, int *n_unsupported)
+{
+    int bad = 0;
+    weft_graph_walk(g, resolve_graph, &bad);
     if (n_unsupported) *n_unsupported = bad;
 }
 
-/* Appends to *deps the values of g that subgraph `sub` (at any depth) reads by name. */
-static bool collect_outer(const weft_graph *g, const weft_graph *sub, int **deps, int *n, int *cap)
+/* A growing list of value indices: a node's dependencies while sorting. */
+typedef struct dep_list {
+    int *v;
+    int n, cap;
+} dep_list;
+
+static weft_status dep_push(int value, void *user)
 {
-    for (int v = 0; v < sub->n_values; v++) {
-        if (!(sub->values[v].flags & WEFT_VALUE_OUTER)) continue;
-        int i = weft_graph_find_value(g, sub->values[v].name);
-        if (i < 0) continue;
-        if (*n == *cap) {
-            int nc = *cap ? *cap * 2 : 16;
-            int *p = realloc(*deps, (size_t)nc * sizeof(int));
-            if (!p) return false;
-            *deps = p;
-            *cap = nc;
-        }
-        (*deps)[(*n)++] = i;
+    dep_list *d = user;
+    if (d->n == d->cap) {
+        int nc = d->cap ? d->cap * 2 : 64;
+        int *p = realloc(d->v, (size_t)nc * sizeof(int));
+        if (!p) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+        d->v = p;
+        d->cap = nc;
     }
-    for (int i = 0; i < sub->n_nodes; i++)
-        for (int a = 0; a < sub->nodes[i].n_attrs; a++) {
-            const weft_attr *at = &sub->nodes[i].attrs[a];
-            if (at->g && !collect_outer(g, at->g, deps, n, cap)) return false;
-            for (int k = 0; at->gs && k < at->n; k++)
-                if (!collect_outer(g, at->gs[k], deps, n, cap)) return false;
-        }
-    return true;
+    d->v[d->n++] = value;
+    return WEFT_OK;
 }
 
 /* Kahn's algorithm over value producers, visiting ready nodes in their original order so that an
@@ -435,7 +428,7 @@ weft_status weft_ir_toposort(weft_graph *g)
     int *pending = calloc((size_t)(N ? N : 1), sizeof(int));
     int *order = malloc((size_t)(N ? N : 1) * sizeof(int));
     int *dep_start = calloc((size_t)N + 1, sizeof(int));
-    int *deps = NULL, n_deps = 0, cap_deps = 0;
+    dep_list deps = {0};
     int *users_start = calloc((size_t)V + 1, sizeof(int));
     int *users = NULL;
     weft_status st = WEFT_OK;
@@ -465,27 +458,15 @@ weft_status weft_ir_toposort(weft_graph *g)
                                 nd->name, val->name);
                 goto done;
             }
-            if (n_deps == cap_deps) {
-                int nc = cap_deps ? cap_deps * 2 : 64;
-                int *p = realloc(deps, (size_t)nc * sizeof(int));
-                if (!p) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
-                deps = p;
-                cap_deps = nc;
-            }
-            deps[n_deps++] = v;
+            if ((st = dep_push(v, &deps))) goto done;
         }
-        for (int a = 0; a < nd->n_attrs; a++) {
-            const weft_attr *at = &nd->attrs[a];
-            bool ok = !at->g || collect_outer(g, at->g, &deps, &n_deps, &cap_deps);
-            for (int k = 0; ok && at->gs && k < at->n; k++) ok = collect_outer(g, at->gs[k], &deps, &n_deps, &cap_deps);
-            if (!ok) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
-        }
-        dep_start[i + 1] = n_deps;
+        if ((st = weft_node_each_outer_read(g, &g->nodes[i], dep_push, &deps))) goto done;
+        dep_start[i + 1] = deps.n;
     }
     int total = 0;
     for (int i = 0; i < N; i++)
         for (int j = dep_start[i]; j < dep_start[i + 1]; j++) {
-            int v = deps[j];
+            int v = deps.v[j];
             if (producer[v] >= 0) { pending[i]++; users_start[v + 1]++; total++; }
         }
     for (int v = 0; v < V; v++) users_start[v + 1] += users_start[v];
@@ -494,7 +475,7 @@ weft_status weft_ir_toposort(weft_graph *g)
     if (!users || !fill) { free(fill); st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < N; i++)
         for (int j = dep_start[i]; j < dep_start[i + 1]; j++) {
-            int v = deps[j];
+            int v = deps.v[j];
             if (producer[v] >= 0) users[users_start[v] + fill[v]++] = i;
         }
     free(fill);
@@ -539,7 +520,7 @@ done:
     free(pending);
     free(order);
     free(dep_start);
-    free(deps);
+    free(deps.v);
     free(users_start);
     free(users);
     return st;
@@ -567,33 +548,84 @@ void weft_graph_remove_nodes(weft_graph *g, const bool *keep)
             if (g->nodes[i].outputs[o] >= 0) g->values[g->nodes[i].outputs[o]].producer = i;
 }
 
-weft_status weft_graph_each_subgraph(weft_graph *g, weft_graph_fn fn, void *user)
+weft_status weft_node_each_subgraph(weft_node *n, weft_subgraph_fn fn, void *user)
 {
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int a = 0; a < g->nodes[i].n_attrs; a++) {
-            weft_attr *at = &g->nodes[i].attrs[a];
-            weft_status st;
-            if (at->g && (st = fn(at->g, user))) return st;
-            for (int k = 0; at->gs && k < at->n; k++)
-                if ((st = fn(at->gs[k], user))) return st;
-        }
+    for (int a = 0; a < n->n_attrs; a++) {
+        weft_attr *at = &n->attrs[a];
+        weft_status st;
+        if (at->g && (st = fn(at->g, at, user))) return st;
+        for (int k = 0; at->gs && k < at->n; k++)
+            if (at->gs[k] && (st = fn(at->gs[k], at, user))) return st;
+    }
     return WEFT_OK;
 }
 
-typedef struct walk_ctx {
+/* A weft_graph_fn and its argument, for the visitors built on weft_node_each_subgraph. */
+typedef struct graph_fn_ctx {
     weft_graph_fn fn;
     void *user;
-} walk_ctx;
+} graph_fn_ctx;
+
+static weft_status call_on_sub(weft_graph *sub, weft_attr *attr, void *user)
+{
+    const graph_fn_ctx *c = user;
+    return c->fn(sub, c->user);
+}
+
+weft_status weft_graph_each_subgraph(weft_graph *g, weft_graph_fn fn, void *user)
+{
+    graph_fn_ctx c = {fn, user};
+    for (int i = 0; i < g->n_nodes; i++) {
+        weft_status st = weft_node_each_subgraph(&g->nodes[i], call_on_sub, &c);
+        if (st) return st;
+    }
+    return WEFT_OK;
+}
 
 static weft_status walk_one(weft_graph *g, void *user)
 {
-    walk_ctx *w = user;
+    const graph_fn_ctx *w = user;
     weft_status st = w->fn(g, w->user);
-    return st ? st : weft_graph_each_subgraph(g, walk_one, w);
+    return st ? st : weft_graph_each_subgraph(g, walk_one, (void *)w);
 }
 
 weft_status weft_graph_walk(weft_graph *g, weft_graph_fn fn, void *user)
 {
-    walk_ctx w = {fn, user};
+    graph_fn_ctx w = {fn, user};
     return walk_one(g, &w);
+}
+
+static weft_status walk_sub(weft_graph *sub, weft_attr *attr, void *user)
+{
+    return walk_one(sub, user);
+}
+
+weft_status weft_node_walk(weft_node *n, weft_graph_fn fn, void *user)
+{
+    graph_fn_ctx w = {fn, user};
+    return weft_node_each_subgraph(n, walk_sub, &w);
+}
+
+typedef struct outer_read_ctx {
+    const weft_graph *g;
+    weft_value_fn fn;
+    void *user;
+} outer_read_ctx;
+
+static weft_status outer_reads_of(weft_graph *sub, void *user)
+{
+    const outer_read_ctx *c = user;
+    for (int v = 0; v < sub->n_values; v++) {
+        if (!(sub->values[v].flags & WEFT_VALUE_OUTER)) continue;
+        int i = weft_graph_find_value(c->g, sub->values[v].name);
+        weft_status st;
+        if (i >= 0 && (st = c->fn(i, c->user))) return st;
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_node_each_outer_read(const weft_graph *g, weft_node *n, weft_value_fn fn, void *user)
+{
+    outer_read_ctx c = {g, fn, user};
+    return weft_node_walk(n, outer_reads_of, &c);
 }

@@ -139,6 +139,17 @@ typedef weft_status (*weft_graph_fn)(weft_graph *g, void *user);
 weft_status weft_graph_each_subgraph(weft_graph *g, weft_graph_fn fn, void *user);
 /* fn on g itself, then on every graph nested in it at any depth (parents before children). */
 weft_status weft_graph_walk(weft_graph *g, weft_graph_fn fn, void *user);
+/* The same for one node, for passes that need the owner: fn on each graph owned by an attribute of n
+ * (in attribute order, a GRAPHS attribute once per graph), with that attribute. */
+typedef weft_status (*weft_subgraph_fn)(weft_graph *sub, weft_attr *attr, void *user);
+weft_status weft_node_each_subgraph(weft_node *n, weft_subgraph_fn fn, void *user);
+/* fn on every graph nested in node n at any depth (parents before children). */
+weft_status weft_node_walk(weft_node *n, weft_graph_fn fn, void *user);
+/* fn on the index in g of each value of g that a graph nested in node n (at any depth) reads by name:
+ * what makes the node depend on, and keeps alive, values it does not list as inputs. A value read
+ * several times is reported each time. */
+typedef weft_status (*weft_value_fn)(int value, void *user);
+weft_status weft_node_each_outer_read(const weft_graph *g, weft_node *n, weft_value_fn fn, void *user);
 
 /* Removes the nodes i with !keep[i] (freeing them) and recomputes producers. */
 void weft_graph_remove_nodes(weft_graph *g, const bool *keep);

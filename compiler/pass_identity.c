@@ -11,34 +11,22 @@
 
 #include "plan.h"
 
-/* Marks values of g read by name from inside the subgraphs of g's nodes. */
-static void mark_named_reads(const weft_graph *g, const weft_graph *sub, char *read)
+/* Marks value `v` in `pinned` (indexed by the graph's values). */
+static weft_status pin(int v, void *pinned)
 {
-    for (int v = 0; v < sub->n_values; v++)
-        if (sub->values[v].flags & WEFT_VALUE_OUTER) {
-            int i = weft_graph_find_value(g, sub->values[v].name);
-            if (i >= 0) read[i] = 1;
-        }
-    for (int i = 0; i < sub->n_nodes; i++)
-        for (int a = 0; a < sub->nodes[i].n_attrs; a++) {
-            const weft_attr *at = &sub->nodes[i].attrs[a];
-            if (at->g) mark_named_reads(g, at->g, read);
-            for (int k = 0; at->gs && k < at->n; k++) mark_named_reads(g, at->gs[k], read);
-        }
+    ((char *)pinned)[v] = 1;
+    return WEFT_OK;
 }
 
-static weft_status bypass_graph(weft_graph *g, int *changed)
+static weft_status bypass_graph(weft_graph *g, void *user)
 {
+    int *changed = user;
     char *pinned = calloc((size_t)g->n_values + 1, 1);
     int *source = malloc(((size_t)g->n_values + 1) * sizeof(int));
     if (!pinned || !source) { free(pinned); free(source); return weft_error(WEFT_ERR_NOMEM, "out of memory"); }
     for (int i = 0; i < g->n_outputs; i++) pinned[g->outputs[i]] = 1;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int a = 0; a < g->nodes[i].n_attrs; a++) {
-            const weft_attr *at = &g->nodes[i].attrs[a];
-            if (at->g) mark_named_reads(g, at->g, pinned);
-            for (int k = 0; at->gs && k < at->n; k++) mark_named_reads(g, at->gs[k], pinned);
-        }
+    /* values read by name from inside the subgraphs of g's nodes */
+    for (int i = 0; i < g->n_nodes; i++) weft_node_each_outer_read(g, &g->nodes[i], pin, pinned);
     /* source[v]: the value v is a copy of (itself when not an Identity output); nodes are sorted, so
      * one forward sweep follows chains */
     for (int v = 0; v < g->n_values; v++) source[v] = v;
@@ -56,15 +44,7 @@ static weft_status bypass_graph(weft_graph *g, int *changed)
     }
     free(pinned);
     free(source);
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int a = 0; a < g->nodes[i].n_attrs; a++) {
-            weft_attr *at = &g->nodes[i].attrs[a];
-            weft_status st;
-            if (at->g && (st = bypass_graph(at->g, changed))) return st;
-            for (int k = 0; at->gs && k < at->n; k++)
-                if ((st = bypass_graph(at->gs[k], changed))) return st;
-        }
-    return WEFT_OK;
+    return weft_graph_each_subgraph(g, bypass_graph, changed);
 }
 
 weft_status weft_pass_identity(weft_graph *g, int *changed)

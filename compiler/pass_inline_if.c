@@ -95,21 +95,24 @@ static weft_status inline_branch(weft_graph *g, int at, const weft_graph *b, boo
     return WEFT_OK;
 }
 
+static weft_status inline_graph(weft_graph *g, int *changed);
+
+static weft_status inline_sub(weft_graph *sub, weft_attr *attr, void *changed) { return inline_graph(sub, changed); }
+
 static weft_status inline_graph(weft_graph *g, int *changed)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         weft_node *n = &g->nodes[i];
-        for (int a = 0; a < n->n_attrs; a++) {
-            weft_status st;
-            if (n->attrs[a].g && (st = inline_graph(n->attrs[a].g, changed))) return st;
-        }
+        /* inner Ifs first: a branch moves out with its own constant-condition Ifs already inlined */
+        weft_status st = weft_node_each_subgraph(n, inline_sub, changed);
+        if (st) return st;
         if (strcmp(n->op_type, "If") || n->domain[0] || n->n_inputs < 1 || n->inputs[0] < 0) continue;
         const weft_value *c = &g->values[n->inputs[0]];
         if (!(c->flags & WEFT_VALUE_CONST) || c->nbytes < 1 || !(c->dtype == WEFT_BOOL || weft_dtype_is_integer(c->dtype))) continue;
         const weft_graph *b = branch_of(n, weft_load_i64(c->dtype, c->data, 0) != 0);
         if (!b) continue;
         bool done;
-        weft_status st = inline_branch(g, i, b, &done);
+        st = inline_branch(g, i, b, &done);
         if (st) return st;
         if (!done) continue;
         bool *keep = malloc((size_t)g->n_nodes * sizeof(bool));

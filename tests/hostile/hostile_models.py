@@ -164,6 +164,33 @@ def neg_chain(n):
     return _model(nodes, [vi("x", TensorProto.FLOAT, [4])], [vi("y", TensorProto.FLOAT, [4])])
 
 
+def many_ifs(n):
+    """A chain of n If nodes, v[i+1] = If(c[i % 2], v[i] + (i % 7), v[i] - (i % 5)), over x [4]. The
+    conditions are graph inputs, so the compiler cannot inline a branch: every If stays, with its two
+    subgraphs, through every pass and into the plan."""
+    def branch(name, op, i, k):
+        const = helper.make_node("Constant", [], [f"{name}_k"],
+                                 value=numpy_helper.from_array(np.full(4, k, np.float32)))
+        body = helper.make_node(op, [f"v{i}", f"{name}_k"], [f"{name}_out"])
+        return helper.make_graph([const, body], name, [], [vi(f"{name}_out", TensorProto.FLOAT, [4])])
+    nodes = [helper.make_node("Identity", ["x"], ["v0"])]
+    for i in range(n):
+        nodes.append(helper.make_node("If", [f"c{i % 2}"], [f"v{i + 1}"], name=f"if{i}",
+                                      then_branch=branch(f"then{i}", "Add", i, i % 7),
+                                      else_branch=branch(f"else{i}", "Sub", i, i % 5)))
+    nodes.append(helper.make_node("Identity", [f"v{n}"], ["y"]))
+    inputs = [vi("x", TensorProto.FLOAT, [4]), vi("c0", TensorProto.BOOL, []), vi("c1", TensorProto.BOOL, [])]
+    return _model(nodes, inputs, [vi("y", TensorProto.FLOAT, [4])])
+
+
+def many_ifs_expected(n, x, c0, c1):
+    """What many_ifs(n) computes, one step at a time in numpy."""
+    v = x.copy()
+    for i in range(n):
+        v = v + np.float32(i % 7) if (c0 if i % 2 == 0 else c1) else v - np.float32(i % 5)
+    return v
+
+
 def _varint(v):
     out = bytearray()
     while True:

@@ -311,6 +311,19 @@ def test_long_chain_of_nodes(tmp_path):
     np.testing.assert_array_equal(wt.read_output(outdir, "y"), x)  # an even number of negations
 
 
+@pytest.mark.parametrize("conds", [(True, False), (False, True)])
+def test_many_if_nodes(tmp_path, conds):
+    """300 If nodes whose conditions are inputs (never inlined): every pass and the lowering visit all of
+    their 600 subgraphs, not a fixed number of them."""
+    n = 300
+    p = hm.save(hm.many_ifs(n), str(tmp_path / "ifs.onnx"))
+    x = np.arange(4, dtype=np.float32)
+    c0, c1 = (np.array(c) for c in conds)
+    res, outdir = wt.run_model(p, {"x": x, "c0": c0, "c1": c1}, str(tmp_path / "run"), timeout=120)
+    assert res.rc == 0, res.describe()
+    np.testing.assert_array_equal(wt.read_output(outdir, "y"), hm.many_ifs_expected(n, x, conds[0], conds[1]))
+
+
 @pytest.mark.parametrize("depth", [60, 5000, 100000])
 def test_deeply_nested_subgraphs(tmp_path, depth):
     p = tmp_path / "deep.onnx"
