@@ -21,6 +21,8 @@ WEFT_OP_FAMILY(loss)
 WEFT_OP_FAMILY(resize)
 WEFT_OP_FAMILY(attention)
 WEFT_OP_FAMILY(misc2)
+WEFT_OP_FAMILY(weft_graph)
+WEFT_OP_FAMILY(weft_dense)
 
 static const struct {
     const weft_op_def *defs;
@@ -35,6 +37,7 @@ static const struct {
     {weft_ops_pool, &weft_ops_pool_count},       {weft_ops_conv, &weft_ops_conv_count},
     {weft_ops_loss, &weft_ops_loss_count},       {weft_ops_resize, &weft_ops_resize_count},
     {weft_ops_attention, &weft_ops_attention_count}, {weft_ops_misc2, &weft_ops_misc2_count},
+    {weft_ops_weft_graph, &weft_ops_weft_graph_count}, {weft_ops_weft_dense, &weft_ops_weft_dense_count},
 };
 
 const weft_op_def *weft_op_at(int i)
