@@ -72,6 +72,7 @@ static const weft_pass_entry passes[] = {
     {"inline-if", run_inline_if, 1, false},
     {"identity", weft_pass_identity, 1, false},
     {"message-passing", weft_pass_message_passing, 1, true},
+    {"cse", weft_pass_cse, 1, true},
     {"dce", weft_pass_dce, 0, false},
 };
 

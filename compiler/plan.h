@@ -140,6 +140,8 @@ weft_status weft_pass_inline_if(weft_graph *g, int *changed);
 weft_status weft_pass_identity(weft_graph *g, int *changed);
 /* gather/scatter chains -> ai.weft.SegmentReduce (run after inference: it reads shapes) */
 weft_status weft_pass_message_passing(weft_graph *g, int *changed);
+/* identical constants, shape values and nodes -> one (edge-index gathers shared across layers) */
+weft_status weft_pass_cse(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 
