@@ -73,6 +73,7 @@ static const weft_pass_entry passes[] = {
     {"identity", weft_pass_identity, 1, false},
     {"message-passing", weft_pass_message_passing, 1, true},
     {"cse", weft_pass_cse, 1, true},
+    {"dense", weft_pass_dense, 1, true},
     {"dce", weft_pass_dce, 0, false},
 };
 

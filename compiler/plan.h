@@ -142,6 +142,8 @@ weft_status weft_pass_identity(weft_graph *g, int *changed);
 weft_status weft_pass_message_passing(weft_graph *g, int *changed);
 /* identical constants, shape values and nodes -> one (edge-index gathers shared across layers) */
 weft_status weft_pass_cse(weft_graph *g, int *changed);
+/* MatMul / Gemm with constant weights (+ bias) -> ai.weft.FusedMatMul, weights packed [K, M] */
+weft_status weft_pass_dense(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 
