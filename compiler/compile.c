@@ -74,6 +74,7 @@ static const weft_pass_entry passes[] = {
     {"message-passing", weft_pass_message_passing, 1, true},
     {"cse", weft_pass_cse, 1, true},
     {"dense", weft_pass_dense, 1, true},
+    {"mean", weft_pass_mean, 1, true},
     {"dce", weft_pass_dce, 0, false},
 };
 

@@ -144,6 +144,8 @@ weft_status weft_pass_message_passing(weft_graph *g, int *changed);
 weft_status weft_pass_cse(weft_graph *g, int *changed);
 /* MatMul / Gemm with constant weights (+ bias) -> ai.weft.FusedMatMul, weights packed [K, M] */
 weft_status weft_pass_dense(weft_graph *g, int *changed);
+/* sum / clamp(count, 1) mean chains -> CsrReduce(mean) */
+weft_status weft_pass_mean(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 
