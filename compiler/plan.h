@@ -146,6 +146,8 @@ weft_status weft_pass_cse(weft_graph *g, int *changed);
 weft_status weft_pass_dense(weft_graph *g, int *changed);
 /* sum / clamp(count, 1) mean chains -> CsrReduce(mean) */
 weft_status weft_pass_mean(weft_graph *g, int *changed);
+/* SegmentReduce / EdgeSoftmax -> CSR index + CsrReduce / CsrEdgeSoftmax; gathers -> CsrGatherReduce */
+weft_status weft_pass_csr(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 
