@@ -75,6 +75,7 @@ static const weft_pass_entry passes[] = {
     {"cse", weft_pass_cse, 1, true},
     {"dense", weft_pass_dense, 1, true},
     {"mean", weft_pass_mean, 1, true},
+    {"gat", weft_pass_gat, 1, true},
     {"csr", weft_pass_csr, 1, true},
     {"dce", weft_pass_dce, 0, false},
 };

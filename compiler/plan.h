@@ -148,6 +148,8 @@ weft_status weft_pass_dense(weft_graph *g, int *changed);
 weft_status weft_pass_mean(weft_graph *g, int *changed);
 /* SegmentReduce / EdgeSoftmax -> CSR index + CsrReduce / CsrEdgeSoftmax; gathers -> CsrGatherReduce */
 weft_status weft_pass_csr(weft_graph *g, int *changed);
+/* the GAT edge-softmax chain -> CsrEdgeSoftmax */
+weft_status weft_pass_gat(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 
