@@ -150,6 +150,8 @@ weft_status weft_pass_mean(weft_graph *g, int *changed);
 weft_status weft_pass_csr(weft_graph *g, int *changed);
 /* the GAT edge-softmax chain -> CsrEdgeSoftmax */
 weft_status weft_pass_gat(weft_graph *g, int *changed);
+/* ReduceSum(Gather(a, i) * Gather(b, j), last axis) -> LinkScore */
+weft_status weft_pass_sddmm(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 

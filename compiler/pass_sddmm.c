@@ -1,0 +1,75 @@
+/*
+ * compiler/pass_sddmm.c — link scores (the link-prediction decoder) as one LinkScore.
+ *
+ *     ReduceSum(Mul(Gather(a, ia), Gather(b, ib)), axes = [-1], keepdims = 0)  ->  LinkScore(a, b, ia, ib)
+ *
+ * a [Na, F] and b [Nb, F] (the same table or two), ia and ib [P] of the same length: the [P, F]
+ * gathered rows and their product are never made. LinkScore wraps negative indices as Gather does.
+ * The product of two floats is the same in either order, so Mul(Gather(b), Gather(a)) matches too.
+ * The gathers stay when something else reads them.
+ *
+ * Bit for bit: the kernel rounds each product to T (the Mul) and sums them in double, f ascending,
+ * rounding once, which is how ReduceSum's reference sums a row (ops/reduce.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rewrite.h"
+
+/* v = Gather(table [N, F], index [P], axis 0): table and index. */
+static bool rows_of(const weft_rw *r, int v, int *table, int *index)
+{
+    const weft_node *p = weft_rw_producer_is(r, v, "Gather");
+    if (!p || p->n_inputs != 2 || p->inputs[0] < 0 || p->inputs[1] < 0) return false;
+    const weft_value *t = &r->g->values[p->inputs[0]], *ix = &r->g->values[p->inputs[1]];
+    int64_t axis = weft_rw_attr_i(p, "axis", 0);
+    if (axis != 0 && axis != -2) return false;
+    if (t->shape.rank != 2 || ix->shape.rank != 1 || (ix->dtype != WEFT_INT64 && ix->dtype != WEFT_INT32)) return false;
+    *table = p->inputs[0];
+    *index = p->inputs[1];
+    return true;
+}
+
+static weft_status try_reduce(weft_rw *r, int i, int *changed)
+{
+    weft_graph *g = r->g;
+    const weft_node *n = &g->nodes[i];
+    if (n->n_inputs < 1 || n->inputs[0] < 0 || n->outputs[0] < 0) return WEFT_OK;
+    if (weft_rw_attr_i(n, "keepdims", 1) != 0) return WEFT_OK;
+    int prod = n->inputs[0];
+    const weft_value *pv = &g->values[prod];
+    if ((pv->dtype != WEFT_FLOAT32 && pv->dtype != WEFT_FLOAT64) || pv->shape.rank != 2) return WEFT_OK;
+    int64_t axes[2];
+    if (weft_rw_reduce_axes(r, n, 2, axes, 2) != 1 || axes[0] != 1) return WEFT_OK;
+    const weft_node *m = weft_rw_producer_is(r, prod, "Mul");
+    if (!m || m->n_inputs != 2 || !weft_rw_private(r, prod, 1)) return WEFT_OK;
+    int a, ia, b, ib;
+    if (!rows_of(r, m->inputs[0], &a, &ia) || !rows_of(r, m->inputs[1], &b, &ib)) return WEFT_OK;
+    const weft_value *av = &g->values[a], *bv = &g->values[b];
+    if (av->dtype != pv->dtype || bv->dtype != pv->dtype) return WEFT_OK;
+    /* no broadcasting in the product: both [P, F] */
+    if (!weft_rw_shape_eq(&g->values[m->inputs[0]].shape, &pv->shape) || !weft_rw_shape_eq(&g->values[m->inputs[1]].shape, &pv->shape))
+        return WEFT_OK;
+    char name[256];
+    snprintf(name, sizeof name, "%.200s/link_score", n->name);
+    int in[4] = {a, b, ia, ib};
+    int k = weft_rw_node(r, "LinkScore", "ai.weft", 1, name, in, 4, NULL, 1);
+    if (k < 0) return WEFT_ERR_INTERNAL;
+    weft_rw_take_over(r, k, i);
+    (*changed)++;
+    return WEFT_OK;
+}
+
+static weft_status sddmm_graph(weft_rw *r, int *changed)
+{
+    if (!weft_rw_have("LinkScore")) return WEFT_OK;
+    int n0 = r->g->n_nodes;
+    for (int i = 0; i < n0; i++) {
+        if (!weft_rw_is(&r->g->nodes[i], "ReduceSum")) continue;
+        weft_status st = try_reduce(r, i, changed);
+        if (st) return st;
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_pass_sddmm(weft_graph *g, int *changed) { return weft_rw_each_graph(g, sddmm_graph, changed); }
