@@ -78,6 +78,7 @@ static const weft_pass_entry passes[] = {
     {"gat", weft_pass_gat, 1, true},
     {"csr", weft_pass_csr, 1, true},
     {"sddmm", weft_pass_sddmm, 1, true},
+    {"dense-fusion", weft_pass_dense_fusion, 1, true},
     {"dce", weft_pass_dce, 0, false},
 };
 
