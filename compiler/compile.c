@@ -79,6 +79,7 @@ static const weft_pass_entry passes[] = {
     {"csr", weft_pass_csr, 1, true},
     {"sddmm", weft_pass_sddmm, 1, true},
     {"dense-fusion", weft_pass_dense_fusion, 1, true},
+    {"eltwise", weft_pass_eltwise, 1, true},
     {"dce", weft_pass_dce, 0, false},
 };
 

@@ -154,6 +154,8 @@ weft_status weft_pass_gat(weft_graph *g, int *changed);
 weft_status weft_pass_sddmm(weft_graph *g, int *changed);
 /* sums, biases, L2 normalisation and activations around FusedMatMul -> its epilogue */
 weft_status weft_pass_dense_fusion(weft_graph *g, int *changed);
+/* chains of elementwise float ops -> FusedElementwise */
+weft_status weft_pass_eltwise(weft_graph *g, int *changed);
 
 /* --- reports (compiler/pass_report.c) ------------------------------------------------------------ */
 
