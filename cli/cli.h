@@ -15,6 +15,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* "weft: <what>: <weft_last_error()>" on stderr, one line; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -43,5 +44,13 @@ void cli_json_elem(FILE *f, weft_dtype t, const void *data, int64_t i);
 
 /* Parses a whole decimal integer in [lo, hi]; false if it is not one. */
 bool cli_parse_int(const char *s, long lo, long hi, long *out);
+
+/* True when the file at `path` starts with the magic of a `.weftplan` file (the name does not matter). */
+bool cli_is_plan_file(const char *path);
+/* A plan from an ONNX model (compiled for `backend` at -O `opt_level`) or from a `.weftplan` file (told
+ * apart by content). A plan file keeps its own backends and -O level: a `backend` other than NULL that
+ * names a different priority list is an error (the message says which list the file has). Errors as
+ * weft_status with weft_last_error() set; the message names the file. */
+weft_status cli_load_plan(const char *path, const char *backend, int opt_level, weft_plan **out);
 
 #endif

@@ -16,6 +16,7 @@ static const struct {
     {"compile", cmd_compile, "compile a model and describe the plan: schedule, buffers, constants"},
     {"run", cmd_run, "run a model on input tensors and write its outputs as .npy"},
     {"conformance", cmd_conformance, "run ONNX node conformance tests and report pass/fail/unsupported"},
+    {"bench", cmd_bench, "latency, throughput and memory of a model on each backend, checked against ref"},
     {"flows", cmd_flows, "packet captures and flow logs -> one normalised flow CSV"},
     {"graph", cmd_graph, "flow CSV -> spatio-temporal graphs: nodes, edges, degrees, DOT, .npy tensors"},
 };
@@ -25,7 +26,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: weft <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'weft <command> --help' describes a command's options.\n");
+    fprintf(f, "\n'weft <command> --help' describes a command's options; 'weft --backends' lists the backends\n"
+               "of this build (%s).\n", weft_backends());
 }
 
 int main(int argc, char **argv)
@@ -40,7 +42,11 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("weft %d.%d.%d\n", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR, WEFT_VERSION_PATCH);
+        printf("weft %d.%d.%d (backends: %s)\n", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR, WEFT_VERSION_PATCH, weft_backends());
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--backends") == 0) { /* for scripts: the backends of this build, comma-separated */
+        printf("%s\n", weft_backends());
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
