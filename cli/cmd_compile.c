@@ -2,6 +2,7 @@
  * cli/cmd_compile.c — `weft compile MODEL [--backend B] [-O N] [--json] [--print-passes] [--steps]`:
  * compile and describe the plan; optionally what each compiler pass did and the whole schedule.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,39 @@ static void print_steps_text(FILE *f, const struct weft_plan *p, int depth)
     }
 }
 
+/* Attributes as a JSON object (numbers, strings, lists of them; tensors and graphs as null). */
+static void print_attrs_json(FILE *f, const weft_node_info *info)
+{
+    fputs("{", f);
+    for (int a = 0; a < info->n_attrs; a++) {
+        const weft_attr *at = &info->attrs[a];
+        fputs(a ? ", " : "", f);
+        cli_json_str(f, at->name);
+        fputs(": ", f);
+        switch (at->type) {
+        case WEFT_ATTR_INT: fprintf(f, "%lld", (long long)at->i); break;
+        case WEFT_ATTR_FLOAT:
+            if (isfinite(at->f)) fprintf(f, "%.9g", at->f);
+            else cli_json_str(f, isnan(at->f) ? "nan" : at->f > 0 ? "inf" : "-inf");
+            break;
+        case WEFT_ATTR_STRING: cli_json_str(f, at->s ? at->s : ""); break;
+        case WEFT_ATTR_INTS:
+        case WEFT_ATTR_FLOATS:
+            fputs("[", f);
+            for (int k = 0; k < at->n; k++) {
+                fputs(k ? ", " : "", f);
+                if (at->type == WEFT_ATTR_INTS) fprintf(f, "%lld", (long long)at->ints[k]);
+                else if (isfinite(at->floats[k])) fprintf(f, "%.9g", at->floats[k]);
+                else cli_json_str(f, isnan(at->floats[k]) ? "nan" : at->floats[k] > 0 ? "inf" : "-inf");
+            }
+            fputs("]", f);
+            break;
+        default: fputs("null", f); break;
+        }
+    }
+    fputs("}", f);
+}
+
 static void print_steps_json(FILE *f, const struct weft_plan *p)
 {
     fputs("[", f);
@@ -113,6 +147,8 @@ static void print_steps_json(FILE *f, const struct weft_plan *p)
         cli_json_str(f, s->info.name);
         fputs(", \"backend\": ", f);
         cli_json_str(f, s->backend ? s->backend->name : "control");
+        fputs(", \"attributes\": ", f);
+        print_attrs_json(f, &s->info);
         fputs(", \"inputs\": [", f);
         print_value_list(f, p, s->in, s->n_in, true);
         fputs("], \"outputs\": [", f);

@@ -3,6 +3,8 @@
  *
  *     ReduceSum(Mul(Gather(a, ia), Gather(b, ib)), axes = [-1], keepdims = 0)  ->  LinkScore(a, b, ia, ib)
  *
+ * (the dynamo exporter's GatherND(a, Unsqueeze(ia, -1)) too)
+ *
  * a [Na, F] and b [Nb, F] (the same table or two), ia and ib [P] of the same length: the [P, F]
  * gathered rows and their product are never made. LinkScore wraps negative indices as Gather does.
  * The product of two floats is the same in either order, so Mul(Gather(b), Gather(a)) matches too.
@@ -16,17 +18,42 @@
 
 #include "rewrite.h"
 
-/* v = Gather(table [N, F], index [P], axis 0): table and index. */
+/* idx1 = Unsqueeze(idx, 1 / -1) or Reshape(idx, [-1, 1]) of a 1-D idx: idx, else -1. */
+static int column_of(const weft_rw *r, int idx1)
+{
+    const weft_node *p = weft_rw_producer(r, idx1);
+    int64_t k[2];
+    if (!p || p->n_inputs < 1 || p->inputs[0] < 0 || r->g->values[p->inputs[0]].shape.rank != 1) return -1;
+    if (weft_rw_is(p, "Unsqueeze")) {
+        weft_node_info info = weft_node_view(p);
+        const int64_t *ax = NULL;
+        int na = weft_attr_ints(&info, "axes", &ax);
+        if (na < 0 && p->n_inputs >= 2 && (na = weft_rw_ints(r, p->inputs[1], k, 2)) >= 0) ax = k;
+        return na == 1 && (ax[0] == 1 || ax[0] == -1) ? p->inputs[0] : -1;
+    }
+    if (weft_rw_is(p, "Reshape") && p->n_inputs == 2 && weft_rw_ints(r, p->inputs[1], k, 2) == 2 && k[0] == -1 && k[1] == 1)
+        return p->inputs[0];
+    return -1;
+}
+
+/* v = Gather(table [N, F], index [P], axis 0), or GatherND(table, index as a [P, 1] column) (the
+ * dynamo form of h[index]; both wrap negative indices): table and index. */
 static bool rows_of(const weft_rw *r, int v, int *table, int *index)
 {
-    const weft_node *p = weft_rw_producer_is(r, v, "Gather");
+    const weft_node *p = weft_rw_producer(r, v);
     if (!p || p->n_inputs != 2 || p->inputs[0] < 0 || p->inputs[1] < 0) return false;
-    const weft_value *t = &r->g->values[p->inputs[0]], *ix = &r->g->values[p->inputs[1]];
-    int64_t axis = weft_rw_attr_i(p, "axis", 0);
-    if (axis != 0 && axis != -2) return false;
-    if (t->shape.rank != 2 || ix->shape.rank != 1 || (ix->dtype != WEFT_INT64 && ix->dtype != WEFT_INT32)) return false;
+    int ix = -1;
+    if (weft_rw_is(p, "Gather")) {
+        int64_t axis = weft_rw_attr_i(p, "axis", 0);
+        if (axis == 0 || axis == -2) ix = p->inputs[1];
+    } else if (weft_rw_is(p, "GatherND") && weft_rw_attr_i(p, "batch_dims", 0) == 0) {
+        ix = column_of(r, p->inputs[1]);
+    }
+    if (ix < 0) return false;
+    const weft_value *t = &r->g->values[p->inputs[0]], *iv = &r->g->values[ix];
+    if (t->shape.rank != 2 || iv->shape.rank != 1 || (iv->dtype != WEFT_INT64 && iv->dtype != WEFT_INT32)) return false;
     *table = p->inputs[0];
-    *index = p->inputs[1];
+    *index = ix;
     return true;
 }
 

@@ -1,0 +1,481 @@
+/*
+ * tests/unit/test_passes.c — the fusion passes (compiler/pass_*.c).
+ *
+ *  - Every model of models/ (and models/patterns, models/weft_ops) with test data gives the same
+ *    outputs compiled at -O1 (every pass) as at -O0 (none), within 1e-5 relative + 1e-6 absolute, on
+ *    the ref backend: the unfused graph is the oracle.
+ *  - Matchers that must say no: hand-built graphs where a rewrite would change results (a Gemm alpha
+ *    that is not a power of two, a mean whose count clamps to 2, an edge-softmax eps that is not
+ *    negligible, an elementwise intermediate that is a graph output, nodes that differ only in an
+ *    attribute) keep their ops, and the ones that must say yes rewrite.
+ */
+#include <CUnit/Basic.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compiler/plan.h"
+
+/* --- -O1 against -O0 on the models --------------------------------------------------------------- */
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted entries of `dir` starting with `prefix` (malloc'd; free each and the array). */
+static char **list_dir(const char *dir, const char *prefix, int *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char **v = NULL;
+    int cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix))) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **p = realloc(v, (size_t)cap * sizeof *p);
+            if (!p) break;
+            v = p;
+        }
+        v[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (v) qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    return v;
+}
+
+static void free_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+static int n_compared, n_values;
+
+/* Outputs of two runs agree: same dtype and dims, floats within rtol / atol, the rest exactly. */
+static bool outputs_agree(const char *what, const weft_tensor *a, const weft_tensor *b, double rtol, double atol)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank || memcmp(a->dims, b->dims, (size_t)a->rank * sizeof a->dims[0])) {
+        fprintf(stderr, "\n%s: -O1 and -O0 give different dtypes or shapes\n", what);
+        return false;
+    }
+    int64_t n = 1;
+    for (int d = 0; d < a->rank; d++) n *= a->dims[d];
+    bool fl = a->dtype == WEFT_FLOAT32 || a->dtype == WEFT_FLOAT64 || a->dtype == WEFT_FLOAT16;
+    for (int64_t i = 0; i < n; i++) {
+        double x = weft_load_f64(a->dtype, a->data, i), y = weft_load_f64(b->dtype, b->data, i);
+        bool ok = fl ? ((isnan(x) && isnan(y)) || x == y || fabs(x - y) <= atol + rtol * fabs(y)) : x == y;
+        if (!ok) {
+            fprintf(stderr, "\n%s: element %lld is %.9g at -O1, %.9g at -O0\n", what, (long long)i, x, y);
+            return false;
+        }
+    }
+    n_values += (int)n;
+    return true;
+}
+
+/* Runs one model on one data set at -O0 and -O1 and compares every output. */
+static void compare_levels(const char *model_dir, const char *set)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.onnx", model_dir);
+    weft_model *m = NULL;
+    if (weft_model_load(path, &m) != WEFT_OK) {
+        fprintf(stderr, "\ncannot load %s: %s\n", path, weft_last_error());
+        CU_FAIL("model load");
+        return;
+    }
+    weft_plan *p[2] = {NULL, NULL};
+    weft_session *s[2] = {NULL, NULL};
+    weft_tensor *in = NULL, *out[2] = {NULL, NULL};
+    int n_in = 0, n_out = 0;
+    bool ok = true;
+    for (int lvl = 0; lvl < 2 && ok; lvl++) {
+        weft_compile_options o = {"ref", lvl};
+        ok = weft_compile(m, &o, &p[lvl]) == WEFT_OK && weft_session_create(p[lvl], &s[lvl]) == WEFT_OK;
+        if (!ok) fprintf(stderr, "\n%s -O%d: %s\n", path, lvl, weft_last_error());
+    }
+    if (ok) {
+        n_in = weft_plan_num_inputs(p[0]);
+        n_out = weft_plan_num_outputs(p[0]);
+        in = calloc((size_t)n_in + 1, sizeof *in);
+        out[0] = calloc((size_t)n_out + 1, sizeof *out[0]);
+        out[1] = calloc((size_t)n_out + 1, sizeof *out[1]);
+        ok = in && out[0] && out[1] && n_out == weft_plan_num_outputs(p[1]);
+        if (!ok) n_in = 0;
+    }
+    for (int i = 0; ok && i < n_in; i++) {
+        weft_tensor info;
+        snprintf(path, sizeof path, "%s/%s/input_%d.pb", model_dir, set, i);
+        ok = weft_plan_input_info(p[0], i, &info) == WEFT_OK && weft_tensor_load(path, &in[i]) == WEFT_OK;
+        if (ok) {
+            free((char *)in[i].name);
+            in[i].name = strdup(info.name);
+        } else {
+            fprintf(stderr, "\n%s: %s\n", path, weft_last_error());
+        }
+    }
+    for (int lvl = 0; ok && lvl < 2; lvl++) {
+        ok = weft_session_run(s[lvl], in, (size_t)n_in, out[lvl], (size_t)n_out) == WEFT_OK;
+        if (!ok) fprintf(stderr, "\n%s/%s -O%d: %s\n", model_dir, set, lvl, weft_last_error());
+    }
+    /* cos(w t + b) of arguments in the hundreds turns one ulp of the argument (a Gemm's bias added
+     * after its rounding instead of before) into more than 1e-6: the model suite's tolerance there */
+    bool amplifies = strstr(model_dir, "time_encoder") != NULL;
+    for (int j = 0; ok && j < n_out; j++) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s/%s output %d", model_dir, set, j);
+        ok = outputs_agree(what, &out[1][j], &out[0][j], amplifies ? 1e-4 : 1e-5, amplifies ? 1e-5 : 1e-6);
+    }
+    CU_ASSERT(ok);
+    n_compared += ok;
+    for (int i = 0; i < n_in; i++) weft_tensor_release(&in[i]);
+    free(in);
+    free(out[0]);
+    free(out[1]);
+    for (int lvl = 0; lvl < 2; lvl++) {
+        weft_session_free(s[lvl]);
+        weft_plan_free(p[lvl]);
+    }
+    weft_model_free(m);
+}
+
+static void models_under(const char *root)
+{
+    int n = 0;
+    char **names = list_dir(root, "", &n);
+    for (int i = 0; i < n; i++) {
+        char dir[2048], file[4096];
+        snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
+        snprintf(file, sizeof file, "%s/model.onnx", dir);
+        struct stat st;
+        if (!is_dir(dir) || stat(file, &st) != 0) continue;
+        int ns = 0;
+        char **sets = list_dir(dir, "test_data_set_", &ns);
+        for (int k = 0; k < ns; k++) compare_levels(dir, sets[k]);
+        free_list(sets, ns);
+    }
+    free_list(names, n);
+}
+
+static void test_models_o1_equals_o0(void)
+{
+    n_compared = n_values = 0;
+    models_under("models");
+    models_under("models/patterns");
+    models_under("models/weft_ops");
+    printf("(%d data sets, %d values) ", n_compared, n_values);
+    CU_ASSERT(n_compared >= 40); /* the models are there: the check did run */
+}
+
+/* --- matchers on hand-built graphs --------------------------------------------------------------- */
+
+typedef struct built {
+    weft_symtab syms;
+    weft_graph *g;
+} built;
+
+static int value(built *b, const char *name, weft_dtype t, int rank, const weft_dim *d, unsigned flags)
+{
+    int v = weft_graph_add_value(b->g, name);
+    if (v < 0) return -1;
+    b->g->values[v].dtype = t;
+    b->g->values[v].shape.rank = rank;
+    for (int i = 0; i < rank; i++) b->g->values[v].shape.d[i] = d[i];
+    b->g->values[v].flags |= flags | WEFT_VALUE_TYPED;
+    return v;
+}
+
+static int input(built *b, const char *name, weft_dtype t, int rank, const weft_dim *d)
+{
+    int v = value(b, name, t, rank, d, WEFT_VALUE_INPUT);
+    int *in = realloc(b->g->inputs, (size_t)(b->g->n_inputs + 1) * sizeof *in);
+    if (v < 0 || !in) return -1;
+    b->g->inputs = in;
+    b->g->inputs[b->g->n_inputs++] = v;
+    return v;
+}
+
+static void output(built *b, int v)
+{
+    int *o = realloc(b->g->outputs, (size_t)(b->g->n_outputs + 1) * sizeof *o);
+    if (!o) return;
+    b->g->outputs = o;
+    b->g->outputs[b->g->n_outputs++] = v;
+    b->g->values[v].flags |= WEFT_VALUE_OUTPUT;
+}
+
+static int constant(built *b, const char *name, weft_dtype t, int rank, const weft_dim *d, const void *data, size_t nbytes)
+{
+    int v = value(b, name, t, rank, d, WEFT_VALUE_INITIALIZER);
+    if (v < 0) return -1;
+    weft_shape s = b->g->values[v].shape;
+    return weft_value_set_data(&b->g->values[v], t, &s, data, nbytes) == WEFT_OK ? v : -1;
+}
+
+/* A node op(in...) -> a new value `out` (untyped: inference types it). */
+static int node(built *b, const char *op, const char *domain, int opset, const int *in, int n_in, const char *out)
+{
+    int o = weft_graph_add_value(b->g, out);
+    int n = weft_graph_add_node(b->g, op, domain, out, n_in, 1);
+    if (o < 0 || n < 0) return -1;
+    b->g->nodes[n].opset = opset;
+    memcpy(b->g->nodes[n].inputs, in, (size_t)n_in * sizeof *in);
+    b->g->nodes[n].outputs[0] = o;
+    b->g->values[o].producer = n;
+    return o;
+}
+
+static void attr_f(built *b, int v, const char *name, float f)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_FLOAT, .f = f};
+    weft_node_add_attr(&b->g->nodes[b->g->values[v].producer], &a);
+}
+
+static void attr_i(built *b, int v, const char *name, int64_t i)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_INT, .i = i};
+    weft_node_add_attr(&b->g->nodes[b->g->values[v].producer], &a);
+}
+
+static void attr_s(built *b, int v, const char *name, const char *s)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_STRING, .s = strdup(s), .s_len = strlen(s)};
+    weft_node_add_attr(&b->g->nodes[b->g->values[v].producer], &a);
+}
+
+static bool begin(built *b)
+{
+    memset(b, 0, sizeof *b);
+    b->g = weft_graph_new(NULL, &b->syms);
+    return b->g != NULL;
+}
+
+static void end(built *b)
+{
+    weft_graph_free(b->g);
+    weft_symtab_free(&b->syms);
+}
+
+/* Nodes of op (domain "" or "ai.weft") left after the passes. */
+static int count_op(const weft_graph *g, const char *domain, const char *op)
+{
+    int c = 0;
+    for (int i = 0; i < g->n_nodes; i++) c += !strcmp(g->nodes[i].op_type, op) && !strcmp(g->nodes[i].domain, domain);
+    return c;
+}
+
+static bool compile_built(built *b)
+{
+    weft_ir_resolve_ops(b->g, NULL);
+    weft_status st = weft_compile_graph(b->g, 1, NULL, NULL);
+    if (st) fprintf(stderr, "\ncompile: %s\n", weft_last_error());
+    return st == WEFT_OK;
+}
+
+/* Gemm(A, B, C, alpha, transB=1): folded into FusedMatMul only when alpha is exact to fold. */
+static void gemm_case(float alpha, bool want_fused)
+{
+    built b;
+    CU_ASSERT_FATAL(begin(&b));
+    int32_t n = weft_sym_intern(&b.syms, "N");
+    weft_dim dn = {0, n}, d3 = weft_dim_num(3), d2 = weft_dim_num(2);
+    float wv[6] = {1, 2, 3, 4, 5, 6}, cv[2] = {0.5f, -1};
+    int a = input(&b, "a", WEFT_FLOAT32, 2, (weft_dim[]){dn, d3});
+    int w = constant(&b, "w", WEFT_FLOAT32, 2, (weft_dim[]){d2, d3}, wv, sizeof wv);
+    int c = constant(&b, "c", WEFT_FLOAT32, 1, &d2, cv, sizeof cv);
+    int y = node(&b, "Gemm", "", 17, (int[]){a, w, c}, 3, "y");
+    attr_f(&b, y, "alpha", alpha);
+    attr_i(&b, y, "transB", 1);
+    output(&b, y);
+    CU_ASSERT_FATAL(compile_built(&b));
+    CU_ASSERT_EQUAL(count_op(b.g, "ai.weft", "FusedMatMul"), want_fused);
+    CU_ASSERT_EQUAL(count_op(b.g, "", "Gemm"), !want_fused);
+    if (want_fused) { /* W' = alpha * B^T, [3, 2] */
+        for (int i = 0; i < b.g->n_nodes; i++) {
+            const weft_node *nd = &b.g->nodes[i];
+            if (strcmp(nd->op_type, "FusedMatMul")) continue;
+            const weft_value *wp = &b.g->values[nd->inputs[1]];
+            CU_ASSERT_EQUAL(wp->shape.d[0].v, 3);
+            CU_ASSERT_EQUAL(wp->shape.d[1].v, 2);
+            const float *f = wp->data;
+            for (int k = 0; k < 3; k++)
+                for (int m = 0; m < 2; m++) CU_ASSERT_EQUAL(f[k * 2 + m], alpha * wv[m * 3 + k]);
+        }
+    }
+    end(&b);
+}
+
+static void test_gemm_alpha(void)
+{
+    gemm_case(1.0f, true);
+    gemm_case(2.0f, true);  /* a power of two: exact */
+    gemm_case(0.3f, false); /* rounds differently: stays a Gemm */
+}
+
+/* out = Div(S, Reshape(Clip(C, lo), [-1, 1])) with S, C segment sums over idx from zeros. */
+static void mean_case(float lo, bool same_index, bool want_mean)
+{
+    built b;
+    CU_ASSERT_FATAL(begin(&b));
+    weft_dim dn = {0, weft_sym_intern(&b.syms, "N")}, de = {0, weft_sym_intern(&b.syms, "E")}, d4 = weft_dim_num(4);
+    int x = input(&b, "x", WEFT_FLOAT32, 2, (weft_dim[]){de, d4});
+    int h = input(&b, "h", WEFT_FLOAT32, 2, (weft_dim[]){dn, d4}); /* gives N a value */
+    int idx = input(&b, "idx", WEFT_INT64, 1, &de);
+    int idx2 = input(&b, "idx2", WEFT_INT64, 1, &de);
+    int shape = node(&b, "Shape", "", 17, &h, 1, "hshape");
+    int zeros = node(&b, "ConstantOfShape", "", 17, &shape, 1, "zeros");
+    int sh1 = node(&b, "Shape", "", 17, &idx, 1, "eshape");
+    int ones_src = node(&b, "ConstantOfShape", "", 17, &sh1, 1, "ones");
+    {
+        float one = 1;
+        weft_tensor *t = calloc(1, sizeof *t);
+        t->dtype = WEFT_FLOAT32;
+        t->rank = 1;
+        t->dims[0] = 1;
+        t->data = malloc(4);
+        memcpy(t->data, &one, 4);
+        t->nbytes = 4;
+        weft_attr a = {.name = strdup("value"), .type = WEFT_ATTR_TENSOR, .t = t};
+        weft_node_add_attr(&b.g->nodes[b.g->values[ones_src].producer], &a);
+    }
+    int64_t zero1 = 0, one1 = 1, m1[2] = {-1, 1};
+    weft_dim d1 = weft_dim_num(1), d2 = weft_dim_num(2);
+    int k0 = constant(&b, "k0", WEFT_INT64, 1, &d1, &zero1, 8), k1 = constant(&b, "k1", WEFT_INT64, 1, &d1, &one1, 8);
+    int nshape = node(&b, "Slice", "", 17, (int[]){shape, k0, k1}, 3, "nshape");
+    int zeros1 = node(&b, "ConstantOfShape", "", 17, &nshape, 1, "zeros1");
+    int s = node(&b, "SegmentReduce", "ai.weft", 1, (int[]){x, idx, -1, zeros}, 4, "s");
+    int c = node(&b, "SegmentReduce", "ai.weft", 1, (int[]){ones_src, same_index ? idx : idx2, -1, zeros1}, 4, "c");
+    int lov = constant(&b, "lo", WEFT_FLOAT32, 0, NULL, &lo, 4);
+    int q = node(&b, "Clip", "", 17, (int[]){c, lov}, 2, "q");
+    int rs = constant(&b, "rs", WEFT_INT64, 1, &d2, m1, 16);
+    int q2 = node(&b, "Reshape", "", 17, (int[]){q, rs}, 2, "q2");
+    int out = node(&b, "Div", "", 17, (int[]){s, q2}, 2, "out");
+    output(&b, out);
+    CU_ASSERT_FATAL(compile_built(&b));
+    int means = 0;
+    for (int i = 0; i < b.g->n_nodes; i++) {
+        const weft_node *nd = &b.g->nodes[i];
+        if (strcmp(nd->op_type, "CsrReduce")) continue;
+        weft_node_info info = weft_node_view(nd);
+        means += !strcmp(weft_attr_string(&info, "reduce", ""), "mean");
+    }
+    CU_ASSERT_EQUAL(means, want_mean);
+    CU_ASSERT_EQUAL(count_op(b.g, "", "Div"), !want_mean);
+    end(&b);
+}
+
+static void test_mean_matcher(void)
+{
+    mean_case(1.0f, true, true);
+    mean_case(2.0f, true, false);  /* a clamp to 2 is not a mean */
+    mean_case(1.0f, false, false); /* counted over another index */
+}
+
+/* y1 = LeakyRelu(x, a1), y2 = LeakyRelu(x, a2): merged only when the attributes agree. */
+static void test_cse_attributes(void)
+{
+    for (int same = 0; same < 2; same++) {
+        built b;
+        CU_ASSERT_FATAL(begin(&b));
+        weft_dim d = weft_dim_num(5);
+        int x = input(&b, "x", WEFT_FLOAT32, 1, &d);
+        int y1 = node(&b, "LeakyRelu", "", 17, &x, 1, "y1");
+        attr_f(&b, y1, "alpha", 0.1f);
+        int y2 = node(&b, "LeakyRelu", "", 17, &x, 1, "y2");
+        attr_f(&b, y2, "alpha", same ? 0.1f : 0.2f);
+        int z = node(&b, "Sub", "", 17, (int[]){y1, y2}, 2, "z");
+        output(&b, z);
+        CU_ASSERT_FATAL(compile_built(&b));
+        /* everything ends in one FusedElementwise: two instructions (LeakyRelu, Sub(y, y)) when the
+         * LeakyRelus were merged, three when they were not */
+        CU_ASSERT_EQUAL_FATAL(b.g->n_nodes, 1);
+        weft_node_info info = weft_node_view(&b.g->nodes[0]);
+        const int64_t *prog = NULL;
+        CU_ASSERT_EQUAL(weft_attr_ints(&info, "program", &prog), same ? 8 : 12);
+        end(&b);
+    }
+}
+
+/* Exp(Neg(Abs(x))) with Neg's output a graph output: Neg and Exp cannot fuse across it. */
+static void test_eltwise_stops_at_outputs(void)
+{
+    for (int pin = 0; pin < 2; pin++) {
+        built b;
+        CU_ASSERT_FATAL(begin(&b));
+        weft_dim d = weft_dim_num(5);
+        int x = input(&b, "x", WEFT_FLOAT32, 1, &d);
+        int a = node(&b, "Abs", "", 17, &x, 1, "a");
+        int n = node(&b, "Neg", "", 17, &a, 1, "n");
+        int e = node(&b, "Exp", "", 17, &n, 1, "e");
+        output(&b, e);
+        if (pin) output(&b, n);
+        CU_ASSERT_FATAL(compile_built(&b));
+        CU_ASSERT_EQUAL(count_op(b.g, "ai.weft", "FusedElementwise"), pin ? 1 : 1);
+        CU_ASSERT_EQUAL(count_op(b.g, "", "Exp"), pin ? 1 : 0);
+        CU_ASSERT_EQUAL(b.g->n_nodes, pin ? 2 : 1);
+        /* the pinned value is still written */
+        bool written = false;
+        for (int i = 0; i < b.g->n_nodes; i++) written |= b.g->nodes[i].outputs[0] == n;
+        CU_ASSERT(!pin || written);
+        end(&b);
+    }
+}
+
+/* The exported edge softmax with a given eps: fused only when eps cannot change the sum. */
+static void softmax_case(float eps, bool want)
+{
+    built b;
+    CU_ASSERT_FATAL(begin(&b));
+    weft_dim dn = {0, weft_sym_intern(&b.syms, "N")}, de = {0, weft_sym_intern(&b.syms, "E")};
+    int s = input(&b, "s", WEFT_FLOAT32, 1, &de);
+    int idx = input(&b, "idx", WEFT_INT64, 1, &de);
+    int h = input(&b, "h", WEFT_FLOAT32, 1, &dn);
+    int shape = node(&b, "Shape", "", 17, &h, 1, "hshape");
+    int zeros = node(&b, "ConstantOfShape", "", 17, &shape, 1, "zeros");
+    int m = node(&b, "SegmentReduce", "ai.weft", 1, (int[]){s, idx, -1, zeros}, 4, "m");
+    attr_s(&b, m, "reduce", "max");
+    int gm = node(&b, "Gather", "", 17, (int[]){m, idx}, 2, "gm");
+    int sub = node(&b, "Sub", "", 17, (int[]){s, gm}, 2, "sub");
+    int ex = node(&b, "Exp", "", 17, &sub, 1, "ex");
+    int d = node(&b, "SegmentReduce", "ai.weft", 1, (int[]){ex, idx, -1, zeros}, 4, "d");
+    int ev = constant(&b, "eps", WEFT_FLOAT32, 0, NULL, &eps, 4);
+    int d2 = node(&b, "Add", "", 17, (int[]){d, ev}, 2, "d2");
+    int gd = node(&b, "Gather", "", 17, (int[]){d2, idx}, 2, "gd");
+    int out = node(&b, "Div", "", 17, (int[]){ex, gd}, 2, "out");
+    output(&b, out);
+    CU_ASSERT_FATAL(compile_built(&b));
+    CU_ASSERT_EQUAL(count_op(b.g, "ai.weft", "CsrEdgeSoftmax"), want);
+    end(&b);
+}
+
+static void test_softmax_eps(void)
+{
+    softmax_case(1e-16f, true);
+    softmax_case(1e-3f, false); /* would change the sum */
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("passes", NULL, NULL);
+    CU_add_test(s, "Gemm alpha folded only when exact", test_gemm_alpha);
+    CU_add_test(s, "mean: only the sum / clamp(count, 1) over one index", test_mean_matcher);
+    CU_add_test(s, "CSE merges only equal attributes", test_cse_attributes);
+    CU_add_test(s, "elementwise fusion stops at graph outputs", test_eltwise_stops_at_outputs);
+    CU_add_test(s, "edge softmax: eps below half an ulp only", test_softmax_eps);
+    CU_add_test(s, "every model: -O1 equals -O0", test_models_o1_equals_o0);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
