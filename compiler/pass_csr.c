@@ -50,14 +50,15 @@ static weft_status lower_segment(weft_rw *r, int i, int *changed)
     if (iv->shape.rank != 1 || sv->shape.rank < 1) return WEFT_OK;
     bool wrap = init >= 0;
     if (init >= 0) {
-        const weft_value *in = &g->values[init];
-        if (in->shape.rank < 1 || in->dtype != sv->dtype) return WEFT_OK;
-        nseg = weft_rw_dim_value(r, in->shape.d[0], init, 0);
+        if (g->values[init].shape.rank < 1 || g->values[init].dtype != sv->dtype) return WEFT_OK;
+        nseg = weft_rw_dim_value(r, g->values[init].shape.d[0], init, 0);
         if (nseg < 0) return WEFT_OK;
-        /* a sum from zeros of the output's own shape starts from its first row just as well */
-        if (!strcmp(red, "sum") && weft_rw_filled(r, init, 0.0) && weft_rw_shape_eq(&in->shape, &g->values[out].shape)) {
-            bool same_rows = in->shape.rank == sv->shape.rank;
-            for (int d = 1; same_rows && d < in->shape.rank; d++) same_rows = weft_dim_eq(in->shape.d[d], sv->shape.d[d]);
+        /* a sum from zeros of the output's own shape starts from its first row just as well (values may
+         * have moved: look them up again) */
+        const weft_shape *is = &g->values[init].shape, *ss = &g->values[src].shape;
+        if (!strcmp(red, "sum") && weft_rw_filled(r, init, 0.0) && weft_rw_shape_eq(is, &g->values[out].shape)) {
+            bool same_rows = is->rank == ss->rank;
+            for (int d = 1; same_rows && d < is->rank; d++) same_rows = weft_dim_eq(is->d[d], ss->d[d]);
             if (same_rows) init = -1;
         }
     } else if (nseg < 0) {

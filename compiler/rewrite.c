@@ -609,20 +609,21 @@ weft_status weft_rw_csr(weft_rw *r, int idx, int nseg, bool wrap, int src_idx, i
             found = i;
     }
     if (found < 0) found = bare;
-    const weft_value *iv = &g->values[idx];
-    weft_shape es = {.rank = 1, .d = {iv->shape.rank == 1 ? iv->shape.d[0] : (weft_dim){0, weft_sym_fresh(g->syms)}}};
+    const char *iname = g->values[idx].name; /* the name stays put when the value table moves */
+    const weft_shape *ish = &g->values[idx].shape;
+    weft_shape es = {.rank = 1, .d = {ish->rank == 1 ? ish->d[0] : (weft_dim){0, weft_sym_fresh(g->syms)}}};
     if (found < 0) {
         weft_dim nd;
         weft_shape os = {.rank = 1};
         os.d[0] = weft_rw_dim_of(r, nseg, &nd) && weft_dim_known(nd) ? weft_dim_num(nd.v + 1)
                                                                        : (weft_dim){0, weft_sym_fresh(g->syms)};
         int out[3];
-        out[0] = weft_rw_value(r, iv->name, "csr_offsets", WEFT_INT64, &os);
-        out[1] = out[0] < 0 ? -1 : weft_rw_value(r, iv->name, "csr_perm", WEFT_INT64, &es);
+        out[0] = weft_rw_value(r, iname, "csr_offsets", WEFT_INT64, &os);
+        out[1] = out[0] < 0 ? -1 : weft_rw_value(r, iname, "csr_perm", WEFT_INT64, &es);
         if (out[1] < 0) return weft_error(WEFT_ERR_NOMEM, "out of memory");
         int in[2] = {idx, nseg};
         char name[256];
-        snprintf(name, sizeof name, "%.200s/CSR", iv->name);
+        snprintf(name, sizeof name, "%.200s/CSR", iname);
         found = weft_rw_node(r, "CSR", "ai.weft", 1, name, in, 2, out, 2);
         if (found < 0) return WEFT_ERR_INTERNAL;
         if (weft_rw_set_int(r, found, "wrap", wrap)) return WEFT_ERR_NOMEM;
@@ -636,7 +637,7 @@ weft_status weft_rw_csr(weft_rw *r, int idx, int nseg, bool wrap, int src_idx, i
         return WEFT_OK;
     }
     /* give it the columns */
-    int c = weft_rw_value(r, iv->name, "csr_col", WEFT_INT64, &es);
+    int c = weft_rw_value(r, iname, "csr_col", WEFT_INT64, &es);
     if (c < 0) return WEFT_ERR_NOMEM;
     weft_status st;
     if ((st = weft_rw_set_input(r, found, 2, src_idx)) || (st = weft_rw_set_input(r, found, 3, nsrc))) return st;
