@@ -4,11 +4,13 @@
  * Walks the (sorted) nodes once. For each node it asks the op's `infer` for output dtypes and shapes;
  * when every input is a known constant it also runs the reference kernel right away and turns the
  * outputs into constants (this folds Shape/Gather/Concat chains once their dims are numbers). Control
- * flow (If, Loop, Scan) is inferred here from its subgraphs, which are inferred recursively.
+ * flow (If, Loop, Scan) is checked by ops/control.c (the checks the runtime makes too) and inferred here
+ * from its subgraphs, which are inferred recursively.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/control.h"
 #include "plan.h"
 #include "symval.h"
 
@@ -123,13 +125,6 @@ static void merge_declared(weft_value *v, weft_dtype dt, const weft_shape *infer
 static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed);
 static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, weft_symval *sv);
 
-static weft_attr *find_attr(weft_node *n, const char *name)
-{
-    for (int i = 0; i < n->n_attrs; i++)
-        if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
-    return NULL;
-}
-
 static weft_shape unknown_shape(weft_graph *g, int rank)
 {
     weft_shape s = {0};
@@ -149,74 +144,56 @@ static void seed_input(weft_graph *sub, int k, weft_dtype dt, const weft_shape *
     v->flags |= WEFT_VALUE_TYPED;
 }
 
-static weft_attr *find_attr(weft_node *n, const char *name);
+/* A control-flow node as ops/control.h checks it, and its graphs by role. */
+typedef struct control_view {
+    weft_node_info info;
+    weft_control_sig sig;
+    weft_graph *graph[WEFT_CONTROL_MAX_SUBS];
+    int n_graphs;
+} control_view;
 
-/* Control-flow inputs that must be present: If's condition, Loop's carried values (M and cond are
- * optional), every Scan input; and Scan's counts. The runtime reads them without looking for an absent
- * one, and a node runs even when its inputs are untyped at compile time (so no later check sees it). */
-static weft_status check_control_inputs(weft_node *n)
+static weft_status add_graph(weft_graph *sub, weft_attr *attr, void *user)
 {
-    if (strcmp(n->op_type, "Scan") == 0) {
-        weft_attr *b = find_attr(n, "body");
-        weft_node_info info = weft_node_view(n);
-        int64_t m = weft_attr_int(&info, "num_scan_inputs", -1);
-        if (!b || !b->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): attribute body is required", n->name);
-        if (m < 1 || m > n->n_inputs || b->g->n_inputs != n->n_inputs || b->g->n_outputs != n->n_outputs ||
-            n->n_outputs < n->n_inputs - m)
-            return weft_error(WEFT_ERR_INVALID_MODEL,
-                              "node '%s' (Scan): num_scan_inputs %lld does not fit %d inputs and %d outputs (body: %d and %d)",
-                              n->name, (long long)m, n->n_inputs, n->n_outputs, b->g->n_inputs, b->g->n_outputs);
+    control_view *c = user;
+    int r = weft_control_role(c->sig.kind, attr->name);
+    if (r >= 0) {
+        c->sig.sub[r] = (weft_control_sub){c->n_graphs, sub->n_inputs, sub->n_outputs};
+        c->graph[r] = sub;
     }
-    if (strcmp(n->op_type, "Loop") == 0) {
-        weft_attr *b = find_attr(n, "body");
-        int n_carried = n->n_inputs - 2;
-        if (!b || !b->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Loop): attribute body is required", n->name);
-        if (n_carried < 0 || b->g->n_inputs != n_carried + 2 || b->g->n_outputs < n_carried + 1 ||
-            n->n_outputs != b->g->n_outputs - 1)
-            return weft_error(WEFT_ERR_INVALID_MODEL,
-                              "node '%s' (Loop): body has %d inputs and %d outputs for %d loop-carried values and %d node outputs",
-                              n->name, b->g->n_inputs, b->g->n_outputs, n_carried < 0 ? 0 : n_carried, n->n_outputs);
-    }
-    if (strcmp(n->op_type, "If") == 0) {
-        weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
-        if (!a || !a->g || !b || !b->g)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): then_branch and else_branch are required", n->name);
-        if (a->g->n_outputs != n->n_outputs || b->g->n_outputs != n->n_outputs)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the branches have %d and %d outputs, the node %d",
-                              n->name, a->g->n_outputs, b->g->n_outputs, n->n_outputs);
-    }
-    int first = strcmp(n->op_type, "Loop") == 0 ? 2 : 0;
-    int last = strcmp(n->op_type, "If") == 0 ? (n->n_inputs < 1 ? 0 : 1) : n->n_inputs;
-    if (strcmp(n->op_type, "If") == 0 && n->n_inputs < 1)
-        return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the condition input is required", n->name);
-    for (int k = first; k < last; k++)
-        if (n->inputs[k] < 0)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (%s): input %d is absent, and it is not optional",
-                              n->name, n->op_type, k);
+    c->n_graphs++;
     return WEFT_OK;
 }
 
-static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *dt, const weft_shape *sh, int *changed)
+/* Finds n's graphs and makes the checks the runtime makes too (counts, absent inputs), before anything
+ * else: a node runs even when its inputs are untyped at compile time. */
+static weft_status control_view_of(weft_node *n, control_view *c)
+{
+    memset(c, 0, sizeof *c);
+    c->info = weft_node_view(n);
+    c->sig = (weft_control_sig){weft_control_kind_of(n->def), &c->info, n->n_inputs, n->inputs, n->n_outputs};
+    for (int r = 0; r < WEFT_CONTROL_MAX_SUBS; r++) c->sig.sub[r].index = -1;
+    weft_node_each_subgraph(n, add_graph, c);
+    return weft_control_check(&c->sig);
+}
+
+/* Outputs of a checked control-flow node (control_view_of) from its subgraphs. */
+static weft_status infer_control(weft_graph *g, weft_node *n, const control_view *cv, const weft_dtype *dt,
+                                 const weft_shape *sh, int *changed)
 {
     weft_status st;
-    const char *op = n->op_type;
-    if (strcmp(op, "If") == 0) {
-        weft_attr *a = find_attr(n, "then_branch"), *b = find_attr(n, "else_branch");
-        if (!a || !a->g || !b || !b->g)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): then_branch and else_branch are required", n->name);
+    switch (cv->sig.kind) {
+    case WEFT_CONTROL_IF: {
+        weft_graph *a = cv->graph[0], *b = cv->graph[1];
         /* A branch may be wrong for shapes that never take it (a Split that only fits the other
          * case): its inference failing is not an error until the branch runs. */
-        weft_status sa = infer_graph(a->g, true, changed), sb = infer_graph(b->g, true, changed);
+        weft_status sa = infer_graph(a, true, changed), sb = infer_graph(b, true, changed);
         if (sa == WEFT_ERR_NOMEM || sb == WEFT_ERR_NOMEM || sa == WEFT_ERR_UNSUPPORTED || sb == WEFT_ERR_UNSUPPORTED)
             return sa ? sa : sb;
         if (sa && sb) return sa;
         if (sa || sb) weft_error_clear();
-        if (a->g->n_outputs != n->n_outputs || b->g->n_outputs != n->n_outputs)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (If): the branches have %d and %d outputs, the node %d",
-                              n->name, a->g->n_outputs, b->g->n_outputs, n->n_outputs);
         for (int o = 0; o < n->n_outputs; o++) {
             if (n->outputs[o] < 0) continue;
-            const weft_value *x = &a->g->values[a->g->outputs[o]], *y = &b->g->values[b->g->outputs[o]];
+            const weft_value *x = &a->values[a->outputs[o]], *y = &b->values[b->outputs[o]];
             if (sa) x = y;
             if (sb) y = x;
             weft_shape s = x->shape;
@@ -228,16 +205,9 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
         }
         return WEFT_OK;
     }
-    if (strcmp(op, "Loop") == 0) {
-        weft_attr *a = find_attr(n, "body");
-        if (!a || !a->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Loop): attribute body is required", n->name);
-        weft_graph *body = a->g;
+    case WEFT_CONTROL_LOOP: {
+        weft_graph *body = cv->graph[0];
         int n_carried = n->n_inputs - 2;
-        if (n_carried < 0 || body->n_inputs != n_carried + 2 || body->n_outputs < n_carried + 1 ||
-            n->n_outputs != body->n_outputs - 1)
-            return weft_error(WEFT_ERR_INVALID_MODEL,
-                              "node '%s' (Loop): body has %d inputs and %d outputs for %d loop-carried values and %d node outputs",
-                              n->name, body->n_inputs, body->n_outputs, n_carried < 0 ? 0 : n_carried, n->n_outputs);
         weft_shape scalar = {0};
         seed_input(body, 0, WEFT_INT64, &scalar);
         seed_input(body, 1, WEFT_BOOL, &scalar);
@@ -260,22 +230,10 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
         }
         return WEFT_OK;
     }
-    if (strcmp(op, "Scan") == 0) {
-        weft_attr *a = find_attr(n, "body");
-        if (!a || !a->g) return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): attribute body is required", n->name);
-        weft_graph *body = a->g;
-        weft_node_info info = weft_node_view(n);
-        int64_t m64 = weft_attr_int(&info, "num_scan_inputs", -1);
-        /* Range-checked as int64 first: an int cast of a huge value would wrap. */
-        int m = m64 < 1 || m64 > n->n_inputs ? -1 : (int)m64;
-        int n_state = n->n_inputs - m;
-        if (m < 1 || n_state < 0 || body->n_inputs != n->n_inputs || body->n_outputs != n->n_outputs)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): num_scan_inputs %lld does not fit %d inputs / body %d inputs",
-                              n->name, (long long)m64, n->n_inputs, body->n_inputs);
-        /* Every state variable comes back as an output (then the scan outputs). */
-        if (n->n_outputs < n_state)
-            return weft_error(WEFT_ERR_INVALID_MODEL, "node '%s' (Scan): %d state variables but only %d outputs",
-                              n->name, n_state, n->n_outputs);
+    case WEFT_CONTROL_SCAN: {
+        weft_graph *body = cv->graph[0];
+        /* in range: checked */
+        int n_state = n->n_inputs - (int)weft_attr_int(&cv->info, "num_scan_inputs", 1);
         for (int k = 0; k < n->n_inputs; k++) {
             weft_shape s = unknown_shape(g, k < n_state ? sh[k].rank : (sh[k].rank > 0 ? sh[k].rank - 1 : -1));
             seed_input(body, k, dt[k], &s);
@@ -290,7 +248,9 @@ static weft_status infer_control(weft_graph *g, weft_node *n, const weft_dtype *
         }
         return WEFT_OK;
     }
-    return weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': control-flow op %s is not supported", n->name, op);
+    default:
+        return weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': control-flow op %s is not supported", n->name, n->op_type);
+    }
 }
 
 static weft_status infer_graph(weft_graph *g, bool fold_consts, int *changed)
@@ -395,9 +355,10 @@ static weft_status infer_nodes(weft_graph *g, bool fold_consts, int *changed, we
             if (!data[k]) all_const = false;
         }
         if (d->flags & WEFT_OP_CONTROL_FLOW) {
-            if ((st = check_control_inputs(n))) return st;
+            control_view cv;
+            if ((st = control_view_of(n, &cv))) return st;
             if (!typed) continue;
-            if ((st = infer_control(g, n, dt, sh, changed))) return st;
+            if ((st = infer_control(g, n, &cv, dt, sh, changed))) return st;
             continue;
         }
         /* Nothing is known of an untyped input (a subgraph input the model left untyped): leave the

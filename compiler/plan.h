@@ -46,7 +46,7 @@ typedef struct weft_slot {
 
 typedef enum weft_step_kind {
     WEFT_STEP_KERNEL,  /* an op run by its backend */
-    WEFT_STEP_CONTROL, /* If / Loop / Scan: the runtime runs the subplans (runtime/control.c) */
+    WEFT_STEP_CONTROL, /* If / Loop / Scan: ops/control.c runs them, the session runs the subplans */
 } weft_step_kind;
 
 /* Classes of work for profiles. */

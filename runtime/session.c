@@ -56,6 +56,64 @@ static int default_threads(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* --- control flow (ops/control.h): what a control-flow step may ask of its session ---------------- */
+
+/* The step's checks and state, made once; its subplans are numbered as in step->sub. */
+static weft_status control_prepare(const weft_step *step, weft_control_state **out)
+{
+    weft_control_sig sig = {weft_control_kind_of(step->def), &step->info, step->n_in, step->in, step->n_out};
+    for (int r = 0; r < WEFT_CONTROL_MAX_SUBS; r++) sig.sub[r].index = -1;
+    for (int k = 0; k < step->n_sub; k++) {
+        int r = weft_control_role(sig.kind, step->sub_names[k]);
+        if (r >= 0) sig.sub[r] = (weft_control_sub){k, step->sub[k]->n_inputs, step->sub[k]->n_outputs};
+    }
+    return weft_control_prepare(&sig, out);
+}
+
+typedef struct control_call {
+    weft_session *s;
+    int step;
+} control_call;
+
+static weft_status control_run_sub(void *user, int sub, const weft_tview *inputs, weft_tview *outputs)
+{
+    const control_call *c = user;
+    weft_session *child = c->s->sub[c->step][sub];
+    weft_status st = weft_session_exec(child, inputs);
+    if (st) return st;
+    for (int o = 0; o < child->plan->n_outputs; o++) outputs[o] = child->views[child->plan->outputs[o]];
+    return WEFT_OK;
+}
+
+static weft_status control_alloc(void *user, int o, weft_dtype dt, int rank, const int64_t *dims, weft_tview *view)
+{
+    const control_call *c = user;
+    int slot = c->s->plan->steps[c->step].out[o];
+    weft_status st = weft_session_alloc_slot(c->s, slot, o, dt, rank, dims, view);
+    if (st == WEFT_OK && slot >= 0) c->s->views[slot] = *view;
+    return st;
+}
+
+static void control_declared(void *user, int sub, int o, weft_dtype *dt, weft_shape *shape)
+{
+    const control_call *c = user;
+    const struct weft_plan *bp = c->s->sub[c->step][sub]->plan;
+    *dt = bp->slots[bp->outputs[o]].dtype;
+    *shape = bp->slots[bp->outputs[o]].shape;
+}
+
+static weft_status control_step(weft_session *s, int i)
+{
+    const weft_step *step = &s->plan->steps[i];
+    for (int k = 0; k < step->n_in; k++) {
+        if (step->in[k] < 0) memset(&s->in_v[k], 0, sizeof s->in_v[k]);
+        else s->in_v[k] = s->views[step->in[k]];
+    }
+    control_call call = {s, i};
+    weft_control_host host = {control_run_sub, control_alloc, control_declared, &call};
+    return weft_control_run(s->cf[i], &step->info, s->in_v, &host);
+}
+
 /* --- create / free ------------------------------------------------------------------------------- */
 
 static weft_status session_new(const struct weft_plan *p, weft_session *parent, int threads, bool profile,
@@ -111,7 +169,7 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
         s->sub[i] = calloc((size_t)step->n_sub, sizeof **s->sub);
         if (!s->sub[i]) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
         for (int k = 0; st == WEFT_OK && k < step->n_sub; k++) st = session_new(step->sub[k], s, threads, false, &s->sub[i][k]);
-        if (st == WEFT_OK && step->kind == WEFT_STEP_CONTROL) st = weft_control_state_new(step, &s->cf[i]);
+        if (st == WEFT_OK && step->kind == WEFT_STEP_CONTROL) st = control_prepare(step, &s->cf[i]);
     }
     /* constants never change: point their views at the plan's data once */
     for (int v = 0; st == WEFT_OK && v < p->n_slots; v++) {
@@ -155,7 +213,7 @@ void weft_session_free(weft_session *s)
         if (s->sub && s->sub[i])
             for (int k = 0; k < p->steps[i].n_sub; k++) weft_session_free(s->sub[i][k]);
         if (s->sub) free(s->sub[i]);
-        if (s->cf) weft_control_state_free(s->cf[i]);
+        if (s->cf) weft_control_free(s->cf[i]);
         if (s->dyn_state && s->dyn_state[i] && p->steps[i].backend->release_state)
             p->steps[i].backend->release_state(s->dyn_state[i]);
     }
@@ -290,7 +348,7 @@ static weft_status run_step(weft_session *s, int i, int mode, void *state)
     double t0 = s->prof ? now_ms() : 0;
     weft_status st;
     if (step->kind == WEFT_STEP_CONTROL) {
-        st = weft_control_run(s, i);
+        st = control_step(s, i);
         goto out;
     }
     for (int k = 0; k < step->n_in; k++) {

@@ -6,6 +6,7 @@
 #define WEFT_RUNTIME_SESSION_H
 
 #include "../compiler/plan.h"
+#include "../ops/control.h"
 
 /* Memory that grows when a larger tensor needs it and is kept between runs: the steady state of a
  * session allocates nothing. */
@@ -13,17 +14,6 @@ typedef struct weft_buffer {
     void *data;
     size_t cap;
 } weft_buffer;
-
-/* Per Loop / Scan step: loop-carried state and per-iteration inputs. */
-typedef struct weft_cf_state {
-    int n;
-    weft_buffer *carry;   /* current value of each loop-carried / state variable */
-    weft_tview *carry_v;
-    weft_buffer *slice;   /* Scan: the current slice of each scan input */
-    weft_tview *body_in;  /* the body's inputs, by position */
-    int64_t iter;
-    uint8_t cond;
-} weft_cf_state;
 
 /* How a step runs under one set of sizes. */
 enum {
@@ -72,7 +62,7 @@ struct weft_session {
     int64_t *sym_val;       /* binding: value of each symbol in this run, -1 if unset */
     int *sym_from;          /* binding: which input set it */
     struct weft_session ***sub; /* [step][k]: sessions for the step's subplans */
-    weft_cf_state **cf;         /* [step]: Loop / Scan state, else NULL */
+    weft_control_state **cf;    /* [step]: control-flow state (ops/control.h), else NULL */
     void **dyn_state;           /* [step]: backend state of steps sized at run time */
     uint64_t *dyn_key;          /* [step]: the shapes dyn_state was made for */
     weft_config configs[WEFT_MAX_CONFIGS];
@@ -95,10 +85,6 @@ weft_status weft_session_exec(weft_session *s, const weft_tview *inputs);
  * buffer for an unused output). */
 weft_status weft_session_alloc_slot(weft_session *s, int slot, int out_pos, weft_dtype dt, int rank,
                                     const int64_t *dims, weft_tview *view);
-/* Executes a control-flow step (runtime/control.c). */
-weft_status weft_control_run(weft_session *s, int step);
-weft_status weft_control_state_new(const weft_step *st, weft_cf_state **out);
-void weft_control_state_free(weft_cf_state *cf);
 
 /* Sets up a configuration for the sizes bound in s->bind_v (runtime/arena.c): infers every static
  * shape, computes shape-only values, plans the arena, makes the backends' state. */

@@ -191,6 +191,32 @@ def many_ifs_expected(n, x, c0, c1):
     return v
 
 
+def loop_scan_outputs(k):
+    """A Loop with no loop-carried value and k scan outputs (more outputs than the Loop has inputs):
+    every iteration emits x + j as output j; M iterations."""
+    body_nodes = [helper.make_node("Identity", ["cond_in"], ["cond_out"])]
+    outs = [vi("cond_out", TensorProto.BOOL, [])]
+    for j in range(k):
+        body_nodes += [helper.make_node("Constant", [], [f"k{j}"], value=numpy_helper.from_array(np.full(2, j, np.float32))),
+                       helper.make_node("Add", ["x", f"k{j}"], [f"s{j}"])]
+        outs.append(vi(f"s{j}", TensorProto.FLOAT, [2]))
+    body = helper.make_graph(body_nodes, "body", [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, [])], outs)
+    node = helper.make_node("Loop", ["M", ""], [f"y{j}" for j in range(k)], body=body)
+    return _model([node], [vi("x", TensorProto.FLOAT, [2]), vi("M", TensorProto.INT64, [])],
+                  [vi(f"y{j}", TensorProto.FLOAT, [None, 2]) for j in range(k)])
+
+
+def scan_axes_mismatch():
+    """A running sum over the rows of xs, whose scan_input_axes lists two axes for its one scan input."""
+    body = helper.make_graph([helper.make_node("Add", ["s_in", "x_in"], ["s_out"]),
+                              helper.make_node("Identity", ["s_out"], ["y"])], "body",
+                             [vi("s_in", TensorProto.FLOAT, [2]), vi("x_in", TensorProto.FLOAT, [2])],
+                             [vi("s_out", TensorProto.FLOAT, [2]), vi("y", TensorProto.FLOAT, [2])])
+    node = helper.make_node("Scan", ["s0", "xs"], ["s", "ys"], num_scan_inputs=1, body=body, scan_input_axes=[0, 0])
+    return _model([node], [vi("s0", TensorProto.FLOAT, [2]), vi("xs", TensorProto.FLOAT, [3, 2])],
+                  [vi("s", TensorProto.FLOAT, [2]), vi("ys", TensorProto.FLOAT, [3, 2])])
+
+
 def _varint(v):
     out = bytearray()
     while True:

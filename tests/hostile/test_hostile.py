@@ -324,6 +324,25 @@ def test_many_if_nodes(tmp_path, conds):
     np.testing.assert_array_equal(wt.read_output(outdir, "y"), hm.many_ifs_expected(n, x, conds[0], conds[1]))
 
 
+@pytest.mark.parametrize("trips", [0, 3])
+def test_loop_with_more_scan_outputs_than_inputs(tmp_path, trips):
+    """Six scan outputs on a Loop with two inputs: the state kept per scan output is sized by the
+    outputs (it was sized by the inputs, and the runtime wrote past it)."""
+    k = 6
+    p = hm.save(hm.loop_scan_outputs(k), str(tmp_path / "loop.onnx"))
+    x = np.array([1, 2], np.float32)
+    res, outdir = wt.run_model(p, {"x": x, "M": np.array(trips, np.int64)}, str(tmp_path / "run"))
+    assert res.rc == 0, res.describe()
+    for j in range(k):
+        np.testing.assert_array_equal(wt.read_output(outdir, f"y{j}"), np.tile(x + j, (trips, 1)).reshape(trips, 2))
+
+
+def test_scan_axes_list_of_the_wrong_length(tmp_path):
+    p = hm.save(hm.scan_axes_mismatch(), str(tmp_path / "scan.onnx"))
+    res = run(p, {"s0": np.zeros(2, np.float32), "xs": np.ones((3, 2), np.float32)}, tmp_path)
+    assert_clean_failure(res, r"scan_input_axes")
+
+
 @pytest.mark.parametrize("depth", [60, 5000, 100000])
 def test_deeply_nested_subgraphs(tmp_path, depth):
     p = tmp_path / "deep.onnx"
