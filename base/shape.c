@@ -34,7 +34,8 @@ void weft_shape_format(const weft_shape *s, char *buf, size_t n)
         if (weft_dim_known(s->d[i]))
             k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s%lld", i ? "," : "", (long long)s->d[i].v);
         else
-            k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s$%d", i ? "," : "", s->d[i].sym);
+            k += (size_t)snprintf(buf + k, k < n ? n - k : 0, s->d[i].v ? "%s$%d%+lld" : "%s$%d", i ? "," : "", s->d[i].sym,
+                                  (long long)s->d[i].v);
     }
     snprintf(buf + k, k < n ? n - k : 0, "]");
 }

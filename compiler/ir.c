@@ -66,7 +66,8 @@ void weft_shape_format_sym(const weft_shape *s, const weft_symtab *t, char *buf,
         if (weft_dim_known(s->d[i]))
             k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s%lld", sep, (long long)s->d[i].v);
         else
-            k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s%s", sep, weft_sym_name(t, s->d[i].sym));
+            k += (size_t)snprintf(buf + k, k < n ? n - k : 0, s->d[i].v ? "%s%s%+lld" : "%s%s", sep,
+                                  weft_sym_name(t, s->d[i].sym), (long long)s->d[i].v);
     }
     snprintf(buf + k, k < n ? n - k : 0, "]");
 }

@@ -28,6 +28,7 @@ void weft_plan_destroy(struct weft_plan *p)
     }
     free(p->steps);
     free(p->slots);
+    free(p->buffer_buft);
     free(p->inputs);
     free(p->outputs);
     for (int i = 0; i < p->n_passes; i++) free(p->passes[i].name);
@@ -165,6 +166,8 @@ static weft_status assign_backend(const struct weft_plan *p, weft_step *s, const
     const struct weft_plan *root = p;
     while (root->parent) root = root->parent;
     s->backend = NULL;
+    /* Subgraphs run on the host: control flow reads their values between iterations. */
+    bool host_only = p->parent != NULL || s->shape_only;
     if (want) {
         for (int b = 0; b < root->n_backends && !s->backend; b++)
             if (strcmp(root->backends[b]->name, want) == 0) s->backend = root->backends[b];
@@ -172,7 +175,7 @@ static weft_status assign_backend(const struct weft_plan *p, weft_step *s, const
         if (!s->backend->supports(&d)) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s' (%s): backend '%s' does not take it", s->info.name, s->info.op_type, want); goto done; }
     } else {
         for (int b = 0; b < root->n_backends && !s->backend; b++)
-            if (root->backends[b]->supports(&d)) s->backend = root->backends[b];
+            if ((!host_only || root->backends[b]->buft->is_host) && root->backends[b]->supports(&d)) s->backend = root->backends[b];
         if (!s->backend) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s' (%s): no backend takes it", s->info.name, s->info.op_type); goto done; }
     }
     if (s->backend->prepare && (st = s->backend->prepare(&d, &s->prepared)))
@@ -186,6 +189,162 @@ done:
     return st;
 }
 
+/* --- placement and copies ------------------------------------------------------------------------ */
+
+/* Index of buffer type t in p->bufts, adding it. */
+static int buft_index(struct weft_plan *p, const weft_buffer_type *t)
+{
+    for (int i = 0; i < p->n_bufts; i++)
+        if (p->bufts[i] == t) return i;
+    if (p->n_bufts == WEFT_MAX_BACKENDS) return 0;
+    p->bufts[p->n_bufts] = t;
+    return p->n_bufts++;
+}
+
+static weft_status grow(void **arr, size_t elem, int n, int *cap)
+{
+    if (n < *cap) return WEFT_OK;
+    int nc = *cap * 2 + 8;
+    void *q = realloc(*arr, (size_t)nc * elem);
+    if (!q) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    *arr = q;
+    *cap = nc;
+    return WEFT_OK;
+}
+
+/* Points the OUTER slots of sp (at any depth) that read slot v of the plan `level` levels up at slot c. */
+static void redirect_outer(struct weft_plan *sp, int level, int v, int c)
+{
+    for (int j = 0; j < sp->n_slots; j++)
+        if (sp->slots[j].kind == WEFT_SLOT_OUTER && sp->slots[j].outer_depth == level && sp->slots[j].outer == v)
+            sp->slots[j].outer = c;
+    for (int t = 0; t < sp->n_steps; t++)
+        for (int k = 0; k < sp->steps[t].n_sub; k++) redirect_outer(sp->steps[t].sub[k], level + 1, v, c);
+}
+
+/* Whether sp (at any depth) reads slot v of the plan `level` levels up. */
+static bool reads_outer(const struct weft_plan *sp, int level, int v)
+{
+    for (int j = 0; j < sp->n_slots; j++)
+        if (sp->slots[j].kind == WEFT_SLOT_OUTER && sp->slots[j].outer_depth == level && sp->slots[j].outer == v) return true;
+    for (int t = 0; t < sp->n_steps; t++)
+        for (int k = 0; k < sp->steps[t].n_sub; k++)
+            if (reads_outer(sp->steps[t].sub[k], level + 1, v)) return true;
+    return false;
+}
+
+/*
+ * Where a value crosses from one buffer type to another, a copy step moves it: before a step that
+ * reads it elsewhere than where it lives, and after the last step for a graph output that does not
+ * live on the host (the caller reads host memory). One copy per value and destination, shared by every
+ * reader. Inputs an op declares as host inputs, and every input of a control-flow step, are read on
+ * the host. Plans with host backends only get no copies.
+ */
+static weft_status insert_copies(struct weft_plan *p)
+{
+    const weft_buffer_type *host = &weft_buffer_host;
+    bool any = false;
+    for (int i = 0; i < p->n_steps; i++) any |= p->steps[i].kind == WEFT_STEP_KERNEL && !p->steps[i].backend->buft->is_host;
+    for (int v = 0; v < p->n_slots; v++) p->slots[v].buft = buft_index(p, host);
+    if (!any) return WEFT_OK;
+    for (int i = 0; i < p->n_steps; i++) {
+        const weft_step *s = &p->steps[i];
+        int where = s->kind == WEFT_STEP_KERNEL ? buft_index(p, s->backend->buft) : 0;
+        for (int k = 0; k < s->n_out; k++) p->slots[s->out[k]].buft = where;
+    }
+    int cap_steps = p->n_steps + 1, cap_slots = p->n_slots + 1, n = 0;
+    weft_step *steps = calloc((size_t)cap_steps, sizeof *steps);
+    int *copy_of = NULL, n_copies = 0, cap_copies = 0; /* (value, buft, copy slot) triples */
+    if (!steps) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    weft_status st = WEFT_OK;
+    int n_slots0 = p->n_slots;
+    for (int i = 0; i <= p->n_steps && st == WEFT_OK; i++) {
+        bool tail = i == p->n_steps; /* the graph outputs' copies to the host */
+        weft_step *s = tail ? NULL : &p->steps[i];
+        /* reads: the step's inputs, then (control flow) the values its subgraphs read by name */
+        int n_reads = tail ? p->n_outputs : s->n_in + (s->kind == WEFT_STEP_CONTROL ? n_slots0 : 0);
+        for (int k = 0; k < n_reads && st == WEFT_OK; k++) {
+            int outer_v = -1, *ref = NULL;
+            if (tail) ref = &p->outputs[k];
+            else if (k < s->n_in) ref = &s->in[k];
+            else {
+                outer_v = k - s->n_in;
+                bool read = false;
+                for (int j = 0; j < s->n_sub && !read; j++) read = reads_outer(s->sub[j], 1, outer_v);
+                if (!read) continue;
+                ref = &outer_v;
+            }
+            int v = *ref;
+            if (v < 0) continue;
+            int need = 0;
+            if (!tail && k < s->n_in && s->kind == WEFT_STEP_KERNEL && !((s->def->host_inputs >> k) & 1u))
+                need = buft_index(p, s->backend->buft);
+            if (p->slots[v].buft == need) continue;
+            int c = -1;
+            for (int j = 0; j < n_copies; j++)
+                if (copy_of[3 * j] == v && copy_of[3 * j + 1] == need) c = copy_of[3 * j + 2];
+            if (c < 0) {
+                if ((st = grow((void **)&p->slots, sizeof *p->slots, p->n_slots + 1, &cap_slots))) break;
+                if ((st = grow((void **)&steps, sizeof *steps, n + 1, &cap_steps))) break;
+                int nc3 = cap_copies;
+                if (n_copies * 3 + 3 > cap_copies) {
+                    nc3 = cap_copies * 2 + 24;
+                    int *q = realloc(copy_of, (size_t)nc3 * sizeof *q);
+                    if (!q) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
+                    copy_of = q;
+                    cap_copies = nc3;
+                }
+                c = p->n_slots++;
+                p->slots[c] = p->slots[v];
+                p->slots[c].kind = WEFT_SLOT_TEMP;
+                p->slots[c].buft = need;
+                p->slots[c].data = NULL;
+                p->slots[c].nbytes = 0;
+                p->slots[c].input_index = -1;
+                weft_step *cs = &steps[n++];
+                memset(cs, 0, sizeof *cs);
+                cs->kind = WEFT_STEP_COPY;
+                cs->info.name = p->slots[v].name;
+                cs->info.op_type = "Copy";
+                cs->info.domain = "";
+                cs->n_in = cs->n_out = 1;
+                cs->in = malloc(sizeof(int));
+                cs->out = malloc(sizeof(int));
+                if (!cs->in || !cs->out) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
+                cs->in[0] = v;
+                cs->out[0] = c;
+                bool to_host = p->bufts[need]->is_host;
+                cs->copy_dir = to_host ? WEFT_COPY_TO_HOST : (p->bufts[p->slots[v].buft]->is_host ? WEFT_COPY_TO_DEVICE : WEFT_COPY_ON_DEVICE);
+                cs->copy_buft = to_host ? p->bufts[p->slots[v].buft] : p->bufts[need];
+                copy_of[3 * n_copies] = v;
+                copy_of[3 * n_copies + 1] = need;
+                copy_of[3 * n_copies + 2] = c;
+                n_copies++;
+            }
+            if (outer_v >= 0)
+                for (int j = 0; j < s->n_sub; j++) redirect_outer(s->sub[j], 1, outer_v, c);
+            else *ref = c;
+        }
+        if (!tail && st == WEFT_OK) {
+            if ((st = grow((void **)&steps, sizeof *steps, n + 1, &cap_steps))) break;
+            steps[n++] = *s;
+            memset(s, 0, sizeof *s); /* moved */
+        }
+    }
+    free(copy_of);
+    if (st) {
+        for (int i = 0; i < n; i++) if (steps[i].kind == WEFT_STEP_COPY) { free(steps[i].in); free(steps[i].out); }
+        free(steps); /* moved steps are lost with it: the caller destroys the plan, whose steps were moved */
+        return st;
+    }
+    free(p->steps);
+    p->steps = steps;
+    p->n_steps = n;
+    return WEFT_OK;
+}
+
+/* --- the plan ------------------------------------------------------------------------------------ */
+
 static weft_status build(weft_graph *g, const struct weft_plan *parent, const weft_backend *const *backends, int n_backends,
                          const char *const *assign, struct weft_plan **out)
 {
@@ -198,6 +357,7 @@ static weft_status build(weft_graph *g, const struct weft_plan *parent, const we
     for (int b = 0; b < n_backends && b < WEFT_MAX_BACKENDS; b++) p->backends[p->n_backends++] = backends[b];
     weft_status st = WEFT_OK;
     int V = g->n_values, N = g->n_nodes, unused = 0;
+    int *buffer_of = NULL, *free_list = NULL, *dies_start = NULL, *dies = NULL;
     /* an output nobody reads still needs room: it gets a slot of its own after the graph's values */
     for (int i = 0; i < N; i++)
         for (int k = 0; k < g->nodes[i].n_outputs; k++) unused += g->nodes[i].outputs[k] < 0;
@@ -205,17 +365,13 @@ static weft_status build(weft_graph *g, const struct weft_plan *parent, const we
     p->steps = calloc((size_t)N + 1, sizeof *p->steps);
     p->inputs = malloc(((size_t)g->n_inputs + 1) * sizeof(int));
     p->outputs = malloc(((size_t)g->n_outputs + 1) * sizeof(int));
-    int *buffer_of = malloc(((size_t)V + (size_t)unused + 1) * sizeof(int));
-    int *free_list = malloc(((size_t)V + (size_t)unused + 1) * sizeof(int));
-    int *dies_start = calloc((size_t)N + 2, sizeof(int)), *dies = malloc(((size_t)V + (size_t)unused + 1) * sizeof(int));
-    if (!p->slots || !p->steps || !p->inputs || !p->outputs || !buffer_of || !free_list || !dies_start || !dies) {
+    if (!p->slots || !p->steps || !p->inputs || !p->outputs) {
         st = weft_error(WEFT_ERR_NOMEM, "out of memory building the plan");
         goto done;
     }
     p->n_slots = V + unused;
     for (int v = V; v < V + unused; v++)
-        p->slots[v] = (weft_slot){.name = "", .kind = WEFT_SLOT_TEMP, .shape = {.rank = -1}, .buffer = -1,
-                                  .first = -1, .last = -1, .input_index = -1};
+        p->slots[v] = (weft_slot){.name = "", .kind = WEFT_SLOT_TEMP, .shape = {.rank = -1}, .input_index = -1};
     int next_unused = V;
     for (int v = 0; v < V; v++) {
         const weft_value *val = &g->values[v];
@@ -223,10 +379,7 @@ static weft_status build(weft_graph *g, const struct weft_plan *parent, const we
         s->name = val->name;
         s->dtype = val->dtype;
         s->shape = val->shape;
-        s->buffer = -1;
         s->input_index = -1;
-        s->first = -1;
-        s->last = -1;
         if (val->flags & WEFT_VALUE_CONST) {
             s->kind = WEFT_SLOT_CONST;
             s->data = val->data;
@@ -248,7 +401,7 @@ static weft_status build(weft_graph *g, const struct weft_plan *parent, const we
     p->n_outputs = g->n_outputs;
     for (int i = 0; i < g->n_outputs; i++) p->outputs[i] = g->outputs[i];
 
-    /* steps, liveness */
+    /* steps, each given to a backend */
     for (int i = 0; i < N; i++) {
         const weft_node *n = &g->nodes[i];
         weft_step *s = &p->steps[i];
@@ -259,40 +412,56 @@ static weft_status build(weft_graph *g, const struct weft_plan *parent, const we
         s->n_out = n->n_outputs;
         s->in = malloc(((size_t)n->n_inputs + 1) * sizeof(int));
         s->out = malloc(((size_t)n->n_outputs + 1) * sizeof(int));
-        if (!s->in || !s->out) { p->n_steps = i + 1; st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+        p->n_steps = i + 1;
+        if (!s->in || !s->out) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
         memcpy(s->in, n->inputs, (size_t)n->n_inputs * sizeof(int));
         memcpy(s->out, n->outputs, (size_t)n->n_outputs * sizeof(int));
         for (int k = 0; k < n->n_outputs; k++)
             if (s->out[k] < 0) s->out[k] = next_unused++;
-        p->n_steps = i + 1;
         if (!n->def) { st = weft_error(WEFT_ERR_UNSUPPORTED, "node '%s': op %s is not supported", n->name, n->op_type); goto done; }
-        if (n->n_inputs > p->max_step_in) p->max_step_in = n->n_inputs;
-        if (n->n_outputs > p->max_step_out) p->max_step_out = n->n_outputs;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) p->slots[n->inputs[k]].last = i;
-        for (int k = 0; k < n->n_outputs; k++) {
+        if ((st = build_subplans(p, s, n))) goto done;
+        s->op_class = classify(s);
+        if (s->kind == WEFT_STEP_KERNEL) {
+            /* shape-only steps are computed on the host when sizes are set up, whoever would take them */
+            s->shape_only = shape_only_step(p, s);
+            for (int k = 0; k < s->n_out; k++) p->slots[s->out[k]].shape_only = s->shape_only;
+            if ((st = assign_backend(p, s, assign ? assign[i] : NULL))) goto done;
+        }
+    }
+    if ((st = insert_copies(p))) goto done;
+    N = p->n_steps;
+    V = p->n_slots;
+
+    /* liveness */
+    for (int v = 0; v < V; v++) {
+        p->slots[v].first = p->slots[v].last = -1;
+        p->slots[v].buffer = -1;
+    }
+    for (int i = 0; i < N; i++) {
+        weft_step *s = &p->steps[i];
+        if (s->n_in > p->max_step_in) p->max_step_in = s->n_in;
+        if (s->n_out > p->max_step_out) p->max_step_out = s->n_out;
+        for (int k = 0; k < s->n_in; k++)
+            if (s->in[k] >= 0) p->slots[s->in[k]].last = i;
+        for (int k = 0; k < s->n_out; k++) {
             int v = s->out[k];
             if (p->slots[v].first < 0) p->slots[v].first = i;
             if (p->slots[v].last < i) p->slots[v].last = i;
         }
-        if ((st = build_subplans(p, s, n))) goto done;
         /* values a subgraph (at any depth) reads from this graph stay alive through this step */
         for (int k = 0; k < s->n_sub; k++) extend_outer_uses(s->sub[k], 1, i, p->slots);
-        s->op_class = classify(s);
-        if (s->kind == WEFT_STEP_KERNEL) {
-            if ((st = assign_backend(p, s, assign ? assign[i] : NULL))) goto done;
-            s->shape_only = shape_only_step(p, s);
-            for (int k = 0; k < s->n_out; k++)
-                if (s->out[k] >= 0) p->slots[s->out[k]].shape_only = s->shape_only;
-        }
     }
-    for (int i = 0; i < g->n_outputs; i++) p->slots[g->outputs[i]].last = N; /* the caller reads them */
+    for (int i = 0; i < p->n_outputs; i++) p->slots[p->outputs[i]].last = N; /* the caller reads them */
 
-    /* growing buffers: greedy reuse in schedule order; a value's buffer is released after its last step,
-     * once that step's outputs have taken theirs (so no step writes over its own inputs) */
-    int n_free = 0;
-    V = p->n_slots;
-    for (int v = 0; v < V; v++) buffer_of[v] = -1;
+    /* growing buffers (for values sized at run time): greedy reuse in schedule order, per buffer type; a
+     * value's buffer is released after its last step, once that step's outputs have taken theirs (so no
+     * step writes over its own inputs) */
+    buffer_of = malloc(((size_t)V + 1) * sizeof(int));
+    free_list = malloc(((size_t)V + 1) * sizeof(int));
+    dies_start = calloc((size_t)N + 2, sizeof(int));
+    dies = malloc(((size_t)V + 1) * sizeof(int));
+    p->buffer_buft = malloc(((size_t)V + 1) * sizeof(int));
+    if (!buffer_of || !free_list || !dies_start || !dies || !p->buffer_buft) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     for (int v = 0; v < V; v++)
         if (p->slots[v].last >= 0 && p->slots[v].last < N) dies_start[p->slots[v].last + 1]++;
     for (int i = 0; i < N; i++) dies_start[i + 1] += dies_start[i];
@@ -300,17 +469,22 @@ static weft_status build(weft_graph *g, const struct weft_plan *parent, const we
         if (p->slots[v].last >= 0 && p->slots[v].last < N) dies[dies_start[p->slots[v].last]++] = v;
     for (int i = N; i > 0; i--) dies_start[i] = dies_start[i - 1]; /* ...so shift back to starts */
     dies_start[0] = 0;
-    for (int i = 0; i < N; i++) {
-        const weft_step *s = &p->steps[i];
-        for (int k = 0; k < s->n_out; k++) {
-            int v = s->out[k];
-            if (v < 0 || p->slots[v].kind != WEFT_SLOT_TEMP || buffer_of[v] >= 0) continue;
-            buffer_of[v] = n_free ? free_list[--n_free] : p->n_buffers++;
-            p->slots[v].buffer = buffer_of[v];
-        }
-        for (int j = dies_start[i]; j < dies_start[i + 1]; j++) {
-            int v = dies[j];
-            if (buffer_of[v] >= 0) { free_list[n_free++] = buffer_of[v]; buffer_of[v] = -1; }
+    for (int t = 0; t < (p->n_bufts ? p->n_bufts : 1); t++) {
+        int n_free = 0;
+        for (int v = 0; v < V; v++) buffer_of[v] = -1;
+        for (int i = 0; i < N; i++) {
+            const weft_step *s = &p->steps[i];
+            for (int k = 0; k < s->n_out; k++) {
+                int v = s->out[k];
+                if (p->slots[v].kind != WEFT_SLOT_TEMP || p->slots[v].buft != t || buffer_of[v] >= 0) continue;
+                if (n_free) buffer_of[v] = free_list[--n_free];
+                else { buffer_of[v] = p->n_buffers; p->buffer_buft[p->n_buffers++] = t; }
+                p->slots[v].buffer = buffer_of[v];
+            }
+            for (int j = dies_start[i]; j < dies_start[i + 1]; j++) {
+                int v = dies[j];
+                if (buffer_of[v] >= 0) { free_list[n_free++] = buffer_of[v]; buffer_of[v] = -1; }
+            }
         }
     }
 done:

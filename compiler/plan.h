@@ -39,6 +39,7 @@ typedef struct weft_slot {
     int first, last;   /* TEMP: the step that writes it and the last step that reads it (n_steps for
                         * a graph output) */
     bool shape_only;   /* TEMP: computed from sizes alone, once per set of sizes */
+    int buft;          /* where it lives: index into the top plan's bufts (0: host) */
     int input_index;   /* INPUT: position among the plan's inputs */
     int outer;         /* OUTER: slot index in the plan `outer_depth` levels up */
     int outer_depth;   /* OUTER: 1 = the parent plan, 2 = its parent, ... */
@@ -47,6 +48,7 @@ typedef struct weft_slot {
 typedef enum weft_step_kind {
     WEFT_STEP_KERNEL,  /* an op run by its backend */
     WEFT_STEP_CONTROL, /* If / Loop / Scan: ops/control.c runs them, the session runs the subplans */
+    WEFT_STEP_COPY,    /* moves a value between buffer types (inserted by lowering)               */
 } weft_step_kind;
 
 /* Classes of work for profiles. */
@@ -71,6 +73,8 @@ typedef struct weft_step {
     const weft_backend *backend; /* who runs it (KERNEL) */
     void *prepared;        /* backend->prepare's object, released with the plan */
     bool shape_only;       /* every output is shape_only: runs when a set of sizes is set up */
+    const weft_buffer_type *copy_buft; /* COPY: the buffer type that is not the host's, which copies */
+    int copy_dir;          /* COPY: WEFT_COPY_TO_DEVICE, _TO_HOST or _ON_DEVICE */
     weft_op_class op_class;
 } weft_step;
 
@@ -106,6 +110,9 @@ struct weft_plan {
     int *outputs;           /* slot per graph output, in order */
     int n_outputs;
     int n_buffers;          /* growing buffers shared by the TEMP slots (slot.buffer) */
+    int *buffer_buft;       /* per growing buffer: its buffer type (index into bufts) */
+    const weft_buffer_type *bufts[WEFT_MAX_BACKENDS]; /* buffer types the plan's values live in; 0: host */
+    int n_bufts;
     int max_step_in, max_step_out; /* sizes of the per-step scratch arrays a session needs */
     const struct weft_plan *parent;
     bool owns_graph;

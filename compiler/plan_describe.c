@@ -50,7 +50,9 @@ static void describe_steps(weft_sb *b, const struct weft_plan *p, bool json, int
     char shape[256];
     for (int i = 0; i < p->n_steps; i++) {
         const weft_step *s = &p->steps[i];
-        const char *backend = s->kind == WEFT_STEP_KERNEL && s->backend ? s->backend->name : "runtime";
+        const char *backend = s->kind == WEFT_STEP_KERNEL && s->backend ? s->backend->name
+                              : s->kind == WEFT_STEP_COPY ? (s->copy_dir == WEFT_COPY_TO_HOST ? "to-host" : "to-device")
+                                                          : "runtime";
         if (json) {
             weft_sb_puts(b, *first ? "{\"name\": " : ", {\"name\": ");
             *first = false;
@@ -140,15 +142,27 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
     weft_sb b = {0};
     char shape[512];
     bool json = fmt & WEFT_DESCRIBE_JSON;
-    int per_backend[WEFT_MAX_BACKENDS] = {0}, by_runtime = 0, shape_only = 0;
+    int per_backend[WEFT_MAX_BACKENDS] = {0}, by_runtime = 0, shape_only = 0, n_copies = 0, n_uploads = 0;
+    weft_bytes_expr moved = {0}, uploaded = {0};
+    char moved_s[256], uploaded_s[256];
     for (int i = 0; i < p->n_steps; i++) {
         const weft_step *s = &p->steps[i];
         shape_only += s->shape_only;
+        if (s->kind == WEFT_STEP_COPY) {
+            const weft_slot *src = &p->slots[s->in[0]];
+            bool once = src->kind == WEFT_SLOT_CONST;
+            weft_bytes_add(once ? &uploaded : &moved, src->dtype, &src->shape, 1.0);
+            n_uploads += once;
+            n_copies += !once;
+            continue;
+        }
         int k = 0;
         while (k < p->n_backends && p->backends[k] != s->backend) k++;
         if (k < p->n_backends) per_backend[k]++;
         else by_runtime++;
     }
+    weft_bytes_format(&moved, p->syms, moved_s, sizeof moved_s);
+    weft_bytes_format(&uploaded, p->syms, uploaded_s, sizeof uploaded_s);
     if (json) {
         weft_sb_puts(&b, "{\"backend\": ");
         weft_sb_json_str(&b, backends);
@@ -160,6 +174,10 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         }
         weft_sb_printf(&b, "%s\"runtime\": %d}, \"shape_only_steps\": %d, \"opt_level\": %d", p->n_backends ? ", " : "",
                        by_runtime, shape_only, p->opt_level);
+        weft_sb_printf(&b, ", \"copies\": %d, \"copy_bytes_per_run\": ", n_copies);
+        weft_sb_json_str(&b, moved_s);
+        weft_sb_printf(&b, ", \"uploads\": %d, \"upload_bytes\": ", n_uploads);
+        weft_sb_json_str(&b, uploaded_s);
         weft_sb_printf(&b, ", \"steps\": %d, \"buffers\": %d, \"constants\": %d, \"constant_bytes\": %zu, \"ops\": [",
                        total, p->n_buffers, n_const, const_bytes);
         for (int k = 0; k < n_kinds; k++) {
@@ -201,6 +219,9 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         weft_sb_puts(&b, "steps by backend:");
         for (int k = 0; k < p->n_backends; k++) weft_sb_printf(&b, " %s %d,", p->backends[k]->name, per_backend[k]);
         weft_sb_printf(&b, " runtime (control flow) %d; %d compute sizes only (once per set of sizes)\n", by_runtime, shape_only);
+        if (n_copies || n_uploads)
+            weft_sb_printf(&b, "copies between buffer types: %d per run moving %s; %d constants uploaded once (%s)\n", n_copies,
+                           moved_s, n_uploads, uploaded_s);
         weft_sb_printf(&b, "constants: %d, %zu bytes\n", n_const, const_bytes);
         for (int io = 0; io < 2; io++) {
             int n = io ? p->n_outputs : p->n_inputs;

@@ -118,9 +118,27 @@ void weft_symval_propagate(weft_symval *t, const weft_graph *g, const weft_node 
     *out = r;
 }
 
+static bool is_weft(const weft_node *n, const char *op) { return strcmp(n->domain, "ai.weft") == 0 && strcmp(n->op_type, op) == 0; }
+
+/* Segment counts: CSR's offsets are [num_segments + 1]; SegmentReduce's output without init has
+ * num_segments rows. */
+static void refine_segments(const weft_symval *t, weft_graph *g, const weft_node *n)
+{
+    weft_symval s;
+    if (n->n_inputs < 2 || !get(t, g, n->inputs[1], &s) || s.len != 1) return;
+    bool csr = is_weft(n, "CSR");
+    if (!csr && n->n_inputs > 3 && n->inputs[3] >= 0) return; /* SegmentReduce with init: init's shape */
+    weft_shape *o = &g->values[n->outputs[0]].shape;
+    if (o->rank >= 1 && !weft_dim_known(o->d[0])) o->d[0] = csr ? weft_dim_add(s.d[0], 1) : s.d[0];
+}
+
 void weft_symval_refine(const weft_symval *t, weft_graph *g, const weft_node *n)
 {
     if (n->n_outputs < 1 || n->outputs[0] < 0) return;
+    if (is_weft(n, "CSR") || is_weft(n, "SegmentReduce")) {
+        refine_segments(t, g, n);
+        return;
+    }
     int shape_in = is(n, "ConstantOfShape") ? 0 : (is(n, "Reshape") || is(n, "Expand")) ? 1 : -1;
     if (shape_in < 0 || n->n_inputs <= shape_in) return;
     weft_symval s;

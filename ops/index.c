@@ -644,9 +644,9 @@ static weft_status unique_run(weft_kernel_ctx *k)
 }
 
 const weft_op_def weft_ops_index[] = {
-    {"OneHot", "", 9, 0, 3, 3, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, onehot_infer, onehot_run},
+    {"OneHot", "", 9, 0, 3, 3, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, onehot_infer, onehot_run, 0x2},
     {"NonZero", "", 9, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, nonzero_infer, nonzero_run},
-    {"TopK", "", 1, 0, 1, 2, 2, 2, WEFT_OP_VALUE_DEPENDENT_SHAPE, topk_infer, topk_run},
+    {"TopK", "", 1, 0, 1, 2, 2, 2, WEFT_OP_VALUE_DEPENDENT_SHAPE, topk_infer, topk_run, 0x2},
     {"ArgMax", "", 1, 0, 1, 1, 1, 1, 0, arg_infer, argmax_run},
     {"ArgMin", "", 1, 0, 1, 1, 1, 1, 0, arg_infer, argmin_run},
     {"CumSum", "", 11, 0, 2, 2, 1, 1, 0, cumsum_infer, cumsum_run},

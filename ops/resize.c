@@ -497,6 +497,6 @@ static weft_status rs_run(weft_kernel_ctx *k)
 }
 
 const weft_op_def weft_ops_resize[] = {
-    {"Resize", "", 11, 0, 1, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, rs_infer, rs_run},
+    {"Resize", "", 11, 0, 1, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, rs_infer, rs_run, 0xe},
 };
 const int weft_ops_resize_count = sizeof weft_ops_resize / sizeof weft_ops_resize[0];

@@ -405,9 +405,9 @@ static weft_status grucell_run(weft_kernel_ctx *k)
 }
 
 const weft_op_def weft_ops_weft[] = {
-    {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run},
+    {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run, 0x4},
     {"RowGather", DOMAIN, 1, 0, 2, 2, 1, 1, 0, rowgather_infer, rowgather_run},
-    {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run},
+    {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run, 0x4},
     {"TimeEncoding", DOMAIN, 1, 0, 3, 3, 1, 1, 0, timeenc_infer, timeenc_run},
     {"GRUCell", DOMAIN, 1, 0, 4, 6, 1, 1, 0, grucell_infer, grucell_run},
 };

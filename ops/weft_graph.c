@@ -14,9 +14,9 @@
  * never an out-of-bounds read or an output left unwritten.
  *
  * Inference of N (the segment count) in the readers: N + 1 is the length of `offsets`. When that length
- * is a number, N is that number minus one; when it is a symbol, N gets a fresh symbol (a symbol plus or
- * minus one has no name in weft's shapes). With `init`, the output is init's shape, which keeps the
- * model's own symbol.
+ * is a number, N is that number minus one; when it is a symbol plus one (CSR's offsets, once the compiler
+ * knows num_segments holds the symbol N), N is that symbol; otherwise N gets a fresh symbol. With
+ * `init`, the output is init's shape, which keeps the model's own symbol.
  */
 #include <math.h>
 #include <string.h>
@@ -62,7 +62,8 @@ static weft_status same_rows(const weft_infer_ctx *c, int i, const char *ni, int
     return WEFT_OK;
 }
 
-/* N from offsets' length: a number when the length is one, else a fresh symbol. */
+/* N from offsets' length: a number when the length is one, the symbol N when it is N + 1 (the shape
+ * CSR's inference gives when num_segments holds a symbol), else a fresh symbol. */
 static weft_status segments_dim(weft_infer_ctx *c, int input, weft_dim *n)
 {
     const weft_shape *s = &c->in_shape[input];
@@ -70,6 +71,8 @@ static weft_status segments_dim(weft_infer_ctx *c, int input, weft_dim *n)
         if (s->d[0].v < 1)
             return weft_op_error(c->node, WEFT_ERR_SHAPE, "input %d (offsets) must have N + 1 >= 1 entries, has 0", input);
         *n = weft_dim_num(s->d[0].v - 1);
+    } else if (s->rank == 1 && s->d[0].v >= 1) {
+        *n = weft_dim_add(s->d[0], -1);
     } else {
         *n = weft_dim_unknown(c);
     }

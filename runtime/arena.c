@@ -12,6 +12,8 @@
  * at the offset of the smallest gap between the values it overlaps in time that fits it. The lower
  * bound of any plan is the largest total of bytes live at one step.
  */
+#define _GNU_SOURCE /* qsort_r */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +28,47 @@ typedef struct placed {
     size_t off, size;
 } placed;
 
-static const size_t *sort_bytes;
-static const int *sort_first;
-static int by_size_desc(const void *a, const void *b)
+typedef struct plan_in {
+    int n;
+    const int *first, *last;
+    const size_t *bytes;
+} plan_in;
+
+/* Orders tried: largest first (ties: earliest start, or latest end), largest area (bytes x steps)
+ * first, earliest first; each with two placements (lowest gap that fits, smallest gap that fits); then
+ * largest first with sizes jittered by a fixed-seed generator (so plans are reproducible). Every trial
+ * gives a sound plan and the smallest wins, stopping early at the lower bound: no one order suits every
+ * graph, and set-up pays for the trials once per set of sizes. */
+enum { ORDER_SIZE_START, ORDER_SIZE_END, ORDER_AREA, ORDER_START, N_ORDERS, ORDER_JITTER = N_ORDERS };
+typedef struct order_ctx {
+    const plan_in *in;
+    int order;
+    const double *jitter; /* ORDER_JITTER: per value, a factor in [0.7, 1.3) */
+} order_ctx;
+
+static int order_cmp(const void *a, const void *b, void *ctx)
 {
     int i = *(const int *)a, j = *(const int *)b;
-    if (sort_bytes[i] != sort_bytes[j]) return sort_bytes[i] < sort_bytes[j] ? 1 : -1;
-    if (sort_first[i] != sort_first[j]) return sort_first[i] < sort_first[j] ? -1 : 1;
+    const plan_in *in = ((const order_ctx *)ctx)->in;
+    int sort_order = ((const order_ctx *)ctx)->order;
+    double ki, kj;
+    if (sort_order == ORDER_AREA) {
+        ki = (double)align_up(in->bytes[i]) * (in->last[i] - in->first[i] + 1);
+        kj = (double)align_up(in->bytes[j]) * (in->last[j] - in->first[j] + 1);
+    } else if (sort_order == ORDER_JITTER) {
+        ki = (double)align_up(in->bytes[i]) * ((const order_ctx *)ctx)->jitter[i];
+        kj = (double)align_up(in->bytes[j]) * ((const order_ctx *)ctx)->jitter[j];
+    } else if (sort_order == ORDER_START) {
+        ki = -in->first[i];
+        kj = -in->first[j];
+    } else {
+        ki = (double)align_up(in->bytes[i]);
+        kj = (double)align_up(in->bytes[j]);
+    }
+    if (ki != kj) return ki < kj ? 1 : -1;
+    if (sort_order == ORDER_SIZE_END && in->last[i] != in->last[j]) return in->last[i] > in->last[j] ? -1 : 1;
+    if (sort_order == ORDER_START && in->bytes[i] != in->bytes[j]) return in->bytes[i] > in->bytes[j] ? -1 : 1;
+    if (in->first[i] != in->first[j]) return in->first[i] < in->first[j] ? -1 : 1;
     return i - j;
 }
 
@@ -40,6 +76,37 @@ static int by_offset(const void *a, const void *b)
 {
     const placed *x = a, *y = b;
     return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Places values in `order`, each in a gap between the values already placed that overlap it in time
+ * (the lowest that holds it, or with `best` the smallest), else after all of them. Returns the total. */
+static size_t place(const plan_in *in, const int *order, bool best_fit, int *done, placed *busy, size_t *offset)
+{
+    size_t total = 0;
+    int n_done = 0;
+    for (int k = 0; k < in->n; k++) {
+        int i = order[k];
+        size_t need = align_up(in->bytes[i]);
+        int nb = 0;
+        for (int d = 0; d < n_done; d++) {
+            int j = done[d];
+            if (in->first[j] <= in->last[i] && in->first[i] <= in->last[j] && in->bytes[j])
+                busy[nb++] = (placed){offset[j], align_up(in->bytes[j])};
+        }
+        qsort(busy, (size_t)nb, sizeof *busy, by_offset);
+        size_t at = 0, best = SIZE_MAX, best_gap = SIZE_MAX;
+        for (int b = 0; b < nb; b++) {
+            if (busy[b].off > at) {
+                size_t gap = busy[b].off - at;
+                if (gap >= need && gap < best_gap && (best_fit || best == SIZE_MAX)) { best_gap = gap; best = at; }
+            }
+            if (busy[b].off + busy[b].size > at) at = busy[b].off + busy[b].size;
+        }
+        offset[i] = best != SIZE_MAX ? best : at;
+        if (offset[i] + need > total) total = offset[i] + need;
+        done[n_done++] = i;
+    }
+    return total;
 }
 
 weft_status weft_arena_plan(int n, const int *first, const int *last, const size_t *bytes, size_t *offset,
@@ -51,48 +118,44 @@ weft_status weft_arena_plan(int n, const int *first, const int *last, const size
     int *order = malloc((size_t)n * sizeof *order);
     int *done = malloc((size_t)n * sizeof *done);
     placed *busy = malloc((size_t)n * sizeof *busy);
+    size_t *trial = malloc((size_t)n * sizeof *trial);
     int max_step = 0;
     for (int i = 0; i < n; i++) max_step = last[i] > max_step ? last[i] : max_step;
     size_t *live = calloc((size_t)max_step + 2, sizeof *live);
-    if (!order || !done || !busy || !live) {
-        free(order); free(done); free(busy); free(live);
+    if (!order || !done || !busy || !trial || !live) {
+        free(order); free(done); free(busy); free(trial); free(live);
         return weft_error(WEFT_ERR_NOMEM, "out of memory planning the arena");
     }
-    for (int i = 0; i < n; i++) {
-        order[i] = i;
+    for (int i = 0; i < n; i++)
         for (int t = first[i]; t <= last[i]; t++) live[t] += align_up(bytes[i]);
-    }
     for (int t = 0; t <= max_step; t++) *bound = live[t] > *bound ? live[t] : *bound;
-    sort_bytes = bytes;
-    sort_first = first;
-    qsort(order, (size_t)n, sizeof *order, by_size_desc);
-    int n_done = 0;
-    for (int k = 0; k < n; k++) {
-        int i = order[k];
-        size_t need = align_up(bytes[i]);
-        int nb = 0;
-        for (int d = 0; d < n_done; d++) {
-            int j = done[d];
-            if (first[j] <= last[i] && first[i] <= last[j] && bytes[j]) busy[nb++] = (placed){offset[j], align_up(bytes[j])};
-        }
-        qsort(busy, (size_t)nb, sizeof *busy, by_offset);
-        /* best fit: the smallest gap that holds it; else after everything it overlaps */
-        size_t at = 0, best = SIZE_MAX, best_gap = SIZE_MAX, end = 0;
-        for (int b = 0; b < nb; b++) {
-            if (busy[b].off > at) {
-                size_t gap = busy[b].off - at;
-                if (gap >= need && gap < best_gap) { best_gap = gap; best = at; }
+    plan_in in = {n, first, last, bytes};
+    *total = SIZE_MAX;
+    /* trials cost O(n^2) each: fewer for plans with many values */
+    int fixed = n > 4000 ? 2 : 2 * N_ORDERS, jittered = n > 2000 ? 0 : n > 500 ? 16 : 64;
+    double *jitter = malloc((size_t)n * sizeof *jitter);
+    if (!jitter) jittered = 0;
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (int t = 0; t < fixed + jittered && *total > *bound; t++) {
+        for (int i = 0; i < n; i++) order[i] = i;
+        order_ctx oc = {&in, t < fixed ? t / 2 : ORDER_JITTER, jitter};
+        if (t >= fixed)
+            for (int i = 0; i < n; i++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                jitter[i] = 0.7 + 0.6 * (double)(rng >> 11) / 9007199254740992.0;
             }
-            if (busy[b].off + busy[b].size > at) at = busy[b].off + busy[b].size;
+        qsort_r(order, (size_t)n, sizeof *order, order_cmp, &oc); /* sessions set up on many threads at once */
+        size_t got = place(&in, order, t < fixed ? t % 2 : 0, done, busy, trial);
+        if (got < *total) {
+            *total = got;
+            memcpy(offset, trial, (size_t)n * sizeof *offset);
         }
-        end = at;
-        offset[i] = best != SIZE_MAX ? best : end;
-        if (offset[i] + need > *total) *total = offset[i] + need;
-        done[n_done++] = i;
     }
+    free(jitter);
     free(order);
     free(done);
     free(busy);
+    free(trial);
     free(live);
     return WEFT_OK;
 }
@@ -116,7 +179,12 @@ void weft_config_clear(const struct weft_plan *p, weft_config *cfg)
     for (int i = 0; cfg->state && i < p->n_steps; i++)
         if (cfg->state[i] && p->steps[i].backend && p->steps[i].backend->release_state)
             p->steps[i].backend->release_state(cfg->state[i]);
-    for (int v = 0; cfg->shape_data && v < p->n_slots; v++) free(cfg->shape_data[v]);
+    for (int v = 0; cfg->shape_data && v < p->n_slots; v++) {
+        if (!cfg->shape_data[v]) continue;
+        const weft_buffer_type *t = p->bufts[p->slots[v].buft];
+        if (t == &weft_buffer_host) free(cfg->shape_data[v]);
+        else t->free(t->ctx, cfg->shape_data[v]);
+    }
     free(cfg->key);
     free(cfg->views);
     free(cfg->mode);
@@ -209,6 +277,41 @@ static weft_status compute_shape_only(weft_session *s, weft_config *cfg, int i)
     return st ? weft_error_wrap(st, "computing shape-only node '%s'", step->info.name) : WEFT_OK;
 }
 
+/* A copy between buffer types: the same shape on the other side. A copy of a constant is made once per
+ * session (s->uploads), of a shape-only value once per set of sizes (cfg->shape_data); both are then
+ * skipped by runs. */
+static weft_status setup_copy(weft_session *s, weft_config *cfg, int i)
+{
+    const struct weft_plan *p = s->plan;
+    const weft_step *step = &p->steps[i];
+    int v = step->in[0], c = step->out[0];
+    const weft_slot *src = &p->slots[v];
+    cfg->views[c] = cfg->views[v];
+    cfg->views[c].data = NULL;
+    size_t bytes = view_bytes(&cfg->views[v]);
+    const void *from = src->kind == WEFT_SLOT_CONST ? src->data : src->shape_only ? cfg->shape_data[v] : NULL;
+    if (!from) { cfg->mode[i] = WEFT_MODE_STATIC; return WEFT_OK; }
+    cfg->mode[i] = WEFT_MODE_SKIP;
+    const weft_buffer_type *t = p->bufts[p->slots[c].buft];
+    void *to = NULL;
+    weft_status st;
+    if (src->kind == WEFT_SLOT_CONST) {
+        if (!s->uploads[i].data) {
+            if ((st = weft_buffer_reserve_on(&s->uploads[i], t, bytes))) return st;
+            if ((st = step->copy_buft->copy(step->copy_buft->ctx, s->uploads[i].data, from, bytes, step->copy_dir))) return st;
+        }
+        to = s->uploads[i].data;
+    } else {
+        if (t == &weft_buffer_host) to = malloc(bytes ? bytes : 1);
+        else if ((st = t->alloc(t->ctx, bytes ? bytes : 1, &to))) return st;
+        if (!to) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+        cfg->shape_data[c] = to;
+        if ((st = step->copy_buft->copy(step->copy_buft->ctx, to, from, bytes, step->copy_dir))) return st;
+    }
+    cfg->views[c].data = to;
+    return WEFT_OK;
+}
+
 weft_status weft_config_setup(weft_session *s, weft_config *cfg)
 {
     const struct weft_plan *p = s->plan;
@@ -234,6 +337,10 @@ weft_status weft_config_setup(weft_session *s, weft_config *cfg)
     }
     for (int i = 0; i < N; i++) {
         const weft_step *step = &p->steps[i];
+        if (step->kind == WEFT_STEP_COPY && !cfg->dynamic[step->in[0]]) {
+            if ((st = setup_copy(s, cfg, i))) goto done;
+            continue;
+        }
         bool dyn = step->kind != WEFT_STEP_KERNEL;
         if (!dyn && (st = infer_static(s, cfg, i, &dyn))) goto done;
         if (dyn) {
@@ -246,27 +353,34 @@ weft_status weft_config_setup(weft_session *s, weft_config *cfg)
         cfg->mode[i] = step->shape_only ? WEFT_MODE_SKIP : WEFT_MODE_STATIC;
         if (step->shape_only && (st = compute_shape_only(s, cfg, i))) goto done;
     }
-    /* the arena: static temporaries (not shape-only) */
-    int n = 0;
-    for (int v = 0; v < V; v++) {
-        const weft_slot *sl = &p->slots[v];
-        if (sl->kind != WEFT_SLOT_TEMP || sl->shape_only || cfg->dynamic[v] || sl->first < 0) continue;
-        which[n] = v;
-        first[n] = sl->first;
-        last[n] = sl->last;
-        bytes[n] = view_bytes(&cfg->views[v]);
-        n++;
+    /* one arena per buffer type: its static temporaries (not those made at set-up) */
+    for (int t = 0; t < p->n_bufts; t++) {
+        int n = 0;
+        for (int v = 0; v < V; v++) {
+            const weft_slot *sl = &p->slots[v];
+            if (sl->buft != t || sl->kind != WEFT_SLOT_TEMP || sl->shape_only || cfg->dynamic[v] || sl->first < 0 ||
+                cfg->views[v].data)
+                continue;
+            which[n] = v;
+            first[n] = sl->first;
+            last[n] = sl->last;
+            bytes[n] = view_bytes(&cfg->views[v]);
+            n++;
+        }
+        size_t total = 0, bound = 0;
+        if ((st = weft_arena_plan(n, first, last, bytes, off, &total, &bound))) goto done;
+        if ((st = weft_buffer_reserve_on(&s->arenas[t], p->bufts[t], total))) goto done;
+        cfg->arena_bytes += total;
+        cfg->bound_bytes += bound;
+        cfg->arena_base[t] = s->arenas[t].data;
+        for (int k = 0; k < n; k++) cfg->views[which[k]].data = (char *)s->arenas[t].data + off[k];
     }
-    if ((st = weft_arena_plan(n, first, last, bytes, off, &cfg->arena_bytes, &cfg->bound_bytes))) goto done;
-    if ((st = weft_buffer_reserve(&s->arena, cfg->arena_bytes))) goto done;
-    cfg->arena_base = s->arena.data;
-    for (int k = 0; k < n; k++) cfg->views[which[k]].data = (char *)s->arena.data + off[k];
     for (int v = 0; v < V; v++)
         if (p->slots[v].kind == WEFT_SLOT_TEMP && p->slots[v].shape_only && cfg->shape_data[v]) cfg->views[v].data = cfg->shape_data[v];
     /* the backends' state for these shapes */
     for (int i = 0; i < N; i++) {
         const weft_step *step = &p->steps[i];
-        if (cfg->mode[i] != WEFT_MODE_STATIC || !step->backend->reshape) continue;
+        if (cfg->mode[i] != WEFT_MODE_STATIC || step->kind != WEFT_STEP_KERNEL || !step->backend->reshape) continue;
         for (int k = 0; k < step->n_in; k++) {
             if (step->in[k] < 0) memset(&s->in_v[k], 0, sizeof s->in_v[k]);
             else s->in_v[k] = cfg->views[step->in[k]];

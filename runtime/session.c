@@ -42,6 +42,27 @@ void weft_buffer_release(weft_buffer *b)
     b->cap = 0;
 }
 
+weft_status weft_buffer_reserve_on(weft_buffer *b, const weft_buffer_type *t, size_t bytes)
+{
+    if (!t || t == &weft_buffer_host) return weft_buffer_reserve(b, bytes);
+    if (bytes <= b->cap && b->data) return WEFT_OK;
+    void *q = NULL;
+    weft_status st = t->alloc(t->ctx, bytes ? bytes : 1, &q);
+    if (st) return weft_error_wrap(st, "%s memory", t->name);
+    if (b->data) t->free(t->ctx, b->data);
+    b->data = q;
+    b->cap = bytes ? bytes : 1;
+    return WEFT_OK;
+}
+
+void weft_buffer_release_on(weft_buffer *b, const weft_buffer_type *t)
+{
+    if (!t || t == &weft_buffer_host) { weft_buffer_release(b); return; }
+    if (b->data) t->free(t->ctx, b->data);
+    b->data = NULL;
+    b->cap = 0;
+}
+
 static void *scratch_fn(void *user, size_t bytes)
 {
     weft_session *s = user;
@@ -150,11 +171,13 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
     s->cf = calloc(N, sizeof *s->cf);
     s->dyn_state = calloc(N, sizeof *s->dyn_state);
     s->dyn_key = calloc(N, sizeof *s->dyn_key);
+    s->uploads = calloc(N, sizeof *s->uploads);
     s->prof = profile ? calloc(N, sizeof *s->prof) : NULL;
     weft_status st = WEFT_OK;
     if (!s->views || !s->const_views || !s->buffers || !s->discard || !s->out_copy || !s->in_dt || !s->in_sh ||
         !s->in_data || !s->in_v || !s->out_dt || !s->out_sh || !s->out_v || !s->bind_v || !s->bound || !s->key ||
-        !s->sym_val || !s->sym_from || !s->sub || !s->cf || !s->dyn_state || !s->dyn_key || (profile && !s->prof))
+        !s->sym_val || !s->sym_from || !s->sub || !s->cf || !s->dyn_state || !s->dyn_key || !s->uploads ||
+        (profile && !s->prof))
         st = weft_error(WEFT_ERR_NOMEM, "out of memory creating a session");
     for (int i = 0; st == WEFT_OK && i < p->n_steps; i++) {
         const weft_step *step = &p->steps[i];
@@ -216,17 +239,20 @@ void weft_session_free(weft_session *s)
         if (s->cf) weft_control_free(s->cf[i]);
         if (s->dyn_state && s->dyn_state[i] && p->steps[i].backend->release_state)
             p->steps[i].backend->release_state(s->dyn_state[i]);
+        if (s->uploads && s->uploads[i].data)
+            weft_buffer_release_on(&s->uploads[i], p->bufts[p->slots[p->steps[i].out[0]].buft]);
     }
     for (int c = 0; c < s->n_configs; c++) weft_config_clear(p, &s->configs[c]);
-    for (int b = 0; s->buffers && b < p->n_buffers; b++) weft_buffer_release(&s->buffers[b]);
+    for (int b = 0; s->buffers && b < p->n_buffers; b++) weft_buffer_release_on(&s->buffers[b], p->bufts[p->buffer_buft[b]]);
     for (int b = 0; s->discard && b <= p->max_step_out; b++) weft_buffer_release(&s->discard[b]);
     for (int b = 0; s->out_copy && b < p->n_outputs; b++) weft_buffer_release(&s->out_copy[b]);
     weft_buffer_release(&s->scratch);
-    weft_buffer_release(&s->arena);
+    for (int t = 0; t < p->n_bufts; t++) weft_buffer_release_on(&s->arenas[t], p->bufts[t]);
     free(s->sub);
     free(s->cf);
     free(s->dyn_state);
     free(s->dyn_key);
+    free(s->uploads);
     free(s->prof);
     free(s->views);
     free(s->const_views);
@@ -267,9 +293,14 @@ weft_status weft_session_alloc_slot(weft_session *s, int slot, int out_pos, weft
         return weft_error(WEFT_ERR_NOMEM, "tensor '%s' is too large", slot >= 0 ? s->plan->slots[slot].name : "?");
     size_t bytes = (size_t)numel * es;
     weft_buffer *b;
-    if (slot >= 0 && s->plan->slots[slot].buffer >= 0) b = &s->buffers[s->plan->slots[slot].buffer];
-    else b = &s->discard[out_pos];
-    weft_status st = weft_buffer_reserve(b, bytes);
+    const weft_buffer_type *t = NULL;
+    if (slot >= 0 && s->plan->slots[slot].buffer >= 0) {
+        b = &s->buffers[s->plan->slots[slot].buffer];
+        t = s->plan->bufts[s->plan->buffer_buft[s->plan->slots[slot].buffer]];
+    } else {
+        b = &s->discard[out_pos];
+    }
+    weft_status st = weft_buffer_reserve_on(b, t, bytes);
     if (st) return weft_error_wrap(st, "tensor '%s'", slot >= 0 ? s->plan->slots[slot].name : "(unused output)");
     view->dtype = dt;
     view->rank = rank;
@@ -351,6 +382,15 @@ static weft_status run_step(weft_session *s, int i, int mode, void *state)
         st = control_step(s, i);
         goto out;
     }
+    if (step->kind == WEFT_STEP_COPY) {
+        const weft_tview *src = &s->views[step->in[0]];
+        weft_tview *dst = &s->views[step->out[0]];
+        if (mode == WEFT_MODE_DYNAMIC && (st = weft_session_alloc_slot(s, step->out[0], 0, src->dtype, src->rank, src->dims, dst)))
+            goto out;
+        st = step->copy_buft->copy(step->copy_buft->ctx, dst->data, src->data, (size_t)src->numel * weft_dtype_size(src->dtype),
+                                   step->copy_dir);
+        goto out;
+    }
     for (int k = 0; k < step->n_in; k++) {
         int v = step->in[k];
         if (v < 0) memset(&s->in_v[k], 0, sizeof s->in_v[k]);
@@ -414,13 +454,15 @@ static weft_status run_config(weft_session *s, weft_config *cfg)
 {
     const struct weft_plan *p = s->plan;
     memcpy(s->views, cfg->views, (size_t)p->n_slots * sizeof *s->views);
-    if (cfg->arena_base != s->arena.data) { /* the arena moved since these sizes were set up */
+    for (int t = 0; t < p->n_bufts; t++) {
+        if (cfg->arena_base[t] == s->arenas[t].data) continue;
+        /* that arena moved since these sizes were set up (a larger set of sizes grew it) */
         for (int v = 0; v < p->n_slots; v++) {
             const weft_slot *sl = &p->slots[v];
-            if (sl->kind == WEFT_SLOT_TEMP && !sl->shape_only && !cfg->dynamic[v] && cfg->views[v].data)
-                cfg->views[v].data = (char *)s->arena.data + ((char *)cfg->views[v].data - (char *)cfg->arena_base);
+            if (sl->buft == t && sl->kind == WEFT_SLOT_TEMP && !sl->shape_only && !cfg->dynamic[v] && cfg->views[v].data)
+                cfg->views[v].data = (char *)s->arenas[t].data + ((char *)cfg->views[v].data - (char *)cfg->arena_base[t]);
         }
-        cfg->arena_base = s->arena.data;
+        cfg->arena_base[t] = s->arenas[t].data;
         memcpy(s->views, cfg->views, (size_t)p->n_slots * sizeof *s->views);
     }
     for (int i = 0; i < p->n_inputs; i++) s->views[p->inputs[i]] = s->bind_v[i];

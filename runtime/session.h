@@ -33,8 +33,8 @@ typedef struct weft_config {
     uint8_t *dynamic;     /* per slot: 1 when its size is found at run time */
     void **state;         /* per step: backend state for these shapes (static steps) */
     void **shape_data;    /* per slot: shape-only values, computed at set-up (owned) */
-    void *arena_base;     /* the arena address the views were laid out for */
-    size_t arena_bytes, bound_bytes;
+    void *arena_base[WEFT_MAX_BACKENDS]; /* per buffer type: the arena address the views were laid out for */
+    size_t arena_bytes, bound_bytes;     /* over every buffer type */
     int dynamic_steps;
     uint64_t last_used;
 } weft_config;
@@ -49,7 +49,7 @@ struct weft_session {
     weft_buffer *buffers;   /* per plan buffer: values sized at run time */
     weft_buffer *discard;   /* per output position: room for outputs nobody reads */
     weft_buffer scratch;    /* kernels' temporary memory */
-    weft_buffer arena;      /* static values of the current set of sizes */
+    weft_buffer arenas[WEFT_MAX_BACKENDS]; /* per buffer type of the plan: static values of the current sizes */
     weft_buffer *out_copy;  /* per graph output: a copy when it would alias a constant or an input */
     /* per-step arrays, sized for the widest step */
     weft_dtype *in_dt, *out_dt;
@@ -64,6 +64,7 @@ struct weft_session {
     struct weft_session ***sub; /* [step][k]: sessions for the step's subplans */
     weft_control_state **cf;    /* [step]: control-flow state (ops/control.h), else NULL */
     void **dyn_state;           /* [step]: backend state of steps sized at run time */
+    weft_buffer *uploads;       /* [step]: a constant copied to another buffer type, once */
     uint64_t *dyn_key;          /* [step]: the shapes dyn_state was made for */
     weft_config configs[WEFT_MAX_CONFIGS];
     int n_configs;
@@ -77,6 +78,9 @@ struct weft_session {
 /* Makes `b` hold at least `bytes` (64-byte aligned). Contents are not kept. */
 weft_status weft_buffer_reserve(weft_buffer *b, size_t bytes);
 void weft_buffer_release(weft_buffer *b);
+/* The same in memory of buffer type t (host memory when t is the host's). */
+weft_status weft_buffer_reserve_on(weft_buffer *b, const weft_buffer_type *t, size_t bytes);
+void weft_buffer_release_on(weft_buffer *b, const weft_buffer_type *t);
 
 /* Runs a (sub)plan with every step sized at run time. `inputs[i]` binds the plan's input i (no
  * checks: the caller checked). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite: set-up, a Debug build with tests (build-test/), CUnit tests,
-# ONNX's node conformance suite, the Python tests (cross-checks against ONNX Runtime, hostile inputs,
+# ONNX's node conformance suite on every backend (WEFT_BACKENDS, default: every backend of the build),
+# the Python tests (cross-checks against ONNX Runtime, hostile inputs,
 # command-line tests), then all of it again on an ASan+UBSan build (build-asan/). Idempotent. Exits
 # non-zero if any stage failed; the last line is "N passed, N failed" over the stages.
 set -uo pipefail
@@ -56,17 +57,25 @@ py_test_dirs() {
 
 run_ctest() { ctest --test-dir "$1" --output-on-failure -j "$WEFT_JOBS" --timeout 900; }
 
+# The backends the suite checks: WEFT_BACKENDS (comma-separated), else every backend of the build.
+suite_backends() {
+    local b="${WEFT_BACKENDS:-}"
+    [ -n "$b" ] || b="$("$1/weft" --backends)" || return 1
+    echo "${b//,/ }"
+}
+
+# run_conformance BUILD_DIR BACKEND: the node tests on one backend (steps it does not take run on ref).
 run_conformance() {
-    local weft="$1/weft" node_dir log="$1/conformance.log" rc
+    local weft="$1/weft" backend="$2" node_dir log="$1/conformance-$2.log" rc
     [ -x "$weft" ] || { echo "error: $weft was not built" >&2; return 1; }
     node_dir="$(weft_onnx_node_dir "$PY")" || return 1
     if [ -f "$EXPECTED" ]; then
-        "$weft" conformance "$node_dir" --backend ref -j "$WEFT_JOBS" --expect "$EXPECTED" >"$log" 2>&1
+        "$weft" conformance "$node_dir" --backend "$backend" -j "$WEFT_JOBS" --expect "$EXPECTED" >"$log" 2>&1
         rc=$?
     else
         # No expected list yet: run and report; only a crash of the runner itself fails the stage.
         echo "($EXPECTED does not exist yet: reporting only)"
-        "$weft" conformance "$node_dir" --backend ref -j "$WEFT_JOBS" >"$log" 2>&1
+        "$weft" conformance "$node_dir" --backend "$backend" -j "$WEFT_JOBS" >"$log" 2>&1
         rc=$?
         [ $rc -le 1 ] && rc=0
     fi
@@ -81,7 +90,8 @@ run_python_tests() {
     [ -x "$weft" ] || { echo "error: $weft was not built" >&2; return 1; }
     mapfile -t dirs < <(py_test_dirs)
     if [ ${#dirs[@]} -gt 0 ]; then
-        WEFT_BIN="$WEFT_ROOT/$weft" PYTHON="$PY" "$PY" -m pytest -q -p no:cacheprovider "${dirs[@]}" || rc=1
+        WEFT_BACKENDS="$(suite_backends "$1" | tr ' ' ',')" WEFT_BIN="$WEFT_ROOT/$weft" PYTHON="$PY" \
+            "$PY" -m pytest -q -p no:cacheprovider "${dirs[@]}" || rc=1
     fi
     # The command-line tests are a standalone script that takes the binary as its argument.
     if [ -f tests/cli/test_cli.py ]; then
@@ -94,9 +104,11 @@ run_python_tests() {
 
 # The same three stages on one build folder.
 suite() {
-    local dir="$1" label="$2"
+    local dir="$1" label="$2" b
     stage "$label: ctest" run_ctest "$dir"
-    stage "$label: ONNX node conformance" run_conformance "$dir"
+    for b in $(suite_backends "$dir"); do
+        stage "$label: ONNX node conformance ($b)" run_conformance "$dir" "$b"
+    done
     stage "$label: python tests" run_python_tests "$dir"
 }
 

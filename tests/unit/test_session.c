@@ -218,6 +218,46 @@ static void test_reshape_and_arena_bound(void)
     unload(&a);
 }
 
+/* Every model in models/, on each of its test sets: the planned arena is within 1.1x of the liveness
+ * lower bound (the largest total of bytes live at once). */
+static void test_arena_bound_every_model(void)
+{
+    DIR *d = opendir("models");
+    CU_ASSERT_FATAL(d != NULL);
+    struct dirent *e;
+    int checked = 0;
+    while ((e = readdir(d))) {
+        char path[512];
+        snprintf(path, sizeof path, "models/%s/model.onnx", e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        fclose(f);
+        for (int set = 0; set < 4; set++) {
+            snprintf(path, sizeof path, "models/%s/test_data_set_%d/input_0.pb", e->d_name, set);
+            FILE *g = fopen(path, "rb");
+            if (!g) break;
+            fclose(g);
+            loaded l;
+            CU_ASSERT_FATAL(load(e->d_name, set, &l));
+            weft_session *s = NULL;
+            CU_ASSERT_FATAL(weft_session_create(l.plan, &s) == WEFT_OK);
+            weft_tensor out[16] = {{0}};
+            CU_ASSERT(weft_session_run(s, l.in, (size_t)l.n_in, out, 0) == WEFT_OK);
+            weft_session_stats st;
+            CU_ASSERT(weft_session_get_stats(s, &st) == WEFT_OK);
+            if (st.arena_bytes > st.arena_bound_bytes + st.arena_bound_bytes / 10) {
+                fprintf(stderr, "%s set %d: arena %zu bytes, bound %zu\n", e->d_name, set, st.arena_bytes, st.arena_bound_bytes);
+                CU_FAIL("arena above 1.1x its bound");
+            }
+            checked++;
+            weft_session_free(s);
+            unload(&l);
+        }
+    }
+    closedir(d);
+    CU_ASSERT(checked >= 50);
+}
+
 /* More sets of sizes than the cache holds: the least recently used is set up again, results stay right. */
 static void test_config_cache_eviction(void)
 {
@@ -298,6 +338,7 @@ int main(void)
     CU_add_test(s, "outputs do not alias constants or inputs", test_outputs_do_not_alias);
     CU_add_test(s, "reshape and arena bound", test_reshape_and_arena_bound);
     CU_add_test(s, "config cache eviction", test_config_cache_eviction);
+    CU_add_test(s, "arena within 1.1x of its bound on every model", test_arena_bound_every_model);
     CU_add_test(s, "profile and threads option", test_profile_and_threads_option);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -1,0 +1,221 @@
+/*
+ * tests/unit/test_backend_device.c — a backend whose memory is not the host's: lowering places values,
+ * inserts copy steps where they cross buffer types (inputs uploaded every run, constants once per
+ * session, outputs downloaded), keeps host inputs (a Reshape's shape) on the host; the runtime plans one
+ * arena per buffer type. The "device" here is host memory that the test tracks, so a kernel that is
+ * handed memory of the wrong side is caught.
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/plan.h"
+#include "runtime/session.h"
+
+/* --- the fake device ----------------------------------------------------------------------------- */
+
+#define MAX_BLOCKS 256
+static struct { char *p; size_t n; } blocks[MAX_BLOCKS];
+static size_t to_device_bytes, to_host_bytes;
+static int to_device_calls, to_host_calls, bad_side;
+
+static bool on_device(const void *p)
+{
+    for (int i = 0; i < MAX_BLOCKS; i++)
+        if (blocks[i].p && (const char *)p >= blocks[i].p && (const char *)p < blocks[i].p + blocks[i].n) return true;
+    return false;
+}
+
+static weft_status dev_alloc(void *ctx, size_t bytes, void **out)
+{
+    (void)ctx;
+    for (int i = 0; i < MAX_BLOCKS; i++)
+        if (!blocks[i].p) {
+            blocks[i].p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+            blocks[i].n = bytes;
+            *out = blocks[i].p;
+            return blocks[i].p ? WEFT_OK : weft_error(WEFT_ERR_NOMEM, "fake device: out of memory");
+        }
+    return weft_error(WEFT_ERR_NOMEM, "fake device: too many blocks");
+}
+
+static void dev_free(void *ctx, void *p)
+{
+    (void)ctx;
+    for (int i = 0; i < MAX_BLOCKS; i++)
+        if (blocks[i].p == p) { free(p); blocks[i].p = NULL; return; }
+}
+
+static weft_status dev_copy(void *ctx, void *dst, const void *src, size_t n, int dir)
+{
+    (void)ctx;
+    if (dir == WEFT_COPY_TO_DEVICE) {
+        if (n && (!on_device(dst) || on_device(src))) bad_side++;
+        to_device_bytes += n;
+        to_device_calls++;
+    } else if (dir == WEFT_COPY_TO_HOST) {
+        if (n && (on_device(dst) || !on_device(src))) bad_side++;
+        to_host_bytes += n;
+        to_host_calls++;
+    }
+    if (n) memcpy(dst, src, n);
+    return WEFT_OK;
+}
+
+static const weft_buffer_type fake_buft = {"fakedev", false, 64, dev_alloc, dev_free, dev_copy, NULL};
+
+/* Takes float Add, Mul, Relu and Reshape; runs the reference kernels on the "device" memory after
+ * checking every operand lives where lowering promised (host inputs on the host, the rest on the device). */
+static bool dev_supports(const weft_step_desc *s)
+{
+    static const char *const ops[] = {"Add", "Mul", "Relu", "Reshape"};
+    if (s->node->domain[0]) return false;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(s->node->op_type, ops[i]) == 0) return s->in_dtype[0] == WEFT_FLOAT32;
+    return false;
+}
+
+static weft_status dev_prepare(const weft_step_desc *s, void **prepared)
+{
+    *prepared = (void *)s->def;
+    return WEFT_OK;
+}
+
+static int dev_runs;
+static weft_status dev_run(const void *prepared, void *state, weft_kernel_ctx *k)
+{
+    const weft_op_def *def = prepared;
+    dev_runs++;
+    for (int i = 0; i < k->n_in; i++) {
+        if (!k->in[i].numel) continue;
+        bool want_host = (def->host_inputs >> i) & 1u;
+        if (on_device(k->in[i].data) == want_host) bad_side++;
+    }
+    for (int o = 0; o < k->n_out; o++)
+        if (k->out[o].numel && !on_device(k->out[o].data)) bad_side++;
+    return def->run(k);
+}
+
+static const weft_backend fake_backend = {"fakedev", &fake_buft, dev_supports, dev_prepare, NULL, dev_run, NULL, NULL};
+
+/* --- the model: out = Reshape(Relu(x + c) * x, shape), with shape computed from x's dims --------- */
+
+static int add_value(weft_graph *g, const char *name) { return weft_graph_add_value(g, name); }
+
+static int add_node(weft_graph *g, const char *op, int a, int b, int out)
+{
+    int n = weft_graph_add_node(g, op, "", op, b >= 0 ? 2 : 1, 1);
+    g->nodes[n].opset = 17;
+    g->nodes[n].inputs[0] = a;
+    if (b >= 0) g->nodes[n].inputs[1] = b;
+    g->nodes[n].outputs[0] = out;
+    g->values[out].producer = n;
+    return n;
+}
+
+static weft_plan *make_plan(void)
+{
+    weft_symtab *syms = calloc(1, sizeof *syms);
+    weft_graph *g = weft_graph_new(NULL, syms);
+    int x = add_value(g, "x");
+    g->values[x].dtype = WEFT_FLOAT32;
+    g->values[x].shape.rank = 2;
+    g->values[x].shape.d[0] = (weft_dim){0, weft_sym_intern(syms, "n")};
+    g->values[x].shape.d[1] = weft_dim_num(4);
+    g->values[x].flags |= WEFT_VALUE_INPUT | WEFT_VALUE_TYPED;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int c = add_value(g, "c");
+    float cdata[4] = {1, -2, 3, -4};
+    weft_shape cs = {1, {{4, -1}}};
+    weft_value_set_data(&g->values[c], WEFT_FLOAT32, &cs, cdata, sizeof cdata);
+    g->values[c].flags |= WEFT_VALUE_INITIALIZER;
+    int minus1 = add_value(g, "minus1");
+    int64_t m1[1] = {-1};
+    weft_shape s1 = {1, {{1, -1}}};
+    weft_value_set_data(&g->values[minus1], WEFT_INT64, &s1, m1, sizeof m1);
+    int a = add_value(g, "a"), r = add_value(g, "r"), y = add_value(g, "y"), out = add_value(g, "out");
+    add_node(g, "Add", x, c, a);
+    add_node(g, "Relu", a, -1, r);
+    add_node(g, "Mul", r, x, y);
+    add_node(g, "Reshape", y, minus1, out);
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = out;
+    g->values[out].flags |= WEFT_VALUE_OUTPUT;
+    weft_ir_resolve_ops(g, NULL);
+    /* -O0: no fusion, so the four ops stay four steps the fake device takes */
+    CU_ASSERT_FATAL(weft_compile_graph(g, 0, NULL, NULL) == WEFT_OK);
+    const weft_backend *list[2] = {&fake_backend, &weft_backend_ref};
+    weft_plan *p = NULL;
+    weft_status st = weft_plan_lower(g, syms, list, 2, NULL, &p);
+    if (st) fprintf(stderr, "lower: %s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    return p;
+}
+
+static void test_copies_are_inserted(void)
+{
+    weft_plan *p = make_plan();
+    int copies = 0, on_dev = 0;
+    for (int i = 0; i < p->n_steps; i++) {
+        copies += p->steps[i].kind == WEFT_STEP_COPY;
+        on_dev += p->steps[i].kind == WEFT_STEP_KERNEL && p->steps[i].backend == &fake_backend;
+    }
+    /* x and c up, out down; the Reshape's shape stays on the host */
+    CU_ASSERT_EQUAL(copies, 3);
+    CU_ASSERT_EQUAL(on_dev, 4);
+    CU_ASSERT_EQUAL(p->n_bufts, 2);
+    char *text = NULL;
+    CU_ASSERT(weft_plan_describe(p, WEFT_DESCRIBE_TEXT | WEFT_DESCRIBE_STEPS, &text) == WEFT_OK);
+    CU_ASSERT(text && strstr(text, "Copy") && strstr(text, "fakedev"));
+    free(text);
+    weft_plan_free(p);
+}
+
+static void test_device_run_matches_host(void)
+{
+    weft_plan *p = make_plan();
+    weft_session *s = NULL;
+    CU_ASSERT_FATAL(weft_session_create(p, &s) == WEFT_OK);
+    float x[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)(i % 5) - 2.0f;
+    const float c[4] = {1, -2, 3, -4};
+    weft_tensor in = {"x", WEFT_FLOAT32, 2, {3, 4}, x, sizeof x};
+    to_device_bytes = to_host_bytes = 0;
+    to_device_calls = to_host_calls = bad_side = dev_runs = 0;
+    for (int run = 0; run < 3; run++) {
+        weft_tensor out = {0};
+        CU_ASSERT_FATAL(weft_session_run(s, &in, 1, &out, 1) == WEFT_OK);
+        CU_ASSERT_EQUAL(out.rank, 1);
+        CU_ASSERT_EQUAL(out.dims[0], 12);
+        CU_ASSERT(!on_device(out.data));
+        for (int i = 0; i < 12; i++) {
+            float a = x[i] + c[i % 4];
+            CU_ASSERT_DOUBLE_EQUAL(((float *)out.data)[i], (a > 0 ? a : 0) * x[i], 1e-6);
+        }
+    }
+    CU_ASSERT_EQUAL(bad_side, 0);
+    CU_ASSERT_EQUAL(dev_runs, 12);
+    /* the constant once, x every run; out every run */
+    CU_ASSERT_EQUAL(to_device_calls, 1 + 3);
+    CU_ASSERT_EQUAL(to_device_bytes, sizeof c + 3 * sizeof x);
+    CU_ASSERT_EQUAL(to_host_calls, 3);
+    CU_ASSERT_EQUAL(to_host_bytes, 3 * sizeof x);
+    weft_session_free(s);
+    weft_plan_free(p);
+    for (int i = 0; i < MAX_BLOCKS; i++) CU_ASSERT(blocks[i].p == NULL); /* everything given back */
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("device backend", NULL, NULL);
+    CU_add_test(s, "copies are inserted where values cross buffer types", test_copies_are_inserted);
+    CU_add_test(s, "a run on the device matches the host", test_device_run_matches_host);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
