@@ -1,6 +1,7 @@
 /*
- * cli/cmd_compile.c — `weft compile MODEL [--backend B] [-O N] [--json] [--print-passes] [--steps]`:
- * compile and describe the plan; optionally what each compiler pass did and the whole schedule.
+ * cli/cmd_compile.c — `weft compile MODEL [--backend B] [-O N] [-o FILE] [--json] [--print-passes] [--steps]`:
+ * compile and describe the plan; optionally save it (.weftplan), and what each compiler pass did and the
+ * whole schedule.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,13 +13,15 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: weft compile MODEL [--backend B] [-O LEVEL] [--json] [--print-passes] [--steps]\n\n"
+            "usage: weft compile MODEL [--backend B] [-O LEVEL] [-o FILE] [--json] [--print-passes] [--steps]\n\n"
             "Compiles an ONNX model (verification, shape inference, constant folding, message-passing\n"
             "lowering, CSR indices, GEMM / edge-softmax / link-score / elementwise fusion, dead-code removal,\n"
             "memory planning) and describes the plan: the schedule's ops, the buffers its temporaries share,\n"
             "its constants, and its inputs and outputs.\n\n"
             "  --backend B     the backend to compile for (default: ref)\n"
             "  -O LEVEL        0: no rewrites; 1 (default): all passes\n"
+            "  -o FILE         also save the plan as FILE (a .weftplan: graph, weights, backends; 'weft run'\n"
+            "                  loads it without the ONNX file and without compiling again)\n"
             "  --json          print the description as one JSON object\n"
             "  --print-passes  also list every pass: nodes before -> after, rewrites, and the bytes of\n"
             "                  intermediate tensors before -> after (in the model's symbols)\n"
@@ -210,7 +213,7 @@ static void print_passes(FILE *f, const struct weft_plan *p, bool json)
 
 int cmd_compile(int argc, char **argv)
 {
-    const char *path = NULL, *backend = "ref";
+    const char *path = NULL, *backend = "ref", *out_path = NULL;
     bool json = false, passes = false, steps = false;
     long level = 1;
     for (int i = 1; i < argc; i++) {
@@ -228,6 +231,9 @@ int cmd_compile(int argc, char **argv)
             backend = argv[i];
         } else if (strcmp(argv[i], "-O") == 0) {
             if (++i >= argc || !cli_parse_int(argv[i], 0, 1, &level)) return cli_usage("compile", "compile: -O takes 0 or 1");
+        } else if (strcmp(argv[i], "-o") == 0) {
+            if (++i >= argc) return cli_usage("compile", "compile: -o needs a file name");
+            out_path = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage("compile", "compile: unknown option '%s'", argv[i]);
         } else if (path) {
@@ -244,6 +250,10 @@ int cmd_compile(int argc, char **argv)
     weft_status st = weft_compile(m, &o, &p);
     weft_model_free(m);
     if (st != WEFT_OK) return cli_fail("cannot compile '%s'", path);
+    if (out_path && weft_plan_save(p, out_path) != WEFT_OK) {
+        weft_plan_free(p);
+        return cli_fail("cannot save the plan");
+    }
     char *report = NULL;
     st = weft_plan_describe(p, json ? WEFT_DESCRIBE_JSON : WEFT_DESCRIBE_TEXT, &report);
     if (st != WEFT_OK) {

@@ -13,7 +13,9 @@ static void help(FILE *f)
             "usage: weft run MODEL --input NAME=PATH ... [--backend B] [--threads T] [-O LEVEL]\n"
             "                [--output-dir DIR] [--json]\n\n"
             "Compiles MODEL, runs it once on the given inputs and prints each output's name, dtype, shape\n"
-            "and first values.\n\n"
+            "and first values. MODEL may also be a plan file written by 'weft compile -o' (told apart by\n"
+            "content): it runs as it was compiled, with no ONNX file; --backend, if given, must name the\n"
+            "backends it was compiled for, and -O is the plan's own.\n\n"
             "  --input NAME=PATH   bind graph input NAME to the tensor in PATH (.npy or ONNX TensorProto\n"
             "                      .pb, told apart by content); every graph input must be given once\n"
             "  --backend B         backends in priority order, e.g. onednn or openblas,ref (default: every\n"
@@ -158,11 +160,8 @@ int cmd_run(int argc, char **argv)
         cleanup(in, n_in, m, p, s, call_in, out);
         return CLI_FAIL;
     }
-    if (weft_model_load(model_path, &m) != WEFT_OK) FAIL("cannot load model '%s'", model_path);
-    weft_compile_options opts = {backend, (int)level};
-    if (weft_compile(m, &opts, &p) != WEFT_OK) FAIL("cannot compile model '%s'", model_path);
-    weft_model_free(m);
-    m = NULL;
+    /* an ONNX model is compiled here; a .weftplan file is loaded as it was compiled */
+    if (cli_load_plan(model_path, backend, (int)level, &p) != WEFT_OK) FAIL("cannot load '%s'", model_path);
 
     /* Every --input must name a graph input and every graph input must be given: say which, and what
      * the model expects, before reading any tensor file. */

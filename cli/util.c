@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "compiler/plan.h"
 #include "compiler/strbuf.h"
 #include "ops/op.h"
 
@@ -174,4 +175,49 @@ bool cli_parse_int(const char *s, long lo, long hi, long *out)
     if (errno || *end || v < lo || v > hi) return false;
     *out = v;
     return true;
+}
+
+bool cli_is_plan_file(const char *path)
+{
+    char head[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, "WEFTPLAN", sizeof head) == 0;
+}
+
+weft_status cli_load_plan(const char *path, const char *backend, int opt_level, weft_plan **out)
+{
+    *out = NULL;
+    if (cli_is_plan_file(path)) {
+        weft_status st = weft_plan_load(path, out);
+        if (st || !backend) return st;
+        /* the file was lowered for one priority list: another cannot be had without compiling again */
+        const weft_backend *want[WEFT_MAX_BACKENDS];
+        int n_want = 0;
+        st = weft_backend_parse_list(backend, want, WEFT_MAX_BACKENDS, &n_want);
+        bool same = !st && n_want == (*out)->n_backends;
+        for (int i = 0; same && i < n_want; i++) same = want[i] == (*out)->backends[i];
+        if (same) return WEFT_OK;
+        char have[256] = "";
+        size_t k = 0;
+        for (int i = 0; i < (*out)->n_backends; i++)
+            k += (size_t)snprintf(have + k, k < sizeof have ? sizeof have - k : 0, "%s%s", i ? "," : "",
+                                  (*out)->backends[i]->name);
+        weft_plan_free(*out);
+        *out = NULL;
+        if (st) return st;
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT,
+                          "%s: the plan was compiled for backends %s, not '%s' (compile the model again, or leave "
+                          "out --backend)", path, have, backend);
+    }
+    weft_model *m = NULL;
+    weft_status st = weft_model_load(path, &m);
+    if (st) return st;
+    weft_compile_options o = {backend, opt_level};
+    st = weft_compile(m, &o, out);
+    weft_model_free(m);
+    if (st) weft_error_wrap(st, "%s", path);
+    return st;
 }
