@@ -65,6 +65,10 @@ static inline weft_dim weft_dim_unknown(weft_infer_ctx *c)
 int weft_infer_int_values(weft_infer_ctx *c, int i, int64_t *out, int max);
 /* Output 0 gets input 0's dtype and shape. */
 weft_status weft_infer_same_as_input0(weft_infer_ctx *c);
+/* Input i must be a float type, else an error naming the input and its dtype. */
+weft_status weft_infer_need_float(const weft_infer_ctx *c, int i);
+/* Input i (called `what` in the error) must be int32 or int64. */
+weft_status weft_infer_need_index(const weft_infer_ctx *c, int i, const char *what);
 /* Numpy-style multidirectional broadcast of a[0..n) into out, with a clear error on mismatch. */
 weft_status weft_infer_broadcast(weft_infer_ctx *c, const weft_shape *const *shapes, int n,
                                  weft_shape *out);

@@ -50,6 +50,22 @@ weft_status weft_infer_same_as_input0(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
+weft_status weft_infer_need_float(const weft_infer_ctx *c, int i)
+{
+    if (!weft_dtype_is_float(c->in_dtype[i]))
+        return weft_op_error(c->node, WEFT_ERR_UNSUPPORTED, "input %d: dtype %s is not supported (floats only)", i,
+                             weft_dtype_name(c->in_dtype[i]));
+    return WEFT_OK;
+}
+
+weft_status weft_infer_need_index(const weft_infer_ctx *c, int i, const char *what)
+{
+    if (c->in_dtype[i] != WEFT_INT32 && c->in_dtype[i] != WEFT_INT64)
+        return weft_op_error(c->node, WEFT_ERR_TYPE, "%s must be int32 or int64, not %s", what,
+                             weft_dtype_name(c->in_dtype[i]));
+    return WEFT_OK;
+}
+
 weft_status weft_infer_broadcast(weft_infer_ctx *c, const weft_shape *const *shapes, int n, weft_shape *out)
 {
     int R = 0;

@@ -20,7 +20,18 @@ WEFT_OP_FAMILY(conv)
 WEFT_OP_FAMILY(loss)
 WEFT_OP_FAMILY(resize)
 WEFT_OP_FAMILY(attention)
-WEFT_OP_FAMILY(misc2)
+WEFT_OP_FAMILY(nms)
+WEFT_OP_FAMILY(grid_sample)
+WEFT_OP_FAMILY(signal_window)
+WEFT_OP_FAMILY(einsum)
+WEFT_OP_FAMILY(cumulative)
+WEFT_OP_FAMILY(rotary)
+WEFT_OP_FAMILY(lrn)
+WEFT_OP_FAMILY(reverse_sequence)
+WEFT_OP_FAMILY(det)
+WEFT_OP_FAMILY(center_crop_pad)
+WEFT_OP_FAMILY(unpool)
+WEFT_OP_FAMILY(binarizer)
 WEFT_OP_FAMILY(weft_graph)
 WEFT_OP_FAMILY(weft_dense)
 
@@ -36,7 +47,13 @@ static const struct {
     {weft_ops_control, &weft_ops_control_count},   {weft_ops_weft, &weft_ops_weft_count},
     {weft_ops_pool, &weft_ops_pool_count},       {weft_ops_conv, &weft_ops_conv_count},
     {weft_ops_loss, &weft_ops_loss_count},       {weft_ops_resize, &weft_ops_resize_count},
-    {weft_ops_attention, &weft_ops_attention_count}, {weft_ops_misc2, &weft_ops_misc2_count},
+    {weft_ops_attention, &weft_ops_attention_count},
+    {weft_ops_nms, &weft_ops_nms_count}, {weft_ops_grid_sample, &weft_ops_grid_sample_count},
+    {weft_ops_signal_window, &weft_ops_signal_window_count}, {weft_ops_einsum, &weft_ops_einsum_count},
+    {weft_ops_cumulative, &weft_ops_cumulative_count}, {weft_ops_rotary, &weft_ops_rotary_count},
+    {weft_ops_lrn, &weft_ops_lrn_count}, {weft_ops_reverse_sequence, &weft_ops_reverse_sequence_count},
+    {weft_ops_det, &weft_ops_det_count}, {weft_ops_center_crop_pad, &weft_ops_center_crop_pad_count},
+    {weft_ops_unpool, &weft_ops_unpool_count}, {weft_ops_binarizer, &weft_ops_binarizer_count},
     {weft_ops_weft_graph, &weft_ops_weft_graph_count}, {weft_ops_weft_dense, &weft_ops_weft_dense_count},
 };
 

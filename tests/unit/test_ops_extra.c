@@ -1,6 +1,7 @@
 /*
- * tests/unit/test_ops_extra.c — pooling, convolution, losses, Resize, Attention and the small ops of
- * ops/misc2.c, against values worked out by hand from the ONNX specification's formulas.
+ * tests/unit/test_ops_extra.c — pooling, convolution, losses, Resize, Attention and the smaller op
+ * families (NonMaxSuppression, GridSample, Einsum, CumProd, ... one file each in ops/), against values
+ * worked out by hand from the ONNX specification's formulas.
  */
 #include <CUnit/Basic.h>
 #include <math.h>
