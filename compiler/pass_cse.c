@@ -106,22 +106,51 @@ typedef struct entry {
     int id;
 } entry;
 
+/* Open addressing on the hash: lookups walk only the entries whose hash collides in the slot. */
 typedef struct table {
-    entry *e;
+    entry *e;   /* cap slots; id < 0: empty */
     int n, cap;
 } table;
 
+static bool table_grow(table *t)
+{
+    int cap = t->cap ? 2 * t->cap : 256;
+    entry *e = malloc((size_t)cap * sizeof *e);
+    if (!e) return false;
+    for (int i = 0; i < cap; i++) e[i].id = -1;
+    for (int i = 0; i < t->cap; i++) {
+        if (t->e[i].id < 0) continue;
+        size_t j = (size_t)t->e[i].h & (size_t)(cap - 1);
+        while (e[j].id >= 0) j = (j + 1) & (size_t)(cap - 1);
+        e[j] = t->e[i];
+    }
+    free(t->e);
+    t->e = e;
+    t->cap = cap;
+    return true;
+}
+
 static bool table_add(table *t, uint64_t h, int id)
 {
-    if (t->n == t->cap) {
-        int cap = t->cap ? 2 * t->cap : 64;
-        entry *e = realloc(t->e, (size_t)cap * sizeof *e);
-        if (!e) return false;
-        t->e = e;
-        t->cap = cap;
-    }
-    t->e[t->n++] = (entry){h, id};
+    if (2 * (t->n + 1) > t->cap && !table_grow(t)) return false;
+    size_t j = (size_t)h & (size_t)(t->cap - 1);
+    while (t->e[j].id >= 0) j = (j + 1) & (size_t)(t->cap - 1);
+    t->e[j] = (entry){h, id};
+    t->n++;
     return true;
+}
+
+/* Walks the entries with hash h: *pos starts at -1; returns the next id, or -1 at the end. */
+static int table_next(const table *t, uint64_t h, long *pos)
+{
+    if (!t->cap) return -1;
+    size_t j = *pos < 0 ? (size_t)h & (size_t)(t->cap - 1) : ((size_t)*pos + 1) & (size_t)(t->cap - 1);
+    for (; t->e[j].id >= 0; j = (j + 1) & (size_t)(t->cap - 1))
+        if (t->e[j].h == h) {
+            *pos = (long)j;
+            return t->e[j].id;
+        }
+    return -1;
 }
 
 /* A symbolic integer vector: what inference knows of a small int tensor. */
@@ -291,11 +320,12 @@ static weft_status cse_round(weft_rw *r, int *changed)
         uint64_t h = fnv(fnv(fnv(1469598103934665603ull, &val->dtype, sizeof val->dtype), &val->shape.rank,
                              sizeof val->shape.rank), val->data, val->nbytes);
         int kept = -1;
-        for (int i = 0; i < consts.n && kept < 0; i++) {
-            const weft_value *o = &g->values[consts.e[i].id];
-            if (consts.e[i].h == h && o->dtype == val->dtype && o->nbytes == val->nbytes &&
-                weft_rw_shape_eq(&o->shape, &val->shape) && memcmp(o->data, val->data, val->nbytes) == 0)
-                kept = consts.e[i].id;
+        long pos = -1;
+        for (int id; kept < 0 && (id = table_next(&consts, h, &pos)) >= 0;) {
+            const weft_value *o = &g->values[id];
+            if (o->dtype == val->dtype && o->nbytes == val->nbytes && weft_rw_shape_eq(&o->shape, &val->shape) &&
+                memcmp(o->data, val->data, val->nbytes) == 0)
+                kept = id;
         }
         if (kept >= 0) { canon[v] = kept; continue; }
         if (!table_add(&consts, h, v)) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
@@ -321,8 +351,9 @@ static weft_status cse_round(weft_rw *r, int *changed)
         if (!mergeable_node(n)) continue;
         uint64_t h = node_hash(n);
         int kept = -1;
-        for (int j = 0; j < nodes.n && kept < 0; j++)
-            if (nodes.e[j].h == h && node_eq(&g->nodes[nodes.e[j].id], n)) kept = nodes.e[j].id;
+        long pos = -1;
+        for (int id; kept < 0 && (id = table_next(&nodes, h, &pos)) >= 0;)
+            if (node_eq(&g->nodes[id], n)) kept = id;
         if (kept >= 0) {
             for (int o = 0; o < n->n_outputs; o++)
                 if (n->outputs[o] >= 0) canon[n->outputs[o]] = canon[g->nodes[kept].outputs[o]];
@@ -338,8 +369,9 @@ static weft_status cse_round(weft_rw *r, int *changed)
         int o = n->outputs[0];
         if (n->n_outputs != 1 || o < 0 || !symkey_of(g, sv, o, &keys[o])) continue;
         uint64_t hk = symkey_hash(&keys[o]);
-        for (int j = 0; j < syms.n; j++)
-            if (syms.e[j].h == hk && symkey_eq(&keys[syms.e[j].id], &keys[o])) { kept = syms.e[j].id; break; }
+        pos = -1;
+        for (int id; kept < 0 && (id = table_next(&syms, hk, &pos)) >= 0;)
+            if (symkey_eq(&keys[id], &keys[o])) kept = id;
         if (kept >= 0) canon[o] = kept;
         else if (!table_add(&syms, hk, o)) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     }

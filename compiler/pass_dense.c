@@ -153,16 +153,31 @@ static weft_status try_gemm(weft_rw *r, int i, int *changed)
         for (int64_t k = 0; k < (int64_t)(cv->nbytes / weft_dtype_size(cv->dtype)); k++)
             if (!isfinite(weft_load_f64(cv->dtype, cv->data, k))) return WEFT_OK;
     }
+    /* bias = beta * C first: it is the small one to throw away when alpha turns out inexact */
+    int bias = -1;
+    if (c >= 0 && beta != 0 && (bias = bias_const(r, c, M, beta)) < 0) return WEFT_OK;
+    n = &g->nodes[i];
+    bv = &g->values[n->inputs[1]];
     /* W' = alpha * B (transposed when transB), [K, M] */
     size_t es = weft_dtype_size(bv->dtype);
     int w = n->inputs[1];
     if (tb || alpha != 1) {
         void *buf = malloc((size_t)(K * M) * es + 1), *t = malloc((size_t)(K * M) * es + 1);
         bool ok = buf && t;
+        if (ok && !tb) {
+            memcpy(t, bv->data, (size_t)(K * M) * es);
+        } else if (ok && es == 4) {
+            const uint32_t *src = bv->data;
+            uint32_t *dst = t;
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t k = 0; k < K; k++) dst[k * M + m] = src[m * K + k];
+        } else if (ok) {
+            const uint64_t *src = bv->data;
+            uint64_t *dst = t;
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t k = 0; k < K; k++) dst[k * M + m] = src[m * K + k];
+        }
         if (ok) {
-            for (int64_t k = 0; k < K; k++)
-                for (int64_t m = 0; m < M; m++)
-                    memcpy((char *)t + (size_t)(k * M + m) * es, (char *)bv->data + (size_t)(tb ? m * K + k : k * M + m) * es, es);
             ok = alpha == 1 ? (memcpy(buf, t, (size_t)(K * M) * es), true) : scale_exact(bv->dtype, t, K * M, alpha, buf);
         }
         weft_shape ws = {.rank = 2, .d = {weft_dim_num(K), weft_dim_num(M)}};
@@ -173,8 +188,7 @@ static weft_status try_gemm(weft_rw *r, int i, int *changed)
         if (w < 0) return weft_error(WEFT_ERR_NOMEM, "out of memory packing the weights of node '%s'", g->nodes[i].name);
     }
     n = &g->nodes[i];
-    dense d = {n->inputs[0], w, -1, i};
-    if (c >= 0 && beta != 0 && (d.bias = bias_const(r, c, M, beta)) < 0) return WEFT_OK;
+    dense d = {n->inputs[0], w, bias, i};
     char name[256];
     snprintf(name, sizeof name, "%.200s/fused", g->nodes[i].name);
     int b, add;

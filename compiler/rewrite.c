@@ -298,10 +298,23 @@ int weft_rw_const_i64(weft_rw *r, const char *base, const char *tag, const int64
     return weft_rw_constant(r, base, tag, WEFT_INT64, &s, v, (size_t)n * sizeof *v);
 }
 
+static const weft_op_def *find_def(weft_rw *r, const char *domain, const char *op, int opset)
+{
+    for (int i = 0; i < r->n_defs; i++)
+        if (r->defs[i].opset == opset && !strcmp(r->defs[i].op, op) && !strcmp(r->defs[i].domain, domain)) return r->defs[i].def;
+    const weft_op_def *def = weft_op_find(domain, op, opset);
+    int k = r->n_defs < 8 ? r->n_defs++ : 7;
+    r->defs[k].domain = domain; /* string literals of the passes */
+    r->defs[k].op = op;
+    r->defs[k].opset = opset;
+    r->defs[k].def = def;
+    return def;
+}
+
 int weft_rw_node(weft_rw *r, const char *op, const char *domain, int opset, const char *name, const int *in,
                  int n_in, const int *out, int n_out)
 {
-    const weft_op_def *def = weft_op_find(domain, op, opset);
+    const weft_op_def *def = find_def(r, domain, op, opset);
     if (!def) {
         weft_error(WEFT_ERR_INTERNAL, "%s%s%s (opset %d) is not registered", domain, domain[0] ? "." : "", op, opset);
         return -1;

@@ -21,6 +21,12 @@ typedef struct weft_rw {
     char *pinned; /* per value: a graph output, or read by name from a subgraph */
     int cap;      /* values the tables cover */
     bool added;   /* nodes were added: sort before closing */
+    struct {      /* op definitions looked up so far (the registry is a linear table) */
+        const char *domain, *op;
+        int opset;
+        const weft_op_def *def;
+    } defs[8];
+    int n_defs;
 } weft_rw;
 
 /* Opens g for rewriting: counts readers, marks pinned values. */
