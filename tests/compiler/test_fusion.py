@@ -367,6 +367,26 @@ def test_gemm_scales(alpha, beta, fused, tmp_path):
     check_against_ort(m, {"a": rng.standard_normal((9, 4)).astype(np.float32)}, tmp_path, structure)
 
 
+def test_linears_of_one_input_share_a_summed_weight(tmp_path):
+    """x W1 + b + x W2 + a W3: one FusedMatMul, the two terms reading x stacked into one weight."""
+    rng = np.random.default_rng(6)
+    w1, w2, w3 = (rng.standard_normal((4, 5)).astype(np.float32) for _ in range(3))
+    b = rng.standard_normal(5).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b"], ["l1"]),
+             helper.make_node("MatMul", ["x", "w2"], ["m2"]), helper.make_node("MatMul", ["a", "w3"], ["m3"]),
+             helper.make_node("Add", ["l1", "m2"], ["s"]), helper.make_node("Add", ["s", "m3"], ["out"])]
+    m = make_model(nodes, [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("x", "a")],
+                   [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 5])],
+                   [onnx.numpy_helper.from_array(v, n) for n, v in (("w1", w1), ("w2", w2), ("w3", w3), ("b", b))])
+
+    def structure(plan):
+        fmm = steps(plan, "FusedMatMul", "ai.weft")
+        assert len(plan["schedule"]) == 1 and len(fmm) == 1, plan["ops"]
+        assert fmm[0]["attributes"]["terms"] == 2 and len(fmm[0]["inputs"]) == 5
+    feed = {"x": rng.standard_normal((6, 4)).astype(np.float32), "a": rng.standard_normal((6, 4)).astype(np.float32)}
+    check_against_ort(m, feed, tmp_path, structure)
+
+
 def test_link_scores_with_negative_indices(tmp_path):
     rng = np.random.default_rng(3)
     nodes = [helper.make_node("Gather", ["a", "i"], ["ga"], axis=0), helper.make_node("Gather", ["b", "j"], ["gb"], axis=0),
