@@ -11,7 +11,8 @@
  * the rounding instead of before: the two differ by at most one rounding of the result (an ulp). Gemm
  * with transA, a C that is not a row vector, or scales that are not exact stays a Gemm.
  *
- * The original weights stay in the graph when something else reads them.
+ * Weights only the Gemm reads are packed in place (the plan carries one copy); weights something else
+ * reads too stay as they are, next to a packed copy.
  */
 #include <math.h>
 #include <stdio.h>
@@ -181,7 +182,14 @@ static weft_status try_gemm(weft_rw *r, int i, int *changed)
             ok = alpha == 1 ? (memcpy(buf, t, (size_t)(K * M) * es), true) : scale_exact(bv->dtype, t, K * M, alpha, buf);
         }
         weft_shape ws = {.rank = 2, .d = {weft_dim_num(K), weft_dim_num(M)}};
-        w = ok ? weft_rw_constant(r, bv->name, tb ? "packed_KxM" : "scaled", bv->dtype, &ws, buf, (size_t)(K * M) * es) : -1;
+        if (ok && weft_rw_private(r, w, 1)) {
+            /* only this Gemm reads the weights: packed where they are, so the plan keeps one copy */
+            weft_value *wv = &g->values[w];
+            memcpy(wv->data, buf, (size_t)(K * M) * es);
+            wv->shape = ws;
+        } else if (ok) {
+            w = weft_rw_constant(r, bv->name, tb ? "packed_KxM" : "scaled", bv->dtype, &ws, buf, (size_t)(K * M) * es);
+        }
         free(buf);
         free(t);
         if (!ok) return WEFT_OK;
