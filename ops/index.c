@@ -2,9 +2,8 @@
  * ops/index.c — ops that produce or consume positions: OneHot, NonZero, TopK, ArgMax, ArgMin, CumSum,
  * Unique.
  *
- * Typed loops are written once as macros over (storage type T, compute type CT, load LD, store ST) and
- * instantiated by WEFT_DISPATCH for the numeric dtypes; float16 / bfloat16 instantiate the same macro
- * with T = uint16_t and CT = float.
+ * Typed loops are written once as macros over the element type and instantiated by WEFT_DISPATCH for
+ * the numeric dtypes; TopK, ArgMax / ArgMin and CumSum compute float16 / bfloat16 in float32 (ops/widen.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +13,6 @@
 
 /* --- helpers ---------------------------------------------------------------------------------------- */
 
-#define ID(x) (x)
 /* NaN test that compiles (to 0) for integer types too. */
 static inline bool nan_f(float x) { return isnan(x); }
 static inline bool nan_d(double x) { return isnan(x); }
@@ -243,7 +241,7 @@ static weft_status topk_infer(weft_infer_ctx *c)
 
 /* Orders positions of one slice (stride `post` from `base`) into idx[0..n): a stable bottom-up merge
  * sort, so among equal values the lower index comes first, as ONNX asks. NaN counts as the largest. */
-#define TOPK_BODY(T, CT, LD)                                                                           \
+#define TOPK_BODY(T)                                                                                   \
     {                                                                                                  \
         const T *x = xv->data;                                                                         \
         T *vals = k->out[0].data;                                                                      \
@@ -258,7 +256,7 @@ static weft_status topk_infer(weft_infer_ctx *c)
                         int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;   \
                         int64_t i = lo, j = mid, t = lo;                                               \
                         while (i < mid && j < hi) {                                                    \
-                            CT u = LD(xs[a[j] * post]), v = LD(xs[a[i] * post]);                       \
+                            T u = xs[a[j] * post], v = xs[a[i] * post];                                \
                             bool before = largest ? ((IS_NAN(u) && !IS_NAN(v)) || u > v)               \
                                                   : ((IS_NAN(v) && !IS_NAN(u)) || u < v);              \
                             b[t++] = before ? a[j++] : a[i++];                                         \
@@ -277,6 +275,23 @@ static weft_status topk_infer(weft_infer_ctx *c)
             }                                                                                          \
     }
 
+/* scratch: two lists of the axis's positions (checked by topk_run) */
+static weft_status topk_body(weft_kernel_ctx *k, void *scratch)
+{
+    const weft_tview *xv = &k->in[0];
+    int axis;
+    weft_status st = weft_axis(k->node, weft_attr_int(k->node, "axis", -1), xv->rank, false, &axis);
+    if (st) return st;
+    int64_t n = xv->dims[axis], kk = k->out[0].dims[axis];
+    bool largest = weft_attr_int(k->node, "largest", 1) != 0;
+    int64_t pre = prod(xv->dims, 0, axis), post = prod(xv->dims, axis + 1, xv->rank);
+    int64_t *idx = scratch, *tmp = idx + n;
+#define WEFT_BODY(T) TOPK_BODY(T)
+    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_NUMERIC, return weft_op_unsupported_dtype(k, 0));
+#undef WEFT_BODY
+    return WEFT_OK;
+}
+
 static weft_status topk_run(weft_kernel_ctx *k)
 {
     const weft_tview *xv = &k->in[0];
@@ -285,24 +300,10 @@ static weft_status topk_run(weft_kernel_ctx *k)
     if (st) return st;
     int64_t n = xv->dims[axis], kk = k->out[0].dims[axis];
     if (kk > n) return weft_op_error(k->node, WEFT_ERR_SHAPE, "k = %lld exceeds axis size %lld", (long long)kk, (long long)n);
-    bool largest = weft_attr_int(k->node, "largest", 1) != 0;
-    int64_t pre = prod(xv->dims, 0, axis), post = prod(xv->dims, axis + 1, xv->rank);
     if (k->out[0].numel == 0) return WEFT_OK;
-    int64_t *idx = k->scratch ? k->scratch(k->user, (size_t)n * 2 * sizeof(int64_t)) : NULL;
-    if (!idx) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory to sort %lld values", (long long)n);
-    int64_t *tmp = idx + n;
-#define WEFT_BODY(T) TOPK_BODY(T, T, ID)
-    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_NUMERIC, goto half);
-#undef WEFT_BODY
-    return WEFT_OK;
-half:
-    if (xv->dtype == WEFT_FLOAT16)
-        TOPK_BODY(uint16_t, float, weft_f16_to_f32)
-    else if (xv->dtype == WEFT_BFLOAT16)
-        TOPK_BODY(uint16_t, float, weft_bf16_to_f32)
-    else
-        return weft_op_unsupported_dtype(k, 0);
-    return WEFT_OK;
+    if ((uint64_t)n > SIZE_MAX / (2 * sizeof(int64_t)))
+        return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory to sort %lld values", (long long)n);
+    return weft_math_run_widened(k, (size_t)n * 2 * sizeof(int64_t), topk_body);
 }
 
 /* --- ArgMax / ArgMin -------------------------------------------------------------------------------- */
@@ -338,16 +339,16 @@ static weft_status arg_infer(weft_infer_ctx *c)
 
 /* NaN wins (the first one, as numpy's argmax/argmin); ties go to the first index unless
  * select_last_index. */
-#define ARG_BODY(T, CT, LD)                                                                            \
+#define ARG_BODY(T)                                                                                    \
     {                                                                                                  \
         const T *x = xv->data;                                                                         \
         for (int64_t p = 0; p < pre; p++)                                                              \
             for (int64_t s = 0; s < post; s++) {                                                       \
                 const T *xs = x + p * n * post + s;                                                   \
                 int64_t best = 0;                                                                      \
-                CT bv = LD(xs[0]);                                                                     \
+                T bv = xs[0];                                                                          \
                 for (int64_t j = 1; j < n; j++) {                                                      \
-                    CT v = LD(xs[j * post]);                                                           \
+                    T v = xs[j * post];                                                                \
                     if (IS_NAN(bv)) break;                                                             \
                     if (IS_NAN(v) || (is_max ? v > bv : v < bv) || (last && v == bv)) {                \
                         best = j;                                                                      \
@@ -358,7 +359,7 @@ static weft_status arg_infer(weft_infer_ctx *c)
             }                                                                                          \
     }
 
-static weft_status arg_run(weft_kernel_ctx *k, bool is_max)
+static weft_status arg_body(weft_kernel_ctx *k, bool is_max)
 {
     const weft_tview *xv = &k->in[0];
     int axis;
@@ -368,22 +369,16 @@ static weft_status arg_run(weft_kernel_ctx *k, bool is_max)
     if (n == 0) return weft_op_error(k->node, WEFT_ERR_SHAPE, "axis %d is empty: no element to select", axis);
     bool last = weft_attr_int(k->node, "select_last_index", 0) != 0;
     int64_t *y = k->out[0].data;
-#define WEFT_BODY(T) ARG_BODY(T, T, ID)
-    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_NUMERIC, goto half);
+#define WEFT_BODY(T) ARG_BODY(T)
+    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_NUMERIC, return weft_op_unsupported_dtype(k, 0));
 #undef WEFT_BODY
-    return WEFT_OK;
-half:
-    if (xv->dtype == WEFT_FLOAT16)
-        ARG_BODY(uint16_t, float, weft_f16_to_f32)
-    else if (xv->dtype == WEFT_BFLOAT16)
-        ARG_BODY(uint16_t, float, weft_bf16_to_f32)
-    else
-        return weft_op_unsupported_dtype(k, 0);
     return WEFT_OK;
 }
 
-static weft_status argmax_run(weft_kernel_ctx *k) { return arg_run(k, true); }
-static weft_status argmin_run(weft_kernel_ctx *k) { return arg_run(k, false); }
+static weft_status argmax_body(weft_kernel_ctx *k, void *scratch) { return arg_body(k, true); }
+static weft_status argmin_body(weft_kernel_ctx *k, void *scratch) { return arg_body(k, false); }
+static weft_status argmax_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, argmax_body); }
+static weft_status argmin_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, argmin_body); }
 
 /* --- CumSum ----------------------------------------------------------------------------------------- */
 
@@ -406,24 +401,24 @@ static weft_status cumsum_infer(weft_infer_ctx *c)
     return weft_infer_same_as_input0(c);
 }
 
-#define CUM_BODY(T, CT, LD, ST)                                                                        \
+#define CUM_BODY(T)                                                                                    \
     {                                                                                                  \
         const T *x = xv->data;                                                                         \
         T *y = k->out[0].data;                                                                         \
         for (int64_t p = 0; p < pre; p++)                                                              \
             for (int64_t s = 0; s < post; s++) {                                                       \
-                CT acc = 0;                                                                            \
+                T acc = 0;                                                                             \
                 for (int64_t jj = 0; jj < n; jj++) {                                                   \
                     int64_t e = p * n * post + (reverse ? n - 1 - jj : jj) * post + s;                 \
-                    CT v = LD(x[e]);                                                                   \
-                    if (exclusive) y[e] = ST(acc);                                                     \
-                    acc = (CT)W_ADD(acc, v);                                                           \
-                    if (!exclusive) y[e] = ST(acc);                                                    \
+                    T v = x[e];                                                                        \
+                    if (exclusive) y[e] = acc;                                                         \
+                    acc = (T)W_ADD(acc, v);                                                            \
+                    if (!exclusive) y[e] = acc;                                                        \
                 }                                                                                      \
             }                                                                                          \
     }
 
-static weft_status cumsum_run(weft_kernel_ctx *k)
+static weft_status cumsum_body(weft_kernel_ctx *k, void *scratch)
 {
     const weft_tview *xv = &k->in[0];
     int64_t a;
@@ -432,19 +427,14 @@ static weft_status cumsum_run(weft_kernel_ctx *k)
     if (st || (st = weft_axis(k->node, a, xv->rank, false, &axis))) return st;
     bool exclusive = weft_attr_int(k->node, "exclusive", 0) != 0, reverse = weft_attr_int(k->node, "reverse", 0) != 0;
     int64_t n = xv->dims[axis], pre = prod(xv->dims, 0, axis), post = prod(xv->dims, axis + 1, xv->rank);
-#define WEFT_BODY(T) CUM_BODY(T, T, ID, ID)
-    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_NUMERIC, goto half);
+#define WEFT_BODY(T) CUM_BODY(T)
+    WEFT_DISPATCH(xv->dtype, WEFT_TYPES_NUMERIC, return weft_op_unsupported_dtype(k, 0));
 #undef WEFT_BODY
     return WEFT_OK;
-half:
-    if (xv->dtype == WEFT_FLOAT16)
-        CUM_BODY(uint16_t, float, weft_f16_to_f32, weft_f32_to_f16)
-    else if (xv->dtype == WEFT_BFLOAT16)
-        CUM_BODY(uint16_t, float, weft_bf16_to_f32, weft_f32_to_bf16)
-    else
-        return weft_op_unsupported_dtype(k, 0);
-    return WEFT_OK;
 }
+
+/* float16 / bfloat16 accumulate in float32; each output is that running sum rounded once */
+static weft_status cumsum_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, cumsum_body); }
 
 
 /* --- Unique ----------------------------------------------------------------------------------------- */

@@ -119,6 +119,12 @@ weft_status weft_op_error(const weft_node_info *n, weft_status st, const char *f
  * float32 copies and the outputs are rounded back (ops/widen.c). The body must not call k->scratch. */
 typedef weft_status (*weft_math_body)(weft_kernel_ctx *k, void *scratch);
 weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_math_body body);
+/* In such a body: the dtype output o really has (float16 / bfloat16 where the body sees float32), for
+ * an op whose own arithmetic rounds after every step (a scatter that reduces into the output in place)
+ * and which rounds so with weft_round_to. Elsewhere: output o's dtype. */
+weft_dtype weft_widened_out_dtype(const weft_kernel_ctx *k, int o);
+/* v rounded to the precision of dtype t (float16 or bfloat16; any other dtype leaves v as it is). */
+float weft_round_to(weft_dtype t, float v);
 
 /* Element i of an int32 / int64 index tensor. */
 static inline int64_t weft_index_at(const weft_tview *t, int64_t i)

@@ -8,6 +8,8 @@
  *
  * Duplicate indices are the normal case in message passing (E >> N): with a reduction they accumulate,
  * and with 'none' (left undefined by ONNX) updates are applied in index order, so the last one wins.
+ * Reductions on float16 / bfloat16 compute in float32 (ops/widen.c) and round after every update, as
+ * the type's own arithmetic does; 'none' only moves elements, whatever their dtype.
  */
 #include <string.h>
 
@@ -62,8 +64,8 @@ static weft_status scatter_types(weft_infer_ctx *c)
 #define W_MUL(a, b) _Generic((a), float: (a) * (b), double: (a) * (b), default: (uint64_t)(a) * (uint64_t)(b))
 #define ID(x) (x)
 
-/* T: storage type, CT: compute type, LD/ST: conversions between them (float16 computes in float). */
-#define SCATTER_APPLY(T, CT, LD, ST)                                                                   \
+/* ST rounds each combined value as it is stored (to half precision inside a widened float32 body). */
+#define SCATTER_APPLY(T, ST)                                                                           \
     {                                                                                                  \
         T *o = out;                                                                                    \
         const T *u = upd;                                                                              \
@@ -71,10 +73,10 @@ static weft_status scatter_types(weft_infer_ctx *c)
             T *dst = o + off[t];                                                                       \
             const T *src = u + t * inner;                                                              \
             for (int64_t j = 0; j < inner; j++) {                                                      \
-                CT a = LD(dst[j]), b = LD(src[j]);                                                     \
+                T a = dst[j], b = src[j];                                                              \
                 switch (red) {                                                                         \
-                case RED_ADD: a = (CT)W_ADD(a, b); break;                                              \
-                case RED_MUL: a = (CT)W_MUL(a, b); break;                                              \
+                case RED_ADD: a = (T)W_ADD(a, b); break;                                               \
+                case RED_MUL: a = (T)W_MUL(a, b); break;                                               \
                 case RED_MAX: a = b > a ? b : a; break;                                                \
                 default: a = b < a ? b : a; break;                                                     \
                 }                                                                                      \
@@ -82,18 +84,7 @@ static weft_status scatter_types(weft_infer_ctx *c)
             }                                                                                          \
         }                                                                                              \
     }
-
-static weft_status scatter_half(const weft_kernel_ctx *k, weft_dtype dt, int red, void *out, const void *upd,
-                                const int64_t *off, int64_t n, int64_t inner)
-{
-    if (dt == WEFT_FLOAT16)
-        SCATTER_APPLY(uint16_t, float, weft_f16_to_f32, weft_f32_to_f16)
-    else if (dt == WEFT_BFLOAT16)
-        SCATTER_APPLY(uint16_t, float, weft_bf16_to_f32, weft_f32_to_bf16)
-    else
-        return weft_op_unsupported_dtype(k, 0);
-    return WEFT_OK;
-}
+#define ROUND_HALF(x) weft_round_to(real, (x))
 
 /* Combines n slices of `inner` elements of upd into out at element offsets off[]. */
 static weft_status scatter_apply(const weft_kernel_ctx *k, int red, const int64_t *off, int64_t n, int64_t inner)
@@ -108,8 +99,13 @@ static weft_status scatter_apply(const weft_kernel_ctx *k, int red, const int64_
             memcpy((char *)out + (size_t)off[t] * es, (const char *)upd + (size_t)t * row, row);
         return WEFT_OK;
     }
-#define WEFT_BODY(T) SCATTER_APPLY(T, T, ID, ID)
-    WEFT_DISPATCH(dt, WEFT_TYPES_NUMERIC, return scatter_half(k, dt, red, out, upd, off, n, inner));
+    weft_dtype real = weft_widened_out_dtype(k, 0);
+    if (dt == WEFT_FLOAT32 && real != WEFT_FLOAT32) {
+        SCATTER_APPLY(float, ROUND_HALF)
+        return WEFT_OK;
+    }
+#define WEFT_BODY(T) SCATTER_APPLY(T, ID)
+    WEFT_DISPATCH(dt, WEFT_TYPES_NUMERIC, return weft_op_unsupported_dtype(k, 0));
 #undef WEFT_BODY
     return WEFT_OK;
 }
@@ -121,9 +117,16 @@ static void copy_data(weft_kernel_ctx *k)
     if (nb && k->out[0].data != k->in[0].data) memcpy(k->out[0].data, k->in[0].data, nb);
 }
 
-static int64_t *offsets(weft_kernel_ctx *k, int64_t n)
+/* Runs a scatter's body with scratch for n offsets: widened to float32 when it reduces half precision. */
+static weft_status scatter_run(weft_kernel_ctx *k, int64_t n, weft_math_body body)
 {
-    return k->scratch ? k->scratch(k->user, (size_t)(n > 0 ? n : 1) * sizeof(int64_t)) : NULL;
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(int64_t);
+    int red = reduction_of(k->node);
+    if (red < 0) return WEFT_ERR_INVALID_MODEL;
+    if (red != RED_NONE) return weft_math_run_widened(k, bytes, body);
+    void *off = k->scratch ? k->scratch(k->user, bytes) : NULL;
+    if (!off) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory for %lld offsets", (long long)n);
+    return body(k, off);
 }
 
 /* --- ScatterElements / Scatter -------------------------------------------------------------------- */
@@ -157,7 +160,7 @@ static weft_status scatter_elements_infer(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
-static weft_status scatter_elements_run(weft_kernel_ctx *k)
+static weft_status scatter_elements_body(weft_kernel_ctx *k, void *scratch)
 {
     const weft_tview *d = &k->in[0], *ix = &k->in[1], *up = &k->in[2];
     int r = d->rank, axis, red = reduction_of(k->node);
@@ -172,8 +175,7 @@ static weft_status scatter_elements_run(weft_kernel_ctx *k)
         if (a != axis && ix->dims[a] > d->dims[a])
             return weft_op_error(k->node, WEFT_ERR_SHAPE, "indices dim %d exceeds data dim", a);
     }
-    int64_t *off = offsets(k, ix->numel);
-    if (!off) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory for %lld offsets", (long long)ix->numel);
+    int64_t *off = scratch;
     int64_t strides[WEFT_MAX_RANK], pos[WEFT_MAX_RANK] = {0}, v = 0;
     weft_strides(d->dims, r, strides);
     for (int64_t i = 0; i < ix->numel; i++) {
@@ -189,6 +191,8 @@ static weft_status scatter_elements_run(weft_kernel_ctx *k)
     copy_data(k);
     return scatter_apply(k, red, off, ix->numel, 1);
 }
+
+static weft_status scatter_elements_run(weft_kernel_ctx *k) { return scatter_run(k, k->in[1].numel, scatter_elements_body); }
 
 /* --- ScatterND ------------------------------------------------------------------------------------- */
 
@@ -221,7 +225,7 @@ static weft_status scatter_nd_infer(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
-static weft_status scatter_nd_run(weft_kernel_ctx *k)
+static weft_status scatter_nd_body(weft_kernel_ctx *k, void *scratch)
 {
     const weft_tview *d = &k->in[0], *ix = &k->in[1], *up = &k->in[2];
     int r = d->rank, q = ix->rank, red = reduction_of(k->node);
@@ -233,8 +237,7 @@ static weft_status scatter_nd_run(weft_kernel_ctx *k)
     for (int a = 0; ok && a < up->rank; a++)
         ok = up->dims[a] == (a < q - 1 ? ix->dims[a] : d->dims[m + a - (q - 1)]);
     if (!ok) return weft_op_error(k->node, WEFT_ERR_SHAPE, "updates shape does not match indices[:-1] + data[%d:]", m);
-    int64_t *off = offsets(k, tuples);
-    if (!off) return weft_op_error(k->node, WEFT_ERR_NOMEM, "no scratch memory for %lld offsets", (long long)tuples);
+    int64_t *off = scratch;
     weft_status st;
     int64_t v = 0;
     for (int64_t t = 0; t < tuples; t++) {
@@ -247,6 +250,13 @@ static weft_status scatter_nd_run(weft_kernel_ctx *k)
     }
     copy_data(k);
     return scatter_apply(k, red, off, tuples, slice);
+}
+
+/* one offset per index tuple: the product of the indices' dims but the last */
+static weft_status scatter_nd_run(weft_kernel_ctx *k)
+{
+    const weft_tview *ix = &k->in[1];
+    return scatter_run(k, ix->rank > 0 ? prod(ix->dims, 0, ix->rank - 1) : 1, scatter_nd_body);
 }
 
 const weft_op_def weft_ops_scatter[] = {

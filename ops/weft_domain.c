@@ -167,11 +167,31 @@ static weft_status segment_infer(weft_infer_ctx *c)
 WEFT_TYPES_NUMERIC(DEF_SEGMENT)
 #undef DEF_SEGMENT
 
-static weft_status segment_run(weft_kernel_ctx *k)
+/* scratch: the segment sizes. float16 runs widened (segment_run): it accumulates in float32. */
+static weft_status segment_body(weft_kernel_ctx *k, void *scratch)
 {
     const weft_tview *src = &k->in[0], *idx = &k->in[1];
     weft_tview *out = &k->out[0];
     int kind = reduce_kind(k->node);
+    bool has_init = weft_kin_present(k, 3);
+    int64_t N = out->dims[0], F = row_size(src), Fo = row_size(out), E = idx->numel;
+    int64_t *count = scratch;
+    memset(count, 0, (size_t)N * sizeof(int64_t));
+    for (int64_t e = 0; e < E; e++) count[index_at(idx, e, N)]++;
+    if (has_init) memcpy(out->data, k->in[3].data, (size_t)out->numel * weft_dtype_size(out->dtype));
+    switch (out->dtype) {
+#define CASE(E_, T) case E_: segment_##E_(src->data, out->data, idx, count, E, F, Fo, N, kind, has_init); break;
+        WEFT_TYPES_NUMERIC(CASE)
+#undef CASE
+    default: return weft_op_unsupported_dtype(k, 0);
+    }
+    return WEFT_OK;
+}
+
+static weft_status segment_run(weft_kernel_ctx *k)
+{
+    const weft_tview *src = &k->in[0], *idx = &k->in[1];
+    weft_tview *out = &k->out[0];
     bool has_init = weft_kin_present(k, 3);
     int64_t N = out->dims[0], F = row_size(src), Fo = row_size(out), E = idx->numel;
     if (src->dims[0] != E)
@@ -183,30 +203,8 @@ static weft_status segment_run(weft_kernel_ctx *k)
                              (long long)F);
     weft_status st = check_indices_wrap(k->node, idx, N, has_init);
     if (st) return st;
-    bool half = out->dtype == WEFT_FLOAT16;
-    /* scratch: segment sizes, then (float16 only) float copies of src and out */
-    size_t n_count = (size_t)(N ? N : 1) * sizeof(int64_t);
-    size_t need = n_count + (half ? (size_t)(E * F + N * Fo) * sizeof(float) : 0);
-    int64_t *count = k->scratch(k->user, need);
-    if (!count) return weft_op_error(k->node, WEFT_ERR_NOMEM, "out of scratch memory");
-    memset(count, 0, (size_t)N * sizeof(int64_t));
-    for (int64_t e = 0; e < E; e++) count[index_at(idx, e, N)]++;
-    if (has_init) memcpy(out->data, k->in[3].data, (size_t)out->numel * weft_dtype_size(out->dtype));
-    if (half) { /* accumulate in float: float16 sums lose too much */
-        float *fs = (float *)((char *)count + n_count), *fo = fs + E * F;
-        for (int64_t i = 0; i < E * F; i++) fs[i] = weft_f16_to_f32(((const uint16_t *)src->data)[i]);
-        for (int64_t i = 0; has_init && i < N * Fo; i++) fo[i] = weft_f16_to_f32(((const uint16_t *)out->data)[i]);
-        segment_WEFT_FLOAT32(fs, fo, idx, count, E, F, Fo, N, kind, has_init);
-        for (int64_t i = 0; i < N * Fo; i++) ((uint16_t *)out->data)[i] = weft_f32_to_f16(fo[i]);
-        return WEFT_OK;
-    }
-    switch (out->dtype) {
-#define CASE(E_, T) case E_: segment_##E_(src->data, out->data, idx, count, E, F, Fo, N, kind, has_init); break;
-        WEFT_TYPES_NUMERIC(CASE)
-#undef CASE
-    default: return weft_op_unsupported_dtype(k, 0);
-    }
-    return WEFT_OK;
+    /* float16 accumulates in float32 (ops/widen.c): float16 sums lose too much */
+    return weft_math_run_widened(k, (size_t)(N ? N : 1) * sizeof(int64_t), segment_body);
 }
 
 /* --- RowGather ----------------------------------------------------------------------------------- */

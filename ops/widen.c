@@ -1,6 +1,9 @@
 /*
  * ops/widen.c — float16 / bfloat16 kernels through float32: a kernel written for float and double runs
- * on widened copies of its half-precision operands, and the results are rounded back once.
+ * on widened copies of its half-precision operands, and the results are rounded back once. This is the
+ * one place ops convert half precision for arithmetic; an op that must round after every step as its
+ * own arithmetic would (ScatterElements' in-place reductions) asks weft_widened_out_dtype for the real
+ * dtype and rounds with weft_round_to.
  */
 #include <string.h>
 
@@ -9,6 +12,24 @@
 static bool is_half(weft_dtype t) { return t == WEFT_FLOAT16 || t == WEFT_BFLOAT16; }
 static size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
 static void *no_scratch(void *user, size_t bytes) { return NULL; }
+
+/* A widened body's context points `user` here (it has no scratch to ask for): the caller's context. */
+typedef struct widened {
+    const weft_kernel_ctx *outer;
+} widened;
+
+weft_dtype weft_widened_out_dtype(const weft_kernel_ctx *k, int o)
+{
+    if (k->scratch == no_scratch) return ((const widened *)k->user)->outer->out[o].dtype;
+    return k->out[o].dtype;
+}
+
+float weft_round_to(weft_dtype t, float v)
+{
+    if (t == WEFT_FLOAT16) return weft_f16_to_f32(weft_f32_to_f16(v));
+    if (t == WEFT_BFLOAT16) return weft_bf16_to_f32(weft_f32_to_bf16(v));
+    return v;
+}
 
 /*
  * Runs `body` with `body_scratch` bytes of scratch. When an input or output is float16 / bfloat16 the
@@ -59,10 +80,12 @@ weft_status weft_math_run_widened(weft_kernel_ctx *k, size_t body_scratch, weft_
         out[i].dtype = WEFT_FLOAT32;
         p += round8((size_t)out[i].numel * sizeof(float));
     }
+    widened w = {k};
     weft_kernel_ctx sk = *k;
     sk.in = in;
     sk.out = out;
     sk.scratch = no_scratch;
+    sk.user = &w;
     weft_status st = body(&sk, body_scratch ? base : NULL);
     if (st) return st;
     for (int i = 0; i < k->n_out; i++) {
