@@ -3,22 +3,23 @@
  * compile and describe the plan; optionally save it (.weftplan), and what each compiler pass did and the
  * whole schedule.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "compiler/plan.h"
 
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: weft compile MODEL [--backend B] [-O LEVEL] [-o FILE] [--json] [--print-passes] [--steps]\n\n"
+            "usage: weft compile MODEL [--backend B] [-O LEVEL] [-o FILE] [--json] [--print-passes] [--steps]\n"
+            "                    [--dim SYM=V ...] [--input NAME=PATH ...]\n\n"
             "Compiles an ONNX model (verification, shape inference, constant folding, message-passing\n"
             "lowering, CSR indices, GEMM / edge-softmax / link-score / elementwise fusion, dead-code removal,\n"
-            "memory planning) and describes the plan: the schedule's ops, the buffers its temporaries share,\n"
-            "its constants, and its inputs and outputs.\n\n"
-            "  --backend B     the backend to compile for (default: ref)\n"
+            "memory planning) and describes the plan: the backend of each step, the schedule's ops, its\n"
+            "constants, its inputs and outputs, and its memory for given sizes: the arena planned by\n"
+            "liveness next to its lower bound (the largest total of bytes live at once).\n\n"
+            "  --backend B     backends in priority order, e.g. onednn or openblas,ref (default: every\n"
+            "                  backend of this build, fastest first; ref takes what the others do not)\n"
             "  -O LEVEL        0: no rewrites; 1 (default): all passes\n"
             "  -o FILE         also save the plan as FILE (a .weftplan: graph, weights, backends; 'weft run'\n"
             "                  loads it without the ONNX file and without compiling again)\n"
@@ -26,194 +27,98 @@ static void help(FILE *f)
             "  --print-passes  also list every pass: nodes before -> after, rewrites, and the bytes of\n"
             "                  intermediate tensors before -> after (in the model's symbols)\n"
             "  --steps         also list every step of the schedule: op, backend, inputs -> outputs\n"
+            "  --dim SYM=V     size the memory report with symbol SYM = V (repeatable; default: 1000 for\n"
+            "                  every symbol of the inputs)\n"
+            "  --input NAME=PATH  size it with the shape of the tensor in PATH instead (repeatable)\n"
             "  --help          show this help\n");
 }
 
-static void print_value_list(FILE *f, const struct weft_plan *p, const int *slots, int n, bool json)
+#define COMPILE_MAX_SIZES 64
+
+typedef struct size_arg {
+    const char *name, *value; /* --dim SYM=V or --input NAME=PATH, split in place */
+} size_arg;
+
+/* The memory a session of p plans for the sizes given (or 1000 for every symbol): printed as text, or
+ * as the members of a JSON object. */
+static int memory_report(const weft_plan *p, const size_arg *dims, int n_dims, const size_arg *files, int n_files,
+                         bool json)
 {
-    char shape[256];
-    for (int i = 0; i < n; i++) {
-        fputs(i ? ", " : "", f);
-        if (slots[i] < 0) {
-            fputs(json ? "null" : "-", f);
-            continue;
+    int n_in = weft_plan_num_inputs(p);
+    weft_tensor *in = calloc((size_t)n_in + 1, sizeof *in), *loaded = calloc((size_t)n_in + 1, sizeof *loaded);
+    int rc = CLI_OK;
+    if (!in || !loaded) { free(in); free(loaded); return cli_fail("out of memory"); }
+    char assumed[512] = "";
+    size_t alen = 0;
+    for (int i = 0; i < n_in && rc == CLI_OK; i++) {
+        weft_plan_input_info(p, i, &in[i]);
+        for (int f = 0; f < n_files; f++) {
+            if (strcmp(files[f].name, in[i].name)) continue;
+            if (weft_tensor_load(files[f].value, &loaded[i]) != WEFT_OK) {
+                rc = cli_fail("cannot read --input '%s'", files[f].value);
+                break;
+            }
+            in[i].rank = loaded[i].rank;
+            memcpy(in[i].dims, loaded[i].dims, sizeof in[i].dims);
         }
-        const weft_slot *s = &p->slots[slots[i]];
-        weft_shape_format_sym(&s->shape, p->syms, shape, sizeof shape);
+        for (int d = 0; d < in[i].rank && rc == CLI_OK; d++) {
+            const char *sym = weft_plan_input_dim_name(p, i, d);
+            if (!sym || in[i].dims[d] >= 0) continue;
+            in[i].dims[d] = 1000;
+            for (int k = 0; k < n_dims; k++)
+                if (strcmp(dims[k].name, sym) == 0) {
+                    long v;
+                    if (!cli_parse_int(dims[k].value, 0, 1L << 40, &v)) {
+                        rc = cli_usage("compile", "compile: --dim %s wants a size, got '%s'", sym, dims[k].value);
+                        break;
+                    }
+                    in[i].dims[d] = v;
+                }
+            bool seen = false; /* each symbol once */
+            for (int j = 0; j <= i && !seen; j++)
+                for (int e = 0; e < (j < i ? in[j].rank : d) && !seen; e++) {
+                    const char *other = weft_plan_input_dim_name(p, j, e);
+                    seen = other && strcmp(other, sym) == 0;
+                }
+            if (!seen && alen < sizeof assumed)
+                alen += (size_t)snprintf(assumed + alen, sizeof assumed - alen, "%s%s=%lld", alen ? ", " : "", sym,
+                                         (long long)in[i].dims[d]);
+        }
+        in[i].data = NULL;
+    }
+    weft_session *s = NULL;
+    weft_session_stats st = {0};
+    weft_session_options so = {1, 0};
+    if (rc == CLI_OK && (weft_session_create_with_options(p, &so, &s) != WEFT_OK ||
+                         weft_session_reshape(s, in, (size_t)n_in) != WEFT_OK || weft_session_get_stats(s, &st) != WEFT_OK))
+        rc = cli_fail("cannot size the plan's memory");
+    if (rc == CLI_OK) {
+        double ratio = st.arena_bound_bytes ? (double)st.arena_bytes / (double)st.arena_bound_bytes : 1.0;
         if (json) {
-            fputs("{\"name\": ", f);
-            cli_json_str(f, s->name);
-            fprintf(f, ", \"dtype\": \"%s\", \"shape\": ", weft_dtype_name(s->dtype));
-            cli_json_str(f, shape);
-            fputs("}", f);
+            printf(", \"memory\": {\"sizes\": ");
+            cli_json_str(stdout, assumed);
+            printf(", \"arena_bytes\": %zu, \"liveness_bound_bytes\": %zu, \"ratio\": %.4f, \"dynamic_steps\": %d}",
+                   st.arena_bytes, st.arena_bound_bytes, ratio, st.dynamic_steps);
         } else {
-            cli_text_str(f, s->name);
-            fprintf(f, ":%s%s", weft_dtype_name(s->dtype), shape);
+            printf("memory for %s:\n  arena %zu bytes planned, liveness lower bound %zu bytes (%.3fx)\n",
+                   assumed[0] ? assumed : "these sizes", st.arena_bytes, st.arena_bound_bytes, ratio);
+            if (st.dynamic_steps)
+                printf("  %d steps have sizes that depend on data: their values are sized at run time, outside the arena\n",
+                       st.dynamic_steps);
         }
     }
-}
-
-/* Attributes as name=value (lists shortened; tensors and graphs named only). */
-static void print_attrs_text(FILE *f, const weft_node_info *info)
-{
-    for (int a = 0; a < info->n_attrs; a++) {
-        const weft_attr *at = &info->attrs[a];
-        fputs(a ? " " : " {", f);
-        cli_text_str(f, at->name);
-        fputs("=", f);
-        switch (at->type) {
-        case WEFT_ATTR_INT: fprintf(f, "%lld", (long long)at->i); break;
-        case WEFT_ATTR_FLOAT: fprintf(f, "%.9g", at->f); break;
-        case WEFT_ATTR_STRING: cli_text_str(f, at->s ? at->s : ""); break;
-        case WEFT_ATTR_INTS:
-        case WEFT_ATTR_FLOATS:
-            fputs("[", f);
-            for (int k = 0; k < at->n && k < 16; k++) {
-                if (at->type == WEFT_ATTR_INTS) fprintf(f, "%s%lld", k ? "," : "", (long long)at->ints[k]);
-                else fprintf(f, "%s%.9g", k ? "," : "", at->floats[k]);
-            }
-            fputs(at->n > 16 ? ",...]" : "]", f);
-            break;
-        default: fputs("...", f); break;
-        }
-    }
-    if (info->n_attrs) fputs("}", f);
-}
-
-/* One line per step (subplans indented under their control-flow step). */
-static void print_steps_text(FILE *f, const struct weft_plan *p, int depth)
-{
-    for (int i = 0; i < p->n_steps; i++) {
-        const weft_step *s = &p->steps[i];
-        fprintf(f, "  %*s%4d  ", 2 * depth, "", i);
-        if (s->info.domain[0]) {
-            cli_text_str(f, s->info.domain);
-            fputs(".", f);
-        }
-        cli_text_str(f, s->info.op_type);
-        print_attrs_text(f, &s->info);
-        fprintf(f, " [%s] (", s->backend ? s->backend->name : "control");
-        print_value_list(f, p, s->in, s->n_in, false);
-        fputs(") -> (", f);
-        print_value_list(f, p, s->out, s->n_out, false);
-        fputs(")\n", f);
-        for (int j = 0; j < s->n_sub; j++) {
-            fprintf(f, "  %*s      %s:\n", 2 * depth, "", s->sub_names && s->sub_names[j] ? s->sub_names[j] : "subgraph");
-            print_steps_text(f, s->sub[j], depth + 2);
-        }
-    }
-}
-
-/* Attributes as a JSON object (numbers, strings, lists of them; tensors and graphs as null). */
-static void print_attrs_json(FILE *f, const weft_node_info *info)
-{
-    fputs("{", f);
-    for (int a = 0; a < info->n_attrs; a++) {
-        const weft_attr *at = &info->attrs[a];
-        fputs(a ? ", " : "", f);
-        cli_json_str(f, at->name);
-        fputs(": ", f);
-        switch (at->type) {
-        case WEFT_ATTR_INT: fprintf(f, "%lld", (long long)at->i); break;
-        case WEFT_ATTR_FLOAT:
-            if (isfinite(at->f)) fprintf(f, "%.9g", at->f);
-            else cli_json_str(f, isnan(at->f) ? "nan" : at->f > 0 ? "inf" : "-inf");
-            break;
-        case WEFT_ATTR_STRING: cli_json_str(f, at->s ? at->s : ""); break;
-        case WEFT_ATTR_INTS:
-        case WEFT_ATTR_FLOATS:
-            fputs("[", f);
-            for (int k = 0; k < at->n; k++) {
-                fputs(k ? ", " : "", f);
-                if (at->type == WEFT_ATTR_INTS) fprintf(f, "%lld", (long long)at->ints[k]);
-                else if (isfinite(at->floats[k])) fprintf(f, "%.9g", at->floats[k]);
-                else cli_json_str(f, isnan(at->floats[k]) ? "nan" : at->floats[k] > 0 ? "inf" : "-inf");
-            }
-            fputs("]", f);
-            break;
-        default: fputs("null", f); break;
-        }
-    }
-    fputs("}", f);
-}
-
-static void print_steps_json(FILE *f, const struct weft_plan *p)
-{
-    fputs("[", f);
-    for (int i = 0; i < p->n_steps; i++) {
-        const weft_step *s = &p->steps[i];
-        fputs(i ? ", {\"op\": " : "{\"op\": ", f);
-        cli_json_str(f, s->info.op_type);
-        fputs(", \"domain\": ", f);
-        cli_json_str(f, s->info.domain);
-        fputs(", \"name\": ", f);
-        cli_json_str(f, s->info.name);
-        fputs(", \"backend\": ", f);
-        cli_json_str(f, s->backend ? s->backend->name : "control");
-        fputs(", \"attributes\": ", f);
-        print_attrs_json(f, &s->info);
-        fputs(", \"inputs\": [", f);
-        print_value_list(f, p, s->in, s->n_in, true);
-        fputs("], \"outputs\": [", f);
-        print_value_list(f, p, s->out, s->n_out, true);
-        fputs("]", f);
-        if (s->n_sub) {
-            fputs(", \"subplans\": [", f);
-            for (int j = 0; j < s->n_sub; j++) {
-                if (j) fputs(", ", f);
-                print_steps_json(f, s->sub[j]);
-            }
-            fputs("]", f);
-        }
-        fputs("}", f);
-    }
-    fputs("]", f);
-}
-
-/* What each pass did: nodes before -> after, rewrites, bytes of intermediates before -> after and the
- * change, all as expressions in the model's symbols. */
-static void print_passes(FILE *f, const struct weft_plan *p, bool json)
-{
-    char before[1024], after[1024], delta[1024];
-    if (!json) fprintf(f, "passes (-O%d):\n", p->opt_level);
-    for (int i = 0; i < p->n_passes; i++) {
-        const weft_pass_report *r = &p->passes[i];
-        weft_bytes_expr d;
-        weft_bytes_sub(&r->bytes_after, &r->bytes_before, &d);
-        weft_bytes_format(&r->bytes_before, p->syms, before, sizeof before);
-        weft_bytes_format(&r->bytes_after, p->syms, after, sizeof after);
-        weft_bytes_format(&d, p->syms, delta, sizeof delta);
-        if (json) {
-            fputs(i ? ", {\"name\": " : "{\"name\": ", f);
-            cli_json_str(f, r->name);
-            fprintf(f, ", \"nodes_before\": %d, \"nodes_after\": %d, \"changed\": %d, \"bytes_before\": ", r->nodes_before,
-                    r->nodes_after, r->changed);
-            cli_json_str(f, before);
-            fputs(", \"bytes_after\": ", f);
-            cli_json_str(f, after);
-            fputs(", \"bytes_change\": ", f);
-            cli_json_str(f, delta);
-            fputs("}", f);
-        } else {
-            int pad = 16 - (int)strlen(r->name);
-            fputs("  ", f);
-            cli_text_str(f, r->name);
-            fprintf(f, "%*s nodes %5d -> %-5d rewrites %d\n", pad > 0 ? pad : 0, "", r->nodes_before, r->nodes_after,
-                    r->changed);
-            if (strcmp(before, after) == 0) {
-                fprintf(f, "      intermediates: %s (unchanged)\n", before);
-            } else {
-                fprintf(f, "      intermediates: %s\n", before);
-                fprintf(f, "                  -> %s\n", after);
-                fprintf(f, "          change: %s\n", delta);
-            }
-        }
-    }
+    weft_session_free(s);
+    for (int i = 0; i < n_in; i++) weft_tensor_release(&loaded[i]);
+    free(loaded);
+    free(in);
+    return rc;
 }
 
 int cmd_compile(int argc, char **argv)
 {
-    const char *path = NULL, *backend = "ref", *out_path = NULL;
+    size_arg dims[COMPILE_MAX_SIZES], files[COMPILE_MAX_SIZES];
+    int n_dims = 0, n_files = 0;
+    const char *path = NULL, *backend = NULL, *out_path = NULL;
     bool json = false, passes = false, steps = false;
     long level = 1;
     for (int i = 1; i < argc; i++) {
@@ -231,6 +136,16 @@ int cmd_compile(int argc, char **argv)
             backend = argv[i];
         } else if (strcmp(argv[i], "-O") == 0) {
             if (++i >= argc || !cli_parse_int(argv[i], 0, 1, &level)) return cli_usage("compile", "compile: -O takes 0 or 1");
+        } else if (strcmp(argv[i], "--dim") == 0 || strcmp(argv[i], "--input") == 0) {
+            bool is_dim = strcmp(argv[i], "--dim") == 0;
+            char *v = ++i < argc ? argv[i] : NULL, *eq = v ? strchr(v, '=') : NULL;
+            if (!eq || eq == v || !eq[1])
+                return cli_usage("compile", "compile: %s wants %s", argv[i - 1], is_dim ? "SYM=V" : "NAME=PATH");
+            if ((is_dim ? n_dims : n_files) == COMPILE_MAX_SIZES) return cli_usage("compile", "compile: too many %s", argv[i - 1]);
+            *eq = '\0';
+            size_arg a = {v, eq + 1};
+            if (is_dim) dims[n_dims++] = a;
+            else files[n_files++] = a;
         } else if (strcmp(argv[i], "-o") == 0) {
             if (++i >= argc) return cli_usage("compile", "compile: -o needs a file name");
             out_path = argv[i];
@@ -255,37 +170,24 @@ int cmd_compile(int argc, char **argv)
         return cli_fail("cannot save the plan");
     }
     char *report = NULL;
-    st = weft_plan_describe(p, json ? WEFT_DESCRIBE_JSON : WEFT_DESCRIBE_TEXT, &report);
+    int fmt = (json ? WEFT_DESCRIBE_JSON : WEFT_DESCRIBE_TEXT) | (passes ? WEFT_DESCRIBE_PASSES : 0) |
+              (steps ? WEFT_DESCRIBE_STEPS : 0);
+    st = weft_plan_describe(p, (weft_describe_format)fmt, &report);
     if (st != WEFT_OK) {
         weft_plan_free(p);
         return cli_fail("cannot describe the plan");
     }
-    if (json && (passes || steps)) {
-        /* the description is one object: its closing brace makes room for the extra members */
-        size_t len = strlen(report);
-        while (len && (report[len - 1] == '\n' || report[len - 1] == ' ')) len--;
+    /* the memory report goes inside the JSON object: before its closing brace */
+    size_t len = strlen(report);
+    if (json) {
+        while (len && report[len - 1] == '\n') len--;
         if (len && report[len - 1] == '}') len--;
-        fwrite(report, 1, len, stdout);
-        if (passes) {
-            fputs(", \"passes\": [", stdout);
-            print_passes(stdout, p, true);
-            fputs("]", stdout);
-        }
-        if (steps) {
-            fputs(", \"schedule\": ", stdout);
-            print_steps_json(stdout, p);
-        }
-        fputs("}\n", stdout);
-    } else {
-        fputs(report, stdout);
-        if (passes) print_passes(stdout, p, false);
-        if (steps) {
-            fputs("steps:\n", stdout);
-            print_steps_text(stdout, p, 0);
-        }
     }
+    fwrite(report, 1, len, stdout);
+    int rc = memory_report(p, dims, n_dims, files, n_files, json);
+    if (json) fputs("}\n", stdout);
     free(report);
     weft_plan_free(p);
     if (fflush(stdout) != 0) return cli_fail("cannot write the report");
-    return CLI_OK;
+    return rc;
 }

@@ -196,3 +196,11 @@ weft_status weft_plan_output_info(const weft_plan *p, int i, weft_tensor *info)
         return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_plan_output_info: no output %d", i);
     return slot_info(p, p->outputs[i], info);
 }
+
+const char *weft_plan_input_dim_name(const weft_plan *p, int i, int d)
+{
+    if (!p || i < 0 || i >= p->n_inputs) return NULL;
+    const weft_slot *s = &p->slots[p->inputs[i]];
+    if (d < 0 || d >= s->shape.rank || weft_dim_known(s->shape.d[d])) return NULL;
+    return weft_sym_name(p->syms, s->shape.d[d].sym);
+}

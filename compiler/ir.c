@@ -34,13 +34,24 @@ int32_t weft_sym_intern(weft_symtab *t, const char *name)
 {
     for (int i = 0; i < t->n; i++)
         if (strcmp(t->names[i], name) == 0) return i;
+    /* a name of the form fresh symbols get (a plan file's, say): fresh names up to its number are checked */
+    if (strncmp(name, "unk__", 5) == 0) {
+        long k = strtol(name + 5, NULL, 10);
+        if (k > t->fresh_check_below) t->fresh_check_below = k > INT32_MAX ? INT32_MAX : (int)k;
+    }
     return sym_add(t, dupstr(name));
 }
 
 int32_t weft_sym_fresh(weft_symtab *t)
 {
-    char buf[32];
+    char buf[48];
     snprintf(buf, sizeof buf, "unk__%d", t->n);
+    for (int k = 1; t->n <= t->fresh_check_below; k++) { /* keep names unique: "unk__7" may be a model's own */
+        bool taken = false;
+        for (int i = 0; i < t->n && !taken; i++) taken = strcmp(t->names[i], buf) == 0;
+        if (!taken) break;
+        snprintf(buf, sizeof buf, "unk__%d_%d", t->n, k);
+    }
     return sym_add(t, dupstr(buf));
 }
 

@@ -21,6 +21,7 @@
 typedef struct weft_symtab {
     char **names; /* names[i] is symbol i's name ("N", "num_edges", or "unk__3" for fresh ones) */
     int n, cap;
+    int fresh_check_below; /* the largest k of an interned name "unk__k...": fresh names up to it are checked */
 } weft_symtab;
 
 /* Index of the symbol `name`, adding it if new; -1 on allocation failure. */

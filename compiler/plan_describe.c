@@ -4,6 +4,7 @@
  * ai.weft.SegmentReduce), the constants the plan carries, inputs and outputs with symbolic shapes; on
  * request every step (op, backend, operands with their shapes) and what each compiler pass did.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,80 +45,172 @@ static void shape_str(const struct weft_plan *p, const weft_slot *s, char *buf, 
 
 static const char *const class_names[] = {"other", "dense", "message passing", "elementwise"};
 
-/* Every step of p (and of its subplans, indented): op, backend, shape-only, operands. */
-static void describe_steps(weft_sb *b, const struct weft_plan *p, bool json, int depth, bool *first)
+static const char *step_backend(const weft_step *s)
+{
+    if (s->kind == WEFT_STEP_KERNEL && s->backend) return s->backend->name;
+    if (s->kind == WEFT_STEP_COPY) return s->copy_dir == WEFT_COPY_TO_HOST ? "copy to host" : "copy to device";
+    return "control";
+}
+
+static void value_list(weft_sb *b, const struct weft_plan *p, const int *slots, int n, bool json)
 {
     char shape[256];
-    for (int i = 0; i < p->n_steps; i++) {
-        const weft_step *s = &p->steps[i];
-        const char *backend = s->kind == WEFT_STEP_KERNEL && s->backend ? s->backend->name
-                              : s->kind == WEFT_STEP_COPY ? (s->copy_dir == WEFT_COPY_TO_HOST ? "to-host" : "to-device")
-                                                          : "runtime";
-        if (json) {
-            weft_sb_puts(b, *first ? "{\"name\": " : ", {\"name\": ");
-            *first = false;
-            weft_sb_json_str(b, s->info.name);
-            weft_sb_puts(b, ", \"op\": ");
-            weft_sb_json_str(b, s->info.op_type);
-            weft_sb_puts(b, ", \"domain\": ");
-            weft_sb_json_str(b, s->info.domain);
-            weft_sb_puts(b, ", \"backend\": ");
-            weft_sb_json_str(b, backend);
-            weft_sb_printf(b, ", \"class\": \"%s\", \"shape_only\": %s, \"depth\": %d, \"outputs\": [", class_names[s->op_class],
-                           s->shape_only ? "true" : "false", depth);
-            for (int o = 0; o < s->n_out; o++) {
-                const weft_slot *sl = &p->slots[s->out[o]];
-                shape_str(p, sl, shape, sizeof shape);
-                weft_sb_puts(b, o ? ", {\"name\": " : "{\"name\": ");
-                weft_sb_json_str(b, sl->name);
-                weft_sb_printf(b, ", \"dtype\": \"%s\", \"shape\": ", weft_dtype_name(sl->dtype));
-                weft_sb_json_str(b, shape);
-                weft_sb_puts(b, "}");
-            }
-            weft_sb_puts(b, "]}");
-        } else {
-            weft_sb_printf(b, "  %*s%4d  %-9s %s", 2 * depth, "", i, backend, s->shape_only ? "(sizes) " : "");
-            if (s->info.domain[0]) { weft_sb_text_str(b, s->info.domain); weft_sb_puts(b, "."); }
-            weft_sb_text_str(b, s->info.op_type);
-            weft_sb_puts(b, " '");
-            weft_sb_text_str(b, s->info.name);
-            weft_sb_puts(b, "' ->");
-            for (int o = 0; o < s->n_out; o++) {
-                const weft_slot *sl = &p->slots[s->out[o]];
-                shape_str(p, sl, shape, sizeof shape);
-                weft_sb_puts(b, o ? ", " : " ");
-                weft_sb_text_str(b, sl->name[0] ? sl->name : "(unused)");
-                weft_sb_printf(b, " %s%s", weft_dtype_name(sl->dtype), shape);
-            }
-            weft_sb_puts(b, "\n");
+    for (int i = 0; i < n; i++) {
+        weft_sb_puts(b, i ? ", " : "");
+        if (slots[i] < 0) {
+            weft_sb_puts(b, json ? "null" : "-");
+            continue;
         }
-        for (int k = 0; k < s->n_sub; k++) describe_steps(b, s->sub[k], json, depth + 1, first);
+        const weft_slot *s = &p->slots[slots[i]];
+        shape_str(p, s, shape, sizeof shape);
+        if (json) {
+            weft_sb_puts(b, "{\"name\": ");
+            weft_sb_json_str(b, s->name);
+            weft_sb_printf(b, ", \"dtype\": \"%s\", \"shape\": ", weft_dtype_name(s->dtype));
+            weft_sb_json_str(b, shape);
+            weft_sb_puts(b, "}");
+        } else {
+            weft_sb_text_str(b, s->name[0] ? s->name : "(unused)");
+            weft_sb_printf(b, ":%s%s", weft_dtype_name(s->dtype), shape);
+        }
     }
 }
 
+static void json_float(weft_sb *b, float f)
+{
+    if (isfinite(f)) weft_sb_printf(b, "%.9g", f);
+    else weft_sb_json_str(b, isnan(f) ? "nan" : f > 0 ? "inf" : "-inf");
+}
+
+/* Attributes: text `{name=value ...}` with long lists shortened, or a JSON object; tensors and graphs
+ * are named only. */
+static void attrs(weft_sb *b, const weft_node_info *info, bool json)
+{
+    if (json) weft_sb_puts(b, "{");
+    for (int a = 0; a < info->n_attrs; a++) {
+        const weft_attr *at = &info->attrs[a];
+        if (json) {
+            weft_sb_puts(b, a ? ", " : "");
+            weft_sb_json_str(b, at->name);
+            weft_sb_puts(b, ": ");
+        } else {
+            weft_sb_puts(b, a ? " " : " {");
+            weft_sb_text_str(b, at->name);
+            weft_sb_puts(b, "=");
+        }
+        int shown = json ? at->n : (at->n < 16 ? at->n : 16);
+        switch (at->type) {
+        case WEFT_ATTR_INT: weft_sb_printf(b, "%lld", (long long)at->i); break;
+        case WEFT_ATTR_FLOAT: json ? json_float(b, at->f) : weft_sb_printf(b, "%.9g", at->f); break;
+        case WEFT_ATTR_STRING: json ? weft_sb_json_str(b, at->s ? at->s : "") : weft_sb_text_str(b, at->s ? at->s : ""); break;
+        case WEFT_ATTR_INTS:
+        case WEFT_ATTR_FLOATS:
+            weft_sb_puts(b, "[");
+            for (int k = 0; k < shown; k++) {
+                weft_sb_puts(b, k ? (json ? ", " : ",") : "");
+                if (at->type == WEFT_ATTR_INTS) weft_sb_printf(b, "%lld", (long long)at->ints[k]);
+                else if (json) json_float(b, at->floats[k]);
+                else weft_sb_printf(b, "%.9g", at->floats[k]);
+            }
+            weft_sb_puts(b, shown < at->n ? ",...]" : "]");
+            break;
+        default: weft_sb_puts(b, json ? "null" : "..."); break;
+        }
+    }
+    if (json) weft_sb_puts(b, "}");
+    else if (info->n_attrs) weft_sb_puts(b, "}");
+}
+
+/* Every step of p: op, attributes, backend, operands; subplans nested under their control step. */
+static void describe_steps(weft_sb *b, const struct weft_plan *p, bool json, int depth)
+{
+    if (json) weft_sb_puts(b, "[");
+    for (int i = 0; i < p->n_steps; i++) {
+        const weft_step *s = &p->steps[i];
+        if (json) {
+            weft_sb_puts(b, i ? ", {\"op\": " : "{\"op\": ");
+            weft_sb_json_str(b, s->info.op_type);
+            weft_sb_puts(b, ", \"domain\": ");
+            weft_sb_json_str(b, s->info.domain);
+            weft_sb_puts(b, ", \"name\": ");
+            weft_sb_json_str(b, s->info.name);
+            weft_sb_puts(b, ", \"backend\": ");
+            weft_sb_json_str(b, step_backend(s));
+            weft_sb_printf(b, ", \"class\": \"%s\", \"shape_only\": %s, \"attributes\": ", class_names[s->op_class],
+                           s->shape_only ? "true" : "false");
+            attrs(b, &s->info, true);
+            weft_sb_puts(b, ", \"inputs\": [");
+            value_list(b, p, s->in, s->n_in, true);
+            weft_sb_puts(b, "], \"outputs\": [");
+            value_list(b, p, s->out, s->n_out, true);
+            weft_sb_puts(b, "]");
+            if (s->n_sub) {
+                weft_sb_puts(b, ", \"subplans\": [");
+                for (int j = 0; j < s->n_sub; j++) {
+                    weft_sb_puts(b, j ? ", " : "");
+                    describe_steps(b, s->sub[j], true, depth + 1);
+                }
+                weft_sb_puts(b, "]");
+            }
+            weft_sb_puts(b, "}");
+            continue;
+        }
+        weft_sb_printf(b, "  %*s%4d  ", 2 * depth, "", i);
+        if (s->info.domain[0]) {
+            weft_sb_text_str(b, s->info.domain);
+            weft_sb_puts(b, ".");
+        }
+        weft_sb_text_str(b, s->info.op_type);
+        attrs(b, &s->info, false);
+        weft_sb_printf(b, " [%s%s] (", step_backend(s), s->shape_only ? ", once per set of sizes" : "");
+        value_list(b, p, s->in, s->n_in, false);
+        weft_sb_puts(b, ") -> (");
+        value_list(b, p, s->out, s->n_out, false);
+        weft_sb_puts(b, ")\n");
+        for (int j = 0; j < s->n_sub; j++) {
+            weft_sb_printf(b, "  %*s      %s:\n", 2 * depth, "", s->sub_names && s->sub_names[j] ? s->sub_names[j] : "subgraph");
+            describe_steps(b, s->sub[j], false, depth + 2);
+        }
+    }
+    if (json) weft_sb_puts(b, "]");
+}
+
+/* What each pass did: nodes before -> after, rewrites, bytes of intermediates before -> after and the
+ * change, as expressions in the model's symbols. */
 static void describe_passes(weft_sb *b, const struct weft_plan *p, bool json)
 {
-    char before[256], after[256];
+    char before[1024], after[1024], delta[1024];
     for (int i = 0; i < p->n_passes; i++) {
         const weft_pass_report *r = &p->passes[i];
+        weft_bytes_expr d;
+        weft_bytes_sub(&r->bytes_after, &r->bytes_before, &d);
         weft_bytes_format(&r->bytes_before, p->syms, before, sizeof before);
         weft_bytes_format(&r->bytes_after, p->syms, after, sizeof after);
+        weft_bytes_format(&d, p->syms, delta, sizeof delta);
         if (json) {
-            weft_sb_puts(b, i ? ", {\"pass\": " : "{\"pass\": ");
+            weft_sb_puts(b, i ? ", {\"name\": " : "{\"name\": ");
             weft_sb_json_str(b, r->name);
-            weft_sb_printf(b, ", \"nodes_before\": %d, \"nodes_after\": %d, \"changed\": %d, \"intermediate_bytes_before\": ",
-                           r->nodes_before, r->nodes_after, r->changed);
-            weft_sb_json_str(b, before);
-            weft_sb_puts(b, ", \"intermediate_bytes_after\": ");
-            weft_sb_json_str(b, after);
-            weft_sb_puts(b, "}");
-        } else {
-            weft_sb_printf(b, "  %-18s nodes %5d -> %-5d  rewrites %-4d  intermediates ", r->name, r->nodes_before,
+            weft_sb_printf(b, ", \"nodes_before\": %d, \"nodes_after\": %d, \"changed\": %d, \"bytes_before\": ", r->nodes_before,
                            r->nodes_after, r->changed);
-            weft_sb_text_str(b, before);
-            weft_sb_puts(b, " -> ");
-            weft_sb_text_str(b, after);
-            weft_sb_puts(b, "\n");
+            weft_sb_json_str(b, before);
+            weft_sb_puts(b, ", \"bytes_after\": ");
+            weft_sb_json_str(b, after);
+            weft_sb_puts(b, ", \"bytes_change\": ");
+            weft_sb_json_str(b, delta);
+            weft_sb_puts(b, "}");
+            continue;
+        }
+        int pad = 16 - (int)strlen(r->name);
+        weft_sb_puts(b, "  ");
+        weft_sb_text_str(b, r->name);
+        weft_sb_printf(b, "%*s nodes %5d -> %-5d rewrites %d\n", pad > 0 ? pad : 0, "", r->nodes_before, r->nodes_after,
+                       r->changed);
+        if (strcmp(before, after) == 0) {
+            weft_sb_printf(b, "      intermediates: %s (unchanged)\n", before);
+        } else {
+            weft_sb_printf(b, "      intermediates: %s\n", before);
+            weft_sb_printf(b, "                  -> %s\n", after);
+            weft_sb_printf(b, "          change: %s\n", delta);
         }
     }
 }
@@ -202,10 +295,8 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         }
         weft_sb_puts(&b, "]");
         if (fmt & WEFT_DESCRIBE_STEPS) {
-            bool first = true;
-            weft_sb_puts(&b, ", \"schedule\": [");
-            describe_steps(&b, p, true, 0, &first);
-            weft_sb_puts(&b, "]");
+            weft_sb_puts(&b, ", \"schedule\": ");
+            describe_steps(&b, p, true, 0);
         }
         if (fmt & WEFT_DESCRIBE_PASSES) {
             weft_sb_puts(&b, ", \"passes\": [");
@@ -245,13 +336,12 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
             weft_sb_puts(&b, "\n");
         }
         if (fmt & WEFT_DESCRIBE_PASSES) {
-            weft_sb_puts(&b, "passes:\n");
+            weft_sb_printf(&b, "passes (-O%d):\n", p->opt_level);
             describe_passes(&b, p, false);
         }
         if (fmt & WEFT_DESCRIBE_STEPS) {
-            bool first = true;
-            weft_sb_puts(&b, "steps (index, backend, op, outputs):\n");
-            describe_steps(&b, p, false, 0, &first);
+            weft_sb_puts(&b, "steps:\n");
+            describe_steps(&b, p, false, 0);
         }
     }
     free(counts);

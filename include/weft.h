@@ -148,6 +148,8 @@ weft_status weft_plan_load_from_buffer(const void *buf, size_t len, weft_plan **
 int weft_plan_num_inputs(const weft_plan *p);
 int weft_plan_num_outputs(const weft_plan *p);
 weft_status weft_plan_input_info(const weft_plan *p, int i, weft_tensor *info);
+/* The symbol naming dim d of graph input i ("num_nodes"), or NULL where that dim is a number. */
+const char *weft_plan_input_dim_name(const weft_plan *p, int i, int d);
 weft_status weft_plan_output_info(const weft_plan *p, int i, weft_tensor *info);
 
 /* What the compiler made of the model: the backends and how many steps each took, the schedule's op
