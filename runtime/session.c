@@ -96,11 +96,14 @@ typedef struct control_call {
     int step;
 } control_call;
 
+static weft_status session_exec(weft_session *s, const weft_tview *inputs);
+static weft_status alloc_slot(weft_session *s, int slot, weft_dtype dt, int rank, const int64_t *dims, weft_tview *view);
+
 static weft_status control_run_sub(void *user, int sub, const weft_tview *inputs, weft_tview *outputs)
 {
     const control_call *c = user;
     weft_session *child = c->s->sub[c->step][sub];
-    weft_status st = weft_session_exec(child, inputs);
+    weft_status st = session_exec(child, inputs);
     if (st) return st;
     for (int o = 0; o < child->plan->n_outputs; o++) outputs[o] = child->views[child->plan->outputs[o]];
     return WEFT_OK;
@@ -110,7 +113,7 @@ static weft_status control_alloc(void *user, int o, weft_dtype dt, int rank, con
 {
     const control_call *c = user;
     int slot = c->s->plan->steps[c->step].out[o];
-    weft_status st = weft_session_alloc_slot(c->s, slot, o, dt, rank, dims, view);
+    weft_status st = alloc_slot(c->s, slot, dt, rank, dims, view);
     if (st == WEFT_OK && slot >= 0) c->s->views[slot] = *view;
     return st;
 }
@@ -152,7 +155,6 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
     s->views = calloc(V, sizeof *s->views);
     s->const_views = calloc(V, sizeof *s->const_views);
     s->buffers = calloc((size_t)p->n_buffers + 1, sizeof *s->buffers);
-    s->discard = calloc(nout, sizeof *s->discard);
     s->out_copy = calloc((size_t)p->n_outputs + 1, sizeof *s->out_copy);
     s->in_dt = calloc(nin, sizeof *s->in_dt);
     s->in_sh = calloc(nin, sizeof *s->in_sh);
@@ -174,7 +176,7 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
     s->uploads = calloc(N, sizeof *s->uploads);
     s->prof = profile ? calloc(N, sizeof *s->prof) : NULL;
     weft_status st = WEFT_OK;
-    if (!s->views || !s->const_views || !s->buffers || !s->discard || !s->out_copy || !s->in_dt || !s->in_sh ||
+    if (!s->views || !s->const_views || !s->buffers || !s->out_copy || !s->in_dt || !s->in_sh ||
         !s->in_data || !s->in_v || !s->out_dt || !s->out_sh || !s->out_v || !s->bind_v || !s->bound || !s->key ||
         !s->sym_val || !s->sym_from || !s->sub || !s->cf || !s->dyn_state || !s->dyn_key || !s->uploads ||
         (profile && !s->prof))
@@ -244,7 +246,6 @@ void weft_session_free(weft_session *s)
     }
     for (int c = 0; c < s->n_configs; c++) weft_config_clear(p, &s->configs[c]);
     for (int b = 0; s->buffers && b < p->n_buffers; b++) weft_buffer_release_on(&s->buffers[b], p->bufts[p->buffer_buft[b]]);
-    for (int b = 0; s->discard && b <= p->max_step_out; b++) weft_buffer_release(&s->discard[b]);
     for (int b = 0; s->out_copy && b < p->n_outputs; b++) weft_buffer_release(&s->out_copy[b]);
     weft_buffer_release(&s->scratch);
     for (int t = 0; t < p->n_bufts; t++) weft_buffer_release_on(&s->arenas[t], p->bufts[t]);
@@ -257,7 +258,6 @@ void weft_session_free(weft_session *s)
     free(s->views);
     free(s->const_views);
     free(s->buffers);
-    free(s->discard);
     free(s->out_copy);
     free(s->in_dt);
     free(s->in_sh);
@@ -276,32 +276,27 @@ void weft_session_free(weft_session *s)
 
 /* --- running ------------------------------------------------------------------------------------- */
 
-weft_status weft_session_alloc_slot(weft_session *s, int slot, int out_pos, weft_dtype dt, int rank,
-                                    const int64_t *dims, weft_tview *view)
+/* Points slot `slot`'s view at its growing buffer, made big enough for dtype/rank/dims (values sized at
+ * run time: data-dependent shapes, control flow, subgraph bodies). */
+static weft_status alloc_slot(weft_session *s, int slot, weft_dtype dt, int rank, const int64_t *dims, weft_tview *view)
 {
     int64_t numel = 1;
     for (int d = 0; d < rank; d++) {
         if (dims[d] < 0) return weft_error(WEFT_ERR_SHAPE, "negative dimension %lld", (long long)dims[d]);
         if (dims[d] && numel > INT64_MAX / dims[d])
-            return weft_error(WEFT_ERR_NOMEM, "tensor '%s' would have more than 2^63 elements",
-                              slot >= 0 ? s->plan->slots[slot].name : "?");
+            return weft_error(WEFT_ERR_NOMEM, "tensor '%s' would have more than 2^63 elements", s->plan->slots[slot].name);
         numel *= dims[d];
     }
     size_t es = weft_dtype_size(dt);
     if (!es) return weft_error(WEFT_ERR_UNSUPPORTED, "dtype %s cannot be stored", weft_dtype_name(dt));
     if ((uint64_t)numel > SIZE_MAX / es)
-        return weft_error(WEFT_ERR_NOMEM, "tensor '%s' is too large", slot >= 0 ? s->plan->slots[slot].name : "?");
+        return weft_error(WEFT_ERR_NOMEM, "tensor '%s' is too large", s->plan->slots[slot].name);
     size_t bytes = (size_t)numel * es;
-    weft_buffer *b;
-    const weft_buffer_type *t = NULL;
-    if (slot >= 0 && s->plan->slots[slot].buffer >= 0) {
-        b = &s->buffers[s->plan->slots[slot].buffer];
-        t = s->plan->bufts[s->plan->buffer_buft[s->plan->slots[slot].buffer]];
-    } else {
-        b = &s->discard[out_pos];
-    }
-    weft_status st = weft_buffer_reserve_on(b, t, bytes);
-    if (st) return weft_error_wrap(st, "tensor '%s'", slot >= 0 ? s->plan->slots[slot].name : "(unused output)");
+    int buf = s->plan->slots[slot].buffer;
+    if (buf < 0) return weft_error(WEFT_ERR_INTERNAL, "value '%s' has no buffer", s->plan->slots[slot].name);
+    weft_status st = weft_buffer_reserve_on(&s->buffers[buf], s->plan->bufts[s->plan->buffer_buft[buf]], bytes);
+    if (st) return weft_error_wrap(st, "tensor '%s'", s->plan->slots[slot].name[0] ? s->plan->slots[slot].name : "(unused output)");
+    weft_buffer *b = &s->buffers[buf];
     view->dtype = dt;
     view->rank = rank;
     memcpy(view->dims, dims, (size_t)rank * sizeof(int64_t));
@@ -357,7 +352,7 @@ static weft_status infer_now(weft_session *s, const weft_step *step)
         }
         int slot = step->out[o];
         weft_tview *dst = slot >= 0 ? &s->views[slot] : &s->out_v[o];
-        if ((st = weft_session_alloc_slot(s, slot, o, s->out_dt[o], sh->rank, dims, dst)))
+        if ((st = alloc_slot(s, slot, s->out_dt[o], sh->rank, dims, dst)))
             return weft_error_wrap(st, "node '%s' (%s)", step->info.name, step->info.op_type);
         s->out_v[o] = *dst;
     }
@@ -385,7 +380,7 @@ static weft_status run_step(weft_session *s, int i, int mode, void *state)
     if (step->kind == WEFT_STEP_COPY) {
         const weft_tview *src = &s->views[step->in[0]];
         weft_tview *dst = &s->views[step->out[0]];
-        if (mode == WEFT_MODE_DYNAMIC && (st = weft_session_alloc_slot(s, step->out[0], 0, src->dtype, src->rank, src->dims, dst)))
+        if (mode == WEFT_MODE_DYNAMIC && (st = alloc_slot(s, step->out[0], src->dtype, src->rank, src->dims, dst)))
             goto out;
         st = step->copy_buft->copy(step->copy_buft->ctx, dst->data, src->data, (size_t)src->numel * weft_dtype_size(src->dtype),
                                    step->copy_dir);
@@ -428,7 +423,9 @@ static weft_session *ancestor(weft_session *s, int depth)
     return s;
 }
 
-weft_status weft_session_exec(weft_session *s, const weft_tview *inputs)
+/* Runs a (sub)plan with every step sized at run time. `inputs[i]` binds the plan's input i (no checks:
+ * the caller checked). */
+static weft_status session_exec(weft_session *s, const weft_tview *inputs)
 {
     const struct weft_plan *p = s->plan;
     for (int i = 0; i < p->n_inputs; i++) {

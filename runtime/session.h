@@ -47,7 +47,6 @@ struct weft_session {
     weft_tview *views;      /* per slot: the tensor it holds in the current run */
     weft_tview *const_views; /* per slot: constants (the plan's data), set once */
     weft_buffer *buffers;   /* per plan buffer: values sized at run time */
-    weft_buffer *discard;   /* per output position: room for outputs nobody reads */
     weft_buffer scratch;    /* kernels' temporary memory */
     weft_buffer arenas[WEFT_MAX_BACKENDS]; /* per buffer type of the plan: static values of the current sizes */
     weft_buffer *out_copy;  /* per graph output: a copy when it would alias a constant or an input */
@@ -82,13 +81,6 @@ void weft_buffer_release(weft_buffer *b);
 weft_status weft_buffer_reserve_on(weft_buffer *b, const weft_buffer_type *t, size_t bytes);
 void weft_buffer_release_on(weft_buffer *b, const weft_buffer_type *t);
 
-/* Runs a (sub)plan with every step sized at run time. `inputs[i]` binds the plan's input i (no
- * checks: the caller checked). */
-weft_status weft_session_exec(weft_session *s, const weft_tview *inputs);
-/* Points slot `slot`'s view at a buffer big enough for dtype/rank/dims (its plan buffer, or a discard
- * buffer for an unused output). */
-weft_status weft_session_alloc_slot(weft_session *s, int slot, int out_pos, weft_dtype dt, int rank,
-                                    const int64_t *dims, weft_tview *view);
 
 /* Sets up a configuration for the sizes bound in s->bind_v (runtime/arena.c): infers every static
  * shape, computes shape-only values, plans the arena, makes the backends' state. */
