@@ -51,7 +51,8 @@ static void help(FILE *f)
             "--min-iters runs lasting at least --min-ms in all: min / mean / p50 / p90 / p95 / p99 latency,\n"
             "runs/s, edges/s, the session's arena bytes and the process's peak resident memory. Before\n"
             "timing, every backend's outputs are compared with ref's (1e-4 relative + 1e-5 absolute); a\n"
-            "backend that differs is reported and not timed, and the exit status is 1.\n\n"
+            "backend that differs is reported and not timed, and the exit status is 1. A .weftplan file\n"
+            "is measured on the backends it was compiled for (its load time as compile time), uncompared.\n\n"
             "  --backends LIST   comma-separated backends (default: every backend of this build: %s)\n"
             "  --nodes N         synthesise inputs: every node-count dimension is N (default 10000)\n"
             "  --edges E         ... and every edge-count dimension is E (default 50000): integer inputs\n"
@@ -150,6 +151,7 @@ typedef struct bench_opts {
     long min_iters;
     uint64_t seed;
     bool profile, json;
+    bool plan; /* MODEL is a .weftplan file: measured on the backends it was compiled for, not compared */
     char tmpdir[4096];
 } bench_opts;
 
@@ -543,16 +545,10 @@ static double percentile(const double *sorted, long n, double q)
     return sorted[i] + (pos - (double)i) * (sorted[i + 1] - sorted[i]);
 }
 
-/* Loads the model and compiles it for `backend` (a plan file would be loaded instead). */
-static weft_status load_plan(const char *path, const char *backend, weft_plan **out)
+/* An ONNX model compiled for `backend`, or a plan file as it was compiled (its own backends). */
+static weft_status load_plan(const bench_opts *o, const char *backend, weft_plan **out)
 {
-    weft_model *m = NULL;
-    weft_status st = weft_model_load(path, &m);
-    if (st) return st;
-    weft_compile_options co = {backend, 1};
-    st = weft_compile(m, &co, out);
-    weft_model_free(m);
-    return st;
+    return cli_load_plan(o->model, o->plan ? NULL : backend, 1, out);
 }
 
 static int class_index(const char *c)
@@ -609,11 +605,18 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
     int n_in = 0, n_out = 0;
 
     double t0 = now_ms();
-    if (load_plan(o->model, backend, &p) != WEFT_OK) {
-        set_fail(r, "cannot compile the model");
+    if (load_plan(o, backend, &p) != WEFT_OK) {
+        set_fail(r, o->plan ? "cannot load the plan" : "cannot compile the model");
         goto done;
     }
     r->compile_ms = now_ms() - t0;
+    if (o->plan) { /* named by its priority list */
+        size_t k = 0;
+        r->backend[0] = '\0';
+        for (int i = 0; i < p->n_backends; i++)
+            k += (size_t)snprintf(r->backend + k, k < sizeof r->backend ? sizeof r->backend - k : 0, "%s%s",
+                                  i ? "," : "", p->backends[i]->name);
+    }
 
     int n_graph_in = weft_plan_num_inputs(p);
     in = calloc((size_t)(n_graph_in > 0 ? n_graph_in : 1), sizeof *in);
@@ -690,7 +693,9 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
         set_fail(r, "the first run failed");
         goto done;
     }
-    if (role_ref) {
+    if (o->plan) {
+        r->compared = false; /* nothing to compare with: the plan runs on its own backends only */
+    } else if (role_ref) {
         for (int k = 0; k < n_out; k++) {
             char path[4200];
             ref_path(o, k, path, sizeof path);
@@ -816,7 +821,7 @@ static void run_in_child(const bench_opts *o, const char *backend, bool role_ref
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     *res = sh->res;
-    snprintf(res->backend, sizeof res->backend, "%s", backend);
+    if (!o->plan || !res->backend[0]) snprintf(res->backend, sizeof res->backend, "%s", backend);
     if (WIFSIGNALED(status))
         set_msg(res, RES_FAILED, "the process measuring %s was killed by signal %d (%s)", backend, WTERMSIG(status),
                 strsignal(WTERMSIG(status)));
@@ -840,6 +845,7 @@ static void print_json(const bench_opts *o, const bench_spec *sp, const bench_re
     cli_json_str(f, o->model);
     fprintf(f, ",\"threads\":%d,\"seed\":%llu,\"backends_available\":", o->threads, (unsigned long long)o->seed);
     cli_json_str(f, weft_backends());
+    fprintf(f, ",\"plan_file\":%s", o->plan ? "true" : "false");
     fprintf(f, ",\"synthetic\":%s,\"edges\":%lld,\"inputs\":{", o->n_inputs ? "false" : "true", (long long)sp->edges);
     for (int i = 0; i < sp->n_inputs; i++) {
         fprintf(f, "%s", i ? "," : "");
@@ -886,7 +892,7 @@ static void print_json(const bench_opts *o, const bench_spec *sp, const bench_re
         fprintf(f, "%s{\"backend\":", i ? "," : "");
         cli_json_str(f, r->backend);
         fprintf(f, ",\"status\":\"%s\"", r->state == RES_OK ? "ok" : r->state == RES_MISMATCH ? "mismatch" : "failed");
-        fprintf(f, ",\"matches_ref\":%s", r->state == RES_OK ? "true" : "false");
+        fprintf(f, ",\"matches_ref\":%s", !r->compared && r->state == RES_OK ? "null" : r->state == RES_OK ? "true" : "false");
         if (r->state != RES_OK) {
             fputs(",\"error\":", f);
             cli_json_str(f, r->message);
@@ -982,7 +988,8 @@ static void print_text(const bench_opts *o, const bench_spec *sp, const bench_re
         else
             printf("%10s %9s %9s %9s %9s %9s %9s %9s %6s %9s %10s %10s %10s  ", "-", "-", "-", "-", "-", "-", "-", "-",
                    "-", "-", "-", "-", rss);
-        if (r->state == RES_OK && !strcmp(r->backend, "ref")) printf("(reference)\n");
+        if (r->state == RES_OK && o->plan) printf("(plan file: not compared)\n");
+        else if (r->state == RES_OK && !strcmp(r->backend, "ref")) printf("(reference)\n");
         else if (r->state == RES_OK) printf("ok (max |diff| %.2g)\n", r->max_abs_diff);
         else {
             printf("%s: ", r->state == RES_MISMATCH ? "MISMATCH" : "FAILED");
@@ -1137,8 +1144,12 @@ int cmd_bench(int argc, char **argv)
     if (!o.model) return cli_usage("bench", "bench: no model given");
     if (o.n_inputs && synth_opts)
         return cli_usage("bench", "bench: --input binds the inputs; --nodes, --edges and --dim synthesise them: use one or the other");
+    o.plan = cli_is_plan_file(o.model);
+    if (o.plan && backend_list)
+        return cli_usage("bench", "bench: '%s' is a plan file: it runs on the backends it was compiled for "
+                                  "(--backends applies to ONNX models)", o.model);
     if (!backend_list) {
-        snprintf(default_list, sizeof default_list, "%s", weft_backends());
+        snprintf(default_list, sizeof default_list, "%s", o.plan ? "ref" : weft_backends());
         backend_list = default_list;
     }
     int rc = parse_backends(&o, backend_list);
@@ -1172,13 +1183,14 @@ int cmd_bench(int argc, char **argv)
     int n_res = 0;
     rc = CLI_OK;
 
-    /* ref first: it decides the inputs and writes the reference outputs */
+    /* ref first: it decides the inputs and writes the reference outputs (a plan file: the plan alone) */
     bench_result ref_res;
+    if (o.plan) o.ref_wanted = true;
     run_in_child(&o, "ref", true, o.ref_wanted, sh, &ref_res);
     spec = sh->spec;
     if (ref_res.state != RES_OK) {
         /* nothing can be compared with: say why, once */
-        fprintf(stderr, "weft: bench: %s", o.ref_wanted ? "ref: " : "the reference run (ref) failed: ");
+        fprintf(stderr, "weft: bench: %s", o.plan ? "" : o.ref_wanted ? "ref: " : "the reference run (ref) failed: ");
         cli_text_str(stderr, ref_res.message);
         fputc('\n', stderr);
         munmap(sh, sizeof *sh);

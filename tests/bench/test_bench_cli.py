@@ -259,3 +259,24 @@ def test_missing_model():
     r = bench("/nonexistent/model.onnx", *QUICK)
     assert r.returncode == 1
     assert "/nonexistent/model.onnx" in r.stderr
+
+
+def test_plan_file_runs_on_its_own_backends(tmp_path):
+    plan = tmp_path / "sage.weftplan"
+    r = subprocess.run([weft_bin(), "compile", model("sage_mean_ts18"), "--backend", "ref", "-o", str(plan)],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.skip("this build cannot write plan files: " + r.stderr.strip())
+    r = bench(str(plan), "--nodes", "60", "--edges", "240", "--json", *QUICK)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["plan_file"] is True
+    assert d["inputs"] == {"x": [60, 32], "edge_index": [2, 240]}
+    assert d["index_ranges"] == {"edge_index": [60, 60]}
+    (res,) = d["results"]
+    assert res["backend"] == "ref"
+    assert res["matches_ref"] is None and res["status"] == "ok"
+    assert res["min_ms"] <= res["p50_ms"] <= res["p99_ms"] and res["iterations"] >= 2
+    # a plan's backends are fixed when it is compiled
+    r = bench(str(plan), "--backends", "ref", *QUICK)
+    assert r.returncode == 2 and "plan file" in r.stderr
