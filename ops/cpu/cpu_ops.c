@@ -66,6 +66,11 @@ int weft_cpu_reduce_kind(const weft_node_info *n)
 
 /* --- threads ------------------------------------------------------------------------------------- */
 
+#define DEFAULT_GRAIN ((int64_t)1 << 15)
+int64_t weft_cpu_grain_units = DEFAULT_GRAIN;
+
+void weft_cpu_set_grain(int64_t units) { weft_cpu_grain_units = units >= 1 ? units : DEFAULT_GRAIN; }
+
 void weft_cpu_parallel(int nt, weft_cpu_task f, void *ctx)
 {
     if (nt <= 1) {

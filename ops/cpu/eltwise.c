@@ -10,7 +10,8 @@
  * reference's bits and float64 ones agree within 1e-15 relative.
  *
  * Work is split into contiguous element ranges, one per thread; broadcasts other than the ones above
- * go to the reference kernel.
+ * go to the reference kernel. The unary ops have AVX2 / AVX-512 clones (the vectorised functions are
+ * compute-bound); the arithmetic is memory-bound and has one version.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -212,7 +213,7 @@ typedef struct {
             for (int64_t i = 0; i < len; i++) y[i] = v;                                            \
         }                                                                                          \
     }                                                                                              \
-    WEFT_CPU_CLONES(binary_##S, (const void *av, int sa, const void *bv, int sb, void *yv, int64_t len, int op), \
+    WEFT_CPU_SINGLE(binary_##S, (const void *av, int sa, const void *bv, int sb, void *yv, int64_t len, int op), \
                     (av, sa, bv, sb, yv, len, op))
 DEF_BINARY(float, f32)
 DEF_BINARY(double, f64)

@@ -9,7 +9,9 @@
  *
  * Floating-point contraction is off for these files (CMake passes -ffp-contract=off): a multiply-add is
  * rounded twice, as in the reference kernels, so the AVX2 and AVX-512 clones give the same bits as the
- * baseline code.
+ * baseline code. Trapping math is off too (-fno-trapping-math): weft never reads the floating-point
+ * exception flags, and without it GCC will not turn `c ? a * x : x` into a vector select (it would have
+ * to compute a * x where the source does not). Values are unchanged.
  */
 #ifndef WEFT_OPS_CPU_KERN_H
 #define WEFT_OPS_CPU_KERN_H
@@ -43,9 +45,13 @@ static inline bool weft_cpu_index(weft_dtype t) { return t == WEFT_INT32 || t ==
 
 /* --- threads ------------------------------------------------------------------------------------- */
 
-/* Elements (or edges x features) below which a kernel runs on the calling thread: waking a team costs
- * a few microseconds, about what one core needs for this much work. */
-#define WEFT_CPU_GRAIN ((int64_t)1 << 15)
+/* Elements (or edges x features) per thread below which a kernel stays on fewer threads: waking a
+ * team costs a few microseconds, about what one core needs for 2^15 elements. Tests lower it to 1 so
+ * that small inputs are split too (weft_cpu_set_grain). */
+extern int64_t weft_cpu_grain_units;
+#define WEFT_CPU_GRAIN weft_cpu_grain_units
+/* Sets the grain (tests); a value below 1 restores the default. */
+void weft_cpu_set_grain(int64_t units);
 
 /* Threads for `work` units: at most k->threads, one per WEFT_CPU_GRAIN units, at least 1. */
 static inline int weft_cpu_threads_for(const weft_kernel_ctx *k, int64_t work)
@@ -96,7 +102,9 @@ void weft_cpu_set_isa_limit(int isa);
  * Clones of one kernel body. `name##_body` is a WEFT_CPU_INLINE function taking `params`; this makes
  * name_base, name_avx2 and name_avx512 (the same code compiled for each instruction set) and
  * name_pick(), which returns the best one for this CPU. Bodies are written as plain loops over
- * contiguous features that each compiler target vectorises at its own width.
+ * contiguous features that each compiler target vectorises at its own width. Used where the clones
+ * measured faster (on an AVX2 machine): the CSR reductions, the vectorised transcendental functions,
+ * softmax and FusedElementwise.
  */
 #if WEFT_CPU_HAVE_CLONES
 #define WEFT_CPU_CLONES(name, params, args)                                                        \
@@ -109,10 +117,13 @@ void weft_cpu_set_isa_limit(int isa);
         return isa_ == WEFT_ISA_AVX512 ? name##_avx512 : isa_ == WEFT_ISA_AVX2 ? name##_avx2 : name##_base; \
     }
 #else
-#define WEFT_CPU_CLONES(name, params, args)                                                        \
+#define WEFT_CPU_CLONES(name, params, args) WEFT_CPU_SINGLE(name, params, args)
+#endif
+/* One version only, for bodies whose clones measured no faster (memory-bound, or latency-bound by an
+ * order of operations the reference fixes): same interface as WEFT_CPU_CLONES. */
+#define WEFT_CPU_SINGLE(name, params, args)                                                        \
     static void name##_base params { name##_body args; }                                           \
     static void (*name##_pick(void)) params { return name##_base; }
-#endif
 
 /* Rows whose addresses are known ahead (an index list) but random: the hardware prefetcher cannot
  * guess them, so kernels that walk such rows ask for the row WEFT_CPU_AHEAD positions ahead. */
