@@ -289,7 +289,7 @@ static weft_status csr_run(weft_kernel_ctx *k)
     weft_status st;
     const weft_tview *idx = &k->in[0];
     bool wrap = weft_attr_int(k->node, "wrap", 0) != 0, src_wrap = weft_attr_int(k->node, "src_wrap", 1) != 0;
-    int64_t N, M = 0, E = idx->numel;
+    int64_t N = 0, M = 0, E = idx->numel;
     bool has_src = weft_kin_present(k, 2);
     if ((st = count_value(k, 1, "num_segments", &N))) return st;
     if (k->out[0].numel != N + 1 || k->out[1].numel != E)

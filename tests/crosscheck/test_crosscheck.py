@@ -3,7 +3,8 @@
 Every pattern x opset (17, 18) x dtype (float32, float64) x graph kind (E >> N with duplicates,
 isolated nodes, zero edges, tiny, single node; negative gather indices where the exporter may emit
 them). One model per pattern/opset/dtype with symbolic num_nodes/num_edges serves every graph size.
-Outputs must have ONNX Runtime's dtype and shape and agree within rtol 1e-5, atol 1e-6.
+Outputs must have ONNX Runtime's dtype and shape and agree within rtol 1e-5, atol 1e-6, on every
+backend in WEFT_BACKENDS.
 """
 import functools
 import os
@@ -30,8 +31,9 @@ def _cases():
                 continue
             for dname in DTYPES:
                 for kind in gp.GRAPH_KINDS:
-                    yield pytest.param(pattern, opset, dname, kind,
-                                       id=f"{pattern}-op{opset}-{dname}-{kind}")
+                    for b in wt.BACKENDS:
+                        yield pytest.param(pattern, opset, dname, kind, b,
+                                           id=f"{pattern}-op{opset}-{dname}-{kind}-{b}")
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,25 +64,27 @@ def assert_close(name, got, want):
                              f"weft {got[i]!r}, ONNX Runtime {want[i]!r}")
 
 
-@pytest.mark.parametrize("pattern,opset,dname,kind", list(_cases()))
-def test_matches_onnxruntime(pattern, opset, dname, kind, workroot, tmp_path):
+@pytest.mark.parametrize("pattern,opset,dname,kind,backend", list(_cases()))
+def test_matches_onnxruntime(pattern, opset, dname, kind, backend, workroot, tmp_path):
     path, sess, outputs = _model(pattern, opset, dname, workroot)
     negative = gp.PATTERNS[pattern][2] and kind in ("random", "isolated")
     x, ei = gp.make_graph(kind, seed=opset, dtype=DTYPES[dname], negative_src=negative)
     want = sess.run(outputs, {"x": x, "edge_index": ei})
-    res, outdir = wt.run_model(path, {"x": x, "edge_index": ei}, str(tmp_path))
+    res, outdir = wt.run_model(path, {"x": x, "edge_index": ei}, str(tmp_path), extra=["--backend", backend])
     assert res.rc == 0, "weft run failed\n" + res.describe()
     for name, w in zip(outputs, want):
         assert_close(name, wt.read_output(outdir, name), w)
 
 
+@pytest.mark.parametrize("backend", wt.BACKENDS)
 @pytest.mark.parametrize("pattern", ["sum", "gcn", "gat"])
-def test_same_model_two_graph_sizes(pattern, workroot, tmp_path):
+def test_same_model_two_graph_sizes(pattern, backend, workroot, tmp_path):
     """Symbolic dims are bound per run: a large graph then a small one through the same file."""
     path, sess, outputs = _model(pattern, 18, "f32", workroot)
     for k, kind in enumerate(["random", "tiny"]):
         x, ei = gp.make_graph(kind, seed=7)
-        res, outdir = wt.run_model(path, {"x": x, "edge_index": ei}, str(tmp_path / str(k)))
+        res, outdir = wt.run_model(path, {"x": x, "edge_index": ei}, str(tmp_path / str(k)),
+                                   extra=["--backend", backend])
         assert res.rc == 0, res.describe()
         for name, w in zip(outputs, sess.run(outputs, {"x": x, "edge_index": ei})):
             assert_close(name, wt.read_output(outdir, name), w)

@@ -45,8 +45,8 @@ def inspect(path):
     return wt.run_weft(["inspect", path])
 
 
-def run(model_path, inputs, tmp_path):
-    res, _ = wt.run_model(str(model_path), inputs, str(tmp_path))
+def run(model_path, inputs, tmp_path, backend=None):
+    res, _ = wt.run_model(str(model_path), inputs, str(tmp_path), extra=["--backend", backend] if backend else ())
     return res
 
 
@@ -60,12 +60,13 @@ def base(tmp_path_factory):
 
 
 # --- files that are not models -------------------------------------------------------------------
-def test_base_model_is_accepted(base, tmp_path):
+@pytest.mark.parametrize("backend", wt.BACKENDS)
+def test_base_model_is_accepted(base, tmp_path, backend):
     path, _ = base
     res = inspect(path)
     assert res.rc == 0, res.describe()
     x, ei = hm.graph_inputs()
-    res, outdir = wt.run_model(path, {"x": x, "edge_index": ei}, str(tmp_path))
+    res, outdir = wt.run_model(path, {"x": x, "edge_index": ei}, str(tmp_path), extra=["--backend", backend])
     assert res.rc == 0, res.describe()
     want = np.zeros_like(x)
     np.add.at(want, ei[1], x[ei[0]])
@@ -164,33 +165,36 @@ def test_fixed_dim_mismatch(base, tmp_path):
     assert_clean_failure(run(base[0], {"x": x[:, :3].copy(), "edge_index": ei}, tmp_path), r"\bx\b")
 
 
-def test_edge_arrays_of_different_lengths(tmp_path):
+@pytest.mark.parametrize("backend", wt.BACKENDS)
+def test_edge_arrays_of_different_lengths(tmp_path, backend):
     p = hm.save(hm.gather_scatter(separate_rows=True), str(tmp_path / "rows.onnx"))
     x, ei = hm.graph_inputs()
-    res = run(p, {"x": x, "src": ei[0], "dst": ei[1]}, tmp_path / "ok")
+    res = run(p, {"x": x, "src": ei[0], "dst": ei[1]}, tmp_path / "ok", backend)
     assert res.rc == 0, "positive control failed\n" + res.describe()
-    assert_clean_failure(run(p, {"x": x, "src": ei[0, :150].copy(), "dst": ei[1]}, tmp_path / "bad"),
+    assert_clean_failure(run(p, {"x": x, "src": ei[0, :150].copy(), "dst": ei[1]}, tmp_path / "bad", backend),
                          r"num_edges|src|dst|150|200")
 
 
 @pytest.mark.parametrize("row,value", [(0, hm.N), (0, -hm.N - 1), (1, hm.N), (1, -hm.N - 1),
                                        (0, 2 ** 62), (1, -2 ** 63), (0, -2 ** 63), (1, 2 ** 63 - 1)])
-def test_out_of_range_index(base, tmp_path, row, value):
+@pytest.mark.parametrize("backend", wt.BACKENDS)
+def test_out_of_range_index(base, tmp_path, row, value, backend):
     """row 0 feeds Gather, row 1 feeds ScatterElements; the message must name the bad value."""
     x, ei = hm.graph_inputs()
     ei[row, 123] = value
-    assert_clean_failure(run(base[0], {"x": x, "edge_index": ei}, tmp_path), re.escape(str(value)))
+    assert_clean_failure(run(base[0], {"x": x, "edge_index": ei}, tmp_path, backend), re.escape(str(value)))
 
 
 @pytest.mark.parametrize("which,value", [("src", hm.N), ("dst", hm.N), ("dst", -hm.N - 1), ("dst", 2 ** 62)])
-def test_out_of_range_scatternd(tmp_path, which, value):
+@pytest.mark.parametrize("backend", wt.BACKENDS)
+def test_out_of_range_scatternd(tmp_path, which, value, backend):
     p = hm.save(hm.scatternd(), str(tmp_path / "snd.onnx"))
     x, ei = hm.graph_inputs()
-    res = run(p, {"x": x, "src": ei[0], "dst": ei[1]}, tmp_path / "ok")
+    res = run(p, {"x": x, "src": ei[0], "dst": ei[1]}, tmp_path / "ok", backend)
     assert res.rc == 0, "positive control failed\n" + res.describe()
     idx = {"src": ei[0].copy(), "dst": ei[1].copy()}
     idx[which][7] = value
-    assert_clean_failure(run(p, {"x": x, **idx}, tmp_path / "bad"), re.escape(str(value)))
+    assert_clean_failure(run(p, {"x": x, **idx}, tmp_path / "bad", backend), re.escape(str(value)))
 
 
 # --- models that lie about themselves ---------------------------------------------------------------

@@ -54,6 +54,11 @@ def safe_name(name):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
+# The backends the suites check, from WEFT_BACKENDS (comma-separated; scripts/test.sh sets every backend
+# of the build); ref alone when unset.
+BACKENDS = [b for b in os.environ.get("WEFT_BACKENDS", "ref").split(",") if b]
+
+
 def run_model(model_path, inputs, workdir, timeout=TIMEOUT_S, extra=()):
     """Writes `inputs` (name -> ndarray) as .npy, runs `weft run`, returns (Result, outdir)."""
     indir = os.path.join(workdir, "in")
