@@ -48,6 +48,15 @@ def log(*a):
 
 
 def peak_rss():
+    """This process image's peak resident set: VmHWM, which starts afresh at exec. (ru_maxrss would
+    also count the parent's memory at the fork that preceded the exec.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for ln in f:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -494,21 +503,27 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sysn = systems_of(results)
-    fams = [("homogeneous GNNs (SAGE-3, GCN, GAT)", lambda c: c["family"] != "traffic"),
-            ("traffic encoder (real and synthetic graphs)", lambda c: c["family"] == "traffic")]
+    fams = [("homogeneous GNNs: SAGE-3 (o, 20k and 100k nodes), GCN (s), GAT (^)", lambda c: c["family"] != "traffic"),
+            ("traffic encoder: real (D) and synthetic (v) graphs", lambda c: c["family"] == "traffic")]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    markers = {"sage3": "o", "gcn": "s", "gat": "^", "traffic": "D", "sage_mean_ts18": "o"}
+    markers = {"sage3": "o", "gcn": "s", "gat": "^", "sage_mean_ts18": "o"}
     for ax, (title, keep) in zip(axes, fams):
         cases = sorted([c for c in results["cases"] if keep(c)], key=lambda c: c["edges"])
         for i, s in enumerate(sysn):
-            for fam in sorted({c["family"] for c in cases}):
+            labelled = False
+            groups = sorted({c["family"] for c in cases}) if keep is fams[0][1] else ["real", "synthetic"]
+            for grp in groups:
+                sel = [c for c in cases if (c["family"] == grp if keep is fams[0][1] else
+                                            ("synth" in c["name"]) == (grp == "synthetic"))]
                 pts = [(c["edges"], next(x["p50_ms"] for x in c["systems"] if x["system"] == s))
-                       for c in cases if c["family"] == fam and
-                       any(x["system"] == s and "p50_ms" in x for x in c["systems"])]
-                if pts:
-                    xs, ys = zip(*pts)
-                    ax.plot(xs, ys, marker=markers.get(fam, "o"), color=f"C{i}", linestyle="-",
-                            label=f"{LABEL.get(s, s)}" + (f" ({fam})" if keep is fams[0][1] else ""))
+                       for c in sel if any(x["system"] == s and "p50_ms" in x for x in c["systems"])]
+                if not pts:
+                    continue
+                xs, ys = zip(*pts)
+                mk = markers.get(grp, "D" if grp == "real" else "v")
+                ax.plot(xs, ys, marker=mk, color=f"C{i}", linestyle="-" if keep is fams[0][1] else "none",
+                        label=None if labelled else LABEL.get(s, s))
+                labelled = True
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("edges")
