@@ -203,6 +203,76 @@ typedef struct weft_step_profile {
 /* Points *out at the session's table of n_steps entries (valid until the next run or free). */
 weft_status weft_session_profile(const weft_session *s, const weft_step_profile **out, int *n_steps);
 
+/* --- synthesised inputs ------------------------------------------------------------------------- */
+
+/* Random but valid inputs for a plan, for benchmarks and smoke tests. Every dimension symbol of the
+ * graph inputs gets a value: an edge-count symbol (the last dimension of an integer index input)
+ * `edges`, every other symbol `nodes`, and a symbol named in dim_names the matching dim_values instead
+ * (later entries win). */
+typedef struct weft_synth_options {
+    int64_t nodes, edges;         /* >= 0 */
+    uint64_t seed;                /* the values are a function of the seed and of each input's name */
+    const char *const *dim_names; /* n_dims symbols of the graph inputs ("num_con") */
+    const int64_t *dim_values;    /* n_dims values, >= 0 */
+    int n_dims;
+} weft_synth_options;
+
+/* Fills inputs[i] with graph input i of p (n_inputs must be weft_plan_num_inputs(p)): float32 / float64
+ * inputs N(0,1) values, bool inputs fair coins, and integer index inputs (int32 / int64 of rank 1, or
+ * [R, E]) random multigraphs (uniform, so duplicate edges and isolated nodes occur), each row's values
+ * in [0, size of the node set the plan uses that row to index) -- found where the compiled graph uses
+ * it as an index, else from the input's name (edge_index__<src>__<rel>__<dst>, pairs__...: x_<src> and
+ * x_<dst>), else the inputs' only node-count dimension. An index row none of these place, an input of
+ * another type or of unknown rank is an error (WEFT_ERR_UNSUPPORTED) naming the input; a row over an
+ * empty node set with edges to place is WEFT_ERR_SHAPE; a name in dim_names that is no symbol of the
+ * inputs is WEFT_ERR_INVALID_ARGUMENT. On success name and data of each tensor are malloc'd (release
+ * each with weft_tensor_release); on failure nothing is left allocated. The same plan, options and seed
+ * give the same values on every machine. */
+weft_status weft_plan_synthesize_inputs(const weft_plan *p, const weft_synth_options *o, weft_tensor *inputs,
+                                        int n_inputs);
+
+/* How a symbol's value was chosen. */
+typedef enum weft_synth_role {
+    WEFT_SYNTH_EDGES,  /* an edge count: `edges` */
+    WEFT_SYNTH_NODES,  /* the size of a node set an index row ranges over: `nodes` */
+    WEFT_SYNTH_OTHER,  /* any other symbol: `nodes` */
+    WEFT_SYNTH_GIVEN,  /* named in dim_names */
+} weft_synth_role;
+
+typedef struct weft_synth_symbol {
+    const char *name; /* owned by the plan */
+    int64_t value;
+    weft_synth_role role;
+} weft_synth_symbol;
+
+/* One row of an index input. */
+typedef struct weft_synth_row {
+    int input;             /* graph input */
+    int row;               /* its row (0 for a rank-1 input) */
+    int64_t range;         /* the values lie in [0, range) */
+    const char *dim;       /* the symbol that is range, or NULL where the graph gives a number */
+    const char *source;    /* how it was found: "graph", "name" or "single input dimension" */
+    int uses, conflicts;   /* index uses in the graph naming `dim`, and naming another dimension */
+    const char *other_dim; /* one of those others when conflicts > 0 (NULL where a number) */
+} weft_synth_row;
+
+typedef struct weft_synth_info {
+    int n_inputs;
+    weft_tensor *inputs;        /* name (owned by the plan), dtype, rank and dims of each graph input;
+                                 * data NULL */
+    int n_symbols;
+    weft_synth_symbol *symbols; /* every symbol of the inputs: edge counts first, then node counts */
+    int n_rows;
+    weft_synth_row *rows;       /* every row of every index input */
+    int64_t edges;              /* edges per run: the summed lengths of the index inputs but pairs__* */
+} weft_synth_info;
+
+/* What weft_plan_synthesize_inputs makes for these options, without making it; the errors are its
+ * own but for those about values (types, empty node sets). *out is freed with weft_synth_info_free and
+ * borrows names from p: it is valid while p is. */
+weft_status weft_plan_synthesize_describe(const weft_plan *p, const weft_synth_options *o, weft_synth_info **out);
+void weft_synth_info_free(weft_synth_info *info);
+
 /* --- tensors on disk ---------------------------------------------------------------------------- */
 
 /* Reads a tensor from a `.npy` file (format 1.0-3.0, C order, little-endian) or an ONNX TensorProto
