@@ -41,6 +41,11 @@ int64_t cli_numel(const int64_t *dims, int rank);
 void cli_format_elem(weft_dtype t, const void *data, int64_t i, char *buf, size_t n);
 /* Element i as JSON (numbers; NaN and infinities as strings, booleans as true/false). */
 void cli_json_elem(FILE *f, weft_dtype t, const void *data, int64_t i);
+/* Element i as a double (any numeric type) or as an int64 (integer types and bool). */
+double cli_elem_f64(weft_dtype t, const void *data, int64_t i);
+int64_t cli_elem_i64(weft_dtype t, const void *data, int64_t i);
+/* float16, bfloat16, float32 or float64. */
+bool cli_dtype_is_float(weft_dtype t);
 
 /* Parses a whole decimal integer in [lo, hi]; false if it is not one. */
 bool cli_parse_int(const char *s, long lo, long hi, long *out);
@@ -52,5 +57,7 @@ bool cli_is_plan_file(const char *path);
  * names a different priority list is an error (the message says which list the file has). Errors as
  * weft_status with weft_last_error() set; the message names the file. */
 weft_status cli_load_plan(const char *path, const char *backend, int opt_level, weft_plan **out);
+/* The backends a plan was lowered for, in priority order, comma-separated ("onednn,ref"), into buf. */
+void cli_plan_backends(const weft_plan *p, char *buf, size_t n);
 
 #endif

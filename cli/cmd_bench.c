@@ -10,11 +10,11 @@
  * first outputs with those files in a grandchild (so the reference copies never count in its peak) and
  * is timed only when they match. Children report through a shared anonymous mapping.
  *
- * Synthesised inputs (without --input): float inputs get N(0,1) values; the integer inputs are edge
- * lists (a random multigraph: uniform, so duplicate edges and isolated nodes occur naturally) whose
- * rows index the node sets found by compiler/index_ranges.c. Every edge-count symbol (the last
- * dimension of an integer input) is E, every other symbol N; --dim SYM=V sets one symbol. Everything is
- * a function of --seed.
+ * Synthesised inputs (without --input) come from weft_plan_synthesize_inputs: float inputs N(0,1),
+ * integer inputs random multigraphs whose rows index the node sets the plan uses them for; every
+ * edge-count symbol is --edges, every other symbol --nodes, --dim SYM=V sets one symbol. Everything is a
+ * function of --seed. Each child synthesises for its own plan; the ref child also reports the sizes
+ * (weft_plan_synthesize_describe), and the others check that theirs are the same.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,8 +31,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "compiler/index_ranges.h"
-#include "compiler/plan.h"
 
 #define BENCH_MAX_INPUTS 64
 #define BENCH_MAX_ROWS 64
@@ -76,21 +74,19 @@ static void help(FILE *f)
 
 /* --- what the children share with the parent --------------------------------------------------- */
 
+/* What the report says of the inputs (copied out of the library's description, for the parent). */
 typedef struct bench_input {
     char name[256];
-    weft_dtype dtype;
     int rank;
     int64_t dims[WEFT_MAX_RANK];
-    int n_rows;                     /* an index input: its rows (1 for rank 1); 0 otherwise */
-    int64_t range[BENCH_MAX_ROWS];  /* values of row r lie in [0, range[r]) */
-    weft_range_source source[BENCH_MAX_ROWS]; /* how range[r] was found */
-    bool edges;                     /* an edge list (counted in edges/s); pairs__* inputs are not */
+    int n_rows;                        /* an index input: its rows (1 for rank 1); 0 otherwise */
+    int64_t range[BENCH_MAX_ROWS];     /* values of row r lie in [0, range[r]) */
+    char source[BENCH_MAX_ROWS][32];   /* how range[r] was found */
 } bench_input;
 
 typedef struct bench_sym {
     char name[128];
     int64_t v;
-    char role; /* 'N' node count, 'E' edge count, 'o' other (taken as N), 'd' set by --dim */
 } bench_sym;
 
 typedef struct bench_spec {
@@ -144,7 +140,8 @@ typedef struct bench_opts {
     int64_t nodes, edges;
     struct { const char *name, *path; } inputs[BENCH_MAX_INPUTS];
     int n_inputs;
-    struct { const char *name; int64_t v; } dims[BENCH_MAX_SYMS];
+    const char *dim_names[BENCH_MAX_SYMS]; /* --dim */
+    int64_t dim_values[BENCH_MAX_SYMS];
     int n_dims;
     int threads;
     double warmup_ms, min_ms;
@@ -214,239 +211,74 @@ static bool parse_ms(const char *s, double *out)
     return true;
 }
 
-/* --- random inputs ------------------------------------------------------------------------------ */
+/* --- the synthesised inputs ------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *s)
+static weft_synth_options synth_options(const bench_opts *o)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return (weft_synth_options){o->nodes, o->edges, o->seed, o->dim_names, o->dim_values, o->n_dims};
 }
 
-typedef struct rng { uint64_t s[4]; } rng;
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r) /* xoshiro256** */
+/* "<what>: <weft_last_error()>", with the option that gets around a failure to synthesise. */
+static void set_synth_fail(bench_result *r, weft_status st)
 {
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
+    set_fail(r, "cannot synthesise the inputs");
+    const char *hint = st == WEFT_ERR_UNSUPPORTED ? "; give the inputs with --input NAME=PATH"
+                       : st == WEFT_ERR_SHAPE     ? "; set the dimension with --dim SYM=V"
+                                                  : "";
+    size_t len = strlen(r->message);
+    snprintf(r->message + len, sizeof r->message - len, "%s", hint);
 }
 
-/* Seeded by the seed and the input's name and row: an input's values do not depend on the others. */
-static void rng_init(rng *r, uint64_t seed, const char *name, int row)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    uint64_t s = seed ^ h ^ ((uint64_t)row * 0x9e3779b97f4a7c15ull);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&s);
-}
-
-static int64_t rng_below(rng *r, int64_t n) /* uniform in [0, n) */
-{
-    return (int64_t)(((unsigned __int128)rng_next(r) * (unsigned __int128)n) >> 64);
-}
-
-static double rng_unit(rng *r) { return ((double)(rng_next(r) >> 11) + 0.5) * 0x1.0p-53; }
-
-/* Fills t (allocated here) with the input's synthetic values. */
-static bool synthesise(const bench_input *in, uint64_t seed, weft_tensor *t, bench_result *res)
-{
-    memset(t, 0, sizeof *t);
-    t->name = in->name;
-    t->dtype = in->dtype;
-    t->rank = in->rank;
-    memcpy(t->dims, in->dims, sizeof t->dims);
-    int64_t n = cli_numel(in->dims, in->rank);
-    size_t es = weft_dtype_size(in->dtype);
-    if (n < 0 || es == 0 || (uint64_t)n > SIZE_MAX / es) {
-        set_msg(res, RES_FAILED, "cannot synthesise input '%s' of type %s", in->name, weft_dtype_name(in->dtype));
-        return false;
-    }
-    t->nbytes = (size_t)n * es;
-    t->data = malloc(t->nbytes ? t->nbytes : 1);
-    if (!t->data) {
-        set_msg(res, RES_FAILED, "out of memory for input '%s' (%zu bytes)", in->name, t->nbytes);
-        return false;
-    }
-    rng r;
-    if (in->n_rows > 0) {
-        int64_t per_row = in->rank == 1 ? n : in->dims[1];
-        for (int row = 0; row < in->n_rows; row++) {
-            int64_t m = in->range[row];
-            if (m <= 0 && per_row > 0) {
-                set_msg(res, RES_FAILED,
-                        "row %d of input '%s' indexes a dimension of size %lld: no valid value (set it with --dim)",
-                        row, in->name, (long long)m);
-                return false;
-            }
-            rng_init(&r, seed, in->name, row);
-            for (int64_t e = 0; e < per_row; e++) {
-                int64_t v = rng_below(&r, m);
-                if (in->dtype == WEFT_INT32) ((int32_t *)t->data)[row * per_row + e] = (int32_t)v;
-                else ((int64_t *)t->data)[row * per_row + e] = v;
-            }
-        }
-        return true;
-    }
-    rng_init(&r, seed, in->name, -1);
-    switch (in->dtype) {
-    case WEFT_FLOAT32: case WEFT_FLOAT64:
-        for (int64_t i = 0; i < n; i += 2) { /* Box-Muller: two N(0,1) values per draw */
-            double u = rng_unit(&r), v = rng_unit(&r), rad = sqrt(-2.0 * log(u));
-            double a = rad * cos(2 * M_PI * v), b = rad * sin(2 * M_PI * v);
-            if (in->dtype == WEFT_FLOAT32) {
-                ((float *)t->data)[i] = (float)a;
-                if (i + 1 < n) ((float *)t->data)[i + 1] = (float)b;
-            } else {
-                ((double *)t->data)[i] = a;
-                if (i + 1 < n) ((double *)t->data)[i + 1] = b;
-            }
-        }
-        return true;
-    case WEFT_BOOL:
-        for (int64_t i = 0; i < n; i++) ((uint8_t *)t->data)[i] = (uint8_t)(rng_next(&r) >> 63);
-        return true;
-    default:
-        set_msg(res, RES_FAILED, "cannot synthesise input '%s' of type %s: give it with --input %s=PATH", in->name,
-                weft_dtype_name(in->dtype), in->name);
-        return false;
-    }
-}
-
-/* --- the input spec: which dims and index ranges ------------------------------------------------ */
-
-static int sym_slot(bench_spec *sp, const char *name)
-{
-    for (int i = 0; i < sp->n_syms; i++)
-        if (!strcmp(sp->syms[i].name, name)) return i;
-    if (sp->n_syms == BENCH_MAX_SYMS) return -1;
-    bench_sym *s = &sp->syms[sp->n_syms];
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->v = -1;
-    s->role = 'o';
-    return sp->n_syms++;
-}
-
-static int64_t dim_value(const bench_spec *sp, const weft_symtab *syms, weft_dim d)
-{
-    if (d.sym < 0) return d.v;
-    const char *name = weft_sym_name(syms, d.sym);
-    for (int i = 0; i < sp->n_syms; i++)
-        if (name && !strcmp(sp->syms[i].name, name)) return sp->syms[i].v;
-    return -1;
-}
-
-/* Works out the synthetic inputs of plan p: their dims and, for index inputs, each row's range. */
-static bool make_spec(const weft_plan *p, const bench_opts *o, bench_spec *sp, bench_result *res)
+/* The report's view of the synthesised inputs of plan p (the ref child's), in sp; notes on index rows
+ * the graph uses over more than one dimension go to stderr. */
+static bool record_spec(const weft_plan *p, const bench_opts *o, bench_spec *sp, bench_result *res)
 {
     memset(sp, 0, sizeof *sp);
-    const weft_graph *g = p->graph;
-    const weft_symtab *syms = p->syms;
-    if (p->n_inputs > BENCH_MAX_INPUTS) {
-        set_msg(res, RES_FAILED, "the model has %d inputs; at most %d can be synthesised", p->n_inputs, BENCH_MAX_INPUTS);
+    weft_synth_options so = synth_options(o);
+    weft_synth_info *si = NULL;
+    weft_status st = weft_plan_synthesize_describe(p, &so, &si);
+    if (st) {
+        set_synth_fail(res, st);
         return false;
     }
-    weft_index_row *rows = NULL;
-    int n_rows = 0;
-    if (weft_index_ranges(g, &rows, &n_rows) != WEFT_OK) {
-        set_fail(res, "cannot analyse the model's index inputs");
-        return false;
+    bool ok = false;
+    if (si->n_inputs > BENCH_MAX_INPUTS) {
+        set_msg(res, RES_FAILED, "the model has %d inputs; at most %d can be synthesised", si->n_inputs, BENCH_MAX_INPUTS);
+        goto done;
     }
-    bool ok = true;
-    sp->n_inputs = p->n_inputs;
-    /* Edge counts first: the last dimension of every index input. */
-    for (int i = 0; i < p->n_inputs && ok; i++) {
-        const weft_slot *sl = &p->slots[p->inputs[i]];
+    if (si->n_symbols > BENCH_MAX_SYMS) {
+        set_msg(res, RES_FAILED, "the model's inputs have more than %d dimension symbols", BENCH_MAX_SYMS);
+        goto done;
+    }
+    sp->n_inputs = si->n_inputs;
+    for (int i = 0; i < si->n_inputs; i++) {
         bench_input *in = &sp->in[i];
-        snprintf(in->name, sizeof in->name, "%s", sl->name ? sl->name : "");
-        in->dtype = sl->dtype;
-        in->rank = sl->shape.rank;
-        if (in->rank < 0) {
-            set_msg(res, RES_FAILED, "input '%s' has an unknown rank: give it with --input", in->name);
-            ok = false;
-            break;
-        }
-        for (int r = 0; r < n_rows; r++)
-            if (rows[r].input == i) in->n_rows++;
-        in->edges = in->n_rows > 0 && strncmp(in->name, "pairs", 5) != 0;
-        if (in->n_rows > 0 && sl->shape.d[in->rank - 1].sym >= 0) {
-            int k = sym_slot(sp, weft_sym_name(syms, sl->shape.d[in->rank - 1].sym));
-            if (k >= 0) sp->syms[k].role = 'E';
-        }
+        snprintf(in->name, sizeof in->name, "%s", si->inputs[i].name);
+        in->rank = si->inputs[i].rank;
+        memcpy(in->dims, si->inputs[i].dims, sizeof in->dims);
     }
-    /* Node counts: the dimensions the index rows range over. */
-    for (int r = 0; r < n_rows && ok; r++)
-        if (rows[r].range.sym >= 0) {
-            int k = sym_slot(sp, weft_sym_name(syms, rows[r].range.sym));
-            if (k >= 0 && sp->syms[k].role != 'E') sp->syms[k].role = 'N';
-        }
-    /* Every other symbol of the inputs. */
-    for (int i = 0; i < p->n_inputs && ok; i++) {
-        const weft_slot *sl = &p->slots[p->inputs[i]];
-        for (int d = 0; d < sl->shape.rank; d++)
-            if (sl->shape.d[d].sym >= 0 && sym_slot(sp, weft_sym_name(syms, sl->shape.d[d].sym)) < 0) {
-                set_msg(res, RES_FAILED, "the model's inputs have more than %d dimension symbols", BENCH_MAX_SYMS);
-                ok = false;
-            }
+    sp->n_syms = si->n_symbols;
+    for (int k = 0; k < si->n_symbols; k++) {
+        snprintf(sp->syms[k].name, sizeof sp->syms[k].name, "%s", si->symbols[k].name);
+        sp->syms[k].v = si->symbols[k].value;
     }
-    for (int k = 0; k < sp->n_syms; k++) sp->syms[k].v = sp->syms[k].role == 'E' ? o->edges : o->nodes;
-    for (int j = 0; j < o->n_dims && ok; j++) {
-        int k;
-        for (k = 0; k < sp->n_syms; k++)
-            if (!strcmp(sp->syms[k].name, o->dims[j].name)) break;
-        if (k == sp->n_syms) {
-            char list[1024] = "";
-            size_t len = 0;
-            for (int q = 0; q < sp->n_syms; q++)
-                len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s", q ? ", " : "",
-                                        sp->syms[q].name);
-            set_msg(res, RES_FAILED, "--dim %s: the model's inputs have no dimension of that name (they have: %s)",
-                    o->dims[j].name, sp->n_syms ? list : "none");
-            ok = false;
-            break;
+    sp->edges = si->edges;
+    for (int r = 0; r < si->n_rows; r++) {
+        const weft_synth_row *row = &si->rows[r];
+        bench_input *in = &sp->in[row->input];
+        in->n_rows++;
+        if (row->row < BENCH_MAX_ROWS) {
+            in->range[row->row] = row->range;
+            snprintf(in->source[row->row], sizeof in->source[row->row], "%s", row->source);
         }
-        sp->syms[k].v = o->dims[j].v;
-        sp->syms[k].role = 'd';
-    }
-    for (int i = 0; i < p->n_inputs && ok; i++) {
-        const weft_slot *sl = &p->slots[p->inputs[i]];
-        bench_input *in = &sp->in[i];
-        for (int d = 0; d < in->rank; d++) in->dims[d] = dim_value(sp, syms, sl->shape.d[d]);
-        if (in->n_rows > 0 && in->edges) sp->edges += in->dims[in->rank - 1];
-    }
-    for (int r = 0; r < n_rows && ok; r++) {
-        bench_input *in = &sp->in[rows[r].input];
-        if (rows[r].source == WEFT_RANGE_UNKNOWN) {
-            set_msg(res, RES_FAILED,
-                    "cannot tell which node set row %d of input '%s' indexes: the compiled graph does not use it "
-                    "as an index weft can follow, its name is not edge_index__<src>__<rel>__<dst> or "
-                    "pairs__<src>__<rel>__<dst> with x_<src> / x_<dst> inputs, and the inputs have no single "
-                    "node-count dimension; give the inputs with --input NAME=PATH",
-                    rows[r].row, in->name);
-            ok = false;
-            break;
-        }
-        if (rows[r].row < BENCH_MAX_ROWS) {
-            in->range[rows[r].row] = dim_value(sp, syms, rows[r].range);
-            in->source[rows[r].row] = rows[r].source;
-        }
-        if (rows[r].conflicts > 0 && !o->json) {
-            char a[64], b[64];
-            snprintf(a, sizeof a, "%s", rows[r].range.sym >= 0 ? weft_sym_name(syms, rows[r].range.sym) : "");
-            snprintf(b, sizeof b, "%s", rows[r].other.sym >= 0 ? weft_sym_name(syms, rows[r].other.sym) : "");
+        if (row->conflicts > 0 && !o->json)
             fprintf(stderr, "weft: bench: note: row %d of input '%s' indexes %s in %d uses and %s in %d; using %s\n",
-                    rows[r].row, in->name, a, rows[r].uses, b, rows[r].conflicts, a);
-        }
+                    row->row, in->name, row->dim ? row->dim : "", row->uses, row->other_dim ? row->other_dim : "",
+                    row->conflicts, row->dim ? row->dim : "");
     }
-    free(rows);
+    ok = true;
+done:
+    weft_synth_info_free(si);
     return ok;
 }
 
@@ -490,11 +322,11 @@ static void compare_outputs(const bench_opts *o, const weft_tensor *out, int n_o
                 _exit(1);
             }
             int64_t n = cli_numel(got->dims, got->rank);
-            bool fl = weft_dtype_is_float(got->dtype);
+            bool fl = cli_dtype_is_float(got->dtype);
             for (int64_t i = 0; i < n; i++) {
                 char ga[64], wa[64];
                 if (fl) {
-                    double g = weft_load_f64(got->dtype, got->data, i), w = weft_load_f64(want.dtype, want.data, i);
+                    double g = cli_elem_f64(got->dtype, got->data, i), w = cli_elem_f64(want.dtype, want.data, i);
                     if (isnan(g) && isnan(w)) continue;
                     double diff = fabs(g - w);
                     if (isinf(w) && g == w) diff = 0;
@@ -506,7 +338,7 @@ static void compare_outputs(const bench_opts *o, const weft_tensor *out, int n_o
                         sh->cmp_max_diff = worst;
                         _exit(1);
                     }
-                } else if (weft_load_i64(got->dtype, got->data, i) != weft_load_i64(want.dtype, want.data, i)) {
+                } else if (cli_elem_i64(got->dtype, got->data, i) != cli_elem_i64(want.dtype, want.data, i)) {
                     cli_format_elem(got->dtype, got->data, i, ga, sizeof ga);
                     cli_format_elem(want.dtype, want.data, i, wa, sizeof wa);
                     snprintf(sh->cmp_message, sizeof sh->cmp_message, "output '%s' element %lld is %s, ref's is %s",
@@ -603,6 +435,7 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
     weft_tensor *in = NULL, *out = NULL;
     double *lat = NULL;
     int n_in = 0, n_out = 0;
+    bool synthesised = false; /* the inputs' names are theirs (else argv's) */
 
     double t0 = now_ms();
     if (load_plan(o, backend, &p) != WEFT_OK) {
@@ -610,13 +443,7 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
         goto done;
     }
     r->compile_ms = now_ms() - t0;
-    if (o->plan) { /* named by its priority list */
-        size_t k = 0;
-        r->backend[0] = '\0';
-        for (int i = 0; i < p->n_backends; i++)
-            k += (size_t)snprintf(r->backend + k, k < sizeof r->backend ? sizeof r->backend - k : 0, "%s%s",
-                                  i ? "," : "", p->backends[i]->name);
-    }
+    if (o->plan) cli_plan_backends(p, r->backend, sizeof r->backend); /* named by its priority list */
 
     int n_graph_in = weft_plan_num_inputs(p);
     in = calloc((size_t)(n_graph_in > 0 ? n_graph_in : 1), sizeof *in);
@@ -661,7 +488,6 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
             for (int j = 0; j < n_in; j++) {
                 bench_input *bi = &sh->spec.in[j];
                 snprintf(bi->name, sizeof bi->name, "%s", in[j].name);
-                bi->dtype = in[j].dtype;
                 bi->rank = in[j].rank;
                 memcpy(bi->dims, in[j].dims, sizeof bi->dims);
                 if ((in[j].dtype == WEFT_INT64 || in[j].dtype == WEFT_INT32) && (in[j].rank == 1 || in[j].rank == 2) &&
@@ -670,13 +496,33 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
             }
         }
     } else {
-        if (role_ref && !make_spec(p, o, &sh->spec, r)) goto done;
+        if (role_ref && !record_spec(p, o, &sh->spec, r)) goto done;
         if (sh->spec.n_inputs != n_graph_in) {
             set_msg(r, RES_FAILED, "the plan for %s has %d inputs, ref's has %d", backend, n_graph_in, sh->spec.n_inputs);
             goto done;
         }
-        for (int g = 0; g < n_graph_in; g++, n_in++)
-            if (!synthesise(&sh->spec.in[g], o->seed, &in[g], r)) goto done;
+        weft_synth_options so = synth_options(o);
+        weft_status st = weft_plan_synthesize_inputs(p, &so, in, n_graph_in);
+        if (st) {
+            set_synth_fail(r, st);
+            goto done;
+        }
+        synthesised = true;
+        n_in = n_graph_in;
+        /* every backend's plan must get ref's inputs, or the comparison would compare nothing */
+        for (int g = 0; g < n_in; g++) {
+            const bench_input *want = &sh->spec.in[g];
+            bool same = !strcmp(in[g].name, want->name) && in[g].rank == want->rank;
+            for (int d = 0; same && d < want->rank; d++) same = in[g].dims[d] == want->dims[d];
+            if (!same) {
+                char a[128], b[128];
+                cli_format_dims(in[g].dims, in[g].rank, a, sizeof a);
+                cli_format_dims(want->dims, want->rank, b, sizeof b);
+                set_msg(r, RES_FAILED, "the plan for %s makes input %d '%s' %s, ref's '%s' %s", backend, g, in[g].name,
+                        a, want->name, b);
+                goto done;
+            }
+        }
     }
 
     n_out = weft_plan_num_outputs(p);
@@ -791,7 +637,10 @@ done:;
     if (getrusage(RUSAGE_SELF, &ru) == 0) r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
     free(lat);
     weft_session_free(s);
-    for (int i = 0; i < n_in; i++) free(in[i].data);
+    for (int i = 0; i < n_in; i++) {
+        if (synthesised) weft_tensor_release(&in[i]);
+        else free(in[i].data);
+    }
     free(in);
     free(out);
     weft_plan_free(p);
@@ -882,7 +731,7 @@ static void print_json(const bench_opts *o, const bench_spec *sp, const bench_re
         fputs(":[", f);
         for (int r = 0; r < sp->in[i].n_rows && r < BENCH_MAX_ROWS; r++) {
             fprintf(f, "%s", r ? "," : "");
-            cli_json_str(f, weft_range_source_name(sp->in[i].source[r]));
+            cli_json_str(f, sp->in[i].source[r]);
         }
         fputs("]", f);
     }
@@ -1128,8 +977,8 @@ int cmd_bench(int argc, char **argv)
                     if (!parse_i64(eq + 1, 0, (int64_t)1 << 40, &x))
                         return cli_usage("bench", "bench: --dim %s wants a non-negative integer, got '%s'", v, eq + 1);
                     if (o.n_dims == BENCH_MAX_SYMS) return cli_usage("bench", "bench: too many --dim");
-                    o.dims[o.n_dims].name = v;
-                    o.dims[o.n_dims++].v = x;
+                    o.dim_names[o.n_dims] = v;
+                    o.dim_values[o.n_dims++] = x;
                     synth_opts = true;
                 }
             }

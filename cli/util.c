@@ -166,6 +166,12 @@ void cli_json_elem(FILE *f, weft_dtype t, const void *data, int64_t i)
     fputs(buf, f);
 }
 
+double cli_elem_f64(weft_dtype t, const void *data, int64_t i) { return weft_load_f64(t, data, i); }
+
+int64_t cli_elem_i64(weft_dtype t, const void *data, int64_t i) { return weft_load_i64(t, data, i); }
+
+bool cli_dtype_is_float(weft_dtype t) { return weft_dtype_is_float(t); }
+
 bool cli_parse_int(const char *s, long lo, long hi, long *out)
 {
     if (!s || !*s) return false;
@@ -200,11 +206,8 @@ weft_status cli_load_plan(const char *path, const char *backend, int opt_level, 
         bool same = !st && n_want == (*out)->n_backends;
         for (int i = 0; same && i < n_want; i++) same = want[i] == (*out)->backends[i];
         if (same) return WEFT_OK;
-        char have[256] = "";
-        size_t k = 0;
-        for (int i = 0; i < (*out)->n_backends; i++)
-            k += (size_t)snprintf(have + k, k < sizeof have ? sizeof have - k : 0, "%s%s", i ? "," : "",
-                                  (*out)->backends[i]->name);
+        char have[256];
+        cli_plan_backends(*out, have, sizeof have);
         weft_plan_free(*out);
         *out = NULL;
         if (st) return st;
@@ -220,4 +223,13 @@ weft_status cli_load_plan(const char *path, const char *backend, int opt_level, 
     weft_model_free(m);
     if (st) weft_error_wrap(st, "%s", path);
     return st;
+}
+
+void cli_plan_backends(const weft_plan *p, char *buf, size_t n)
+{
+    size_t k = 0;
+    if (n == 0) return;
+    buf[0] = '\0';
+    for (int i = 0; i < p->n_backends; i++)
+        k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "%s%s", i ? "," : "", p->backends[i]->name);
 }
