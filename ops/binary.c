@@ -40,47 +40,14 @@ enum bop {
     B_AND, B_OR, B_XOR, B_BITSHIFT, B_BAND, B_BOR, B_BXOR, B_WHERE, B_MAX, B_MIN, B_SUM, B_MEAN, B_PRELU,
 };
 
+/* What the generic infer and kernel need to know of an op; one per op, made from BINARY_OPS at the end
+ * and handed over by the op's own wrappers, so a step knows its op without looking up its type name. */
 typedef struct {
-    const char *name;
     enum bop op;
     unsigned types;  /* dtypes of the data inputs */
     bool to_bool;    /* output is bool */
     bool variadic;
 } bdesc;
-
-static const bdesc bdescs[] = {
-    {"Add", B_ADD, T_NUM, false, false},
-    {"Sub", B_SUB, T_NUM, false, false},
-    {"Mul", B_MUL, T_NUM, false, false},
-    {"Div", B_DIV, T_NUM, false, false},
-    {"Pow", B_POW, T_FLT | T_I3264, false, false},
-    {"Mod", B_MOD, T_NUM, false, false},
-    {"Equal", B_EQUAL, T_ANY, true, false},
-    {"Less", B_LESS, T_NUM, true, false},
-    {"LessOrEqual", B_LESSEQ, T_NUM, true, false},
-    {"Greater", B_GREATER, T_NUM, true, false},
-    {"GreaterOrEqual", B_GREATEREQ, T_NUM, true, false},
-    {"And", B_AND, T_BOOL, true, false},
-    {"Or", B_OR, T_BOOL, true, false},
-    {"Xor", B_XOR, T_BOOL, true, false},
-    {"BitShift", B_BITSHIFT, T_UINT, false, false},
-    {"BitwiseAnd", B_BAND, T_INT, false, false},
-    {"BitwiseOr", B_BOR, T_INT, false, false},
-    {"BitwiseXor", B_BXOR, T_INT, false, false},
-    {"Where", B_WHERE, T_ANY, false, false},
-    {"Max", B_MAX, T_NUM, false, true},
-    {"Min", B_MIN, T_NUM, false, true},
-    {"Sum", B_SUM, T_FLT, false, true},
-    {"Mean", B_MEAN, T_FLT, false, true},
-    {"PRelu", B_PRELU, T_NUM, false, false},
-};
-
-static const bdesc *bdesc_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof bdescs / sizeof bdescs[0]; i++)
-        if (strcmp(bdescs[i].name, name) == 0) return &bdescs[i];
-    return NULL;
-}
 
 static unsigned dtype_class(weft_dtype t)
 {
@@ -448,10 +415,8 @@ static weft_status where_run(weft_kernel_ctx *k)
     }
 }
 
-static weft_status binary_core(weft_kernel_ctx *k)
+static weft_status binary_core(weft_kernel_ctx *k, const bdesc *d)
 {
-    const bdesc *d = bdesc_find(k->node->op_type);
-    if (!d) return weft_op_error(k->node, WEFT_ERR_INTERNAL, "not a binary op");
     weft_tview *Y = &k->out[0];
     if (d->variadic) {
         /* out = op(in0, in1), then out = op(out, in_k) for the rest: no scratch needed */
@@ -495,9 +460,9 @@ static bool is_half(weft_dtype t) { return t == WEFT_FLOAT16 || t == WEFT_BFLOAT
 
 static void *no_scratch(void *user, size_t bytes) { return NULL; }
 
-/* Converts every float16 / bfloat16 input to float32 in one scratch block, runs `core` on float32 views
- * and converts its float16 / bfloat16 outputs back. `core` must not use scratch memory itself. */
-static weft_status weft_ew_via_f32(weft_kernel_ctx *k, weft_status (*core)(weft_kernel_ctx *))
+/* Converts every float16 / bfloat16 input to float32 in one scratch block, runs binary_core for op `d` on
+ * float32 views and converts its float16 / bfloat16 outputs back (binary_core uses no scratch memory). */
+static weft_status weft_ew_via_f32(weft_kernel_ctx *k, const bdesc *d)
 {
     size_t bytes = (size_t)(k->n_in + k->n_out) * sizeof(weft_tview);
     for (int i = 0; i < k->n_in + k->n_out; i++) {
@@ -527,7 +492,7 @@ static weft_status weft_ew_via_f32(weft_kernel_ctx *k, weft_status (*core)(weft_
     k2.in = iv;
     k2.out = ov;
     k2.scratch = no_scratch;
-    weft_status st = core(&k2);
+    weft_status st = binary_core(&k2, d);
     if (st) return st;
     for (int i = 0; i < k->n_out; i++) {
         if (!is_half(k->out[i].dtype)) continue;
@@ -537,21 +502,20 @@ static weft_status weft_ew_via_f32(weft_kernel_ctx *k, weft_status (*core)(weft_
     return WEFT_OK;
 }
 
-static weft_status binary_run(weft_kernel_ctx *k)
+/* The kernel of every op of the family, for op `d`. */
+static weft_status binary_run(weft_kernel_ctx *k, const bdesc *d)
 {
-    if (strcmp(k->node->op_type, "Where") == 0) return where_run(k);
+    if (d->op == B_WHERE) return where_run(k);
     for (int i = 0; i < k->n_in; i++)
-        if (is_half(k->in[i].dtype)) return weft_ew_via_f32(k, binary_core);
-    return binary_core(k);
+        if (is_half(k->in[i].dtype)) return weft_ew_via_f32(k, d);
+    return binary_core(k, d);
 }
 
 /* --- inference ------------------------------------------------------------------------------------ */
 
-static weft_status binary_infer(weft_infer_ctx *c)
+static weft_status binary_infer(weft_infer_ctx *c, const bdesc *d)
 {
     const weft_node_info *n = c->node;
-    const bdesc *d = bdesc_find(n->op_type);
-    if (!d) return weft_op_error(n, WEFT_ERR_INTERNAL, "not a binary op");
     int first = d->op == B_WHERE ? 1 : 0; /* Where's condition is checked apart */
     if (c->n_in < 1) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "at least one input is required");
     for (int i = 0; i < c->n_in; i++)
@@ -610,18 +574,46 @@ static weft_status binary_infer(weft_infer_ctx *c)
 
 /* --- the table ------------------------------------------------------------------------------------ */
 
-#define BINARY(name, since, nin) {name, "", since, 0, nin, nin, 1, 1, 0, binary_infer, binary_run}
-#define VARIADIC(name) {name, "", 1, 0, 1, 2147483647, 1, 1, 0, binary_infer, binary_run}
+/* Every op of the family: X(name, kind, dtypes of the data inputs, output is bool, variadic, first opset,
+ * fewest inputs, most inputs). */
+#define VAR_IN 2147483647
+#define BINARY_OPS(X)                                                                              \
+    X(Add, B_ADD, T_NUM, false, false, 1, 2, 2)                                                    \
+    X(Sub, B_SUB, T_NUM, false, false, 1, 2, 2)                                                    \
+    X(Mul, B_MUL, T_NUM, false, false, 1, 2, 2)                                                    \
+    X(Div, B_DIV, T_NUM, false, false, 1, 2, 2)                                                    \
+    X(Pow, B_POW, T_FLT | T_I3264, false, false, 1, 2, 2)                                          \
+    X(Mod, B_MOD, T_NUM, false, false, 10, 2, 2)                                                   \
+    X(Equal, B_EQUAL, T_ANY, true, false, 1, 2, 2)                                                 \
+    X(Less, B_LESS, T_NUM, true, false, 1, 2, 2)                                                   \
+    X(LessOrEqual, B_LESSEQ, T_NUM, true, false, 12, 2, 2)                                         \
+    X(Greater, B_GREATER, T_NUM, true, false, 1, 2, 2)                                             \
+    X(GreaterOrEqual, B_GREATEREQ, T_NUM, true, false, 12, 2, 2)                                   \
+    X(And, B_AND, T_BOOL, true, false, 1, 2, 2)                                                    \
+    X(Or, B_OR, T_BOOL, true, false, 1, 2, 2)                                                      \
+    X(Xor, B_XOR, T_BOOL, true, false, 1, 2, 2)                                                    \
+    X(BitShift, B_BITSHIFT, T_UINT, false, false, 11, 2, 2)                                        \
+    X(BitwiseAnd, B_BAND, T_INT, false, false, 18, 2, 2)                                           \
+    X(BitwiseOr, B_BOR, T_INT, false, false, 18, 2, 2)                                             \
+    X(BitwiseXor, B_BXOR, T_INT, false, false, 18, 2, 2)                                           \
+    X(Where, B_WHERE, T_ANY, false, false, 9, 3, 3)                                                \
+    X(PRelu, B_PRELU, T_NUM, false, false, 1, 2, 2)                                                \
+    X(Max, B_MAX, T_NUM, false, true, 1, 1, VAR_IN)                                                \
+    X(Min, B_MIN, T_NUM, false, true, 1, 1, VAR_IN)                                                \
+    X(Sum, B_SUM, T_FLT, false, true, 1, 1, VAR_IN)                                                \
+    X(Mean, B_MEAN, T_FLT, false, true, 1, 1, VAR_IN)
 
-const weft_op_def weft_ops_binary[] = {
-    BINARY("Add", 1, 2),          BINARY("Sub", 1, 2),         BINARY("Mul", 1, 2),
-    BINARY("Div", 1, 2),          BINARY("Pow", 1, 2),         BINARY("Mod", 10, 2),
-    BINARY("Equal", 1, 2),        BINARY("Less", 1, 2),        BINARY("LessOrEqual", 12, 2),
-    BINARY("Greater", 1, 2),      BINARY("GreaterOrEqual", 12, 2),
-    BINARY("And", 1, 2),          BINARY("Or", 1, 2),          BINARY("Xor", 1, 2),
-    BINARY("BitShift", 11, 2),    BINARY("BitwiseAnd", 18, 2), BINARY("BitwiseOr", 18, 2),
-    BINARY("BitwiseXor", 18, 2),  BINARY("Where", 9, 3),       BINARY("PRelu", 1, 2),
-    VARIADIC("Max"),              VARIADIC("Min"),             VARIADIC("Sum"),
-    VARIADIC("Mean"),
-};
+/* One descriptor and one pair of wrappers per op. */
+#define BINARY_WRAP(name, kind, types, to_bool, variadic, since, min_in, max_in)                   \
+    static const bdesc desc_##name = {kind, types, to_bool, variadic};                             \
+    static weft_status infer_##name(weft_infer_ctx *c) { return binary_infer(c, &desc_##name); }   \
+    static weft_status run_##name(weft_kernel_ctx *k) { return binary_run(k, &desc_##name); }
+BINARY_OPS(BINARY_WRAP)
+#undef BINARY_WRAP
+
+#define BINARY_DEF(name, kind, types, to_bool, variadic, since, min_in, max_in)                    \
+    {#name, "", since, 0, min_in, max_in, 1, 1, 0, infer_##name, run_##name},
+
+const weft_op_def weft_ops_binary[] = {BINARY_OPS(BINARY_DEF)};
+#undef BINARY_DEF
 const int weft_ops_binary_count = sizeof weft_ops_binary / sizeof weft_ops_binary[0];

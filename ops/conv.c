@@ -12,8 +12,6 @@
 #include "op.h"
 #include "window.h"
 
-static bool is_transpose(const weft_node_info *n) { return strcmp(n->op_type, "ConvTranspose") == 0; }
-
 /* Spatial geometry of one node for input spatial dims `in` and kernel dims `kd` (all known). */
 typedef struct {
     win_geom w;
@@ -67,18 +65,19 @@ static weft_status transpose_axis(const weft_node_info *n, const win_geom *w, in
     return WEFT_OK;
 }
 
-static weft_status conv_axis(const weft_node_info *n, const win_geom *w, int i, int64_t in, int64_t *out,
+/* `tr`, here and below: the op is ConvTranspose, told by the op's own wrappers at the end (no lookup of
+ * its type name). */
+static weft_status conv_axis(const weft_node_info *n, bool tr, const win_geom *w, int i, int64_t in, int64_t *out,
                              int64_t *pb)
 {
-    if (is_transpose(n)) return transpose_axis(n, w, i, in, out, pb);
+    if (tr) return transpose_axis(n, w, i, in, out, pb);
     int64_t pe;
     return win_axis(n, w, i, in, out, pb, &pe);
 }
 
-static weft_status conv_infer(weft_infer_ctx *c)
+static weft_status conv_infer(weft_infer_ctx *c, bool tr)
 {
     const weft_node_info *n = c->node;
-    bool tr = is_transpose(n);
     weft_dtype dt = c->in_dtype[0];
     if (!weft_dtype_is_float(dt))
         return weft_op_error(n, WEFT_ERR_UNSUPPORTED, "input 0: dtype %s is not supported (floats only)",
@@ -140,7 +139,7 @@ static weft_status conv_infer(weft_infer_ctx *c)
     for (int i = 0; i < nsp; i++) {
         if (x->rank < 0 || !weft_dim_known(x->d[i + 2]) || g.k[i] < 0) { y->d[i + 2] = weft_dim_unknown(c); continue; }
         int64_t o, pb;
-        if ((st = conv_axis(n, &g, i, x->d[i + 2].v, &o, &pb))) return st;
+        if ((st = conv_axis(n, tr, &g, i, x->d[i + 2].v, &o, &pb))) return st;
         y->d[i + 2] = weft_dim_num(o);
     }
     return WEFT_OK;
@@ -198,11 +197,9 @@ static void next_index(int64_t *idx, const int64_t *dims, int n)
             }                                                                                         \
     }
 
-static weft_status conv_body(weft_kernel_ctx *k, void *scratch)
+static weft_status conv_body(weft_kernel_ctx *k, bool tr)
 {
-    (void)scratch;
     const weft_node_info *n = k->node;
-    bool tr = is_transpose(n);
     const weft_tview *xv = &k->in[0], *wv = &k->in[1];
     const weft_tview *bias = weft_kin_present(k, 2) ? &k->in[2] : NULL;
     int nsp = xv->rank - 2;
@@ -217,7 +214,7 @@ static weft_status conv_body(weft_kernel_ctx *k, void *scratch)
     int64_t in_plane = 1, out_plane = 1, taps = 1;
     for (int i = 0; i < nsp; i++) {
         P.in[i] = xv->dims[i + 2];
-        if ((st = conv_axis(n, &P.w, i, P.in[i], &P.out[i], &P.pb[i]))) return st;
+        if ((st = conv_axis(n, tr, &P.w, i, P.in[i], &P.out[i], &P.pb[i]))) return st;
         in_plane *= P.in[i];
         out_plane *= P.out[i];
         taps *= P.w.k[i];
@@ -228,10 +225,20 @@ static weft_status conv_body(weft_kernel_ctx *k, void *scratch)
 }
 #undef WEFT_BODY
 
-static weft_status conv_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, conv_body); }
+#define CONV_OP(fn, TR)                                                                               \
+    static weft_status infer_##fn(weft_infer_ctx *c) { return conv_infer(c, TR); }                    \
+    static weft_status body_##fn(weft_kernel_ctx *k, void *scratch)                                   \
+    {                                                                                                 \
+        (void)scratch;                                                                                \
+        return conv_body(k, TR);                                                                      \
+    }                                                                                                 \
+    static weft_status run_##fn(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, body_##fn); }
+CONV_OP(conv, false)
+CONV_OP(convtranspose, true)
+#undef CONV_OP
 
 const weft_op_def weft_ops_conv[] = {
-    {"Conv", "", 1, 0, 2, 3, 1, 1, 0, conv_infer, conv_run},
-    {"ConvTranspose", "", 1, 0, 2, 3, 1, 1, 0, conv_infer, conv_run},
+    {"Conv", "", 1, 0, 2, 3, 1, 1, 0, infer_conv, run_conv},
+    {"ConvTranspose", "", 1, 0, 2, 3, 1, 1, 0, infer_convtranspose, run_convtranspose},
 };
 const int weft_ops_conv_count = sizeof weft_ops_conv / sizeof weft_ops_conv[0];

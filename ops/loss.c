@@ -16,8 +16,6 @@
 
 enum { RED_NONE, RED_SUM, RED_MEAN };
 
-static bool is_sce(const weft_node_info *n) { return strcmp(n->op_type, "SoftmaxCrossEntropyLoss") == 0; }
-
 static weft_status reduction_of(const weft_node_info *n, int *red)
 {
     const char *r = weft_attr_string(n, "reduction", "mean");
@@ -28,7 +26,9 @@ static weft_status reduction_of(const weft_node_info *n, int *red)
     return WEFT_OK;
 }
 
-static weft_status loss_infer(weft_infer_ctx *c)
+/* `sce`, here and in loss_body: the op is SoftmaxCrossEntropyLoss (else NegativeLogLikelihoodLoss), told
+ * by the op's own wrappers at the end, so no type name is looked up. */
+static weft_status loss_infer(weft_infer_ctx *c, bool sce)
 {
     const weft_node_info *n = c->node;
     int red = RED_NONE;
@@ -71,7 +71,7 @@ static weft_status loss_infer(weft_infer_ctx *c)
         for (int d = 2; d < x->rank; d++) c->out_shape[0].d[d - 1] = x->d[d];
     } else c->out_shape[0].rank = -1;
     if (c->n_out > 1) {
-        if (!is_sce(n)) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "only SoftmaxCrossEntropyLoss has a second output");
+        if (!sce) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "only SoftmaxCrossEntropyLoss has a second output");
         c->out_dtype[1] = dt;
         c->out_shape[1] = *x;
     }
@@ -120,13 +120,11 @@ static weft_status loss_infer(weft_infer_ctx *c)
         if (red == RED_MEAN) y[0] = (T)(sum / wsum);                                                  \
     }
 
-static weft_status loss_body(weft_kernel_ctx *k, void *scratch)
+static weft_status loss_body(weft_kernel_ctx *k, bool sce)
 {
-    (void)scratch;
     int red = RED_NONE;
     weft_status st = reduction_of(k->node, &red);
     if (st) return st;
-    bool sce = is_sce(k->node);
     const weft_tview *xv = &k->in[0], *tv = &k->in[1];
     const weft_tview *weight = weft_kin_present(k, 2) ? &k->in[2] : NULL;
     const weft_tview *logp = k->n_out > 1 && k->out[1].dtype != WEFT_UNDEFINED ? &k->out[1] : NULL;
@@ -140,10 +138,20 @@ static weft_status loss_body(weft_kernel_ctx *k, void *scratch)
 }
 #undef WEFT_BODY
 
-static weft_status loss_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, loss_body); }
+#define LOSS_OP(fn, SCE)                                                                              \
+    static weft_status infer_##fn(weft_infer_ctx *c) { return loss_infer(c, SCE); }                   \
+    static weft_status body_##fn(weft_kernel_ctx *k, void *scratch)                                   \
+    {                                                                                                 \
+        (void)scratch;                                                                                \
+        return loss_body(k, SCE);                                                                     \
+    }                                                                                                 \
+    static weft_status run_##fn(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, body_##fn); }
+LOSS_OP(nll, false)
+LOSS_OP(sce, true)
+#undef LOSS_OP
 
 const weft_op_def weft_ops_loss[] = {
-    {"NegativeLogLikelihoodLoss", "", 12, 0, 2, 3, 1, 1, 0, loss_infer, loss_run},
-    {"SoftmaxCrossEntropyLoss", "", 12, 0, 2, 3, 1, 2, 0, loss_infer, loss_run},
+    {"NegativeLogLikelihoodLoss", "", 12, 0, 2, 3, 1, 1, 0, infer_nll, run_nll},
+    {"SoftmaxCrossEntropyLoss", "", 12, 0, 2, 3, 1, 2, 0, infer_sce, run_sce},
 };
 const int weft_ops_loss_count = sizeof weft_ops_loss / sizeof weft_ops_loss[0];

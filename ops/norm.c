@@ -99,13 +99,6 @@ static weft_status softmax_infer(weft_infer_ctx *c)
 
 enum { SM_SOFT, SM_LOG, SM_HARD };
 
-static int softmax_kind(const char *op)
-{
-    if (strcmp(op, "LogSoftmax") == 0) return SM_LOG;
-    if (strcmp(op, "Hardmax") == 0) return SM_HARD;
-    return SM_SOFT;
-}
-
 #define WEFT_BODY(T)                                                                                  \
     {                                                                                                 \
         const T *x = x_->data;                                                                        \
@@ -133,14 +126,15 @@ static int softmax_kind(const char *op)
             }                                                                                         \
     }
 
-static weft_status softmax_body(weft_kernel_ctx *k, void *scratch)
+/* The widened body of Softmax, LogSoftmax and Hardmax (`kind`); each op's own wrapper below passes its
+ * kind, since weft_math_run_widened hands a body nothing but the context and the scratch. */
+static weft_status softmax_body(weft_kernel_ctx *k, int kind)
 {
     const weft_tview *x_ = &k->in[0];
     const weft_tview *y_ = &k->out[0];
     int axis;
     weft_status st = softmax_axis(k->node, x_->rank, &axis);
     if (st) return st;
-    int kind = softmax_kind(k->node->op_type);
     int64_t outer = 1, n = 1, inner = 1;
     for (int d = 0; d < axis; d++) outer *= x_->dims[d];
     n = x_->dims[axis];
@@ -152,7 +146,17 @@ static weft_status softmax_body(weft_kernel_ctx *k, void *scratch)
 }
 #undef WEFT_BODY
 
-static weft_status softmax_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, softmax_body); }
+#define SOFTMAX_OP(fn, KIND)                                                                          \
+    static weft_status body_##fn(weft_kernel_ctx *k, void *scratch)                                   \
+    {                                                                                                 \
+        (void)scratch;                                                                                \
+        return softmax_body(k, KIND);                                                                 \
+    }                                                                                                 \
+    static weft_status run_##fn(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, body_##fn); }
+SOFTMAX_OP(softmax, SM_SOFT)
+SOFTMAX_OP(logsoftmax, SM_LOG)
+SOFTMAX_OP(hardmax, SM_HARD)
+#undef SOFTMAX_OP
 
 /* --- moments over a set of axes: LayerNorm, RMSNorm, InstanceNorm, MVN ------------------------------ */
 
@@ -306,9 +310,9 @@ static weft_status layernorm_infer(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
-static weft_status layernorm_body(weft_kernel_ctx *k, void *scratch)
+/* The widened body of LayerNormalization and (`rms`) RMSNormalization. */
+static weft_status layernorm_body_common(weft_kernel_ctx *k, void *scratch, bool rms)
 {
-    bool rms = strcmp(k->node->op_type, "RMSNormalization") == 0;
     mom_job j = {0};
     int axis;
     weft_status st = layer_axis(k->node, k->in[0].rank, &axis);
@@ -329,7 +333,11 @@ static weft_status layernorm_body(weft_kernel_ctx *k, void *scratch)
     return moments_run(k, &j, scratch);
 }
 
-static weft_status layernorm_run(weft_kernel_ctx *k)
+static weft_status layernorm_body(weft_kernel_ctx *k, void *s) { return layernorm_body_common(k, s, false); }
+static weft_status rmsnorm_body(weft_kernel_ctx *k, void *s) { return layernorm_body_common(k, s, true); }
+
+/* The run of both: `body` is layernorm_body or rmsnorm_body, so the body knows which op it serves. */
+static weft_status layernorm_run_common(weft_kernel_ctx *k, weft_math_body body)
 {
     int axis;
     weft_status st = layer_axis(k->node, k->in[0].rank, &axis);
@@ -337,8 +345,10 @@ static weft_status layernorm_run(weft_kernel_ctx *k)
     if ((st = check_unidir_run(k, 1)) || (st = check_unidir_run(k, 2))) return st;
     bool mask[WEFT_MAX_RANK] = {0};
     for (int d = axis; d < k->in[0].rank; d++) mask[d] = true;
-    return weft_math_run_widened(k, moments_scratch(&k->in[0], mask), layernorm_body);
+    return weft_math_run_widened(k, moments_scratch(&k->in[0], mask), body);
 }
+static weft_status layernorm_run(weft_kernel_ctx *k) { return layernorm_run_common(k, layernorm_body); }
+static weft_status rmsnorm_run(weft_kernel_ctx *k) { return layernorm_run_common(k, rmsnorm_body); }
 
 /* InstanceNormalization (X[N,C,...], scale[C], B[C]): statistics over the spatial axes of each (n, c). */
 static weft_status instancenorm_infer(weft_infer_ctx *c)
@@ -689,12 +699,12 @@ static weft_status batchnorm_run(weft_kernel_ctx *k)
 /* --- the table ------------------------------------------------------------------------------------ */
 
 const weft_op_def weft_ops_norm[] = {
-    {"Softmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, softmax_run},
-    {"LogSoftmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, softmax_run},
-    {"Hardmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, softmax_run},
+    {"Softmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_softmax},
+    {"LogSoftmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_logsoftmax},
+    {"Hardmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_hardmax},
     {"LpNormalization", "", 1, 0, 1, 1, 1, 1, 0, lpnorm_infer, lpnorm_run},
     {"LayerNormalization", "", 17, 0, 2, 3, 1, 3, 0, layernorm_infer, layernorm_run},
-    {"RMSNormalization", "", 23, 0, 2, 2, 1, 1, 0, layernorm_infer, layernorm_run},
+    {"RMSNormalization", "", 23, 0, 2, 2, 1, 1, 0, layernorm_infer, rmsnorm_run},
     {"InstanceNormalization", "", 1, 0, 3, 3, 1, 1, 0, instancenorm_infer, instancenorm_run},
     {"GroupNormalization", "", 18, 0, 3, 3, 1, 1, 0, groupnorm_infer, groupnorm_run},
     {"MeanVarianceNormalization", "", 1, 0, 1, 1, 1, 1, 0, mvn_infer, mvn_run},

@@ -15,19 +15,12 @@
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
 
+/* Which pool a step runs: each op's own wrappers (POOL_OP, at the end) pass theirs to the generic infer
+ * and body, so a step knows its op without looking up its type name. */
 typedef struct {
     int kind;
     bool global;
 } pool_kind;
-
-static pool_kind pool_kind_of(const char *op)
-{
-    pool_kind p = {POOL_MAX, false};
-    if (strncmp(op, "Global", 6) == 0) { p.global = true; op += 6; }
-    if (strcmp(op, "AveragePool") == 0) p.kind = POOL_AVG;
-    else if (strcmp(op, "LpPool") == 0) p.kind = POOL_LP;
-    return p;
-}
 
 /* The geometry of node n over an input of spatial dims `sp` (entries < 0: unknown). */
 static weft_status pool_geom(const weft_node_info *n, pool_kind pk, int nsp, const int64_t *sp, win_geom *w)
@@ -47,9 +40,8 @@ static weft_status pool_geom(const weft_node_info *n, pool_kind pk, int nsp, con
     return WEFT_OK;
 }
 
-static weft_status pool_infer(weft_infer_ctx *c)
+static weft_status pool_infer(weft_infer_ctx *c, pool_kind pk)
 {
-    pool_kind pk = pool_kind_of(c->node->op_type);
     weft_dtype dt = c->in_dtype[0];
     bool ok = weft_dtype_is_float(dt) ||
               (pk.kind == POOL_MAX && !pk.global && (dt == WEFT_INT8 || dt == WEFT_UINT8));
@@ -207,10 +199,8 @@ static weft_status avg_body(weft_kernel_ctx *k, const pool_plan *P, const win_ge
 }
 #undef WEFT_BODY
 
-static weft_status pool_body(weft_kernel_ctx *k, void *scratch)
+static weft_status pool_body(weft_kernel_ctx *k, pool_kind pk)
 {
-    (void)scratch;
-    pool_kind pk = pool_kind_of(k->node->op_type);
     const weft_tview *x = &k->in[0];
     int nsp = x->rank - 2;
     win_geom w;
@@ -239,14 +229,28 @@ static weft_status pool_body(weft_kernel_ctx *k, void *scratch)
     return avg_body(k, &P, &w, planes, pk.kind == POOL_LP);
 }
 
-static weft_status pool_run(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, pool_body); }
+#define POOL_OP(fn, KIND, GLOBAL)                                                                     \
+    static weft_status infer_##fn(weft_infer_ctx *c) { return pool_infer(c, (pool_kind){KIND, GLOBAL}); } \
+    static weft_status body_##fn(weft_kernel_ctx *k, void *scratch)                                   \
+    {                                                                                                 \
+        (void)scratch;                                                                                \
+        return pool_body(k, (pool_kind){KIND, GLOBAL});                                               \
+    }                                                                                                 \
+    static weft_status run_##fn(weft_kernel_ctx *k) { return weft_math_run_widened(k, 0, body_##fn); }
+POOL_OP(maxpool, POOL_MAX, false)
+POOL_OP(avgpool, POOL_AVG, false)
+POOL_OP(lppool, POOL_LP, false)
+POOL_OP(gmaxpool, POOL_MAX, true)
+POOL_OP(gavgpool, POOL_AVG, true)
+POOL_OP(glppool, POOL_LP, true)
+#undef POOL_OP
 
 const weft_op_def weft_ops_pool[] = {
-    {"MaxPool", "", 1, 0, 1, 1, 1, 2, 0, pool_infer, pool_run},
-    {"AveragePool", "", 1, 0, 1, 1, 1, 1, 0, pool_infer, pool_run},
-    {"LpPool", "", 1, 0, 1, 1, 1, 1, 0, pool_infer, pool_run},
-    {"GlobalMaxPool", "", 1, 0, 1, 1, 1, 1, 0, pool_infer, pool_run},
-    {"GlobalAveragePool", "", 1, 0, 1, 1, 1, 1, 0, pool_infer, pool_run},
-    {"GlobalLpPool", "", 1, 0, 1, 1, 1, 1, 0, pool_infer, pool_run},
+    {"MaxPool", "", 1, 0, 1, 1, 1, 2, 0, infer_maxpool, run_maxpool},
+    {"AveragePool", "", 1, 0, 1, 1, 1, 1, 0, infer_avgpool, run_avgpool},
+    {"LpPool", "", 1, 0, 1, 1, 1, 1, 0, infer_lppool, run_lppool},
+    {"GlobalMaxPool", "", 1, 0, 1, 1, 1, 1, 0, infer_gmaxpool, run_gmaxpool},
+    {"GlobalAveragePool", "", 1, 0, 1, 1, 1, 1, 0, infer_gavgpool, run_gavgpool},
+    {"GlobalLpPool", "", 1, 0, 1, 1, 1, 1, 0, infer_glppool, run_glppool},
 };
 const int weft_ops_pool_count = sizeof weft_ops_pool / sizeof weft_ops_pool[0];

@@ -337,23 +337,10 @@ static weft_status reduce_core(const weft_kernel_ctx *k, const red_plan *p, cons
 }
 #undef WEFT_BODY
 
-/* The kind travels to the widened body through the node's op_type. */
-static red_kind kind_of(const char *op)
+/* The widened body for a reduction of `kind`; each op's own body_* wrapper (RED_OP) passes its kind,
+ * since weft_math_run_widened hands a body nothing but the context and the scratch. */
+static weft_status reduce_body(weft_kernel_ctx *k, void *scratch, red_kind kind)
 {
-    static const struct { const char *name; red_kind kind; } names[] = {
-        {"ReduceSum", RED_SUM},       {"ReduceMean", RED_MEAN},           {"ReduceMax", RED_MAX},
-        {"ReduceMin", RED_MIN},       {"ReduceProd", RED_PROD},           {"ReduceL1", RED_L1},
-        {"ReduceL2", RED_L2},         {"ReduceLogSum", RED_LOGSUM},       {"ReduceLogSumExp", RED_LOGSUMEXP},
-        {"ReduceSumSquare", RED_SUMSQ},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(op, names[i].name) == 0) return names[i].kind;
-    return RED_SUM;
-}
-
-static weft_status reduce_body(weft_kernel_ctx *k, void *scratch)
-{
-    red_kind kind = kind_of(k->node->op_type);
     red_axes ra;
     weft_status st = run_axes(k, kind, &ra);
     if (st) return st;
@@ -375,7 +362,7 @@ static weft_status reduce_body(weft_kernel_ctx *k, void *scratch)
     return reduce_core(k, &p, scratch);
 }
 
-static weft_status reduce_run(weft_kernel_ctx *k, red_kind kind)
+static weft_status reduce_run(weft_kernel_ctx *k, red_kind kind, weft_math_body body)
 {
     const weft_tview *x = &k->in[0];
     if (!dtype_ok(kind, x->dtype)) return weft_op_unsupported_dtype(k, 0);
@@ -386,12 +373,13 @@ static weft_status reduce_run(weft_kernel_ctx *k, red_kind kind)
     if (st) return st;
     for (int d = 0; d < x->rank; d++)
         if (ra.mask[d]) nred *= x->dims[d];
-    return weft_math_run_widened(k, (size_t)nred * sizeof(int64_t), reduce_body);
+    return weft_math_run_widened(k, (size_t)nred * sizeof(int64_t), body);
 }
 
 #define RED_OP(fn, KIND)                                                                              \
     static weft_status infer_##fn(weft_infer_ctx *c) { return reduce_infer(c, KIND); }                \
-    static weft_status run_##fn(weft_kernel_ctx *k) { return reduce_run(k, KIND); }
+    static weft_status body_##fn(weft_kernel_ctx *k, void *s) { return reduce_body(k, s, KIND); }     \
+    static weft_status run_##fn(weft_kernel_ctx *k) { return reduce_run(k, KIND, body_##fn); }
 RED_OP(sum, RED_SUM)
 RED_OP(mean, RED_MEAN)
 RED_OP(max, RED_MAX)

@@ -110,19 +110,13 @@ typedef struct {
     act_fn act[RNN_MAX_ACTS];
 } rnn_attrs;
 
-static int kind_of(const weft_node_info *n)
-{
-    if (strcmp(n->op_type, "GRU") == 0) return RNN_KIND_GRU;
-    if (strcmp(n->op_type, "LSTM") == 0) return RNN_KIND_LSTM;
-    return RNN_KIND_RNN;
-}
-
-/* Reads and checks every attribute. Used by both infer and run (attributes are cheap to re-read, and it
- * keeps the kernel free of assumptions about what infer saw). */
-static weft_status read_attrs(const weft_node_info *n, rnn_attrs *a)
+/* Reads and checks every attribute of an op of `kind` (RNN_KIND_*, passed by the op's own wrappers at
+ * the end, so no type name is looked up). Used by both infer and run (attributes are cheap to re-read,
+ * and it keeps the kernel free of assumptions about what infer saw). */
+static weft_status read_attrs(const weft_node_info *n, int kind, rnn_attrs *a)
 {
     memset(a, 0, sizeof *a);
-    a->kind = kind_of(n);
+    a->kind = kind;
     a->gates = a->kind == RNN_KIND_RNN ? 1 : a->kind == RNN_KIND_GRU ? 3 : 4;
     a->n_act = a->kind == RNN_KIND_RNN ? 1 : a->kind == RNN_KIND_GRU ? 2 : 3;
 
@@ -248,10 +242,10 @@ static weft_status check_rank(weft_infer_ctx *c, int i, int rank)
     return WEFT_OK;
 }
 
-static weft_status rnn_infer(weft_infer_ctx *c)
+static weft_status rnn_infer(weft_infer_ctx *c, int kind)
 {
     rnn_attrs a;
-    weft_status st = read_attrs(c->node, &a);
+    weft_status st = read_attrs(c->node, kind, &a);
     if (st) return st;
     int max_in = a.kind == RNN_KIND_LSTM ? 8 : 6;
     if (c->n_in > max_in)
@@ -385,10 +379,10 @@ static int64_t state_off(const rnn_geom *g, int64_t d, int64_t b)
     return (g->layout ? b * g->dirs + d : d * g->batch + b) * g->H;
 }
 
-static weft_status rnn_run(weft_kernel_ctx *k)
+static weft_status rnn_run(weft_kernel_ctx *k, int kind)
 {
     rnn_attrs a;
-    weft_status st = read_attrs(k->node, &a);
+    weft_status st = read_attrs(k->node, kind, &a);
     if (st) return st;
     const weft_tview *X = &k->in[IN_X], *W = &k->in[IN_W], *R = &k->in[IN_R];
     if (X->rank != 3 || W->rank != 3 || R->rank != 3)
@@ -548,9 +542,17 @@ static weft_status rnn_run(weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
+#define RNN_OP(fn, KIND)                                                                              \
+    static weft_status rnn_infer_##fn(weft_infer_ctx *c) { return rnn_infer(c, KIND); }               \
+    static weft_status rnn_run_##fn(weft_kernel_ctx *k) { return rnn_run(k, KIND); }
+RNN_OP(rnn, RNN_KIND_RNN)
+RNN_OP(gru, RNN_KIND_GRU)
+RNN_OP(lstm, RNN_KIND_LSTM)
+#undef RNN_OP
+
 const weft_op_def weft_ops_rnn[] = {
-    {"RNN", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer, rnn_run},
-    {"GRU", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer, rnn_run},
-    {"LSTM", "", 1, 0, 3, 8, 0, 3, 0, rnn_infer, rnn_run},
+    {"RNN", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer_rnn, rnn_run_rnn},
+    {"GRU", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer_gru, rnn_run_gru},
+    {"LSTM", "", 1, 0, 3, 8, 0, 3, 0, rnn_infer_lstm, rnn_run_lstm},
 };
 const int weft_ops_rnn_count = sizeof weft_ops_rnn / sizeof weft_ops_rnn[0];

@@ -3,7 +3,6 @@
  * BlackmanWindow), computed in double. (Pooling's sliding-window geometry is ops/window.h.)
  */
 #include <math.h>
-#include <string.h>
 
 #include "op.h"
 
@@ -31,25 +30,32 @@ static weft_status window_infer(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
-static weft_status window_run(weft_kernel_ctx *k)
+enum { SW_HANN, SW_HAMMING, SW_BLACKMAN };
+
+/* The kernel of the three windows; `kind` comes from the op's own wrapper below (no lookup of its type
+ * name). */
+static weft_status window_run(weft_kernel_ctx *k, int kind)
 {
     weft_tview *y = &k->out[0];
     int64_t N = y->numel;
     double D = weft_attr_int(k->node, "periodic", 1) ? (double)N : (double)(N - 1);
-    const char *op = k->node->op_type;
     for (int64_t i = 0; i < N; i++) {
         double t = 2 * M_PI * (double)i / D, v;
-        if (strcmp(op, "HannWindow") == 0) v = 0.5 - 0.5 * cos(t);
-        else if (strcmp(op, "HammingWindow") == 0) v = 25.0 / 46.0 - (1 - 25.0 / 46.0) * cos(t);
+        if (kind == SW_HANN) v = 0.5 - 0.5 * cos(t);
+        else if (kind == SW_HAMMING) v = 25.0 / 46.0 - (1 - 25.0 / 46.0) * cos(t);
         else v = 0.42 - 0.5 * cos(t) + 0.08 * cos(2 * t);
         weft_store_f64(y->dtype, y->data, i, v);
     }
     return WEFT_OK;
 }
 
+static weft_status hann_run(weft_kernel_ctx *k) { return window_run(k, SW_HANN); }
+static weft_status hamming_run(weft_kernel_ctx *k) { return window_run(k, SW_HAMMING); }
+static weft_status blackman_run(weft_kernel_ctx *k) { return window_run(k, SW_BLACKMAN); }
+
 const weft_op_def weft_ops_signal_window[] = {
-    {"HannWindow", "", 17, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, window_infer, window_run},
-    {"HammingWindow", "", 17, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, window_infer, window_run},
-    {"BlackmanWindow", "", 17, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, window_infer, window_run},
+    {"HannWindow", "", 17, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, window_infer, hann_run},
+    {"HammingWindow", "", 17, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, window_infer, hamming_run},
+    {"BlackmanWindow", "", 17, 0, 1, 1, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, window_infer, blackman_run},
 };
 const int weft_ops_signal_window_count = sizeof weft_ops_signal_window / sizeof weft_ops_signal_window[0];

@@ -2,11 +2,14 @@
  * ops/unary.c — elementwise operators of one input: math functions, activations, rounding, predicates,
  * Clip, Cast and CastLike.
  *
- * One infer and one kernel serve every op of the family; the op is recognised by its type name in a
- * descriptor table that also says which dtypes it takes. Float math is evaluated in double and rounded
- * once to the output type (float16 / bfloat16 go through weft_load_f64 / weft_store_f64), so float32
- * results are at least as accurate as a float32 implementation. Integer variants (Neg, Abs, Sign, Relu,
- * Clip, BitwiseNot) work on the integer type itself with wrap-around where C would overflow.
+ * One infer and one kernel serve every op of the family. The op list (UNARY_OPS, at the end) gives each
+ * op its kind and the dtypes it takes, and generates for each a pair of one-line wrappers that hand
+ * those to the generic infer and kernel: a step knows its op without looking up its type name.
+ *
+ * Float math is evaluated in double and rounded once to the output type (float16 / bfloat16 go through
+ * weft_load_f64 / weft_store_f64), so float32 results are at least as accurate as a float32
+ * implementation. Integer variants (Neg, Abs, Sign, Relu, Clip, BitwiseNot) work on the integer type
+ * itself with wrap-around where C would overflow.
  */
 #include <float.h>
 #include <math.h>
@@ -32,43 +35,6 @@ enum uop {
     /* ops whose output is bool */
     U_ISINF, U_ISNAN, U_NOT,
 };
-
-typedef struct {
-    const char *name;
-    enum uop op;
-    unsigned types;
-} udesc;
-
-static const udesc udescs[] = {
-    {"Neg", U_NEG, T_FLT | T_SINT},   {"Abs", U_ABS, T_NUM},
-    {"Exp", U_EXP, T_FLT},            {"Log", U_LOG, T_FLT},
-    {"Sqrt", U_SQRT, T_FLT},          {"Reciprocal", U_RECIPROCAL, T_FLT},
-    {"Sin", U_SIN, T_FLT},            {"Cos", U_COS, T_FLT},
-    {"Tan", U_TAN, T_FLT},            {"Asin", U_ASIN, T_FLT},
-    {"Acos", U_ACOS, T_FLT},          {"Atan", U_ATAN, T_FLT},
-    {"Sinh", U_SINH, T_FLT},          {"Cosh", U_COSH, T_FLT},
-    {"Asinh", U_ASINH, T_FLT},        {"Acosh", U_ACOSH, T_FLT},
-    {"Atanh", U_ATANH, T_FLT},        {"Tanh", U_TANH, T_FLT},
-    {"Sigmoid", U_SIGMOID, T_FLT},    {"Relu", U_RELU, T_FLT | T_SINT},
-    {"LeakyRelu", U_LEAKYRELU, T_FLT}, {"Elu", U_ELU, T_FLT},
-    {"Selu", U_SELU, T_FLT},          {"Celu", U_CELU, T_FLT},
-    {"Gelu", U_GELU, T_FLT},          {"Erf", U_ERF, T_FLT},
-    {"Softplus", U_SOFTPLUS, T_FLT},  {"Softsign", U_SOFTSIGN, T_FLT},
-    {"HardSigmoid", U_HARDSIGMOID, T_FLT}, {"HardSwish", U_HARDSWISH, T_FLT},
-    {"Mish", U_MISH, T_FLT},          {"ThresholdedRelu", U_THRESHOLDEDRELU, T_FLT},
-    {"Shrink", U_SHRINK, T_FLT},      {"Floor", U_FLOOR, T_FLT},
-    {"Ceil", U_CEIL, T_FLT},          {"Round", U_ROUND, T_FLT},
-    {"Sign", U_SIGN, T_NUM},          {"Clip", U_CLIP, T_NUM},
-    {"BitwiseNot", U_BITWISENOT, T_INT}, {"IsInf", U_ISINF, T_FLT},
-    {"IsNaN", U_ISNAN, T_FLT},        {"Not", U_NOT, T_BOOL},
-};
-
-static const udesc *udesc_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof udescs / sizeof udescs[0]; i++)
-        if (strcmp(udescs[i].name, name) == 0) return &udescs[i];
-    return NULL;
-}
 
 static unsigned dtype_class(weft_dtype t)
 {
@@ -294,31 +260,29 @@ static weft_status clip_check_bounds(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
-static weft_status unary_infer(weft_infer_ctx *c)
+/* The infer of every op of the family: `op` is the op's kind, `types` the dtype classes it takes. */
+static weft_status unary_infer(weft_infer_ctx *c, enum uop op, unsigned types)
 {
     const weft_node_info *n = c->node;
-    const udesc *d = udesc_find(n->op_type);
-    if (!d) return weft_op_error(n, WEFT_ERR_INTERNAL, "not a unary op");
     if (!weft_in_present(c, 0)) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "input 0 is required");
-    weft_status st = check_dtype(n, 0, c->in_dtype[0], d->types);
+    weft_status st = check_dtype(n, 0, c->in_dtype[0], types);
     if (st) return st;
     uparams p;
-    if ((st = uparams_read(n, d->op, &p))) return st;
-    if (d->op == U_CLIP && (st = clip_check_bounds(c))) return st;
-    c->out_dtype[0] = (d->op == U_ISINF || d->op == U_ISNAN || d->op == U_NOT) ? WEFT_BOOL : c->in_dtype[0];
+    if ((st = uparams_read(n, op, &p))) return st;
+    if (op == U_CLIP && (st = clip_check_bounds(c))) return st;
+    c->out_dtype[0] = (op == U_ISINF || op == U_ISNAN || op == U_NOT) ? WEFT_BOOL : c->in_dtype[0];
     c->out_shape[0] = c->in_shape[0];
     return WEFT_OK;
 }
 
-static weft_status unary_run(weft_kernel_ctx *k)
+/* The kernel of every op of the family, for the op of kind `op`. */
+static weft_status unary_run(weft_kernel_ctx *k, enum uop op)
 {
     const weft_node_info *n = k->node;
-    const udesc *d = udesc_find(n->op_type);
-    if (!d) return weft_op_error(n, WEFT_ERR_INTERNAL, "not a unary op");
     uparams p;
-    weft_status st = uparams_read(n, d->op, &p);
+    weft_status st = uparams_read(n, op, &p);
     if (st) return st;
-    if (d->op == U_CLIP) {
+    if (op == U_CLIP) {
         weft_dtype dt = k->in[0].dtype;
         if (n->opset < 11) {
             const weft_attr *lo = weft_attr_find(n, "min"), *hi = weft_attr_find(n, "max");
@@ -338,7 +302,7 @@ static weft_status unary_run(weft_kernel_ctx *k)
             }
         }
     }
-    return unary_kernel(k, d->op, &p);
+    return unary_kernel(k, op, &p);
 }
 
 /* --- Cast / CastLike ------------------------------------------------------------------------------ */
@@ -397,14 +361,15 @@ static weft_status cast_check(const weft_node_info *n, const char *what, int64_t
     return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "%s dtype %lld is not a valid dtype", what, (long long)t);
 }
 
-static weft_status cast_infer(weft_infer_ctx *c)
+/* Cast takes the target dtype from its attribute `to`, CastLike (`like`) from its second input. */
+static weft_status cast_infer_common(weft_infer_ctx *c, bool like)
 {
     const weft_node_info *n = c->node;
     if (!weft_in_present(c, 0)) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "input 0 is required");
     weft_status st = cast_check(n, "input", c->in_dtype[0]);
     if (st) return st;
     int64_t to;
-    if (strcmp(n->op_type, "CastLike") == 0) {
+    if (like) {
         if (!weft_in_present(c, 1)) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "input 1 (target_type) is required");
         to = c->in_dtype[1];
     } else {
@@ -418,6 +383,9 @@ static weft_status cast_infer(weft_infer_ctx *c)
     c->out_shape[0] = c->in_shape[0];
     return WEFT_OK;
 }
+
+static weft_status cast_infer(weft_infer_ctx *c) { return cast_infer_common(c, false); }
+static weft_status castlike_infer(weft_infer_ctx *c) { return cast_infer_common(c, true); }
 
 static weft_status cast_run(weft_kernel_ctx *k)
 {
@@ -434,25 +402,44 @@ static weft_status cast_run(weft_kernel_ctx *k)
 
 /* --- the table ------------------------------------------------------------------------------------ */
 
-#define UNARY(name, since) {name, "", since, 0, 1, 1, 1, 1, 0, unary_infer, unary_run}
+/* Every op served by unary_infer / unary_run: X(name, kind, dtype classes, first opset, most inputs). */
+#define UNARY_OPS(X)                                                                               \
+    X(Neg, U_NEG, T_FLT | T_SINT, 1, 1)              X(Abs, U_ABS, T_NUM, 1, 1)                      \
+    X(Exp, U_EXP, T_FLT, 1, 1)                       X(Log, U_LOG, T_FLT, 1, 1)                      \
+    X(Sqrt, U_SQRT, T_FLT, 1, 1)                     X(Reciprocal, U_RECIPROCAL, T_FLT, 1, 1)        \
+    X(Sin, U_SIN, T_FLT, 7, 1)                       X(Cos, U_COS, T_FLT, 7, 1)                      \
+    X(Tan, U_TAN, T_FLT, 7, 1)                       X(Asin, U_ASIN, T_FLT, 7, 1)                    \
+    X(Acos, U_ACOS, T_FLT, 7, 1)                     X(Atan, U_ATAN, T_FLT, 7, 1)                    \
+    X(Sinh, U_SINH, T_FLT, 9, 1)                     X(Cosh, U_COSH, T_FLT, 9, 1)                    \
+    X(Asinh, U_ASINH, T_FLT, 9, 1)                   X(Acosh, U_ACOSH, T_FLT, 9, 1)                  \
+    X(Atanh, U_ATANH, T_FLT, 9, 1)                   X(Tanh, U_TANH, T_FLT, 1, 1)                    \
+    X(Sigmoid, U_SIGMOID, T_FLT, 1, 1)               X(Relu, U_RELU, T_FLT | T_SINT, 1, 1)           \
+    X(LeakyRelu, U_LEAKYRELU, T_FLT, 1, 1)           X(Elu, U_ELU, T_FLT, 1, 1)                      \
+    X(Selu, U_SELU, T_FLT, 1, 1)                     X(Celu, U_CELU, T_FLT, 12, 1)                   \
+    X(Gelu, U_GELU, T_FLT, 20, 1)                    X(Erf, U_ERF, T_FLT, 9, 1)                      \
+    X(Softplus, U_SOFTPLUS, T_FLT, 1, 1)             X(Softsign, U_SOFTSIGN, T_FLT, 1, 1)            \
+    X(HardSigmoid, U_HARDSIGMOID, T_FLT, 1, 1)       X(HardSwish, U_HARDSWISH, T_FLT, 14, 1)         \
+    X(Mish, U_MISH, T_FLT, 18, 1)                    X(ThresholdedRelu, U_THRESHOLDEDRELU, T_FLT, 10, 1) \
+    X(Shrink, U_SHRINK, T_FLT, 9, 1)                 X(Floor, U_FLOOR, T_FLT, 1, 1)                  \
+    X(Ceil, U_CEIL, T_FLT, 1, 1)                     X(Round, U_ROUND, T_FLT, 11, 1)                 \
+    X(Sign, U_SIGN, T_NUM, 9, 1)                     X(IsInf, U_ISINF, T_FLT, 10, 1)                 \
+    X(IsNaN, U_ISNAN, T_FLT, 9, 1)                   X(Not, U_NOT, T_BOOL, 1, 1)                     \
+    X(BitwiseNot, U_BITWISENOT, T_INT, 18, 1)        X(Clip, U_CLIP, T_NUM, 1, 3)
+
+/* One pair of wrappers per op, binding its kind and dtypes. */
+#define UNARY_WRAP(name, kind, types, since, max_in)                                               \
+    static weft_status infer_##name(weft_infer_ctx *c) { return unary_infer(c, kind, types); }     \
+    static weft_status run_##name(weft_kernel_ctx *k) { return unary_run(k, kind); }
+UNARY_OPS(UNARY_WRAP)
+#undef UNARY_WRAP
+
+#define UNARY_DEF(name, kind, types, since, max_in)                                                \
+    {#name, "", since, 0, 1, max_in, 1, 1, 0, infer_##name, run_##name},
 
 const weft_op_def weft_ops_unary[] = {
-    UNARY("Neg", 1),       UNARY("Abs", 1),        UNARY("Exp", 1),
-    UNARY("Log", 1),       UNARY("Sqrt", 1),       UNARY("Reciprocal", 1),
-    UNARY("Sin", 7),       UNARY("Cos", 7),        UNARY("Tan", 7),
-    UNARY("Asin", 7),      UNARY("Acos", 7),       UNARY("Atan", 7),
-    UNARY("Sinh", 9),      UNARY("Cosh", 9),       UNARY("Asinh", 9),
-    UNARY("Acosh", 9),     UNARY("Atanh", 9),      UNARY("Tanh", 1),
-    UNARY("Sigmoid", 1),   UNARY("Relu", 1),       UNARY("LeakyRelu", 1),
-    UNARY("Elu", 1),       UNARY("Selu", 1),       UNARY("Celu", 12),
-    UNARY("Gelu", 20),     UNARY("Erf", 9),        UNARY("Softplus", 1),
-    UNARY("Softsign", 1),  UNARY("HardSigmoid", 1), UNARY("HardSwish", 14),
-    UNARY("Mish", 18),     UNARY("ThresholdedRelu", 10), UNARY("Shrink", 9),
-    UNARY("Floor", 1),     UNARY("Ceil", 1),       UNARY("Round", 11),
-    UNARY("Sign", 9),      UNARY("IsInf", 10),     UNARY("IsNaN", 9),
-    UNARY("Not", 1),       UNARY("BitwiseNot", 18),
-    {"Clip", "", 1, 0, 1, 3, 1, 1, 0, unary_infer, unary_run},
+    UNARY_OPS(UNARY_DEF)
     {"Cast", "", 1, 0, 1, 1, 1, 1, 0, cast_infer, cast_run},
-    {"CastLike", "", 15, 0, 2, 2, 1, 1, 0, cast_infer, cast_run},
+    {"CastLike", "", 15, 0, 2, 2, 1, 1, 0, castlike_infer, cast_run},
 };
+#undef UNARY_DEF
 const int weft_ops_unary_count = sizeof weft_ops_unary / sizeof weft_ops_unary[0];
