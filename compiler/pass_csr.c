@@ -25,15 +25,6 @@
 
 #include "rewrite.h"
 
-static const char *reduce_of(const weft_node *n)
-{
-    weft_node_info info = weft_node_view(n);
-    const char *r = weft_attr_string(&info, "reduce", "sum");
-    if (!strcmp(r, "add")) return "sum";
-    if (!strcmp(r, "prod")) return "mul";
-    return r;
-}
-
 /* --- 1. SegmentReduce / EdgeSoftmax -> CSR form ------------------------------------------------- */
 
 static weft_status lower_segment(weft_rw *r, int i, int *changed)
@@ -43,7 +34,7 @@ static weft_status lower_segment(weft_rw *r, int i, int *changed)
     if (n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0 || n->outputs[0] < 0) return WEFT_OK;
     int src = n->inputs[0], idx = n->inputs[1], out = n->outputs[0];
     int init = n->n_inputs >= 4 ? n->inputs[3] : -1, nseg = n->n_inputs >= 3 ? n->inputs[2] : -1;
-    const char *red = reduce_of(n);
+    const char *red = weft_rw_reduce(n);
     if (strcmp(red, "sum") && strcmp(red, "mean") && strcmp(red, "max") && strcmp(red, "min") && strcmp(red, "mul"))
         return WEFT_OK;
     const weft_value *sv = &g->values[src], *iv = &g->values[idx];
@@ -67,15 +58,8 @@ static weft_status lower_segment(weft_rw *r, int i, int *changed)
     int offsets, perm, col;
     weft_status st = weft_rw_csr(r, idx, nseg, wrap, -1, -1, false, &offsets, &perm, &col);
     if (st) return st;
-    char name[256];
-    snprintf(name, sizeof name, "%.200s/csr", g->nodes[i].name);
     int in[4] = {src, offsets, perm, init};
-    int k = weft_rw_node(r, "CsrReduce", "ai.weft", 1, name, in, init >= 0 ? 4 : 3, NULL, 1);
-    if (k < 0) return WEFT_ERR_INTERNAL;
-    if ((st = weft_rw_set_string(r, k, "reduce", red))) return st;
-    weft_rw_take_over(r, k, i);
-    (*changed)++;
-    return WEFT_OK;
+    return weft_rw_replace(r, i, "CsrReduce", "csr", in, init >= 0 ? 4 : 3, red, changed);
 }
 
 static weft_status lower_softmax(weft_rw *r, int i, int *changed)
@@ -88,14 +72,8 @@ static weft_status lower_softmax(weft_rw *r, int i, int *changed)
     int offsets, perm, col;
     weft_status st = weft_rw_csr(r, n->inputs[1], n->inputs[2], false, -1, -1, false, &offsets, &perm, &col);
     if (st) return st;
-    char name[256];
-    snprintf(name, sizeof name, "%.200s/csr", g->nodes[i].name);
     int in[3] = {s, offsets, perm};
-    int k = weft_rw_node(r, "CsrEdgeSoftmax", "ai.weft", 1, name, in, 3, NULL, 1);
-    if (k < 0) return WEFT_ERR_INTERNAL;
-    weft_rw_take_over(r, k, i);
-    (*changed)++;
-    return WEFT_OK;
+    return weft_rw_replace(r, i, "CsrEdgeSoftmax", "csr", in, 3, NULL, changed);
 }
 
 /* --- 2. gathers fused into the reduction --------------------------------------------------------- */
@@ -104,16 +82,9 @@ static weft_status lower_softmax(weft_rw *r, int i, int *changed)
 static bool gathered(const weft_rw *r, int v, int *x, int *src, bool *src_wrap)
 {
     const weft_node *p = weft_rw_producer(r, v);
-    if (!p || p->n_inputs != 2 || p->inputs[0] < 0 || p->inputs[1] < 0) return false;
-    if (weft_rw_is(p, "Gather")) {
-        int64_t axis = weft_rw_attr_i(p, "axis", 0), rank = r->g->values[p->inputs[0]].shape.rank;
-        if (axis != 0 && !(axis < 0 && axis + rank == 0)) return false;
-        *src_wrap = true;
-    } else if (weft_rw_is_weft(p, "RowGather")) {
-        *src_wrap = false;
-    } else {
-        return false;
-    }
+    if (weft_rw_gathers_rows(r, p)) *src_wrap = true;
+    else if (weft_rw_is_weft(p, "RowGather") && p->n_inputs == 2 && p->inputs[0] >= 0 && p->inputs[1] >= 0) *src_wrap = false;
+    else return false;
     const weft_value *xv = &r->g->values[p->inputs[0]], *sv = &r->g->values[p->inputs[1]];
     if (xv->shape.rank < 1 || sv->shape.rank != 1 || (sv->dtype != WEFT_INT64 && sv->dtype != WEFT_INT32)) return false;
     *x = p->inputs[0];
@@ -139,7 +110,7 @@ static weft_status fuse_gather(weft_rw *r, int i, int *changed)
     weft_graph *g = r->g;
     const weft_node *n = &g->nodes[i];
     if (n->n_inputs != 3 || n->inputs[0] < 0 || n->outputs[0] < 0) return WEFT_OK; /* no init */
-    const char *red = reduce_of(n);
+    const char *red = weft_rw_reduce(n);
     if (strcmp(red, "sum") && strcmp(red, "mean") && strcmp(red, "max") && strcmp(red, "min")) return WEFT_OK;
     int msgs = n->inputs[0];
     weft_dtype t = g->values[msgs].dtype;
@@ -170,15 +141,8 @@ static weft_status fuse_gather(weft_rw *r, int i, int *changed)
     int offsets, perm, col;
     weft_status st = weft_rw_csr(r, idx, nseg, wrap, src, nsrc, src_wrap, &offsets, &perm, &col);
     if (st) return st;
-    char name[256];
-    snprintf(name, sizeof name, "%.200s/gather", g->nodes[i].name);
     int in[5] = {x, offsets, col, perm, w};
-    int k = weft_rw_node(r, "CsrGatherReduce", "ai.weft", 1, name, in, w >= 0 ? 5 : 3, NULL, 1);
-    if (k < 0) return WEFT_ERR_INTERNAL;
-    if ((st = weft_rw_set_string(r, k, "reduce", red))) return st;
-    weft_rw_take_over(r, k, i);
-    (*changed)++;
-    return WEFT_OK;
+    return weft_rw_replace(r, i, "CsrGatherReduce", "gather", in, w >= 0 ? 5 : 3, red, changed);
 }
 
 static weft_status csr_graph(weft_rw *r, int *changed)
@@ -194,10 +158,7 @@ static weft_status csr_graph(weft_rw *r, int *changed)
         if (weft_rw_is_weft(n, "EdgeSoftmax") && (st = lower_softmax(r, i, changed))) return st;
     }
     /* the reductions as they are now: those just made, and the means pass_mean.c made */
-    int n1 = r->g->n_nodes;
-    for (int i = 0; i < n1; i++)
-        if (weft_rw_is_weft(&r->g->nodes[i], "CsrReduce") && (st = fuse_gather(r, i, changed))) return st;
-    return WEFT_OK;
+    return weft_rw_each_op(r, "ai.weft", "CsrReduce", fuse_gather, changed);
 }
 
 weft_status weft_pass_csr(weft_graph *g, int *changed) { return weft_rw_each_graph(g, csr_graph, changed); }

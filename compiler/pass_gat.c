@@ -30,12 +30,8 @@
 /* A SegmentReduce with reduce `red` over index idx writing v: its node, else NULL. */
 static const weft_node *segment(const weft_rw *r, int v, const char *red, int idx)
 {
-    const weft_node *n = weft_rw_producer(r, v);
-    if (!weft_rw_is_weft(n, "SegmentReduce") || n->n_inputs < 2 || n->inputs[1] != idx || n->inputs[0] < 0) return NULL;
-    weft_node_info info = weft_node_view(n);
-    const char *x = weft_attr_string(&info, "reduce", "sum");
-    if (strcmp(x, red) && !(strcmp(red, "sum") == 0 && strcmp(x, "add") == 0)) return NULL;
-    return n;
+    const weft_node *n = weft_rw_producer_segment(r, v, red);
+    return n && n->inputs[1] == idx ? n : NULL;
 }
 
 static int init_of(const weft_node *n) { return n->n_inputs >= 4 ? n->inputs[3] : -1; }
@@ -43,11 +39,8 @@ static int init_of(const weft_node *n) { return n->n_inputs >= 4 ? n->inputs[3] 
 /* v = Gather(table, idx, axis 0): returns table, else -1. */
 static int gather_by(const weft_rw *r, int v, int idx)
 {
-    const weft_node *p = weft_rw_producer_is(r, v, "Gather");
-    if (!p || p->n_inputs != 2 || p->inputs[1] != idx || p->inputs[0] < 0) return -1;
-    int64_t axis = weft_rw_attr_i(p, "axis", 0), rank = r->g->values[p->inputs[0]].shape.rank;
-    if (axis != 0 && !(axis < 0 && axis + rank == 0)) return -1;
-    return p->inputs[0];
+    const weft_node *p = weft_rw_producer(r, v);
+    return weft_rw_gathers_rows(r, p) && p->inputs[1] == idx ? p->inputs[0] : -1;
 }
 
 static weft_status try_div(weft_rw *r, int i, int *changed)
@@ -105,26 +98,14 @@ static weft_status try_div(weft_rw *r, int i, int *changed)
     int offsets, perm, col;
     weft_status st = weft_rw_csr(r, idx, nseg, wrap, -1, -1, false, &offsets, &perm, &col);
     if (st) return st;
-    char name[256];
-    snprintf(name, sizeof name, "%.200s/edge_softmax", g->nodes[i].name);
     int in[3] = {s, offsets, perm};
-    int k = weft_rw_node(r, "CsrEdgeSoftmax", "ai.weft", 1, name, in, 3, NULL, 1);
-    if (k < 0) return WEFT_ERR_INTERNAL;
-    weft_rw_take_over(r, k, i);
-    (*changed)++;
-    return WEFT_OK;
+    return weft_rw_replace(r, i, "CsrEdgeSoftmax", "edge_softmax", in, 3, NULL, changed);
 }
 
 static weft_status gat_graph(weft_rw *r, int *changed)
 {
     if (!weft_rw_have("CSR") || !weft_rw_have("CsrEdgeSoftmax")) return WEFT_OK;
-    int n0 = r->g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        if (!weft_rw_is(&r->g->nodes[i], "Div")) continue;
-        weft_status st = try_div(r, i, changed);
-        if (st) return st;
-    }
-    return WEFT_OK;
+    return weft_rw_each_op(r, "", "Div", try_div, changed);
 }
 
 weft_status weft_pass_gat(weft_graph *g, int *changed) { return weft_rw_each_graph(g, gat_graph, changed); }

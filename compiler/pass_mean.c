@@ -33,12 +33,7 @@
 /* A SegmentReduce(sum) node writing v: its index in g->nodes, or -1. */
 static int segment_sum(const weft_rw *r, int v)
 {
-    const weft_node *n = weft_rw_producer(r, v);
-    if (!weft_rw_is_weft(n, "SegmentReduce") || n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return -1;
-    weft_node_info info = weft_node_view(n);
-    const char *red = weft_attr_string(&info, "reduce", "sum");
-    if (strcmp(red, "sum") && strcmp(red, "add")) return -1;
-    return r->g->values[v].producer;
+    return weft_rw_producer_segment(r, v, "sum") ? r->g->values[v].producer : -1;
 }
 
 /* The segment count behind a SegmentReduce: *wrap says whether it is the init form; *nseg the count
@@ -145,27 +140,14 @@ static weft_status try_div(weft_rw *r, int i, int *changed)
     int offsets, perm, col;
     weft_status st = weft_rw_csr(r, idx, nseg, wrap, -1, -1, false, &offsets, &perm, &col);
     if (st) return st;
-    char name[256];
-    snprintf(name, sizeof name, "%.200s/mean", g->nodes[i].name);
     int in[3] = {msgs, offsets, perm};
-    int n = weft_rw_node(r, "CsrReduce", "ai.weft", 1, name, in, 3, NULL, 1);
-    if (n < 0) return WEFT_ERR_INTERNAL;
-    if ((st = weft_rw_set_string(r, n, "reduce", "mean"))) return st;
-    weft_rw_take_over(r, n, i);
-    (*changed)++;
-    return WEFT_OK;
+    return weft_rw_replace(r, i, "CsrReduce", "mean", in, 3, "mean", changed);
 }
 
 static weft_status mean_graph(weft_rw *r, int *changed)
 {
     if (!weft_rw_have("CSR") || !weft_rw_have("CsrReduce")) return WEFT_OK;
-    int n0 = r->g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        if (!weft_rw_is(&r->g->nodes[i], "Div")) continue;
-        weft_status st = try_div(r, i, changed);
-        if (st) return st;
-    }
-    return WEFT_OK;
+    return weft_rw_each_op(r, "", "Div", try_div, changed);
 }
 
 weft_status weft_pass_mean(weft_graph *g, int *changed) { return weft_rw_each_graph(g, mean_graph, changed); }

@@ -43,12 +43,8 @@ static bool rows_of(const weft_rw *r, int v, int *table, int *index)
     const weft_node *p = weft_rw_producer(r, v);
     if (!p || p->n_inputs != 2 || p->inputs[0] < 0 || p->inputs[1] < 0) return false;
     int ix = -1;
-    if (weft_rw_is(p, "Gather")) {
-        int64_t axis = weft_rw_attr_i(p, "axis", 0);
-        if (axis == 0 || axis == -2) ix = p->inputs[1];
-    } else if (weft_rw_is(p, "GatherND") && weft_rw_attr_i(p, "batch_dims", 0) == 0) {
-        ix = column_of(r, p->inputs[1]);
-    }
+    if (weft_rw_gathers_rows(r, p)) ix = p->inputs[1];
+    else if (weft_rw_is(p, "GatherND") && weft_rw_attr_i(p, "batch_dims", 0) == 0) ix = column_of(r, p->inputs[1]);
     if (ix < 0) return false;
     const weft_value *t = &r->g->values[p->inputs[0]], *iv = &r->g->values[ix];
     if (t->shape.rank != 2 || iv->shape.rank != 1 || (iv->dtype != WEFT_INT64 && iv->dtype != WEFT_INT32)) return false;
@@ -77,26 +73,14 @@ static weft_status try_reduce(weft_rw *r, int i, int *changed)
     /* no broadcasting in the product: both [P, F] */
     if (!weft_rw_shape_eq(&g->values[m->inputs[0]].shape, &pv->shape) || !weft_rw_shape_eq(&g->values[m->inputs[1]].shape, &pv->shape))
         return WEFT_OK;
-    char name[256];
-    snprintf(name, sizeof name, "%.200s/link_score", n->name);
     int in[4] = {a, b, ia, ib};
-    int k = weft_rw_node(r, "LinkScore", "ai.weft", 1, name, in, 4, NULL, 1);
-    if (k < 0) return WEFT_ERR_INTERNAL;
-    weft_rw_take_over(r, k, i);
-    (*changed)++;
-    return WEFT_OK;
+    return weft_rw_replace(r, i, "LinkScore", "link_score", in, 4, NULL, changed);
 }
 
 static weft_status sddmm_graph(weft_rw *r, int *changed)
 {
     if (!weft_rw_have("LinkScore")) return WEFT_OK;
-    int n0 = r->g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        if (!weft_rw_is(&r->g->nodes[i], "ReduceSum")) continue;
-        weft_status st = try_reduce(r, i, changed);
-        if (st) return st;
-    }
-    return WEFT_OK;
+    return weft_rw_each_op(r, "", "ReduceSum", try_reduce, changed);
 }
 
 weft_status weft_pass_sddmm(weft_graph *g, int *changed) { return weft_rw_each_graph(g, sddmm_graph, changed); }

@@ -118,6 +118,18 @@ weft_status weft_rw_each_graph(weft_graph *g, weft_rw_fn fn, int *changed)
     return st;
 }
 
+weft_status weft_rw_each_op(weft_rw *r, const char *domain, const char *op, weft_rw_node_fn fn, int *changed)
+{
+    int n0 = r->g->n_nodes;
+    for (int i = 0; i < n0; i++) {
+        const weft_node *n = &r->g->nodes[i]; /* looked up again each time: the calls may move the table */
+        if (strcmp(n->domain, domain) != 0 || strcmp(n->op_type, op) != 0) continue;
+        weft_status st = fn(r, i, changed);
+        if (st) return st;
+    }
+    return WEFT_OK;
+}
+
 /* --- looking ------------------------------------------------------------------------------------- */
 
 weft_node *weft_rw_producer(const weft_rw *r, int v)
@@ -231,6 +243,29 @@ int64_t weft_rw_attr_i(const weft_node *n, const char *name, int64_t def)
 {
     weft_node_info info = weft_node_view(n);
     return weft_attr_int(&info, name, def);
+}
+
+const char *weft_rw_reduce(const weft_node *n)
+{
+    weft_node_info info = weft_node_view(n);
+    const char *red = weft_attr_string(&info, "reduce", "sum");
+    if (!strcmp(red, "add")) return "sum";
+    if (!strcmp(red, "prod")) return "mul";
+    return red;
+}
+
+weft_node *weft_rw_producer_segment(const weft_rw *r, int v, const char *red)
+{
+    weft_node *n = weft_rw_producer(r, v);
+    if (!weft_rw_is_weft(n, "SegmentReduce") || n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return NULL;
+    return strcmp(weft_rw_reduce(n), red) == 0 ? n : NULL;
+}
+
+bool weft_rw_gathers_rows(const weft_rw *r, const weft_node *p)
+{
+    if (!weft_rw_is(p, "Gather") || p->n_inputs != 2 || p->inputs[0] < 0 || p->inputs[1] < 0) return false;
+    int64_t axis = weft_rw_attr_i(p, "axis", 0), rank = r->g->values[p->inputs[0]].shape.rank;
+    return axis == 0 || (axis < 0 && axis + rank == 0);
 }
 
 int weft_rw_reduce_axes(const weft_rw *r, const weft_node *n, int rank, int64_t *axes, int max)
@@ -397,6 +432,20 @@ void weft_rw_take_over(weft_rw *r, int dst, int src)
     }
     weft_rw_retire(r, src);
     r->added = true;
+}
+
+weft_status weft_rw_replace(weft_rw *r, int i, const char *op, const char *tag, const int *in, int n_in,
+                            const char *reduce, int *changed)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%.200s/%s", r->g->nodes[i].name, tag);
+    int k = weft_rw_node(r, op, "ai.weft", 1, name, in, n_in, NULL, 1);
+    if (k < 0) return WEFT_ERR_INTERNAL;
+    weft_status st;
+    if (reduce && (st = weft_rw_set_string(r, k, "reduce", reduce))) return st;
+    weft_rw_take_over(r, k, i);
+    (*changed)++;
+    return WEFT_OK;
 }
 
 int weft_rw_redirect(weft_rw *r, int from, int to)

@@ -38,6 +38,10 @@ weft_status weft_rw_close(weft_rw *r);
  * call counts to *changed. */
 typedef weft_status (*weft_rw_fn)(weft_rw *r, int *changed);
 weft_status weft_rw_each_graph(weft_graph *g, weft_rw_fn fn, int *changed);
+/* Runs fn(r, i, changed) on every node i of r's graph, as it is when called, that is `domain`'s op `op`
+ * ("" for the default domain); nodes the calls add are not visited. Stops at the first error. */
+typedef weft_status (*weft_rw_node_fn)(weft_rw *r, int i, int *changed);
+weft_status weft_rw_each_op(weft_rw *r, const char *domain, const char *op, weft_rw_node_fn fn, int *changed);
 
 /* --- looking ------------------------------------------------------------------------------------- */
 
@@ -68,6 +72,14 @@ bool weft_rw_filled(const weft_rw *r, int v, double x);
 bool weft_rw_shape_eq(const weft_shape *a, const weft_shape *b);
 /* An integer attribute of a node, or `def`. */
 int64_t weft_rw_attr_i(const weft_node *n, const char *name, int64_t def);
+/* The `reduce` attribute of a reduction (SegmentReduce, CsrReduce; "sum" when absent) in the ai.weft
+ * spelling: ScatterElements' "add" is "sum" and "prod" is "mul". */
+const char *weft_rw_reduce(const weft_node *n);
+/* The producer of v when it is an ai.weft SegmentReduce with both data and index given whose reduce is
+ * `red` (as weft_rw_reduce spells it), else NULL. */
+weft_node *weft_rw_producer_segment(const weft_rw *r, int v, const char *red);
+/* p is a Gather of rows: axis 0 (or its negative spelling), data and indices given. */
+bool weft_rw_gathers_rows(const weft_rw *r, const weft_node *p);
 /* Reduction axes of a Reduce* node (the `axes` input from opset 18 / 13 for ReduceSum, the attribute
  * before), normalised to [0, rank); returns the count, 0 for "all axes" (absent), -1 when unknown. */
 int weft_rw_reduce_axes(const weft_rw *r, const weft_node *n, int rank, int64_t *axes, int max);
@@ -90,6 +102,11 @@ int weft_rw_node(weft_rw *r, const char *op, const char *domain, int opset, cons
 /* Node `dst` writes node `src`'s outputs from now on (src is retired: it writes nothing and reads
  * nothing, and the chains only it read are retired too). */
 void weft_rw_take_over(weft_rw *r, int dst, int src);
+/* Node i is replaced by a new ai.weft `op` (opset 1) reading in[0..n_in) (-1 = absent), named
+ * "<node i's name>/<tag>", with the string attribute reduce = `reduce` unless that is NULL: the new node
+ * takes node i's output over, and *changed counts one change. */
+weft_status weft_rw_replace(weft_rw *r, int i, const char *op, const char *tag, const int *in, int n_in,
+                            const char *reduce, int *changed);
 /* Retires node i: it reads and writes nothing; producers of values only it read are retired as well
  * (unless pinned, impure or owning subgraphs). */
 void weft_rw_retire(weft_rw *r, int i);
