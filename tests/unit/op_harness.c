@@ -6,20 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int32_t next_sym(void *u)
+int32_t wt_next_sym(void *counter)
 {
-    int *n = u;
+    int *n = counter;
     return (*n)++;
 }
 
-typedef struct {
-    void *buf;
-    size_t cap;
-} scratch_t;
-
-static void *get_scratch(void *u, size_t bytes)
+void *wt_get_scratch(void *scratch, size_t bytes)
 {
-    scratch_t *s = u;
+    wt_scratch *s = scratch;
     if (bytes > s->cap) {
         void *p = realloc(s->buf, bytes ? bytes : 1);
         if (!p) return NULL;
@@ -27,6 +22,27 @@ static void *get_scratch(void *u, size_t bytes)
         s->cap = bytes;
     }
     return s->buf;
+}
+
+int64_t wt_numel(const weft_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) n *= t->dims[i];
+    return n;
+}
+
+weft_shape wt_shape(int rank, const int64_t *dims)
+{
+    weft_shape s = {rank, {{0}}};
+    for (int j = 0; j < rank; j++) s.d[j] = weft_dim_num(dims[j]);
+    return s;
+}
+
+weft_tview wt_view(const weft_tensor *t)
+{
+    weft_tview v = {t->dtype, t->rank, {0}, wt_numel(t), t->data};
+    memcpy(v.dims, t->dims, sizeof v.dims);
+    return v;
 }
 
 weft_status wt_run_op_domain(const char *domain, const char *op, int opset, const weft_attr *attrs,
@@ -42,24 +58,17 @@ weft_status wt_run_op_domain(const char *domain, const char *op, int opset, cons
     for (int i = 0; i < n_out; i++) memset(&out[i], 0, sizeof out[i]); /* safe to free after any failure */
     for (int i = 0; i < n_in; i++) {
         in_dt[i] = in[i].dtype;
-        in_sh[i].rank = in[i].rank;
-        for (int j = 0; j < in[i].rank; j++) in_sh[i].d[j] = weft_dim_num(in[i].dims[j]);
+        in_sh[i] = wt_shape(in[i].rank, in[i].dims);
         in_data[i] = in[i].data;
     }
     int sym = 0;
-    weft_infer_ctx ic = {&info, n_in, in_dt, in_sh, in_data, n_out, out_dt, out_sh, next_sym, &sym};
+    weft_infer_ctx ic = {&info, n_in, in_dt, in_sh, in_data, n_out, out_dt, out_sh, wt_next_sym, &sym};
     memset(out_dt, 0, sizeof out_dt);
     memset(out_sh, 0, sizeof out_sh);
     weft_status st = def->infer(&ic);
     if (st) return st;
     weft_tview iv[16], ov[16];
-    for (int i = 0; i < n_in; i++) {
-        iv[i].dtype = in[i].dtype;
-        iv[i].rank = in[i].rank;
-        iv[i].numel = 1;
-        for (int j = 0; j < in[i].rank; j++) { iv[i].dims[j] = in[i].dims[j]; iv[i].numel *= in[i].dims[j]; }
-        iv[i].data = in[i].data;
-    }
+    for (int i = 0; i < n_in; i++) iv[i] = wt_view(&in[i]);
     for (int i = 0; i < n_out; i++) {
         memset(&out[i], 0, sizeof out[i]);
         if (!weft_shape_known(&out_sh[i])) {
@@ -79,8 +88,8 @@ weft_status wt_run_op_domain(const char *domain, const char *op, int opset, cons
         out[i].data = ov[i].data;
         out[i].nbytes = nb;
     }
-    scratch_t sc = {0};
-    weft_kernel_ctx kc = {&info, n_in, iv, n_out, ov, get_scratch, &sc};
+    wt_scratch sc = {0};
+    weft_kernel_ctx kc = {&info, n_in, iv, n_out, ov, wt_get_scratch, &sc};
     st = def->run(&kc);
     free(sc.buf);
     if (st) wt_free_outputs(out, n_out); /* nothing to free after any failure */
@@ -136,6 +145,13 @@ weft_tensor wt_tensor(weft_dtype t, const void *data, int rank, const int64_t *d
     int64_t n = 1;
     for (int i = 0; i < rank; i++) { x.dims[i] = dims[i]; n *= dims[i]; }
     x.nbytes = (size_t)n * weft_dtype_size(t);
+    return x;
+}
+
+weft_tensor wt_alloc(weft_dtype t, int rank, const int64_t *dims)
+{
+    weft_tensor x = wt_tensor(t, NULL, rank, dims);
+    x.data = malloc(x.nbytes ? x.nbytes : 1);
     return x;
 }
 

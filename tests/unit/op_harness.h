@@ -29,6 +29,24 @@ weft_attr wt_attr_floats(const char *name, int n, const float *v);
 weft_tensor wt_tensor(weft_dtype t, const void *data, int rank, const int64_t *dims);
 /* An absent optional input. */
 weft_tensor wt_absent(void);
+/* A tensor owning uninitialised malloc'd data (at least one byte): free(t.data) when done. */
+weft_tensor wt_alloc(weft_dtype t, int rank, const int64_t *dims);
+
+/* Elements of t (the product of its dims). */
+int64_t wt_numel(const weft_tensor *t);
+/* The shape of these dims (numbers, no symbols). */
+weft_shape wt_shape(int rank, const int64_t *dims);
+/* The view a kernel sees of t (its data as it is). */
+weft_tview wt_view(const weft_tensor *t);
+
+/* What a weft_kernel_ctx asks of its caller: one growing scratch buffer (free `buf` when done) ... */
+typedef struct wt_scratch {
+    void *buf;
+    size_t cap;
+} wt_scratch;
+void *wt_get_scratch(void *scratch, size_t bytes);
+/* ... and, for a weft_infer_ctx, fresh symbols counted in an int. */
+int32_t wt_next_sym(void *counter);
 
 /* True when t has exactly this rank and these dims; prints the first difference. */
 int wt_shape_is(const weft_tensor *t, int rank, const int64_t *dims);

@@ -41,22 +41,10 @@ static double uniform(void) { return (double)(next_u32() & 0xffffff) / (double)0
 /* A tensor of random values in [-1, 1) (malloc'd data; at least one byte). */
 static weft_tensor rand_tensor(weft_dtype dt, int rank, const int64_t *dims)
 {
-    weft_tensor t = {0};
-    t.dtype = dt;
-    t.rank = rank;
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) { t.dims[i] = dims[i]; n *= dims[i]; }
-    t.nbytes = (size_t)n * weft_dtype_size(dt);
-    t.data = malloc(t.nbytes ? t.nbytes : 1);
+    weft_tensor t = wt_alloc(dt, rank, dims);
+    int64_t n = wt_numel(&t);
     for (int64_t i = 0; i < n; i++) weft_store_f64(dt, t.data, i, uniform());
     return t;
-}
-
-static int64_t numel(const weft_tensor *t)
-{
-    int64_t n = 1;
-    for (int i = 0; i < t->rank; i++) n *= t->dims[i];
-    return n;
 }
 
 /* --- one step through a backend ---------------------------------------------------------------------- */
@@ -73,71 +61,52 @@ typedef struct step_case {
     int64_t out_dims[WEFT_MAX_RANK];
 } step_case;
 
-typedef struct {
-    void *buf;
-    size_t cap;
-} scratch_t;
-
-static void *get_scratch(void *u, size_t bytes)
-{
-    scratch_t *s = u;
-    if (bytes > s->cap) {
-        void *p = realloc(s->buf, bytes ? bytes : 1);
-        if (!p) return NULL;
-        s->buf = p;
-        s->cap = bytes;
-    }
-    return s->buf;
-}
-
-static void make_desc(const step_case *c, const weft_node_info *node, weft_dtype *idt, weft_shape *ish,
-                      const void **cdata, weft_dtype *odt, weft_shape *osh, weft_step_desc *d)
-{
-    for (int i = 0; i < c->n_in; i++) {
-        idt[i] = c->in[i].dtype;
-        ish[i].rank = c->in[i].rank;
-        for (int j = 0; j < c->in[i].rank; j++) ish[i].d[j] = weft_dim_num(c->in[i].dims[j]);
-        cdata[i] = c->is_const[i] ? c->in[i].data : NULL;
-    }
-    odt[0] = c->in[0].dtype;
-    osh[0].rank = c->out_rank;
-    for (int j = 0; j < c->out_rank; j++) osh[0].d[j] = weft_dim_num(c->out_dims[j]);
-    *d = (weft_step_desc){weft_op_find(c->domain, c->op, c->opset), node, c->n_in, 1, idt, ish, cdata, odt, osh};
-}
-
-static bool backend_supports(const weft_backend *be, const step_case *c)
-{
-    weft_node_info node = {c->op, c->op, c->domain, c->opset, c->n_attrs, c->attrs};
+/* The step descriptor of a case (d) and what it points into; the node is named after the op unless
+ * make_desc is given a name. */
+typedef struct step_desc {
+    weft_node_info node;
     weft_dtype idt[MAX_IN], odt[1];
     weft_shape ish[MAX_IN], osh[1];
     const void *cdata[MAX_IN];
     weft_step_desc d;
-    make_desc(c, &node, idt, ish, cdata, odt, osh, &d);
-    return be->supports(&d);
+} step_desc;
+
+static void make_desc(const step_case *c, const char *name, step_desc *s)
+{
+    s->node = (weft_node_info){name ? name : c->op, c->op, c->domain, c->opset, c->n_attrs, c->attrs};
+    for (int i = 0; i < c->n_in; i++) {
+        s->idt[i] = c->in[i].dtype;
+        s->ish[i] = wt_shape(c->in[i].rank, c->in[i].dims);
+        s->cdata[i] = c->is_const[i] ? c->in[i].data : NULL;
+    }
+    s->odt[0] = c->in[0].dtype;
+    s->osh[0] = wt_shape(c->out_rank, c->out_dims);
+    s->d = (weft_step_desc){weft_op_find(c->domain, c->op, c->opset), &s->node, c->n_in, 1, s->idt, s->ish, s->cdata,
+                            s->odt, s->osh};
+}
+
+static bool backend_supports(const weft_backend *be, const step_case *c)
+{
+    step_desc s;
+    make_desc(c, NULL, &s);
+    return be->supports(&s.d);
 }
 
 /* Runs the step on `be` with `threads` threads into out (numel elements of the input dtype), twice: the
  * second result must equal the first bit for bit. */
 static weft_status drive(const weft_backend *be, const step_case *c, int threads, void *out)
 {
-    weft_node_info node = {c->op, c->op, c->domain, c->opset, c->n_attrs, c->attrs};
-    weft_dtype idt[MAX_IN], odt[1];
-    weft_shape ish[MAX_IN], osh[1];
-    const void *cdata[MAX_IN];
-    weft_step_desc d;
-    make_desc(c, &node, idt, ish, cdata, odt, osh, &d);
+    step_desc s;
+    make_desc(c, NULL, &s);
     void *prep = NULL, *state = NULL;
-    weft_status st = be->prepare ? be->prepare(&d, &prep) : WEFT_OK;
+    weft_status st = be->prepare ? be->prepare(&s.d, &prep) : WEFT_OK;
     if (st) return st;
     /* the descriptor lives only for prepare's call */
-    memset(ish, 0xa5, sizeof ish);
-    memset(osh, 0xa5, sizeof osh);
+    memset(s.ish, 0xa5, sizeof s.ish);
+    memset(s.osh, 0xa5, sizeof s.osh);
     weft_tview iv[MAX_IN], ov[1];
     for (int i = 0; i < c->n_in; i++) {
-        iv[i].dtype = c->in[i].dtype;
-        iv[i].rank = c->in[i].rank;
-        memcpy(iv[i].dims, c->in[i].dims, sizeof iv[i].dims);
-        iv[i].numel = numel(&c->in[i]);
+        iv[i] = wt_view(&c->in[i]);
         iv[i].data = NULL; /* reshape sees sizes only */
     }
     ov[0].dtype = c->in[0].dtype;
@@ -145,8 +114,8 @@ static weft_status drive(const weft_backend *be, const step_case *c, int threads
     ov[0].numel = 1;
     for (int j = 0; j < c->out_rank; j++) { ov[0].dims[j] = c->out_dims[j]; ov[0].numel *= c->out_dims[j]; }
     ov[0].data = NULL;
-    scratch_t sc = {0};
-    weft_kernel_ctx k = {&node, c->n_in, iv, 1, ov, get_scratch, &sc, threads};
+    wt_scratch sc = {0};
+    weft_kernel_ctx k = {&s.node, c->n_in, iv, 1, ov, wt_get_scratch, &sc, threads};
     if (be->reshape && (st = be->reshape(prep, &k, &state))) goto done;
     for (int i = 0; i < c->n_in; i++) iv[i].data = c->in[i].data;
     size_t bytes = (size_t)ov[0].numel * weft_dtype_size(ov[0].dtype);
@@ -540,17 +509,13 @@ static void test_refusals(void)
         f.is_const[1] = true;
         CU_ASSERT(backend_supports(be, &f));
         void *prep = NULL, *state = NULL;
-        weft_node_info node = {"fmm", "FusedMatMul", "ai.weft", 1, 2, at};
-        weft_dtype idt[MAX_IN], odt[1];
-        weft_shape ish[MAX_IN], osh[1];
-        const void *cdata[MAX_IN];
-        weft_step_desc d;
-        make_desc(&f, &node, idt, ish, cdata, odt, osh, &d);
-        CU_ASSERT_EQUAL_FATAL(be->prepare(&d, &prep), WEFT_OK);
+        step_desc s;
+        make_desc(&f, "fmm", &s);
+        CU_ASSERT_EQUAL_FATAL(be->prepare(&s.d, &prep), WEFT_OK);
         weft_tview iv[2] = {{WEFT_FLOAT32, 2, {4, 5}, 20, a}, {WEFT_FLOAT32, 2, {6, 4}, 24, b}};
         weft_tview ov[1] = {{WEFT_FLOAT32, 2, {4, 4}, 16, b}};
-        scratch_t sc = {0};
-        weft_kernel_ctx k = {&node, 2, iv, 1, ov, get_scratch, &sc, 2};
+        wt_scratch sc = {0};
+        weft_kernel_ctx k = {&s.node, 2, iv, 1, ov, wt_get_scratch, &sc, 2};
         weft_status st = be->reshape(prep, &k, &state);
         CU_ASSERT_EQUAL(st, WEFT_ERR_SHAPE);
         CU_ASSERT(strstr(weft_last_error(), "fmm") != NULL);
@@ -565,11 +530,10 @@ static void test_refusals(void)
         g.is_const[1] = true;
         g.out_rank = 2;
         g.out_dims[0] = g.out_dims[1] = 4;
-        weft_node_info gnode = {"gemm", "Gemm", "", 13, 1, gat};
-        make_desc(&g, &gnode, idt, ish, cdata, odt, osh, &d);
-        CU_ASSERT_EQUAL_FATAL(be->prepare(&d, &prep), WEFT_OK);
+        make_desc(&g, "gemm", &s);
+        CU_ASSERT_EQUAL_FATAL(be->prepare(&s.d, &prep), WEFT_OK);
         weft_tview giv[2] = {{WEFT_FLOAT32, 2, {4, 3}, 12, a}, {WEFT_FLOAT32, 2, {4, 3}, 12, b}};
-        weft_kernel_ctx gk = {&gnode, 2, giv, 1, ov, get_scratch, &sc, 2};
+        weft_kernel_ctx gk = {&s.node, 2, giv, 1, ov, wt_get_scratch, &sc, 2};
         state = NULL;
         st = be->reshape(prep, &gk, &state);
         CU_ASSERT_EQUAL(st, WEFT_ERR_SHAPE);
@@ -600,7 +564,7 @@ static weft_status run_model(const char *backend, int opt_level, int threads, we
     if (!st) st = weft_session_run(s, in, (size_t)n_in, o, 1);
     if (!st) st = weft_session_run(s, in, (size_t)n_in, o, 1); /* a second run on the same sizes */
     if (!st) {
-        *n_out = numel(&o[0]);
+        *n_out = wt_numel(&o[0]);
         *out = malloc(o[0].nbytes ? o[0].nbytes : 1);
         memcpy(*out, o[0].data, o[0].nbytes);
         const weft_step_profile *prof;

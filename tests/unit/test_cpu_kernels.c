@@ -44,15 +44,7 @@ static uint64_t rnd(void)
 static int64_t rnd_int(int64_t n) { return n > 0 ? (int64_t)(rnd() % (uint64_t)n) : 0; }
 static double rnd_unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 
-/* Tensors built here own their data (free with tfree). */
-static weft_tensor tnew(weft_dtype t, int rank, const int64_t *dims)
-{
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
-    size_t nb = (size_t)n * weft_dtype_size(t);
-    void *p = malloc(nb ? nb : 1);
-    return wt_tensor(t, p, rank, dims);
-}
+/* Tensors built here own their data (wt_alloc; free with tfree). */
 
 static void tfree(weft_tensor *t)
 {
@@ -63,7 +55,7 @@ static void tfree(weft_tensor *t)
 /* Random floats in [lo, hi). */
 static weft_tensor tfloat(weft_dtype t, int rank, const int64_t *dims, double lo, double hi)
 {
-    weft_tensor x = tnew(t, rank, dims);
+    weft_tensor x = wt_alloc(t, rank, dims);
     int64_t n = (int64_t)(x.nbytes / weft_dtype_size(t));
     for (int64_t i = 0; i < n; i++) weft_store_f64(t, x.data, i, lo + (hi - lo) * rnd_unit());
     return x;
@@ -72,7 +64,7 @@ static weft_tensor tfloat(weft_dtype t, int rank, const int64_t *dims, double lo
 /* Random integers in [lo, hi), of type t (int32 / int64). */
 static weft_tensor tint(weft_dtype t, int64_t n, int64_t lo, int64_t hi)
 {
-    weft_tensor x = tnew(t, 1, (int64_t[]){n});
+    weft_tensor x = wt_alloc(t, 1, (int64_t[]){n});
     for (int64_t i = 0; i < n; i++) weft_store_i64(t, x.data, i, lo + rnd_int(hi - lo));
     return x;
 }
@@ -80,42 +72,19 @@ static weft_tensor tint(weft_dtype t, int64_t n, int64_t lo, int64_t hi)
 /* A skewed edge list: a quarter of the edges go to segment 0, the rest uniformly (in [0, n)). */
 static weft_tensor tskew(weft_dtype t, int64_t E, int64_t n)
 {
-    weft_tensor x = tnew(t, 1, (int64_t[]){E});
+    weft_tensor x = wt_alloc(t, 1, (int64_t[]){E});
     for (int64_t i = 0; i < E; i++) weft_store_i64(t, x.data, i, (rnd() & 3) == 0 ? 0 : rnd_int(n));
     return x;
 }
 
 static weft_tensor tscalar_i64(int64_t v)
 {
-    weft_tensor x = tnew(WEFT_INT64, 0, NULL);
+    weft_tensor x = wt_alloc(WEFT_INT64, 0, NULL);
     *(int64_t *)x.data = v;
     return x;
 }
 
 /* --- running an op through the CPU table --------------------------------------------------------- */
-
-typedef struct {
-    void *buf;
-    size_t cap;
-} scratch_t;
-
-static void *get_scratch(void *u, size_t bytes)
-{
-    scratch_t *s = u;
-    if (bytes > s->cap) {
-        void *p = realloc(s->buf, bytes ? bytes : 1);
-        if (!p) return NULL;
-        s->buf = p;
-        s->cap = bytes;
-    }
-    return s->buf;
-}
-
-static int32_t next_sym(void *u)
-{
-    int *n = u;
-    return (*n)++;
-}
 
 /* One step set up for the CPU table: the op's inference done, the entry found and prepared, outputs
  * allocated (and poisoned: an element the kernel forgets shows). */
@@ -124,7 +93,7 @@ typedef struct {
     const weft_cpu_op *e;
     void *prep;
     weft_tview iv[16], ov[16];
-    scratch_t sc;
+    wt_scratch sc;
     weft_kernel_ctx kc;
 } cpu_step;
 
@@ -146,12 +115,11 @@ static weft_status cpu_open(cpu_step *c, const char *dom, const char *op, int op
     memset(osh, 0, sizeof osh);
     for (int i = 0; i < nin; i++) {
         idt[i] = in[i].dtype;
-        ish[i].rank = in[i].rank;
-        for (int d = 0; d < in[i].rank; d++) ish[i].d[d] = weft_dim_num(in[i].dims[d]);
+        ish[i] = wt_shape(in[i].rank, in[i].dims);
         idata[i] = in[i].data;
     }
     int sym = 0;
-    weft_infer_ctx ic = {&c->info, nin, idt, ish, idata, nout, odt, osh, next_sym, &sym};
+    weft_infer_ctx ic = {&c->info, nin, idt, ish, idata, nout, odt, osh, wt_next_sym, &sym};
     weft_status st = def->infer(&ic);
     if (st) {
         *taken = true;
@@ -161,14 +129,7 @@ static weft_status cpu_open(cpu_step *c, const char *dom, const char *op, int op
     if (!(c->e = weft_cpu_find(&d))) return weft_error(WEFT_ERR_UNSUPPORTED, "no CPU kernel takes %s", op);
     *taken = true;
     if (c->e->prepare && (st = c->e->prepare(&d, &c->prep))) return st;
-    for (int i = 0; i < nin; i++) {
-        weft_tview *v = &c->iv[i];
-        v->dtype = in[i].dtype;
-        v->rank = in[i].rank;
-        v->numel = 1;
-        for (int j = 0; j < in[i].rank; j++) { v->dims[j] = in[i].dims[j]; v->numel *= in[i].dims[j]; }
-        v->data = in[i].data;
-    }
+    for (int i = 0; i < nin; i++) c->iv[i] = wt_view(&in[i]);
     for (int i = 0; i < nout; i++) {
         weft_tview *v = &c->ov[i];
         v->dtype = odt[i];
@@ -184,7 +145,7 @@ static weft_status cpu_open(cpu_step *c, const char *dom, const char *op, int op
         out[i].data = v->data;
         out[i].nbytes = nb;
     }
-    c->kc = (weft_kernel_ctx){&c->info, nin, c->iv, nout, c->ov, get_scratch, &c->sc, threads};
+    c->kc = (weft_kernel_ctx){&c->info, nin, c->iv, nout, c->ov, wt_get_scratch, &c->sc, threads};
     return WEFT_OK;
 }
 
@@ -504,7 +465,7 @@ static void test_gather_reduce(void)
             }
         }
         if (E > 0) { /* a col value past x's rows */
-            weft_tensor bad = tnew(WEFT_INT64, 1, (int64_t[]){E});
+            weft_tensor bad = wt_alloc(WEFT_INT64, 1, (int64_t[]){E});
             memcpy(bad.data, csr[2].data, (size_t)E * 8);
             ((int64_t *)bad.data)[E / 2] = M;
             weft_attr at = wt_attr_string("reduce", "sum");
@@ -591,7 +552,7 @@ static void test_row_gather(void)
     }
     /* a 2-D index and a scalar index: along axis 0 the output is the indexed rows all the same */
     weft_tensor data = tfloat(WEFT_FLOAT32, 3, (int64_t[]){6, 2, 3}, -1, 1);
-    weft_tensor i2 = tnew(WEFT_INT64, 2, (int64_t[]){2, 3}), i0 = tnew(WEFT_INT32, 0, NULL);
+    weft_tensor i2 = wt_alloc(WEFT_INT64, 2, (int64_t[]){2, 3}), i0 = wt_alloc(WEFT_INT32, 0, NULL);
     for (int i = 0; i < 6; i++) ((int64_t *)i2.data)[i] = (i * 5) % 6 - 3;
     *(int32_t *)i0.data = -2;
     CHECK("2-D index", "", "Gather", 13, NULL, 0, ((weft_tensor[]){data, i2}), 2, 1, EXACT);
@@ -656,7 +617,7 @@ static void test_layer_norm(void)
         }
     }
     /* rows of zeros: L2Normalize's eps clamp, LayerNorm's eps */
-    weft_tensor z = tnew(WEFT_FLOAT32, 2, (int64_t[]){3, 4}), one = tfloat(WEFT_FLOAT32, 1, (int64_t[]){4}, 1, 1);
+    weft_tensor z = wt_alloc(WEFT_FLOAT32, 2, (int64_t[]){3, 4}), one = tfloat(WEFT_FLOAT32, 1, (int64_t[]){4}, 1, 1);
     memset(z.data, 0, z.nbytes);
     CHECK("zeros", W, "L2Normalize", 1, NULL, 0, &z, 1, 1, EXACT);
     CHECK("zeros", "", "LayerNormalization", 17, NULL, 0, ((weft_tensor[]){z, one}), 2, 1, EXACT);
