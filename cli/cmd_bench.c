@@ -687,6 +687,27 @@ static void json_num(FILE *f, double v)
     else fputs("null", f);
 }
 
+/* {"<index input>": [per row: its range, or how the range was found], ...} */
+static void json_index_rows(FILE *f, const bench_spec *sp, bool sources)
+{
+    bool first = true;
+    fputc('{', f);
+    for (int i = 0; i < sp->n_inputs; i++) {
+        if (!sp->in[i].n_rows) continue;
+        fprintf(f, "%s", first ? "" : ",");
+        first = false;
+        cli_json_str(f, sp->in[i].name);
+        fputs(":[", f);
+        for (int r = 0; r < sp->in[i].n_rows && r < BENCH_MAX_ROWS; r++) {
+            fprintf(f, "%s", r ? "," : "");
+            if (sources) cli_json_str(f, sp->in[i].source[r]);
+            else fprintf(f, "%lld", (long long)sp->in[i].range[r]);
+        }
+        fputs("]", f);
+    }
+    fputc('}', f);
+}
+
 static void print_json(const bench_opts *o, const bench_spec *sp, const bench_result *res, int n_res)
 {
     FILE *f = stdout;
@@ -709,33 +730,11 @@ static void print_json(const bench_opts *o, const bench_spec *sp, const bench_re
         cli_json_str(f, sp->syms[k].name);
         fprintf(f, ":%lld", (long long)sp->syms[k].v);
     }
-    fputs("},\"index_ranges\":{", f);
-    bool first = true;
-    for (int i = 0; i < sp->n_inputs; i++) {
-        if (!sp->in[i].n_rows) continue;
-        fprintf(f, "%s", first ? "" : ",");
-        first = false;
-        cli_json_str(f, sp->in[i].name);
-        fputs(":[", f);
-        for (int r = 0; r < sp->in[i].n_rows && r < BENCH_MAX_ROWS; r++)
-            fprintf(f, "%s%lld", r ? "," : "", (long long)sp->in[i].range[r]);
-        fputs("]", f);
-    }
-    fputs("},\"index_range_sources\":{", f);
-    first = true;
-    for (int i = 0; i < sp->n_inputs; i++) {
-        if (!sp->in[i].n_rows) continue;
-        fprintf(f, "%s", first ? "" : ",");
-        first = false;
-        cli_json_str(f, sp->in[i].name);
-        fputs(":[", f);
-        for (int r = 0; r < sp->in[i].n_rows && r < BENCH_MAX_ROWS; r++) {
-            fprintf(f, "%s", r ? "," : "");
-            cli_json_str(f, sp->in[i].source[r]);
-        }
-        fputs("]", f);
-    }
-    fputs("},\"results\":[", f);
+    fputs("},\"index_ranges\":", f);
+    json_index_rows(f, sp, false);
+    fputs(",\"index_range_sources\":", f);
+    json_index_rows(f, sp, true);
+    fputs(",\"results\":[", f);
     for (int i = 0; i < n_res; i++) {
         const bench_result *r = &res[i];
         fprintf(f, "%s{\"backend\":", i ? "," : "");
