@@ -127,7 +127,8 @@ def test_profile():
     assert 0 < len(p["top_steps"]) <= 10
     ms = [s["ms_per_run"] for s in p["top_steps"]]
     assert ms == sorted(ms, reverse=True)
-    assert sum(ms) <= sum(p["ms_per_run"].values()) * (1 + 1e-6)
+    # the report prints 6 significant digits: each number is off by up to 5e-6 of itself
+    assert sum(ms) <= sum(p["ms_per_run"].values()) * (1 + 1e-5)
     for s in p["top_steps"]:
         assert s["op_class"] in p["ms_per_run"] and s["calls"] >= 1 and s["op_type"]
 
