@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/main.sh — set up, build weft (Release, in build/), and run the main job: inspect and run
-# every bundled model (models/*/model.onnx, models/patterns/*/model.onnx) on the ref backend and print
-# what it computed, check them with `weft conformance`, then the traffic path on real captures from
-# ../shared/data: flows -> graphs -> the paper's encoder on one of those graphs. Safe to run again: it
+# every bundled model (models/*/model.onnx, models/patterns/*/model.onnx) on the fastest backends of
+# the build and print what it computed, check them with `weft conformance` on every backend, the
+# traffic path on real captures from ../shared/data (flows -> graphs -> the paper's encoder on one of
+# those graphs), then a short cross-backend benchmark next to ONNX Runtime. Safe to run again: it
 # installs and rebuilds only what is missing or stale.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,12 +55,12 @@ for model in "${models[@]}"; do
         args+=(--input "$input=$dir/test_data_set_0/input_$k.pb")
         k=$((k + 1))
     done < <(input_names "$dir")
-    log "$name: weft run (ref backend)"
-    "$WEFT" run "$model" "${args[@]}" --backend ref --output-dir "out/$name" || status=1
+    log "$name: weft run (every backend of the build, fastest first: $("$WEFT" --backends))"
+    "$WEFT" run "$model" "${args[@]}" --output-dir "out/$name" || status=1
 done
 
 log "weft conformance models/patterns (outputs checked against ONNX Runtime's)"
-"$WEFT" conformance models/patterns --backend ref || status=1
+"$WEFT" conformance models/patterns || status=1
 
 # The reference exports are checked against PyTorch eager (test_data_set_*/output_N.pb), except those
 # models/MANIFEST marks 'deviates' with reference 'onnxruntime': such an export computes something else
@@ -134,7 +135,10 @@ for name in "${by_ort[@]}"; do
     echo "$name: checked against ONNX Runtime's outputs, not eager's: MANIFEST marks the export 'deviates'"
     echo "  ($(manifest_field "$name" deviation | sed 's/ -- cause: .*//'))"
 done
-"$WEFT" conformance "$check_dir" --backend ref -j "$WEFT_JOBS" || status=1
+for b in $("$WEFT" --backends | tr ',' ' '); do
+    log "weft conformance models on backend $b"
+    "$WEFT" conformance "$check_dir" --backend "$b" -j "$WEFT_JOBS" || status=1
+done
 
 # Traffic: a labelled flow log and an nDPI capture -> flows -> graphs -> embeddings.
 DATA="${WEFT_DATA_DIR:-$WEFT_ROOT/../shared/data}"
@@ -160,6 +164,9 @@ if [ -d "$DATA" ]; then
 else
     log "traffic: skipped ($DATA not found; set WEFT_DATA_DIR)"
 fi
+
+log "benchmark: weft bench on every backend and ONNX Runtime (bench/run_bench.sh --quick)"
+WEFT_BIN="$WEFT" bench/run_bench.sh --quick || status=1
 
 if [ $status -eq 0 ]; then log "main job: done"; else log "main job: FAILED (see above)"; fi
 exit $status
