@@ -357,6 +357,20 @@ def run_weft(meta, args):
     return doc, out
 
 
+def merge_rounds(rs):
+    """One system's rounds as one result: the round whose median is the median of the rounds' medians
+    (its other fields with it), and every round's median."""
+    timed = [r for r in rs if "p50_ms" in r]
+    if not timed:
+        return rs[-1]
+    timed.sort(key=lambda r: r["p50_ms"])
+    r = dict(timed[(len(timed) - 1) // 2])
+    r["p50_rounds_ms"] = [t["p50_ms"] for t in timed]
+    r["min_ms"] = min(t["min_ms"] for t in timed)
+    r["iterations"] = sum(t["iterations"] for t in timed)
+    return r
+
+
 def load_outputs(case_dir, system, names):
     d = os.path.join(case_dir, "out_" + system)
     if system.startswith("weft-"):
@@ -435,7 +449,8 @@ def table(results):
     sysn = systems_of(results)
     lab = lambda s: LABEL.get(s, s)  # noqa: E731
     lines = [f"Run of {results['date']} on {results['machine']}, {results['threads']} threads each; weft "
-             f"backends of this build: {results['weft_backends']}. Median (p50) latency in ms; "
+             f"backends of this build: {results['weft_backends']}. Median (p50) latency in ms (every system "
+             f"measured {results['settings'].get('rounds', 1)} times in turn, the median round shown); "
              "ratio = peer's median / best weft backend's median (> 1: weft is faster); max |diff| is the "
              f"largest absolute difference of any system's outputs from {results['diff_reference']}'s.", ""]
     lines.append("| case | nodes | edges | " + " | ".join(lab(s) for s in sysn) +
@@ -561,6 +576,8 @@ def main():
     ap.add_argument("--min-iters", type=int, default=5)
     ap.add_argument("--min-ms", type=float, default=2000)
     ap.add_argument("--warmup-ms", type=float, default=500)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="every system this many times, in turn; each reports the median round (default 3)")
     ap.add_argument("--no-torch-compile", action="store_true")
     ap.add_argument("--compile-timeout", type=int, default=600)
     ap.add_argument("--no-write", action="store_true", help="print the table; write no results, README or plot")
@@ -569,6 +586,8 @@ def main():
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    if args.quick:
+        args.rounds = 1
     args.weft = os.path.abspath(args.weft)
     args.work = os.path.abspath(args.work) + ("_quick" if args.quick else "")
     os.makedirs(args.work, exist_ok=True)
@@ -578,7 +597,8 @@ def main():
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "threads": args.threads,
                "weft_backends": subprocess.run([args.weft, "--backends"], capture_output=True,
                                                text=True).stdout.strip() or "?",
-               "settings": {"min_iters": args.min_iters, "min_ms": args.min_ms, "warmup_ms": args.warmup_ms},
+               "settings": {"min_iters": args.min_iters, "min_ms": args.min_ms, "warmup_ms": args.warmup_ms,
+                            "rounds": args.rounds},
                "diff_reference": "PyG eager", "cases": []}
     log(f"weft backends: {results['weft_backends']}; {args.threads} threads")
     fl = floors(args)
@@ -590,13 +610,20 @@ def main():
         case_dir = os.path.join(args.work, case["name"])
         entry = {"name": case["name"], "family": meta["family"], "nodes": meta["nodes"], "edges": meta["edges"],
                  "shapes": meta["shapes"], "systems": []}
-        for s in peers:
-            log(f"   {s}")
-            r = run_worker(s, case_dir, args, args.compile_timeout if s == "torch_compile" else 3600)
-            entry["systems"].append(r)
-        log("   weft bench")
-        doc, wres = run_weft(meta, args)
-        entry["systems"] += wres
+        # Every system once per round, the rounds one after another: a burst of load from elsewhere on a
+        # shared machine then falls on one round of every system rather than on all runs of one system.
+        rounds, doc = {}, None
+        for rnd in range(args.rounds):
+            for s in peers:
+                log(f"   {s} (round {rnd + 1} of {args.rounds})")
+                r = run_worker(s, case_dir, args, args.compile_timeout if s == "torch_compile" else 3600)
+                rounds.setdefault(r["system"], []).append(r)
+            log(f"   weft bench (round {rnd + 1} of {args.rounds})")
+            d, wres = run_weft(meta, args)
+            doc = doc or d
+            for r in wres:
+                rounds.setdefault(r["system"], []).append(r)
+        entry["systems"] = [merge_rounds(rs) for rs in rounds.values()]
         if doc:
             entry["weft_index_ranges"] = doc.get("index_ranges")
         _, outs, _ = io_spec(meta["family"]) if meta["family"] != "sage_mean_ts18" else (None, ["out"], None)
