@@ -7,21 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/mem.h"
 #include "backend.h"
 
 static weft_status host_alloc(void *ctx, size_t bytes, void **out)
 {
     (void)ctx;
-    size_t n = bytes < 64 ? 64 : bytes;
-    if (n > SIZE_MAX - 63) return weft_error(WEFT_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
-    *out = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    *out = weft_mem_alloc(bytes);
     return *out ? WEFT_OK : weft_error(WEFT_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
 }
 
 static void host_free(void *ctx, void *p)
 {
     (void)ctx;
-    free(p);
+    weft_mem_free(p);
 }
 
 static weft_status host_copy(void *ctx, void *dst, const void *src, size_t n, int direction)

@@ -14,6 +14,8 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "session.h"
 
+#include "../base/mem.h"
+
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +29,9 @@ weft_status weft_buffer_reserve(weft_buffer *b, size_t bytes)
     size_t cap = bytes < 64 ? 64 : bytes;
     if (cap > SIZE_MAX - 63) return weft_error(WEFT_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
     cap = (cap + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, cap);
+    void *p = weft_mem_alloc(cap);
     if (!p) return weft_error(WEFT_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
-    free(b->data);
+    weft_mem_free(b->data);
     b->data = p;
     b->cap = cap;
     return WEFT_OK;
@@ -37,7 +39,7 @@ weft_status weft_buffer_reserve(weft_buffer *b, size_t bytes)
 
 void weft_buffer_release(weft_buffer *b)
 {
-    free(b->data);
+    weft_mem_free(b->data);
     b->data = NULL;
     b->cap = 0;
 }
