@@ -33,6 +33,8 @@ static void graph_help(FILE *f)
             "  --graph-stride K     windows between the first slices of consecutive graphs (= window memory)\n"
             "  --flow-memory K      fan-out of the next-flow and repeat edges (20)\n"
             "  --max-flows N        drop windows with N or more flows (10000; 0 keeps every window)\n"
+            "  --max-flow-windows K a flow belongs to at most its first K windows (17280, a day of 5 s\n"
+            "                       windows; 0: no limit); the flows cut short are counted in the totals\n"
             "feature scaling (24 statistics, min-max between quantiles, clipped to [0, 1]):\n"
             "  --scaler FILE        apply bounds saved earlier (inference)\n"
             "  --save-scaler FILE   fit the bounds on these flows (3%%/97%% quantiles) and save them\n"
@@ -377,6 +379,13 @@ int cmd_graph(int argc, char **argv)
             }
             p.max_flows = (size_t)lv;
             i++;
+        } else if (strcmp(a, "--max-flow-windows") == 0) {
+            if (!cli_parse_int(v, 0, 1000000000L, &lv)) {
+                free(inputs);
+                return cli_usage("graph", "graph: --max-flow-windows needs a whole number from 0 to 1e9 (got '%s')", v);
+            }
+            p.max_flow_windows = lv;
+            i++;
         } else if (strcmp(a, "--scaler") == 0) {
             scaler_in = v, i++;
         } else if (strcmp(a, "--save-scaler") == 0) {
@@ -448,9 +457,9 @@ int cmd_graph(int argc, char **argv)
 
     if (c.json) {
         printf("{\"params\": {\"window\": %.17g, \"stride\": %.17g, \"window_memory\": %d, \"graph_stride\": %d, "
-               "\"flow_memory\": %d, \"max_flows\": %zu},\n \"read\": ",
+               "\"flow_memory\": %d, \"max_flows\": %zu, \"max_flow_windows\": %lld},\n \"read\": ",
                p.window, p.stride ? p.stride : p.window, p.window_memory, p.graph_stride ? p.graph_stride : p.window_memory,
-               p.flow_memory, p.max_flows);
+               p.flow_memory, p.max_flows, (long long)p.max_flow_windows);
         weft_report_json(stdout, &rep);
         printf(",\n \"graphs\": [");
     }
@@ -470,9 +479,11 @@ int cmd_graph(int argc, char **argv)
         goto out; /* the callback said why */
     }
     if (c.json) {
-        printf("\n ],\n \"totals\": {\"flows\": %zu, \"flows_skipped\": %zu, \"memberships\": %zu, \"windows\": %zu, "
+        printf("\n ],\n \"totals\": {\"flows\": %zu, \"flows_skipped\": %zu, \"flows_clipped\": %zu, "
+               "\"windows_clipped\": %zu, \"memberships\": %zu, \"windows\": %zu, "
                "\"windows_dropped\": %zu, \"graphs\": %zu, \"nodes\": {\"con\": %zu, \"ip\": %zu}, \"edges\": {",
-               st.flows, st.flows_skipped, st.memberships, st.windows, st.windows_dropped, st.graphs,
+               st.flows, st.flows_skipped, st.flows_clipped, st.windows_clipped, st.memberships, st.windows,
+               st.windows_dropped, st.graphs,
                c.total_nodes[0], c.total_nodes[1]);
         for (int e = 0; e < WEFT_EDGE_TYPES; e++)
             printf("%s\"%s\": %zu", e ? ", " : "", weft_edge_type_names[e], c.total_edges[e]);
@@ -484,6 +495,10 @@ int cmd_graph(int argc, char **argv)
                c.total_nodes[0], c.total_nodes[1]);
         for (int e = 0; e < WEFT_EDGE_TYPES; e++) printf("%s %s %zu", e ? "," : "", weft_edge_type_names[e], c.total_edges[e]);
         printf("\nbuilt in %.3f s (%.0f flows/s)\n", secs, secs > 0 ? (double)st.flows / secs : 0.0);
+        if (st.flows_clipped)
+            printf("%zu flow(s) lasted longer than %lld windows and were kept in their first %lld only (%zu (flow, window) "
+                   "pairs left out; --max-flow-windows sets the limit)\n",
+                   st.flows_clipped, (long long)p.max_flow_windows, (long long)p.max_flow_windows, st.windows_clipped);
     }
     if (c.dot_path && !c.dot_done) {
         if (c.dot_graph >= 0) err_line("--dot-graph %ld: there are only %zu graphs", c.dot_graph, st.graphs);

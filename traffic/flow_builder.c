@@ -185,11 +185,11 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
     uint64_t h = key_hash(&k);
     size_t i = h & (b->cap - 1);
     entry *e;
-    weft_flow *flows = b->out->flows + b->first;
     for (;;) {
         e = &b->slots[i];
         if (!e->hash) break;
-        if (e->hash == h && same_tuple(&flows[e->flow], p)) break;
+        /* indexed only when a slot is taken: the table is still NULL before the first flow */
+        if (e->hash == h && same_tuple(&b->out->flows[b->first + e->flow], p)) break;
         i = (i + 1) & (b->cap - 1);
     }
     bool is_new = !e->hash;
@@ -198,7 +198,7 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
         e->hash = h;
         b->used++;
     } else {
-        const weft_flow *cur = &flows[e->flow];
+        const weft_flow *cur = &b->out->flows[b->first + e->flow];
         bool expired = p->ts - flow_last(cur) > b->opts.idle_timeout ||
                        p->ts - cur->start > b->opts.active_timeout ||
                        ((e->state & ST_CLOSED) && (p->tcp_flags & WEFT_TCP_SYN));

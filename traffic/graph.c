@@ -38,6 +38,7 @@ void weft_tgraph_params_default(weft_tgraph_params *p)
     p->graph_stride = 0;
     p->flow_memory = 20;
     p->max_flows = 10000;
+    p->max_flow_windows = 17280;
 }
 
 /* ---------- small growable buffers ---------- */
@@ -611,6 +612,10 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         weft_set_err(err, err_n, "flow memory must not be negative (got %d)", p.flow_memory);
         return -1;
     }
+    if (p.max_flow_windows < 0) {
+        weft_set_err(err, err_n, "max flow windows must not be negative (got %lld)", (long long)p.max_flow_windows);
+        return -1;
+    }
     if (!sc || !fn) {
         weft_set_err(err, err_n, "no feature scaling or no graph callback given");
         return -1;
@@ -669,10 +674,16 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         flow_windows(&w, f->start, e, &kr[2 * i], &kr[2 * i + 1]);
         if (kr[2 * i + 1] < kr[2 * i]) continue;
         uint64_t span = (uint64_t)(kr[2 * i + 1] - kr[2 * i]) + 1;
+        if (p.max_flow_windows > 0 && span > (uint64_t)p.max_flow_windows) {
+            stats->flows_clipped++;
+            stats->windows_clipped += (size_t)(span - (uint64_t)p.max_flow_windows);
+            span = (uint64_t)p.max_flow_windows;
+            kr[2 * i + 1] = kr[2 * i] + p.max_flow_windows - 1;
+        }
         if (span > MAX_MEMBERSHIPS || total + span > MAX_MEMBERSHIPS) {
             weft_set_err(err, err_n,
                     "flows span more than %zu (flow, window) pairs (flow %zu alone lasts %.17g s); use a longer "
-                    "window or stride",
+                    "window or stride, or a smaller --max-flow-windows",
                     MAX_MEMBERSHIPS, i, f->duration);
             goto out;
         }

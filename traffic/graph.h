@@ -57,6 +57,10 @@ typedef struct weft_tgraph_params {
     int graph_stride;    /* windows between the first slices of consecutive graphs (0: = window_memory) */
     int flow_memory;     /* temporal fan-out of next_src / next_dst / repeat edges (20) */
     size_t max_flows;    /* windows with this many flows or more are dropped (10000); 0: no cap */
+    int64_t max_flow_windows; /* a flow belongs to at most this many windows, its first ones (17280: a day
+                               * of 5 s windows); 0: no limit. A broken duration in a flow log (a start
+                               * date off by decades) would otherwise put one flow in millions of windows
+                               * and make as many graphs of it. */
 } weft_tgraph_params;
 
 void weft_tgraph_params_default(weft_tgraph_params *p);
@@ -84,6 +88,8 @@ typedef struct weft_tgraph {
 typedef struct weft_tgraph_stats {
     size_t flows;              /* flows in the table */
     size_t flows_skipped;      /* flows with a start or duration that is not finite, negative or out of range */
+    size_t flows_clipped;      /* flows cut to their first max_flow_windows windows */
+    size_t windows_clipped;    /* (flow, window) pairs those cuts left out */
     size_t memberships;        /* (flow, window) pairs */
     size_t windows;            /* non-empty windows */
     size_t windows_dropped;    /* of those, dropped by the cap */

@@ -384,6 +384,14 @@ static void *memdup(const void *p, size_t n)
     return q;
 }
 
+/* Counts the graphs (collect keeps the first 8 only). */
+static int count_graphs(const weft_tgraph *g, void *user)
+{
+    (void)g;
+    ++*(size_t *)user;
+    return 0;
+}
+
 static int collect(const weft_tgraph *g, void *user)
 {
     gset *s = user;
@@ -725,11 +733,46 @@ static void test_graph_determinism_and_errors(void)
     CU_ASSERT_EQUAL(s1.g[0].first_window, 0);
     CU_ASSERT_EQUAL(s1.g[0].nn[WEFT_NODE_CON], 1);
     gset_free(&s1);
+    /* A flow lasting ~forever is kept in its first max_flow_windows windows, and counted; without the
+     * limit it is refused with a message. */
     f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 1, 1e13);
     weft_flow_table_push(&t, &f);
+    size_t ng = 0;
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(ng, 17280 / 5);
+    CU_ASSERT_EQUAL(st.flows_clipped, 1);
+    CU_ASSERT_EQUAL(st.windows_clipped, (size_t)2000000000001 - 17280); /* windows 0 .. 2e12, 17280 kept */
+    CU_ASSERT_EQUAL(st.memberships, 1 + 17280);                         /* the other valid flow: window 0 */
+    CU_ASSERT_EQUAL(st.graphs, 17280 / 5);
+    gset_free(&s1);
+    p.max_flow_windows = 0;
     CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, collect, &s1, &st, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "window"));
     gset_free(&s1);
+    p.max_flow_windows = -1;
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, collect, &s1, &st, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "max flow windows"));
+    gset_free(&s1);
+    weft_tgraph_params_default(&p);
+    /* One flow of 5e7 s (a 52-byte CSV's worth): 17280 windows (a day), 3456 graphs, not ten million and two million. */
+    weft_flow_table_free(&t);
+    weft_flow_table_init(&t);
+    f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 0, 5e7);
+    weft_flow_table_push(&t, &f);
+    ng = 0;
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(st.memberships, 17280);
+    CU_ASSERT_EQUAL(st.flows_clipped, 1);
+    CU_ASSERT_EQUAL(st.windows_clipped, (size_t)10000000 - 17280);
+    CU_ASSERT_EQUAL(st.graphs, 3456);
+    CU_ASSERT_EQUAL(ng, 3456);
+    p.max_flow_windows = 7; /* a limit that does not divide into whole graphs: the last graph is partial */
+    ng = 0;
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(st.memberships, 7);
+    CU_ASSERT_EQUAL(st.graphs, 2);
+    CU_ASSERT_EQUAL(ng, 2);
+    weft_tgraph_params_default(&p);
     /* A callback's non-zero value stops the build and is returned. */
     weft_flow_table_free(&t);
     six_flows(&t);
