@@ -1,28 +1,19 @@
 """End-to-end tests of `weft graph` on flow CSVs written here: inputs that would cost far more than they
 are worth (a flow whose duration is decades) stay bounded, and the clipping is reported.
 
-The weft binary: $WEFT_BIN, else build/weft.
+The weft binary: $WEFT_BIN (tests/pylib/weft_testlib.py).
 """
 import json
 import os
 import subprocess
+import sys
 
-import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def weft_bin():
-    if os.environ.get("WEFT_BIN"):
-        return os.environ["WEFT_BIN"]
-    p = os.path.join(REPO, "build", "weft")
-    if os.path.exists(p):
-        return p
-    pytest.skip("no weft binary (set WEFT_BIN)")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import weft_testlib as wt  # noqa: E402
 
 
 def graph(*args):
-    return subprocess.run([weft_bin(), "graph", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([wt.require_weft(), "graph", *args], capture_output=True, text=True, timeout=120)
 
 
 def flow_csv(tmp_path, rows):
