@@ -190,7 +190,7 @@ static result bench_capture_memory(const frames *F, double min_s)
             double last = -INFINITY;
             for (size_t k = 0; k < c->n; k++) {
                 weft_pkt pk;
-                if (weft_parse_frame(c->dlt, F->data + c->f[k].off, c->f[k].caplen, &pk, NULL) != WEFT_FRAME_OK)
+                if (weft_parse_frame(c->dlt, F->data + c->f[k].off, c->f[k].caplen, true, &pk, NULL) != WEFT_FRAME_OK)
                     continue;
                 /* the builder wants non-decreasing times, as the file reader guarantees by clamping */
                 pk.ts = c->f[k].ts > last ? c->f[k].ts : last;

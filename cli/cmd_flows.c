@@ -41,6 +41,10 @@ static void flows_help(FILE *f)
             "  --active-timeout S     a flow ends after lasting S seconds (default %g)\n"
             "                         (TCP flows also end after FIN from both sides or RST: a later SYN\n"
             "                         of the same 5-tuple starts a new flow)\n"
+            "  --no-decap             report tunnelled packets by the tunnel's own addresses (by default\n"
+            "                         IP-in-IP, 6in4, GRE, PPTP, ERSPAN, VXLAN, Geneve and GTP-U packets make\n"
+            "                         the inner packet's flow; the columns tunnel, outer_src and outer_dst\n"
+            "                         keep the outermost tunnel)\n"
             "  --format F             auto (default), pcap, zeek, binetflow, wireshark, netflow, csv\n"
             "  --columns MAP          column map for CSV input: field=Header,... with fields src dst sport\n"
             "                         dport proto start start_ms end end_ms duration duration_ms fwd_packets\n"
@@ -134,6 +138,8 @@ int cmd_flows(int argc, char **argv)
             out_path = argv[++i];
         } else if (strcmp(a, "--labels") == 0) {
             labels_path = argv[++i];
+        } else if (strcmp(a, "--no-decap") == 0) {
+            opts.decap = false;
         } else if (strcmp(a, "--idle-timeout") == 0 || strcmp(a, "--active-timeout") == 0) {
             double v;
             if (!parse_seconds(argv[i + 1], &v)) {

@@ -98,3 +98,17 @@ void weft_ip_format(const weft_ip *ip, char *buf, size_t n)
         r = inet_ntop(AF_INET6, ip->b, tmp, sizeof tmp);
     snprintf(buf, n, "%s", r ? r : "?");
 }
+
+static const char *const tunnel_names[WEFT_TUNNEL_COUNT] = {"", "ipip", "ip6ip", "gre", "erspan", "vxlan", "geneve", "gtp-u"};
+
+const char *weft_tunnel_name(int tunnel)
+{
+    return tunnel > 0 && tunnel < WEFT_TUNNEL_COUNT ? tunnel_names[tunnel] : "";
+}
+
+int weft_tunnel_parse(const char *name)
+{
+    for (int i = 0; i < WEFT_TUNNEL_COUNT; i++)
+        if (strcmp(name, tunnel_names[i]) == 0) return i;
+    return -1;
+}

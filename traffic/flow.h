@@ -38,6 +38,24 @@ typedef struct weft_flow_dir {
     double first, last;          /* timestamps of the first and last packet (seconds since epoch) */
 } weft_flow_dir;
 
+/* The tunnel a flow was carried in (the outermost one, when tunnels nest); its inner packets are the flow. */
+typedef enum weft_tunnel {
+    WEFT_TUNNEL_NONE = 0,
+    WEFT_TUNNEL_IPIP,   /* IPv4 in IPv4 / IPv6 (IP protocol 4) */
+    WEFT_TUNNEL_IP6IP,  /* IPv6 in IPv4 / IPv6 (IP protocol 41: 6in4, 6in6) */
+    WEFT_TUNNEL_GRE,    /* GRE (IP protocol 47) carrying IP or Ethernet */
+    WEFT_TUNNEL_ERSPAN, /* ERSPAN type I / II / III over GRE */
+    WEFT_TUNNEL_VXLAN,  /* UDP port 4789 */
+    WEFT_TUNNEL_GENEVE, /* UDP port 6081 */
+    WEFT_TUNNEL_GTPU,   /* GTP-U, UDP port 2152 */
+    WEFT_TUNNEL_COUNT
+} weft_tunnel;
+
+/* "" for none, else "ipip", "ip6ip", "gre", "erspan", "vxlan", "geneve", "gtp-u". */
+const char *weft_tunnel_name(int tunnel);
+/* The tunnel of a name (as weft_tunnel_name writes it; "" is none), or -1. */
+int weft_tunnel_parse(const char *name);
+
 typedef struct weft_flow {
     weft_ip src, dst;
     uint16_t sport, dport;
@@ -52,6 +70,8 @@ typedef struct weft_flow {
     const char *detail;       /* detailed label / application protocol */
     const char *category;     /* nDPI category */
     bool has_stats;           /* false for sources without per-direction sizes/iat (e.g. conversation CSV) */
+    uint8_t tunnel;           /* weft_tunnel: what carried the flow's first packet */
+    weft_ip outer_src, outer_dst; /* the outermost tunnel's addresses (zero without a tunnel) */
 } weft_flow;
 
 typedef struct weft_flow_table {

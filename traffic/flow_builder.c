@@ -36,6 +36,7 @@ void weft_flow_opts_default(weft_flow_opts *o)
 {
     o->idle_timeout = WEFT_FLOW_IDLE_TIMEOUT_DEFAULT;
     o->active_timeout = WEFT_FLOW_ACTIVE_TIMEOUT_DEFAULT;
+    o->decap = true;
 }
 
 weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_table *out)
@@ -165,6 +166,9 @@ static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
     f.ip_version = p->ip_version;
     f.start = p->ts;
     f.has_stats = true;
+    f.tunnel = p->tunnel;
+    f.outer_src = p->outer_src;
+    f.outer_dst = p->outer_dst;
     if (weft_flow_table_push(b->out, &f) != 0) return -1;
     e->flow = (uint32_t)(b->out->n - 1 - b->first);
     e->state = 0;

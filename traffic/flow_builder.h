@@ -25,6 +25,7 @@
 typedef struct weft_flow_opts {
     double idle_timeout;   /* seconds; > 0 */
     double active_timeout; /* seconds; > 0 */
+    bool decap;            /* report tunnelled packets by their inner flow (default true) */
 } weft_flow_opts;
 
 void weft_flow_opts_default(weft_flow_opts *o);
@@ -42,6 +43,11 @@ typedef struct weft_pkt {
      * 0 not a fragment, 1 a first fragment with more to come, 2 a later fragment (no transport header) */
     uint8_t frag;
     uint32_t frag_id;
+    /* The outermost tunnel that carried the packet (weft_tunnel) and its addresses; src/dst/ports are
+     * the innermost packet's. tunnel_depth counts the tunnels opened (the parser stops at a limit). */
+    uint8_t tunnel, tunnel_depth;
+    weft_ip outer_src, outer_dst;
+    bool decap; /* parser setting: open tunnels (weft_parse_frame's decap_tunnels) */
 } weft_pkt;
 
 typedef struct weft_flow_builder weft_flow_builder;

@@ -43,7 +43,7 @@ int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
     for (int d = 0; d < 2; d++)
         for (size_t i = 0; i < sizeof dir_cols / sizeof dir_cols[0]; i++)
             if (fprintf(f, ",%s_%s", d ? "bwd" : "fwd", dir_cols[i]) < 0) return -1;
-    if (fputs(",has_stats,label,detail,category\n", f) < 0) return -1;
+    if (fputs(",has_stats,label,detail,category,tunnel,outer_src,outer_dst\n", f) < 0) return -1;
 
     char a[64], b[64];
     for (size_t i = 0; i < t->n; i++) {
@@ -56,8 +56,15 @@ int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
         if (write_dir(f, &fl->fwd) || write_dir(f, &fl->bwd)) return -1;
         if (fprintf(f, ",%d,", fl->has_stats ? 1 : 0) < 0) return -1;
         if (write_text(f, fl->label) || putc(',', f) == EOF || write_text(f, fl->detail) || putc(',', f) == EOF ||
-            write_text(f, fl->category) || putc('\n', f) == EOF)
+            write_text(f, fl->category))
             return -1;
+        if (fl->tunnel) {
+            weft_ip_format(&fl->outer_src, a, sizeof a);
+            weft_ip_format(&fl->outer_dst, b, sizeof b);
+            if (fprintf(f, ",%s,%s,%s\n", weft_tunnel_name(fl->tunnel), a, b) < 0) return -1;
+        } else if (fputs(",,,\n", f) < 0) {
+            return -1;
+        }
     }
     return ferror(f) ? -1 : 0;
 }
@@ -71,6 +78,7 @@ enum {
     C_BWD = C_FWD + 9,
     C_HAS_STATS = C_BWD + 9,
     C_LABEL, C_DETAIL, C_CATEGORY,
+    C_TUNNEL, C_OUTER_SRC, C_OUTER_DST, /* optional: absent means no tunnel, never warned about */
     C_COUNT
 };
 enum { D_PACKETS, D_BYTES, D_MIN, D_MAX, D_MEAN, D_IAT, D_FLAGS, D_FIRST, D_LAST };
@@ -82,6 +90,7 @@ static const char *const col_names[C_COUNT] = {
     "bwd_packets", "bwd_bytes", "bwd_min_size", "bwd_max_size", "bwd_mean_size", "bwd_mean_iat", "bwd_flags",
     "bwd_first", "bwd_last",
     "has_stats", "label", "detail", "category",
+    "tunnel", "outer_src", "outer_dst",
 };
 
 typedef struct field {
@@ -342,7 +351,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
                     col_names[required[i]]);
             goto out;
         }
-    for (int i = 0; i < C_COUNT; i++)
+    for (int i = 0; i < C_TUNNEL; i++)
         if (col[i] < 0)
             weft_report_warn(rep, WEFT_CSV_MISSING_COLUMN, path, "line", line,
                              "no '%s' column; its values default to %s", col_names[i],
@@ -386,6 +395,15 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
         else if (col[C_DURATION] >= 0 && !parse_f64(F(C_DURATION), &fl.duration)) c = C_DURATION;
         else if (col[C_HAS_STATS] >= 0 && !(parse_u64(F(C_HAS_STATS), 1, &v) && ((fl.has_stats = v != 0), 1)))
             c = C_HAS_STATS;
+        if (c < 0 && col[C_TUNNEL] >= 0 && F(C_TUNNEL)[0]) {
+            int tun = weft_tunnel_parse(F(C_TUNNEL));
+            if (tun < 0) c = C_TUNNEL;
+            else fl.tunnel = (uint8_t)tun;
+        }
+        if (c < 0 && col[C_OUTER_SRC] >= 0 && F(C_OUTER_SRC)[0] && !weft_ip_parse(F(C_OUTER_SRC), &fl.outer_src))
+            c = C_OUTER_SRC;
+        if (c < 0 && col[C_OUTER_DST] >= 0 && F(C_OUTER_DST)[0] && !weft_ip_parse(F(C_OUTER_DST), &fl.outer_dst))
+            c = C_OUTER_DST;
         if (c >= 0) {
             snprintf(why, sizeof why, "%s '%.46s' is not a valid value", col_names[c], F(c));
             reason = why;

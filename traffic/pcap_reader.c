@@ -60,6 +60,166 @@ static weft_frame_result parse_l4(const uint8_t *l4, uint32_t n, weft_pkt *p, co
     return WEFT_FRAME_OK;
 }
 
+/* Tunnels (weft_flow_opts.decap): the inner packet is the one reported, the outermost tunnel is kept.
+ * A tunnel is opened only when its header checks out (version, flags, message type); otherwise the
+ * packet stays the outer flow it looks like. Nesting stops after MAX_TUNNEL_DEPTH tunnels. */
+#define MAX_TUNNEL_DEPTH 4
+enum { UDP_VXLAN = 4789, UDP_GENEVE = 6081, UDP_GTPU = 2152 };
+
+static weft_frame_result parse_ip(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why);
+static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why);
+static weft_frame_result parse_ipv6(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why);
+static weft_frame_result parse_ethertype(uint16_t type, const uint8_t *d, uint32_t n, weft_pkt *p,
+                                         const char **why);
+
+static weft_frame_result parse_ethernet(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
+    if (n < 14) FAIL(WEFT_FRAME_MALFORMED, "Ethernet header cut short");
+    uint16_t type = rd16(d + 12);
+    if (type < 0x0600) FAIL(WEFT_FRAME_NOT_IP, "802.3 length frame (no IP)");
+    return parse_ethertype(type, d + 14, n - 14, p, why);
+}
+
+/* Enters a tunnel of type `tun`: the first one keeps the outer addresses. */
+static void enter_tunnel(weft_pkt *p, int tun)
+{
+    if (p->tunnel_depth++ == 0) {
+        p->tunnel = (uint8_t)tun;
+        p->outer_src = p->src;
+        p->outer_dst = p->dst;
+    }
+}
+
+/* PPP inside PPTP's enhanced GRE: address and control (ff 03) may be left out, the protocol may be
+ * compressed to one byte (an odd first byte). */
+static weft_frame_result parse_ppp(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
+    if (n >= 2 && d[0] == 0xff && d[1] == 0x03) d += 2, n -= 2;
+    if (n < 1) FAIL(WEFT_FRAME_MALFORMED, "PPP header cut short");
+    uint16_t proto = d[0];
+    uint32_t hl = 1;
+    if (!(d[0] & 1)) {
+        if (n < 2) FAIL(WEFT_FRAME_MALFORMED, "PPP header cut short");
+        proto = rd16(d), hl = 2;
+    }
+    if (proto == 0x0021) return parse_ipv4(d + hl, n - hl, p, why);
+    if (proto == 0x0057) return parse_ipv6(d + hl, n - hl, p, why);
+    FAIL(WEFT_FRAME_NOT_IP, "PPP frame without IP");
+}
+
+/* GRE (RFC 2784 / 2890) carrying IP, Ethernet or ERSPAN I / II / III; version 1 (PPTP, RFC 2637)
+ * carrying PPP. */
+static weft_frame_result parse_gre(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why, bool *opened)
+{
+    if (n < 4) return WEFT_FRAME_OK;
+    uint16_t flags = rd16(d), type = rd16(d + 2);
+    if ((flags & 7) == 1 && type == 0x880b && (flags & 0x2000)) {
+        /* enhanced GRE: payload length and call ID (the K bit is set), sequence (S) and ack (A) numbers */
+        uint32_t hl = 8 + (flags & 0x1000 ? 4 : 0) + (flags & 0x0080 ? 4 : 0);
+        if (n < hl) FAIL(WEFT_FRAME_MALFORMED, "PPTP GRE header cut short");
+        if (rd16(d + 4) == 0 || n == hl) return WEFT_FRAME_OK; /* an acknowledgement only: stays the GRE flow */
+        *opened = true;
+        enter_tunnel(p, WEFT_TUNNEL_GRE);
+        return parse_ppp(d + hl, n - hl, p, why);
+    }
+    if ((flags & 7) != 0 || (flags & 0x4000)) return WEFT_FRAME_OK; /* version, or the reserved R bit */
+    uint32_t hl = 4 + (flags & 0x8000 ? 4 : 0) + (flags & 0x2000 ? 4 : 0) + (flags & 0x1000 ? 4 : 0);
+    if (n < hl) FAIL(WEFT_FRAME_MALFORMED, "GRE header cut short");
+    d += hl, n -= hl;
+    *opened = true;
+    switch (type) {
+    case 0x6558: /* transparent Ethernet bridging */
+        enter_tunnel(p, WEFT_TUNNEL_GRE);
+        return parse_ethernet(d, n, p, why);
+    case 0x88be: /* ERSPAN type II (8-byte header when sequenced), type I without it */
+        enter_tunnel(p, WEFT_TUNNEL_ERSPAN);
+        if (flags & 0x1000) {
+            if (n < 8) FAIL(WEFT_FRAME_MALFORMED, "ERSPAN II header cut short");
+            d += 8, n -= 8;
+        }
+        return parse_ethernet(d, n, p, why);
+    case 0x22eb: /* ERSPAN type III: 12 bytes, 8 more when the O flag says a platform subheader follows */
+        enter_tunnel(p, WEFT_TUNNEL_ERSPAN);
+        if (n < 12) FAIL(WEFT_FRAME_MALFORMED, "ERSPAN III header cut short");
+        {
+            uint32_t eh = 12 + (d[11] & 1 ? 8 : 0);
+            if (n < eh) FAIL(WEFT_FRAME_MALFORMED, "ERSPAN III platform subheader cut short");
+            d += eh, n -= eh;
+        }
+        return parse_ethernet(d, n, p, why);
+    default: /* IPv4, IPv6, MPLS, ... by their Ethernet type */
+        enter_tunnel(p, WEFT_TUNNEL_GRE);
+        return parse_ethertype(type, d, n, p, why);
+    }
+}
+
+/* UDP tunnels by their well-known destination port (GTP-U by either port: both ends use 2152). */
+static weft_frame_result parse_udp_tunnel(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why, bool *opened)
+{
+    if (n < 8) return WEFT_FRAME_OK;
+    uint16_t sport = rd16(d), dport = rd16(d + 2);
+    const uint8_t *u = d + 8;
+    uint32_t un = n - 8;
+    if (dport == UDP_VXLAN) {
+        if (un < 8 || !(u[0] & 0x08)) return WEFT_FRAME_OK; /* the I flag: a valid network identifier */
+        *opened = true;
+        enter_tunnel(p, WEFT_TUNNEL_VXLAN);
+        return parse_ethernet(u + 8, un - 8, p, why);
+    }
+    if (dport == UDP_GENEVE) {
+        if (un < 8 || (u[0] >> 6) != 0) return WEFT_FRAME_OK; /* version 0 */
+        uint32_t gl = 8 + (uint32_t)(u[0] & 0x3f) * 4;
+        if (un < gl) FAIL(WEFT_FRAME_MALFORMED, "Geneve options cut short");
+        *opened = true;
+        enter_tunnel(p, WEFT_TUNNEL_GENEVE);
+        uint16_t type = rd16(u + 2);
+        if (type == 0x6558) return parse_ethernet(u + gl, un - gl, p, why);
+        return parse_ethertype(type, u + gl, un - gl, p, why);
+    }
+    if (dport == UDP_GTPU || sport == UDP_GTPU) {
+        /* version 1, protocol type GTP, message T-PDU (user data); echo and error indications stay UDP */
+        if (un < 8 || (u[0] >> 5) != 1 || !(u[0] & 0x10) || u[1] != 0xff) return WEFT_FRAME_OK;
+        uint32_t gl = 8;
+        if (u[0] & 0x07) { /* sequence number, N-PDU number, next extension type */
+            if (un < 12) FAIL(WEFT_FRAME_MALFORMED, "GTP-U optional fields cut short");
+            gl = 12;
+            uint8_t next = (u[0] & 0x04) ? u[11] : 0;
+            while (next) { /* extension headers: length in 4-byte units, next type in the last byte */
+                if (un < gl + 1 || u[gl] == 0) FAIL(WEFT_FRAME_MALFORMED, "GTP-U extension header cut short");
+                uint32_t el = (uint32_t)u[gl] * 4;
+                if (un < gl + el) FAIL(WEFT_FRAME_MALFORMED, "GTP-U extension header cut short");
+                next = u[gl + el - 1];
+                gl += el;
+            }
+        }
+        *opened = true;
+        enter_tunnel(p, WEFT_TUNNEL_GTPU);
+        if (un == gl) FAIL(WEFT_FRAME_NOT_IP, "GTP-U packet without payload");
+        return parse_ip(u + gl, un - gl, p, why);
+    }
+    return WEFT_FRAME_OK;
+}
+
+/* The payload of an unfragmented IP packet whose protocol is p->proto: a tunnel's inner packet when it
+ * is one (*opened set, the inner packet's result returned); a tunnel header that is cut short is
+ * that packet's error; anything else returns WEFT_FRAME_OK with *opened false and changes nothing. */
+static weft_frame_result decap(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why, bool *opened)
+{
+    *opened = false;
+    if (!p->decap || p->frag || p->tunnel_depth >= MAX_TUNNEL_DEPTH) return WEFT_FRAME_OK;
+    switch (p->proto) {
+    case 4:
+    case 41:
+        if (n < 1 || (d[0] >> 4) != (p->proto == 4 ? 4 : 6)) return WEFT_FRAME_OK;
+        *opened = true;
+        enter_tunnel(p, p->proto == 4 ? WEFT_TUNNEL_IPIP : WEFT_TUNNEL_IP6IP);
+        return parse_ip(d, n, p, why);
+    case 47: return parse_gre(d, n, p, why, opened);
+    case 17: return parse_udp_tunnel(d, n, p, why, opened);
+    default: return WEFT_FRAME_OK;
+    }
+}
+
 static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
 {
     if (n < 20) FAIL(WEFT_FRAME_MALFORMED, "IPv4 header cut short");
@@ -86,7 +246,9 @@ static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, c
     if (frag & 0x2000) p->frag = 1;
     /* Transport header: within what was captured and within the IP length (padding is not data). */
     uint32_t avail = n < total ? n : total;
-    return parse_l4(d + ihl, avail - ihl, p, why);
+    bool opened;
+    weft_frame_result r = decap(d + ihl, avail - ihl, p, why, &opened);
+    return opened || r != WEFT_FRAME_OK ? r : parse_l4(d + ihl, avail - ihl, p, why);
 }
 
 static weft_frame_result parse_ipv6(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
@@ -140,7 +302,9 @@ static weft_frame_result parse_ipv6(const uint8_t *d, uint32_t n, weft_pkt *p, c
     }
     p->proto = nh;
     if (off > end) FAIL(WEFT_FRAME_MALFORMED, "IPv6 extension headers run past the packet");
-    return parse_l4(d + off, end - off, p, why);
+    bool opened;
+    weft_frame_result r = decap(d + off, end - off, p, why, &opened);
+    return opened || r != WEFT_FRAME_OK ? r : parse_l4(d + off, end - off, p, why);
 }
 
 /* An IP packet whose version is given by its first nibble. */
@@ -193,16 +357,21 @@ static weft_frame_result parse_ethertype(uint16_t type, const uint8_t *d, uint32
     }
 }
 
-weft_frame_result weft_parse_frame(int dlt, const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+static weft_frame_result parse_link(int dlt, const uint8_t *d, uint32_t n, weft_pkt *p, const char **why);
+
+weft_frame_result weft_parse_frame(int dlt, const uint8_t *d, uint32_t n, bool decap_tunnels, weft_pkt *p,
+                                   const char **why)
 {
     memset(p, 0, sizeof *p);
+    p->decap = decap_tunnels;
+    return parse_link(dlt, d, n, p, why);
+}
+
+static weft_frame_result parse_link(int dlt, const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
+{
     switch (dlt) {
-    case DLT_EN10MB: {
-        if (n < 14) FAIL(WEFT_FRAME_MALFORMED, "Ethernet header cut short");
-        uint16_t type = rd16(d + 12);
-        if (type < 0x0600) FAIL(WEFT_FRAME_NOT_IP, "802.3 length frame (no IP)");
-        return parse_ethertype(type, d + 14, n - 14, p, why);
-    }
+    case DLT_EN10MB:
+        return parse_ethernet(d, n, p, why);
     case DLT_LINUX_SLL:
         if (n < 16) FAIL(WEFT_FRAME_MALFORMED, "Linux cooked (SLL) header cut short");
         return parse_ethertype(rd16(d + 14), d + 16, n - 16, p, why);
@@ -238,7 +407,7 @@ weft_frame_result weft_parse_frame(int dlt, const uint8_t *d, uint32_t n, weft_p
         int inner = (int)((uint32_t)d[4] | (uint32_t)d[5] << 8 | (uint32_t)d[6] << 16 | (uint32_t)d[7] << 24);
         if (hl < 8 || hl > n) FAIL(WEFT_FRAME_MALFORMED, "PPI header length out of range");
         if (inner == DLT_PPI) FAIL(WEFT_FRAME_MALFORMED, "PPI inside PPI");
-        return weft_parse_frame(inner, d + hl, n - hl, p, why);
+        return parse_link(inner, d + hl, n - hl, p, why);
     }
     case DLT_NULL:
     case 108: /* DLT_LOOP: the 4-byte family field (host or network order) then IP */
@@ -332,7 +501,7 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
         weft_pkt p;
         const char *why = NULL;
         uint32_t caplen = h->caplen;
-        weft_frame_result fr = weft_parse_frame(dlt, data, caplen, &p, &why);
+        weft_frame_result fr = weft_parse_frame(dlt, data, caplen, opts ? opts->decap : true, &p, &why);
         if (fr == WEFT_FRAME_OK && p.frag == 1) {
             frag_slot *s = &frags[frag_index(&p)];
             s->src = p.src, s->dst = p.dst, s->id = p.frag_id, s->proto = p.proto;

@@ -3,6 +3,10 @@
  *
  * Link types: Ethernet (with stacked 802.1Q / 802.1ad VLAN tags, PPPoE session, MPLS), Linux cooked
  * SLL and SLL2, raw IP (DLT_RAW, LINKTYPE_IPV4 / IPV6), BSD loopback (DLT_NULL / DLT_LOOP).
+ * Tunnels (unless weft_flow_opts.decap is off): IP-in-IP and IPv6-in-IP (protocols 4 and 41), GRE
+ * carrying IP or Ethernet, ERSPAN I / II / III, VXLAN (UDP 4789), Geneve (UDP 6081) and GTP-U T-PDUs
+ * (UDP 2152), nested up to 4 deep: the innermost packet makes the flow, the outermost tunnel's type and
+ * addresses are kept with it.
  * IPv4 (options skipped; fragments: the first carries the ports, later ones are counted and skipped
  * because they carry no transport header), IPv6 (extension headers walked). TCP / UDP / SCTP ports and
  * TCP flags; ICMP, ICMPv6 and every other protocol make flows with ports 0.
@@ -29,9 +33,10 @@ typedef enum weft_frame_result {
     WEFT_FRAME_FRAGMENT,      /* a non-first IP fragment: no transport header */
 } weft_frame_result;
 
-/* Parses one captured frame of link type `dlt` (a DLT_* value as libpcap reports it).
- * On WEFT_FRAME_OK fills *p (all but ts). `why` (may be NULL) gets a short static explanation. */
-weft_frame_result weft_parse_frame(int dlt, const uint8_t *data, uint32_t caplen, weft_pkt *p,
+/* Parses one captured frame of link type `dlt` (a DLT_* value as libpcap reports it), opening tunnels
+ * when decap_tunnels is set. On WEFT_FRAME_OK fills *p (all but ts). `why` (may be NULL) gets a short
+ * static explanation. */
+weft_frame_result weft_parse_frame(int dlt, const uint8_t *data, uint32_t caplen, bool decap_tunnels, weft_pkt *p,
                                    const char **why);
 
 /* Reads one capture file and appends its flows to t. Returns 0, or -1 when the file cannot be read at

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "traffic/flow_builder.h"
+#include "traffic/flow_csv.h"
 #include "traffic/labels.h"
 #include "traffic/log_readers.h"
 #include "traffic/pcap_reader.h"
@@ -404,6 +405,271 @@ static void test_raw_ipv6_ext(void)
 }
 
 /* The last record says 100 bytes but only 10 follow: the flow read before it stays. */
+/* ---------- tunnels ---------- */
+
+/* The inner packet every tunnel test carries: UDP 10.9.0.1:5000 -> 10.9.0.2:53 with 12 bytes of data
+ * (IPv4 length 40). */
+static void inner_udp(buf *b)
+{
+    ipv4(b, v4(10, 9, 0, 1), v4(10, 9, 0, 2), 17, 8 + 12, 3, 0);
+    udp(b, 5000, 53, 12);
+}
+
+/* Wraps the inner bytes in Ethernet / IPv4 (proto) from 192.0.2.1 to 192.0.2.2, then parses it. */
+static weft_frame_result parse_outer(const buf *inner, unsigned proto, bool decap, weft_pkt *p)
+{
+    FR.n = 0;
+    eth(&FR, 0x0800);
+    ipv4(&FR, v4(192, 0, 2, 1), v4(192, 0, 2, 2), proto, (unsigned)inner->n, 9, 0);
+    putn(&FR, inner->d, inner->n);
+    return weft_parse_frame(1, FR.d, (uint32_t)FR.n, decap, p, NULL);
+}
+
+static void check_inner(const weft_pkt *p, int tunnel)
+{
+    check_ip4(&p->src, v4(10, 9, 0, 1));
+    check_ip4(&p->dst, v4(10, 9, 0, 2));
+    CU_ASSERT_EQUAL(p->sport, 5000);
+    CU_ASSERT_EQUAL(p->dport, 53);
+    CU_ASSERT_EQUAL(p->proto, 17);
+    CU_ASSERT_EQUAL(p->ip_len, 40);
+    CU_ASSERT_EQUAL(p->tunnel, tunnel);
+    check_ip4(&p->outer_src, v4(192, 0, 2, 1));
+    check_ip4(&p->outer_dst, v4(192, 0, 2, 2));
+}
+
+static buf IN; /* a tunnel's payload */
+
+static void test_tunnels(void)
+{
+    weft_pkt p;
+    /* IP in IP */
+    IN.n = 0;
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 4, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_IPIP);
+    /* decapsulation off: the tunnel's own flow, protocol 4 without ports */
+    CU_ASSERT_EQUAL(parse_outer(&IN, 4, false, &p), WEFT_FRAME_OK);
+    check_ip4(&p.src, v4(192, 0, 2, 1));
+    CU_ASSERT_EQUAL(p.proto, 4);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_NONE);
+    /* protocol 4 whose payload is not IPv4: stays the outer packet */
+    IN.d[0] = 0x65;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 4, true, &p), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.proto, 4);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_NONE);
+
+    /* IPv6 in IPv4 (6in4) */
+    IN.n = 0;
+    ipv6(&IN, V6A, V6B, 17, 8 + 4);
+    udp(&IN, 7000, 8000, 4);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 41, true, &p), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(memcmp(p.src.b, V6A, 16), 0);
+    CU_ASSERT_EQUAL(p.sport, 7000);
+    CU_ASSERT_EQUAL(p.ip_version, 6);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_IP6IP);
+    check_ip4(&p.outer_src, v4(192, 0, 2, 1));
+
+    /* GRE with key and sequence number, carrying IPv4 */
+    IN.n = 0;
+    put16be(&IN, 0x3000);
+    put16be(&IN, 0x0800);
+    put32be(&IN, 77);
+    put32be(&IN, 1);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_GRE);
+    /* GRE cut inside its optional fields */
+    IN.n = 6;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_MALFORMED);
+    /* GRE transparent Ethernet bridging with a VLAN tag inside */
+    IN.n = 0;
+    put16be(&IN, 0);
+    put16be(&IN, 0x6558);
+    eth(&IN, 0x8100);
+    put16be(&IN, 42);
+    put16be(&IN, 0x0800);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_GRE);
+    /* ERSPAN II (GRE with a sequence number, 8-byte ERSPAN header) */
+    IN.n = 0;
+    put16be(&IN, 0x1000);
+    put16be(&IN, 0x88be);
+    put32be(&IN, 5);
+    put32be(&IN, 0x10000001);
+    put32be(&IN, 0);
+    eth(&IN, 0x0800);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_ERSPAN);
+    /* ERSPAN III with the platform subheader (O flag) */
+    IN.n = 0;
+    put16be(&IN, 0x1000);
+    put16be(&IN, 0x22eb);
+    put32be(&IN, 5);
+    put32be(&IN, 0x20000001);
+    put32be(&IN, 12345);
+    put32be(&IN, 1); /* ... O = 1 */
+    zeros(&IN, 8);
+    eth(&IN, 0x0800);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_ERSPAN);
+    /* PPTP enhanced GRE carrying PPP / IPv4; an acknowledgement alone stays the GRE flow */
+    IN.n = 0;
+    put16be(&IN, 0x3081);
+    put16be(&IN, 0x880b);
+    put16be(&IN, 4 + 40);
+    put16be(&IN, 7);
+    put32be(&IN, 1);
+    put32be(&IN, 0);
+    put16be(&IN, 0xff03);
+    put16be(&IN, 0x0021);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_GRE);
+    IN.n = 16;
+    IN.d[4] = IN.d[5] = 0;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 47, true, &p), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.proto, 47);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_NONE);
+
+    /* VXLAN: UDP to 4789, 8-byte header with the I flag, Ethernet inside */
+    IN.n = 0;
+    put16be(&IN, 40000);
+    put16be(&IN, 4789);
+    put16be(&IN, 8 + 8 + 14 + 40);
+    put16be(&IN, 0);
+    put32be(&IN, 0x08000000);
+    put32be(&IN, 0x00123400);
+    eth(&IN, 0x0800);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_VXLAN);
+    /* without the I flag it is not VXLAN: the outer UDP flow */
+    IN.d[8] = 0;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.dport, 4789);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_NONE);
+
+    /* Geneve with 8 bytes of options, carrying IPv4 directly */
+    IN.n = 0;
+    put16be(&IN, 40000);
+    put16be(&IN, 6081);
+    put16be(&IN, 8 + 16 + 40);
+    put16be(&IN, 0);
+    put8(&IN, 2); /* version 0, 2 option words */
+    put8(&IN, 0);
+    put16be(&IN, 0x0800);
+    put32be(&IN, 0x00abcd00);
+    zeros(&IN, 8);
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_GENEVE);
+    /* options longer than the packet */
+    IN.n = 8 + 12;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_MALFORMED);
+
+    /* GTP-U T-PDU with a sequence number and one extension header (PDU session container) */
+    IN.n = 0;
+    put16be(&IN, 2152);
+    put16be(&IN, 2152);
+    put16be(&IN, 8 + 12 + 4 + 40);
+    put16be(&IN, 0);
+    put8(&IN, 0x36); /* version 1, PT, E and S */
+    put8(&IN, 0xff);
+    put16be(&IN, 4 + 4 + 40);
+    put32be(&IN, 0x11223344);
+    put16be(&IN, 1); /* sequence */
+    put8(&IN, 0);    /* N-PDU */
+    put8(&IN, 0x85); /* next extension: PDU session container */
+    put8(&IN, 1);    /* 4 bytes */
+    put8(&IN, 0);
+    put8(&IN, 9);
+    put8(&IN, 0); /* no further extension */
+    inner_udp(&IN);
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_OK);
+    check_inner(&p, WEFT_TUNNEL_GTPU);
+    /* an extension header of length 0 would never end: malformed */
+    IN.d[8 + 12] = 0;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_MALFORMED);
+    /* a GTP-U echo request is not user data: the UDP flow itself */
+    IN.d[8 + 1] = 1;
+    CU_ASSERT_EQUAL(parse_outer(&IN, 17, true, &p), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.dport, 2152);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_NONE);
+
+    /* Nested: IP-in-IP five deep. Four tunnels are opened; the outermost is the one kept. */
+    IN.n = 0;
+    for (int k = 0; k < 5; k++) ipv4(&IN, v4(172, 16, 0, (unsigned)k), v4(172, 17, 0, (unsigned)k), 4, 0, 1, 0);
+    inner_udp(&IN);
+    for (int k = 0; k < 5; k++) { /* fix the total lengths from the inside out */
+        size_t off = (size_t)k * 20;
+        unsigned len = (unsigned)(IN.n - off);
+        IN.d[off + 2] = (uint8_t)(len >> 8), IN.d[off + 3] = (uint8_t)len;
+    }
+    CU_ASSERT_EQUAL(parse_outer(&IN, 4, true, &p), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.tunnel, WEFT_TUNNEL_IPIP);
+    CU_ASSERT_EQUAL(p.tunnel_depth, 4);
+    CU_ASSERT_EQUAL(p.proto, 4); /* the fourth tunnel's packet, still carrying IP-in-IP */
+    check_ip4(&p.src, v4(172, 16, 0, 3));
+    check_ip4(&p.outer_src, v4(192, 0, 2, 1));
+
+    /* Through the reader and the CSV: both directions of the inner conversation are one flow carrying
+     * the tunnel, and the tunnel columns survive a round trip. */
+    F.n = 0;
+    pcap_header(&F, 1);
+    IN.n = 0;
+    inner_udp(&IN);
+    parse_outer(&IN, 4, true, &p);
+    pcap_record(&F, 100, 0, &FR);
+    IN.n = 0;
+    ipv4(&IN, v4(10, 9, 0, 2), v4(10, 9, 0, 1), 17, 8 + 12, 3, 0);
+    udp(&IN, 53, 5000, 12);
+    parse_outer(&IN, 4, true, &p);
+    pcap_record(&F, 100, 500000, &FR);
+    weft_flow_table t;
+    weft_read_report r;
+    CU_ASSERT_EQUAL(read_capture(&F, NULL, &t, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(t.n, 1);
+    CU_ASSERT_EQUAL(t.flows[0].fwd.packets, 1);
+    CU_ASSERT_EQUAL(t.flows[0].bwd.packets, 1);
+    CU_ASSERT_EQUAL(t.flows[0].tunnel, WEFT_TUNNEL_IPIP);
+    check_ip4(&t.flows[0].outer_dst, v4(192, 0, 2, 2));
+    char *path = write_text("", ".csv");
+    FILE *fo = fopen(path, "w");
+    CU_ASSERT_EQUAL(weft_flow_csv_write(fo, &t), 0);
+    fclose(fo);
+    weft_flow_table u;
+    weft_flow_table_init(&u);
+    weft_read_report r2;
+    weft_report_init(&r2);
+    char err[256];
+    CU_ASSERT_EQUAL(weft_flow_csv_read(path, &u, &r2, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(r2.warnings, 0);
+    CU_ASSERT_EQUAL_FATAL(u.n, 1);
+    CU_ASSERT_EQUAL(u.flows[0].tunnel, WEFT_TUNNEL_IPIP);
+    check_ip4(&u.flows[0].outer_src, v4(192, 0, 2, 1));
+    check_ip4(&u.flows[0].outer_dst, v4(192, 0, 2, 2));
+    remove(path);
+    free(path);
+    weft_flow_table_free(&u);
+    weft_flow_table_free(&t);
+    weft_flow_opts o;
+    weft_flow_opts_default(&o);
+    o.decap = false;
+    CU_ASSERT_EQUAL(read_capture(&F, &o, &t, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(t.n, 1);
+    CU_ASSERT_EQUAL(t.flows[0].proto, 4);
+    CU_ASSERT_EQUAL(t.flows[0].tunnel, WEFT_TUNNEL_NONE);
+    weft_flow_table_free(&t);
+    CU_ASSERT_STRING_EQUAL(weft_tunnel_name(WEFT_TUNNEL_GTPU), "gtp-u");
+    CU_ASSERT_EQUAL(weft_tunnel_parse("vxlan"), WEFT_TUNNEL_VXLAN);
+    CU_ASSERT_EQUAL(weft_tunnel_parse(""), WEFT_TUNNEL_NONE);
+    CU_ASSERT_EQUAL(weft_tunnel_parse("nope"), -1);
+}
+
 static void test_truncated_last_record(void)
 {
     uint32_t c = v4(10, 1, 0, 1), s = v4(10, 1, 0, 2);
@@ -606,7 +872,7 @@ static void test_malformed(void)
         uint8_t *copy = malloc(n ? n : 1);
         memcpy(copy, FR.d, n);
         weft_pkt p;
-        weft_frame_result res = weft_parse_frame(1, copy, n, &p, NULL);
+        weft_frame_result res = weft_parse_frame(1, copy, n, true, &p, NULL);
         CU_ASSERT(n >= 14 + 20 + 14 ? res == WEFT_FRAME_OK : res == WEFT_FRAME_MALFORMED);
         free(copy);
     }
@@ -1070,6 +1336,7 @@ static void test_ndpi_flow_count(void)
     }
     size_t ours = 0, theirs = 0, ours_notimeout = 0, files = 0, labelled = 0;
     weft_flow_opts none;
+    weft_flow_opts_default(&none);
     none.idle_timeout = 1e12;
     none.active_timeout = 1e12;
     struct dirent *e;
@@ -1120,6 +1387,7 @@ int main(void)
     CU_add_test(s, "Linux SLL ICMP", test_sll_icmp);
     CU_add_test(s, "Linux SLL2 IPv6 UDP", test_sll2_ipv6_udp);
     CU_add_test(s, "raw IPv6 with extension headers", test_raw_ipv6_ext);
+    CU_add_test(s, "tunnels: IP-in-IP, 6in4, GRE, ERSPAN, PPTP, VXLAN, Geneve, GTP-U, nesting", test_tunnels);
     CU_add_test(s, "truncated last record", test_truncated_last_record);
     CU_add_test(s, "unknown link type", test_unknown_link_type);
     CU_add_test(s, "timestamp going backwards", test_backwards_timestamp);
