@@ -41,6 +41,8 @@ static void flows_help(FILE *f)
             "  --active-timeout S     a flow ends after lasting S seconds (default %g)\n"
             "                         (TCP flows also end after FIN from both sides or RST: a later SYN\n"
             "                         of the same 5-tuple starts a new flow)\n"
+            "  --ignore-vlan          merge flows that differ only by VLAN ID (by default the VLAN is part\n"
+            "                         of the flow key; the vlan column keeps the first packet's)\n"
             "  --no-decap             report tunnelled packets by the tunnel's own addresses (by default\n"
             "                         IP-in-IP, 6in4, GRE, PPTP, ERSPAN, VXLAN, Geneve and GTP-U packets make\n"
             "                         the inner packet's flow; the columns tunnel, outer_src and outer_dst\n"
@@ -140,6 +142,8 @@ int cmd_flows(int argc, char **argv)
             labels_path = argv[++i];
         } else if (strcmp(a, "--no-decap") == 0) {
             opts.decap = false;
+        } else if (strcmp(a, "--ignore-vlan") == 0) {
+            opts.ignore_vlan = true;
         } else if (strcmp(a, "--idle-timeout") == 0 || strcmp(a, "--active-timeout") == 0) {
             double v;
             if (!parse_seconds(argv[i + 1], &v)) {

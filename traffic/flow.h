@@ -71,6 +71,7 @@ typedef struct weft_flow {
     const char *category;     /* nDPI category */
     bool has_stats;           /* false for sources without per-direction sizes/iat (e.g. conversation CSV) */
     uint8_t tunnel;           /* weft_tunnel: what carried the flow's first packet */
+    uint16_t vlan;            /* VLAN ID of the flow's first packet (0: none) */
     weft_ip outer_src, outer_dst; /* the outermost tunnel's addresses (zero without a tunnel) */
 } weft_flow;
 

@@ -11,7 +11,8 @@ typedef struct fkey {
     weft_ip a, b;       /* a <= b in (address, port) order */
     uint16_t pa, pb;
     uint8_t proto;
-    uint8_t pad[3];
+    uint8_t pad;
+    uint16_t vlan;      /* 0 when the VLAN is not part of the key (untagged, or ignore_vlan) */
 } fkey;
 
 enum { ST_FIN_FWD = 1, ST_FIN_BWD = 2, ST_CLOSED = 4 };
@@ -37,6 +38,7 @@ void weft_flow_opts_default(weft_flow_opts *o)
     o->idle_timeout = WEFT_FLOW_IDLE_TIMEOUT_DEFAULT;
     o->active_timeout = WEFT_FLOW_ACTIVE_TIMEOUT_DEFAULT;
     o->decap = true;
+    o->ignore_vlan = false;
 }
 
 weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_table *out)
@@ -142,10 +144,10 @@ static double flow_last(const weft_flow *f)
     return l;
 }
 
-/* Whether flow f has the packet's 5-tuple, in either direction. */
-static inline bool same_tuple(const weft_flow *f, const weft_pkt *p)
+/* Whether flow f has the packet's 5-tuple (and VLAN, unless ignored), in either direction. */
+static inline bool same_tuple(const weft_flow *f, const weft_pkt *p, bool ignore_vlan)
 {
-    if (f->proto != p->proto) return false;
+    if (f->proto != p->proto || (!ignore_vlan && f->vlan != p->vlan)) return false;
     if (f->sport == p->sport && f->dport == p->dport && memcmp(f->src.b, p->src.b, 16) == 0 &&
         memcmp(f->dst.b, p->dst.b, 16) == 0)
         return true;
@@ -167,6 +169,7 @@ static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
     f.start = p->ts;
     f.has_stats = true;
     f.tunnel = p->tunnel;
+    f.vlan = p->vlan;
     f.outer_src = p->outer_src;
     f.outer_dst = p->outer_dst;
     if (weft_flow_table_push(b->out, &f) != 0) return -1;
@@ -186,6 +189,7 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
         k.a = p->dst, k.pa = p->dport, k.b = p->src, k.pb = p->sport;
     }
     k.proto = p->proto;
+    k.vlan = b->opts.ignore_vlan ? 0 : p->vlan;
     uint64_t h = key_hash(&k);
     size_t i = h & (b->cap - 1);
     entry *e;
@@ -193,7 +197,7 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
         e = &b->slots[i];
         if (!e->hash) break;
         /* indexed only when a slot is taken: the table is still NULL before the first flow */
-        if (e->hash == h && same_tuple(&b->out->flows[b->first + e->flow], p)) break;
+        if (e->hash == h && same_tuple(&b->out->flows[b->first + e->flow], p, b->opts.ignore_vlan)) break;
         i = (i + 1) & (b->cap - 1);
     }
     bool is_new = !e->hash;

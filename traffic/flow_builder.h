@@ -2,7 +2,8 @@
  * traffic/flow_builder.h — packets → bidirectional 5-tuple flows.
  *
  * Both directions of a conversation map to one flow through a canonical key (the lower (address, port)
- * end first); the flow's src is the sender of its first packet. A flow ends
+ * end first, the protocol, and the VLAN ID unless ignore_vlan); the flow's src is the sender of its
+ * first packet. A flow ends
  *   - when no packet arrived for idle_timeout seconds (default 120),
  *   - when it has lasted active_timeout seconds (default 1800),
  *   - for TCP, after a FIN from both sides or a RST: a later packet of the same 5-tuple that carries a
@@ -26,6 +27,8 @@ typedef struct weft_flow_opts {
     double idle_timeout;   /* seconds; > 0 */
     double active_timeout; /* seconds; > 0 */
     bool decap;            /* report tunnelled packets by their inner flow (default true) */
+    bool ignore_vlan;      /* merge flows that differ only by VLAN ID (default false: the VLAN is part
+                            * of the key, so one address plan reused on two VLANs stays two flows) */
 } weft_flow_opts;
 
 void weft_flow_opts_default(weft_flow_opts *o);
@@ -48,6 +51,7 @@ typedef struct weft_pkt {
     uint8_t tunnel, tunnel_depth;
     weft_ip outer_src, outer_dst;
     bool decap; /* parser setting: open tunnels (weft_parse_frame's decap_tunnels) */
+    uint16_t vlan; /* VLAN ID of the frame's first 802.1Q / 802.1ad tag (0: untagged or priority only) */
 } weft_pkt;
 
 typedef struct weft_flow_builder weft_flow_builder;

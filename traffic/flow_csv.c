@@ -43,7 +43,7 @@ int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
     for (int d = 0; d < 2; d++)
         for (size_t i = 0; i < sizeof dir_cols / sizeof dir_cols[0]; i++)
             if (fprintf(f, ",%s_%s", d ? "bwd" : "fwd", dir_cols[i]) < 0) return -1;
-    if (fputs(",has_stats,label,detail,category,tunnel,outer_src,outer_dst\n", f) < 0) return -1;
+    if (fputs(",has_stats,label,detail,category,tunnel,outer_src,outer_dst,vlan\n", f) < 0) return -1;
 
     char a[64], b[64];
     for (size_t i = 0; i < t->n; i++) {
@@ -61,10 +61,11 @@ int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
         if (fl->tunnel) {
             weft_ip_format(&fl->outer_src, a, sizeof a);
             weft_ip_format(&fl->outer_dst, b, sizeof b);
-            if (fprintf(f, ",%s,%s,%s\n", weft_tunnel_name(fl->tunnel), a, b) < 0) return -1;
-        } else if (fputs(",,,\n", f) < 0) {
+            if (fprintf(f, ",%s,%s,%s", weft_tunnel_name(fl->tunnel), a, b) < 0) return -1;
+        } else if (fputs(",,,", f) < 0) {
             return -1;
         }
+        if ((fl->vlan ? fprintf(f, ",%u\n", (unsigned)fl->vlan) : fputs(",\n", f)) < 0) return -1;
     }
     return ferror(f) ? -1 : 0;
 }
@@ -78,7 +79,7 @@ enum {
     C_BWD = C_FWD + 9,
     C_HAS_STATS = C_BWD + 9,
     C_LABEL, C_DETAIL, C_CATEGORY,
-    C_TUNNEL, C_OUTER_SRC, C_OUTER_DST, /* optional: absent means no tunnel, never warned about */
+    C_TUNNEL, C_OUTER_SRC, C_OUTER_DST, C_VLAN, /* optional: absent means none, never warned about */
     C_COUNT
 };
 enum { D_PACKETS, D_BYTES, D_MIN, D_MAX, D_MEAN, D_IAT, D_FLAGS, D_FIRST, D_LAST };
@@ -90,7 +91,7 @@ static const char *const col_names[C_COUNT] = {
     "bwd_packets", "bwd_bytes", "bwd_min_size", "bwd_max_size", "bwd_mean_size", "bwd_mean_iat", "bwd_flags",
     "bwd_first", "bwd_last",
     "has_stats", "label", "detail", "category",
-    "tunnel", "outer_src", "outer_dst",
+    "tunnel", "outer_src", "outer_dst", "vlan",
 };
 
 typedef struct field {
@@ -404,6 +405,8 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
             c = C_OUTER_SRC;
         if (c < 0 && col[C_OUTER_DST] >= 0 && F(C_OUTER_DST)[0] && !weft_ip_parse(F(C_OUTER_DST), &fl.outer_dst))
             c = C_OUTER_DST;
+        if (c < 0 && col[C_VLAN] >= 0 && F(C_VLAN)[0] && !(parse_u64(F(C_VLAN), 4095, &v) && ((fl.vlan = (uint16_t)v), 1)))
+            c = C_VLAN;
         if (c >= 0) {
             snprintf(why, sizeof why, "%s '%.46s' is not a valid value", col_names[c], F(c));
             reason = why;

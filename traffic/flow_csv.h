@@ -6,8 +6,8 @@
  *   fwd_packets, fwd_bytes, fwd_min_size, fwd_max_size, fwd_mean_size, fwd_mean_iat, fwd_flags,
  *   fwd_first, fwd_last, and the same nine for bwd_, has_stats, label, detail, category,
  *   tunnel, outer_src, outer_dst (what carried the flow, weft_tunnel_name, and the outermost tunnel's
- *   addresses; empty without a tunnel; optional on reading, so files written before them still read
- *   without a warning).
+ *   addresses; empty without a tunnel), vlan (the VLAN ID, empty for none); these four are optional on
+ *   reading, so files written before them still read without a warning.
  * Doubles are printed with %.17g so reading back gives the same bits; fwd_mean_size / bwd_mean_size are
  * bytes / packets, written for people and ignored on reading. Text fields follow RFC 4180 quoting; an
  * unknown label is an empty unquoted field, an empty label is "" (so NULL and "" both survive a round

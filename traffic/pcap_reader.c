@@ -330,6 +330,7 @@ static weft_frame_result parse_ethertype(uint16_t type, const uint8_t *d, uint32
         case 0x88a8: /* 802.1ad */
         case 0x9100: /* old QinQ */
             if (n < 4) FAIL(WEFT_FRAME_MALFORMED, "VLAN tag cut short");
+            if (!p->vlan) p->vlan = rd16(d) & 0x0fff; /* the first tag that names a VLAN */
             type = rd16(d + 2);
             d += 4, n -= 4;
             continue;

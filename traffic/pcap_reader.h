@@ -6,7 +6,8 @@
  * Tunnels (unless weft_flow_opts.decap is off): IP-in-IP and IPv6-in-IP (protocols 4 and 41), GRE
  * carrying IP or Ethernet, ERSPAN I / II / III, VXLAN (UDP 4789), Geneve (UDP 6081) and GTP-U T-PDUs
  * (UDP 2152), nested up to 4 deep: the innermost packet makes the flow, the outermost tunnel's type and
- * addresses are kept with it.
+ * addresses are kept with it. The VLAN ID of a frame's first 802.1Q / 802.1ad tag is part of its flow
+ * key unless weft_flow_opts.ignore_vlan.
  * IPv4 (options skipped; fragments: the first carries the ports, later ones are counted and skipped
  * because they carry no transport header), IPv6 (extension headers walked). TCP / UDP / SCTP ports and
  * TCP flags; ICMP, ICMPv6 and every other protocol make flows with ports 0.

@@ -147,3 +147,44 @@ def test_shared_data_if_present(tmp_path):
     rows = read_csv(out)
     assert len(rows) == json.loads(r.stdout)["flows"] > 0
     assert {row["label"] for row in rows} >= {"Benign", "Malicious"}
+
+
+def vlan_udp_frame(vid, src, dst, sp, dp):
+    udp = struct.pack(">HHHH", sp, dp, 12, 0) + bytes(4)
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, ip4(src), ip4(dst))
+    return bytes(12) + struct.pack(">HHH", 0x8100, vid, 0x0800) + ip + udp
+
+
+def gre_frame(inner_src, inner_dst):
+    """IPv4 / GRE (no options) / IPv4 / UDP 1000 -> 2000, outer 192.0.2.1 -> 192.0.2.2."""
+    udp = struct.pack(">HHHH", 1000, 2000, 8, 0)
+    inner = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, ip4(inner_src), ip4(inner_dst)) + udp
+    gre = struct.pack(">HH", 0, 0x0800) + inner
+    outer = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(gre), 1, 0, 64, 47, 0, ip4("192.0.2.1"),
+                        ip4("192.0.2.2"))
+    return bytes(12) + b"\x08\x00" + outer + gre
+
+
+def test_vlan_key_and_tunnel_columns(tmp_path):
+    cap = tmp_path / "vlan.pcap"
+    cap.write_bytes(pcap([(10, 0, vlan_udp_frame(7, C, S, 5000, 53)),
+                          (10, 1000, vlan_udp_frame(8, C, S, 5000, 53)),
+                          (10, 2000, vlan_udp_frame(8, S, C, 53, 5000)),
+                          (10, 3000, gre_frame("10.1.1.1", "10.1.1.2"))]))
+    out = tmp_path / "f.csv"
+    assert run(str(cap), "-o", str(out)).returncode == 0
+    rows = read_csv(out)
+    assert [(r["vlan"], r["fwd_packets"], r["bwd_packets"]) for r in rows[:2]] == [("7", "1", "0"), ("8", "1", "1")]
+    assert (rows[2]["src"], rows[2]["proto"], rows[2]["tunnel"], rows[2]["outer_src"], rows[2]["outer_dst"]) == \
+        ("10.1.1.1", "17", "gre", "192.0.2.1", "192.0.2.2")
+    assert rows[0]["tunnel"] == "" and rows[0]["outer_src"] == ""
+    assert run(str(cap), "-o", str(out), "--ignore-vlan").returncode == 0
+    rows = read_csv(out)
+    assert len(rows) == 2 and rows[0]["fwd_packets"] == "2" and rows[0]["bwd_packets"] == "1"
+    assert run(str(cap), "-o", str(out), "--no-decap").returncode == 0
+    rows = read_csv(out)
+    assert (rows[2]["src"], rows[2]["proto"], rows[2]["tunnel"]) == ("192.0.2.1", "47", "")
+    # weft graph reads the new columns back without a warning
+    r = subprocess.run([weft_bin(), "graph", str(out), "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["read"]["warnings"] == 0

@@ -297,6 +297,35 @@ static void test_vlan_udp(void)
     CU_ASSERT_EQUAL(f->bwd.bytes, 128);
     CU_ASSERT_EQUAL(f->bwd.min_size, 128);
     CU_ASSERT_DOUBLE_EQUAL(f->duration, 0.25, EPS);
+    CU_ASSERT_EQUAL(f->vlan, 100); /* the first tag's */
+    weft_flow_table_free(&t);
+
+    /* The same conversation on VLANs 7 and 8 (a reused address plan) is two flows; a priority-only tag
+     * (VLAN 0) is no VLAN; --ignore-vlan merges them all. */
+    F.n = 0;
+    pcap_header(&F, 1);
+    for (unsigned k = 0; k < 3; k++) {
+        FR.n = 0;
+        eth(&FR, 0x8100);
+        put16be(&FR, k == 2 ? 0xa000 : 7 + k); /* k = 2: priority 5, VLAN 0 */
+        put16be(&FR, 0x0800);
+        ipv4(&FR, a, b, 17, 8 + 4, 7, 0);
+        udp(&FR, 5353, 53, 4);
+        pcap_record(&F, 100, k * 1000, &FR);
+    }
+    CU_ASSERT_EQUAL(read_capture(&F, NULL, &t, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(t.n, 3);
+    CU_ASSERT_EQUAL(t.flows[0].vlan, 7);
+    CU_ASSERT_EQUAL(t.flows[1].vlan, 8);
+    CU_ASSERT_EQUAL(t.flows[2].vlan, 0);
+    weft_flow_table_free(&t);
+    weft_flow_opts o;
+    weft_flow_opts_default(&o);
+    o.ignore_vlan = true;
+    CU_ASSERT_EQUAL(read_capture(&F, &o, &t, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(t.n, 1);
+    CU_ASSERT_EQUAL(t.flows[0].fwd.packets, 3);
+    CU_ASSERT_EQUAL(t.flows[0].vlan, 7);
     weft_flow_table_free(&t);
 }
 
@@ -650,6 +679,7 @@ static void test_tunnels(void)
     CU_ASSERT_EQUAL(r2.warnings, 0);
     CU_ASSERT_EQUAL_FATAL(u.n, 1);
     CU_ASSERT_EQUAL(u.flows[0].tunnel, WEFT_TUNNEL_IPIP);
+    CU_ASSERT_EQUAL(u.flows[0].vlan, 0);
     check_ip4(&u.flows[0].outer_src, v4(192, 0, 2, 1));
     check_ip4(&u.flows[0].outer_dst, v4(192, 0, 2, 2));
     remove(path);
