@@ -204,7 +204,8 @@ int cmd_flows(int argc, char **argv)
         }
     }
     long labelled = 0;
-    int failed_inputs = 0;
+    int failed_inputs = 0, label_files = all_labels ? 1 : 0;
+    size_t unmatched_lines = 0;
     for (int k = 0; k < n_in; k++) {
         const char *path = inputs[k];
         weft_input_format f = fmt;
@@ -242,6 +243,8 @@ int cmd_flows(int argc, char **argv)
                     status = CLI_FAIL;
                     weft_labels_free(own);
                     own = NULL;
+                } else {
+                    label_files++;
                 }
                 L = own;
             }
@@ -255,8 +258,10 @@ int cmd_flows(int argc, char **argv)
                 labelled += h;
             }
         }
+        if (own) unmatched_lines += weft_labels_unmatched(own);
         weft_labels_free(own);
     }
+    if (all_labels) unmatched_lines += weft_labels_unmatched(all_labels);
     weft_labels_free(all_labels);
 
     if (sort_flows(&t) != 0) {
@@ -293,7 +298,9 @@ int cmd_flows(int argc, char **argv)
                 n_in, failed_inputs, t.n, with_label, labelled, opts.idle_timeout, opts.active_timeout);
         weft_report_json(sf, &rep);
         if (labels_path) {
-            fputs(", \"labels_read\": ", sf);
+            fprintf(sf, ", \"label_files\": %d, \"label_lines\": %llu, \"label_lines_unmatched\": %zu, "
+                        "\"flows_without_label\": %zu, \"labels_read\": ",
+                    label_files, (unsigned long long)lrep.records, unmatched_lines, t.n - with_label);
             weft_report_json(sf, &lrep);
         }
         fputs("}\n", sf);
@@ -302,8 +309,12 @@ int cmd_flows(int argc, char **argv)
                 out_path, with_label);
         weft_report_print(sf, &rep);
         if (labels_path) {
-            fprintf(sf, "labels: %llu nDPI flow line(s) read, %ld flow(s) matched\n",
-                    (unsigned long long)lrep.records, labelled);
+            /* counts side by side, none of them an error: captures hold flows nDPI did not list (other
+             * timeouts) and nDPI lists flows these captures split differently */
+            fprintf(sf,
+                    "labels: %d label file(s) with %llu nDPI flow line(s); %ld flow(s) took a label from them, "
+                    "%zu flow(s) have no label; %zu line(s) named a 5-tuple no flow here has\n",
+                    label_files, (unsigned long long)lrep.records, labelled, t.n - with_label, unmatched_lines);
             if (lrep.skipped) weft_report_print(sf, &lrep);
         }
     }

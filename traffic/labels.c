@@ -19,6 +19,7 @@ typedef struct lentry {
     lkey k;
     const char *app, *cat;
     size_t order; /* file order: the first line of a repeated 5-tuple wins */
+    bool used;    /* some flow had this 5-tuple */
 } lentry;
 
 struct weft_labels {
@@ -233,6 +234,7 @@ long weft_labels_load_ndpi(weft_labels *L, const char *path, weft_read_report *r
         e.app = app[0] ? weft_flow_table_intern(&L->strings, app) : NULL;
         e.cat = cat[0] ? weft_flow_table_intern(&L->strings, cat) : NULL;
         e.order = L->n;
+        e.used = false;
         if ((app[0] && !e.app) || (cat[0] && !e.cat) || push_entry(L, &e) != 0) {
             free(line);
             fclose(f);
@@ -268,6 +270,7 @@ long weft_labels_apply(weft_labels *L, weft_flow_table *t, size_t from, size_t t
                 hi = mid;
         }
         if (lo == L->n || key_cmp(&L->e[lo].k, &k) != 0) continue;
+        for (size_t j = lo; j < L->n && key_cmp(&L->e[j].k, &k) == 0 && !L->e[j].used; j++) L->e[j].used = true;
         const lentry *e = &L->e[lo];
         if (e->app) {
             f->detail = weft_flow_table_intern(t, e->app);
@@ -280,6 +283,13 @@ long weft_labels_apply(weft_labels *L, weft_flow_table *t, size_t from, size_t t
         hits++;
     }
     return hits;
+}
+
+size_t weft_labels_unmatched(const weft_labels *L)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < L->n; i++) n += !L->e[i].used;
+    return n;
 }
 
 bool weft_label_from_filename(const char *path, char *label, size_t label_n, char *detail, size_t detail_n,

@@ -36,6 +36,9 @@ size_t weft_labels_count(const weft_labels *L);
  * Returns the number of flows labelled, or -1 on allocation failure. */
 long weft_labels_apply(weft_labels *L, weft_flow_table *t, size_t from, size_t to);
 
+/* Flow lines whose 5-tuple no flow passed to weft_labels_apply so far had. */
+size_t weft_labels_unmatched(const weft_labels *L);
+
 /* Parses a ustc-tfc2016 style file name (any folder; extension ignored). Returns true and fills
  * label ("Benign"/"Malware"), detail (the application or family) and *proto (6, 17, or 0 when the
  * last part is not TCP/UDP) when the name has that form. */

@@ -116,6 +116,17 @@ def test_ndpi_labels_and_zeek(capture, tmp_path):
     assert (rows[0]["fwd_bytes"], rows[0]["bwd_bytes"]) == ("60", "120")
     assert rows[1]["detail"] == "HTTP" and rows[1]["category"] == "Web"
     assert "skipped 1" in r.stderr
+    assert ("labels: 1 label file(s) with 1 nDPI flow line(s); 1 flow(s) took a label from them, 0 flow(s) "
+            "have no label; 0 line(s) named a 5-tuple no flow here has") in r.stderr
+    # a label line for a conversation the capture does not hold is counted apart, and so is the flow
+    # without a label
+    out_file.write_text(out_file.read_text() +
+                        "\t2\tUDP 10.0.0.9:1 <-> 10.0.0.8:2 [proto: 5/DNS][IP: 0/Unknown][cat: Network/14]\n")
+    r = run(str(capture), "-o", str(out), "--labels", str(tmp_path), "--json", "--no-decap")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["label_files"], d["label_lines"], d["ndpi_label_matches"], d["label_lines_unmatched"],
+            d["flows_without_label"]) == (1, 2, 1, 1, 0)
 
 
 def test_bad_command_lines_and_inputs(tmp_path, capture):
