@@ -514,6 +514,10 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
                 fr = WEFT_FRAME_OK;
             }
         }
+        if (fr == WEFT_FRAME_NOT_IP) {
+            weft_report_not_ip(r);
+            continue;
+        }
         if (fr != WEFT_FRAME_OK) {
             const char *reason = fr == WEFT_FRAME_NOT_IP        ? "not an IP packet"
                                  : fr == WEFT_FRAME_UNKNOWN_LINK ? "unknown link type"

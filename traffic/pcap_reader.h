@@ -12,7 +12,8 @@
  * because they carry no transport header), IPv6 (extension headers walked). TCP / UDP / SCTP ports and
  * TCP flags; ICMP, ICMPv6 and every other protocol make flows with ports 0.
  *
- * Bad input is counted in the report and skipped, never fatal: unknown link types, non-IP frames,
+ * Frames without IP (ARP, LLDP, STP, ...) are counted apart (report.not_ip): they are no problem.
+ * Bad input is counted in the report and skipped, never fatal: unknown link types,
  * short or malformed packets, a capture cut short (what was read before is kept), timestamps that run
  * backwards (the packet is kept, its time clamped to the latest time seen so far in the file).
  */

@@ -68,11 +68,15 @@ uint64_t weft_report_count(const weft_read_report *r, const char *reason)
     return 0;
 }
 
+void weft_report_not_ip(weft_read_report *r) { r->not_ip++; }
+
 void weft_report_print(FILE *f, const weft_read_report *r)
 {
-    fprintf(f, "read %llu file(s), %llu record(s); skipped %llu; warnings %llu\n",
-            (unsigned long long)r->files, (unsigned long long)r->records, (unsigned long long)r->skipped,
-            (unsigned long long)r->warnings);
+    fprintf(f, "read %llu file(s), %llu record(s)", (unsigned long long)r->files, (unsigned long long)r->records);
+    if (r->not_ip)
+        fprintf(f, " (%llu of them frames without IP, such as ARP, LLDP or STP: not flows, nothing wrong)",
+                (unsigned long long)r->not_ip);
+    fprintf(f, "; skipped %llu; warnings %llu\n", (unsigned long long)r->skipped, (unsigned long long)r->warnings);
     for (int i = 0; i < r->n_reasons; i++)
         fprintf(f, "  %-40s %llu\n", r->reasons[i].reason, (unsigned long long)r->reasons[i].count);
     if (r->other_reasons) fprintf(f, "  %-40s %llu\n", "(other reasons)", (unsigned long long)r->other_reasons);
@@ -99,9 +103,10 @@ static void json_str(FILE *f, const char *s)
 
 void weft_report_json(FILE *f, const weft_read_report *r)
 {
-    fprintf(f, "{\"files\": %llu, \"records\": %llu, \"skipped\": %llu, \"warnings\": %llu, \"reasons\": {",
-            (unsigned long long)r->files, (unsigned long long)r->records, (unsigned long long)r->skipped,
-            (unsigned long long)r->warnings);
+    fprintf(f, "{\"files\": %llu, \"records\": %llu, \"not_ip\": %llu, \"skipped\": %llu, \"warnings\": %llu, "
+               "\"reasons\": {",
+            (unsigned long long)r->files, (unsigned long long)r->records, (unsigned long long)r->not_ip,
+            (unsigned long long)r->skipped, (unsigned long long)r->warnings);
     for (int i = 0; i < r->n_reasons; i++) {
         if (i) fputs(", ", f);
         json_str(f, r->reasons[i].reason);

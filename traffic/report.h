@@ -26,6 +26,8 @@ typedef struct weft_read_report {
     uint64_t records;     /* packets or rows read (skipped ones included) */
     uint64_t skipped;     /* records dropped: sum of the counts in reasons[] with skip = yes */
     uint64_t warnings;    /* problems that did not drop a record (e.g. a capture cut short) */
+    uint64_t not_ip;      /* frames that carry no IP packet (ARP, LLDP, STP, ...): read, counted, not
+                           * flows, and not a problem with the input (neither skipped nor warned) */
     weft_report_reason reasons[WEFT_REPORT_MAX_REASONS]; /* per-reason counts (skips and warnings) */
     int n_reasons;
     uint64_t other_reasons; /* count of events whose reason did not fit in reasons[] */
@@ -43,6 +45,9 @@ void weft_report_skip(weft_read_report *r, const char *reason, const char *file,
 /* A problem that did not drop the record (counted under `reason`, not in `skipped`). */
 void weft_report_warn(weft_read_report *r, const char *reason, const char *file, const char *unit,
                       uint64_t where, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* A frame that carries no IP packet: counted in not_ip only. */
+void weft_report_not_ip(weft_read_report *r);
 
 /* Count of one reason (0 if never seen). */
 uint64_t weft_report_count(const weft_read_report *r, const char *reason);
