@@ -178,8 +178,10 @@ static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
     return 0;
 }
 
-int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
+int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *pin)
 {
+    weft_pkt pk = *pin; /* its time may be moved into its flow's order below */
+    const weft_pkt *p = &pk;
     if ((b->used + 1) * 2 > b->cap && grow(b) != 0) return -1;
     fkey k;
     memset(&k, 0, sizeof k);
@@ -207,6 +209,10 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p)
         b->used++;
     } else {
         const weft_flow *cur = &b->out->flows[b->first + e->flow];
+        /* A packet stamped before its flow's latest (a capture whose clock stepped back) is taken at
+         * that latest time: the flow's own packets stay in order, so its duration and inter-arrival
+         * times are neither negative nor stretched by other flows' times. */
+        if (pk.ts < flow_last(cur)) pk.ts = flow_last(cur);
         bool expired = p->ts - flow_last(cur) > b->opts.idle_timeout ||
                        p->ts - cur->start > b->opts.active_timeout ||
                        ((e->state & ST_CLOSED) && (p->tcp_flags & WEFT_TCP_SYN));

@@ -35,7 +35,8 @@ void weft_flow_opts_default(weft_flow_opts *o);
 
 /* One parsed packet: what the builder needs. */
 typedef struct weft_pkt {
-    double ts;           /* seconds since the epoch; non-decreasing across calls (the reader clamps) */
+    double ts;           /* seconds since the epoch; a packet earlier than its flow's latest is counted
+                          * at that latest time (captures whose clock steps back) */
     weft_ip src, dst;
     uint16_t sport, dport; /* 0 for protocols without ports */
     uint8_t proto;

@@ -531,12 +531,11 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
             continue;
         }
         double ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-9; /* nanosecond precision */
-        if (ts < tmax) {
-            weft_report_warn(r, "timestamp runs backwards (clamped)", path, "packet", pkt_no,
+        if (ts < tmax)
+            weft_report_warn(r, "timestamp runs backwards (kept in its flow's order)", path, "packet", pkt_no,
                              "%.9f is %.9f s before an earlier packet", ts, tmax - ts);
-            ts = tmax;
-        }
-        tmax = ts;
+        else
+            tmax = ts;
         p.ts = ts;
         if (weft_flow_builder_add(b, &p) != 0) {
             snprintf(err, errn, "%s: out of memory at packet %llu", path, (unsigned long long)pkt_no);

@@ -15,7 +15,8 @@
  * Frames without IP (ARP, LLDP, STP, ...) are counted apart (report.not_ip): they are no problem.
  * Bad input is counted in the report and skipped, never fatal: unknown link types,
  * short or malformed packets, a capture cut short (what was read before is kept), timestamps that run
- * backwards (the packet is kept, its time clamped to the latest time seen so far in the file).
+ * backwards (reported with the size of the jump; the packet is kept at its own time, or at its flow's
+ * latest time when that is later, so no flow's statistics go negative or stretch).
  */
 #ifndef WEFT_TRAFFIC_PCAP_READER_H
 #define WEFT_TRAFFIC_PCAP_READER_H
