@@ -159,6 +159,7 @@ static weft_status max_body(weft_kernel_ctx *k, const pool_plan *P, const win_ge
 #undef WEFT_BODY
 
 #define AVG_TAP(off, inb, inpad, cm)                                                                  \
+    (void)(cm);                                                                                       \
     if (inb) {                                                                                        \
         double v = (double)xp[off];                                                                   \
         acc += lp ? pow(fabs(v), p) : v;                                                              \

@@ -2,7 +2,8 @@
 # scripts/test.sh — the whole test suite: set-up, a Debug build with tests (build-test/), CUnit tests,
 # ONNX's node conformance suite on every backend (WEFT_BACKENDS, default: every backend of the build),
 # the Python tests (cross-checks against ONNX Runtime, hostile inputs,
-# command-line tests), then all of it again on an ASan+UBSan build (build-asan/). Idempotent. Exits
+# command-line tests), then all of it again on an ASan+UBSan build (build-asan/), then clang's
+# ASan+UBSan build (build-clang/) on the unit tests, hostile inputs and traffic. Idempotent. Exits
 # non-zero if any stage failed; the last line is "N passed, N failed" over the stages.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -112,6 +113,7 @@ suite() {
     stage "$label: python tests" run_python_tests "$dir"
 }
 
+WEFT_APT_PACKAGES+=(clang) # the second sanitizer build
 stage "system packages" weft_install_packages
 stage "python virtualenv" setup_venv
 
@@ -124,6 +126,19 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 stage "build ASan+UBSan (build-asan/)" weft_build build-asan Debug -DWEFT_SANITIZE=ON -DWEFT_BUILD_TESTS=ON
 suite build-asan "asan"
+
+# The same sanitizers under clang, whose checks are not gcc's (pointer arithmetic on NULL, ...): the
+# unit tests and the Python suites that feed weft hostile and real traffic input. clang emits OpenMP
+# code only for its own runtime and the process keeps GNU's (oneDNN's), so here the kernels run on one
+# thread; the gcc builds above cover the threaded paths.
+run_clang_python_tests() {
+    WEFT_BIN="$WEFT_ROOT/build-clang/weft" "$PY" -m pytest -q -p no:cacheprovider tests/hostile tests/traffic
+}
+stage "build clang ASan+UBSan (build-clang/)" weft_build build-clang Debug -DCMAKE_C_COMPILER=clang \
+    -DWEFT_SANITIZE=ON -DWEFT_BUILD_TESTS=ON -DOpenMP_C_FLAGS=-fopenmp=libgomp -DOpenMP_C_LIB_NAMES=gomp \
+    -DOpenMP_gomp_LIBRARY="$(gcc -print-file-name=libgomp.so)"
+stage "clang: ctest" run_ctest build-clang
+stage "clang: python tests (hostile inputs, traffic)" run_clang_python_tests
 
 log "summary ($((SECONDS - start_all)) s)"
 printf '  %s\n' "${report[@]}"

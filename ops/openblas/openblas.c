@@ -232,6 +232,7 @@ static weft_status ob_run(const void *prepared, void *state, weft_kernel_ctx *k)
     int64_t nb = (d->rows + s->block - 1) / s->block;
     int threads = weft_kthreads(k);
     int nt = (int64_t)threads < nb ? threads : (int)nb;
+    (void)nt; /* read only by the pragma, which a compiler building no OpenMP code ignores */
     /* One block (a small product): OpenBLAS may thread it itself, over k->threads. */
     weft_cpu_set_threads(threads);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
