@@ -45,6 +45,14 @@ weft_status weft_cpu_prep_new(const weft_step_desc *s, weft_cpu_prep **out)
     return WEFT_OK;
 }
 
+weft_status weft_cpu_prepare_plain(const weft_step_desc *s, void **prepared)
+{
+    weft_cpu_prep *p = NULL;
+    weft_status st = weft_cpu_prep_new(s, &p);
+    *prepared = p;
+    return st;
+}
+
 void weft_cpu_prep_free(void *prepared) { free(prepared); }
 
 bool weft_cpu_is_op(const weft_step_desc *s, const char *domain, const char *name)

@@ -69,14 +69,6 @@ static int esm_threads(const weft_kernel_ctx *k, int64_t E, int64_t H) { return 
 
 static bool scores_ok(const weft_tview *sc) { return weft_cpu_float(sc->dtype) && (sc->rank == 1 || sc->rank == 2); }
 
-static weft_status prep(const weft_step_desc *s, void **prepared)
-{
-    weft_cpu_prep *p;
-    weft_status st = weft_cpu_prep_new(s, &p);
-    *prepared = p;
-    return st;
-}
-
 /* --- CsrEdgeSoftmax ------------------------------------------------------------------------------ */
 
 static bool csr_esm_supports(const weft_step_desc *s)
@@ -103,7 +95,7 @@ static weft_status csr_esm_run(const void *prepared, weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
-const weft_cpu_op weft_cpu_op_csr_edge_softmax = {"ai.weft", "CsrEdgeSoftmax", csr_esm_supports, prep, csr_esm_run,
+const weft_cpu_op weft_cpu_op_csr_edge_softmax = {"ai.weft", "CsrEdgeSoftmax", csr_esm_supports, weft_cpu_prepare_plain, csr_esm_run,
                                                   weft_cpu_prep_free};
 
 /* --- EdgeSoftmax --------------------------------------------------------------------------------- */
@@ -144,5 +136,5 @@ static weft_status esm_run(const void *prepared, weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
-const weft_cpu_op weft_cpu_op_edge_softmax = {"ai.weft", "EdgeSoftmax", esm_supports, prep, esm_run,
+const weft_cpu_op weft_cpu_op_edge_softmax = {"ai.weft", "EdgeSoftmax", esm_supports, weft_cpu_prepare_plain, esm_run,
                                               weft_cpu_prep_free};

@@ -91,13 +91,6 @@ static bool rowgather_supports(const weft_step_desc *s)
            weft_cpu_index(s->in_dtype[1]);
 }
 
-static weft_status prep(const weft_step_desc *s, void **prepared)
-{
-    weft_cpu_prep *p;
-    weft_status st = weft_cpu_prep_new(s, &p);
-    *prepared = p;
-    return st;
-}
 
 static weft_status rowgather_run(const void *prepared, weft_kernel_ctx *k)
 {
@@ -114,7 +107,7 @@ static weft_status rowgather_run(const void *prepared, weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
-const weft_cpu_op weft_cpu_op_row_gather = {"ai.weft", "RowGather", rowgather_supports, prep, rowgather_run,
+const weft_cpu_op weft_cpu_op_row_gather = {"ai.weft", "RowGather", rowgather_supports, weft_cpu_prepare_plain, rowgather_run,
                                             weft_cpu_prep_free};
 
 /* --- Gather, axis 0 ------------------------------------------------------------------------------ */
@@ -128,11 +121,21 @@ static bool gather_supports(const weft_step_desc *s)
     return axis == 0 || (axis < 0 && rank > 0 && axis + rank == 0);
 }
 
+static weft_status gather_prepare(const weft_step_desc *s, void **prepared)
+{
+    weft_cpu_prep *p;
+    weft_status st = weft_cpu_prep_new(s, &p);
+    if (st) return st;
+    p->axis = weft_attr_int(s->node, "axis", 0);
+    *prepared = p;
+    return WEFT_OK;
+}
+
 static weft_status gather_run(const void *prepared, weft_kernel_ctx *k)
 {
     const weft_cpu_prep *p = prepared;
     const weft_tview *data = &k->in[0], *idx = &k->in[1];
-    int64_t axis = weft_attr_int(k->node, "axis", 0);
+    int64_t axis = p->axis;
     if (!movable(data->dtype) || !weft_cpu_index(idx->dtype) || data->rank < 1 || k->out[0].dtype != data->dtype ||
         !(axis == 0 || axis + data->rank == 0))
         return p->def->run(k);
@@ -148,4 +151,4 @@ static weft_status gather_run(const void *prepared, weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
-const weft_cpu_op weft_cpu_op_gather = {"", "Gather", gather_supports, prep, gather_run, weft_cpu_prep_free};
+const weft_cpu_op weft_cpu_op_gather = {"", "Gather", gather_supports, gather_prepare, gather_run, weft_cpu_prep_free};

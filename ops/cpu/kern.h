@@ -30,10 +30,13 @@ typedef struct weft_cpu_prep {
     int kind;      /* the entry's own: reduction, unary op, ... */
     int flags;
     double alpha;  /* LeakyRelu's / Elu's alpha, L2Normalize's and LayerNormalization's eps */
+    int64_t axis;  /* Gather's, Softmax's and LayerNormalization's axis, as the attribute gives it */
 } weft_cpu_prep;
 
 /* A fresh weft_cpu_prep for step s (def copied, the rest zero). */
 weft_status weft_cpu_prep_new(const weft_step_desc *s, weft_cpu_prep **out);
+/* The prepare of an entry that parses no attribute: a fresh weft_cpu_prep. */
+weft_status weft_cpu_prepare_plain(const weft_step_desc *s, void **prepared);
 /* Releases a weft_cpu_prep (free). */
 void weft_cpu_prep_free(void *prepared);
 

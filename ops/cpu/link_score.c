@@ -81,14 +81,6 @@ static bool link_supports(const weft_step_desc *s)
            s->in_dtype[1] == s->in_dtype[0] && weft_cpu_index(s->in_dtype[2]) && weft_cpu_index(s->in_dtype[3]);
 }
 
-static weft_status link_prepare(const weft_step_desc *s, void **prepared)
-{
-    weft_cpu_prep *p;
-    weft_status st = weft_cpu_prep_new(s, &p);
-    *prepared = p;
-    return st;
-}
-
 static weft_status link_run(const void *prepared, weft_kernel_ctx *k)
 {
     const weft_cpu_prep *p = prepared;
@@ -120,5 +112,5 @@ static weft_status link_run(const void *prepared, weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
-const weft_cpu_op weft_cpu_op_link_score = {"ai.weft", "LinkScore", link_supports, link_prepare, link_run,
+const weft_cpu_op weft_cpu_op_link_score = {"ai.weft", "LinkScore", link_supports, weft_cpu_prepare_plain, link_run,
                                             weft_cpu_prep_free};

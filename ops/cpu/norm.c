@@ -127,6 +127,7 @@ static weft_status layernorm_prepare(const weft_step_desc *s, void **prepared)
     weft_status st = weft_cpu_prep_new(s, &p);
     if (st) return st;
     p->alpha = weft_attr_float(s->node, "epsilon", 1e-5f);
+    p->axis = weft_attr_int(s->node, "axis", -1);
     *prepared = p;
     return WEFT_OK;
 }
@@ -135,7 +136,7 @@ static weft_status layernorm_run(const void *prepared, weft_kernel_ctx *k)
 {
     const weft_cpu_prep *p = prepared;
     const weft_tview *x = &k->in[0];
-    int64_t axis = weft_attr_int(k->node, "axis", -1);
+    int64_t axis = p->axis;
     bool has_b = weft_kin_present(k, 2);
     ln_job j = {.x = x->data, .scale = k->in[1].data, .bias = has_b ? k->in[2].data : NULL, .y = k->out[0].data,
                 .eps = p->alpha};

@@ -92,6 +92,8 @@ static weft_status softmax_prepare(const weft_step_desc *s, void **prepared)
     weft_status st = weft_cpu_prep_new(s, &p);
     if (st) return st;
     p->kind = weft_cpu_is_op(s, "", "LogSoftmax");
+    p->flags = s->node->opset < 13; /* legacy: the input flattened to 2-D at axis */
+    p->axis = weft_attr_int(s->node, "axis", p->flags ? 1 : -1);
     *prepared = p;
     return WEFT_OK;
 }
@@ -100,8 +102,8 @@ static weft_status softmax_run(const void *prepared, weft_kernel_ctx *k)
 {
     const weft_cpu_prep *p = prepared;
     const weft_tview *x = &k->in[0];
-    bool legacy = k->node->opset < 13;
-    int64_t axis = weft_attr_int(k->node, "axis", legacy ? 1 : -1);
+    bool legacy = p->flags;
+    int64_t axis = p->axis;
     if (!weft_cpu_float(x->dtype) || k->out[0].dtype != x->dtype || x->rank < 1 || axis < -x->rank || axis >= x->rank)
         return p->def->run(k); /* the reference reports what is wrong */
     if (axis < 0) axis += x->rank;
