@@ -185,7 +185,7 @@ static result bench_capture_memory(const frames *F, double min_s)
         parsed = 0;
         for (size_t i = 0; i < F->n; i++) {
             const capture *c = &F->c[i];
-            weft_flow_builder *b = weft_flow_builder_new(&o, &t);
+            weft_flow_builder *b = weft_flow_builder_new(&o, weft_flow_table_sink, &t);
             if (!b) abort();
             double last = -INFINITY;
             for (size_t k = 0; k < c->n; k++) {

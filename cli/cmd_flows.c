@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "traffic/input.h"
 #include "traffic/flow_builder.h"
 #include "traffic/flow_csv.h"
 #include "traffic/labels.h"
@@ -55,7 +56,10 @@ static void flows_help(FILE *f)
             "  --json                 print the summary as JSON on standard output (text on stderr otherwise)\n"
             "  -h, --help             this text\n"
             "\n"
-            "Flows are written in order of start time. Bad records (malformed packets, unknown link types,\n"
+            "Inputs may be '-' (standard input, read as a capture unless --format says otherwise) and may be\n"
+            "compressed with gzip or zstd (told by their content). Flows of a capture are written as they\n"
+            "end, so memory holds the flows in flight, not the capture; each input's flows are in order of\n"
+            "start time, one input after the other. Bad records (malformed packets, unknown link types,\n"
             "malformed rows, missing columns, timestamps running backwards) are counted, named with file and\n"
             "packet or line number, and skipped; a capture that breaks off keeps what was read before.\n"
             "exit status: 0 all inputs read, 1 some input could not be read (the others are still written),\n"
@@ -110,6 +114,48 @@ static int sort_flows(weft_flow_table *t)
     t->cap = t->n;
     free(o);
     return 0;
+}
+
+/* Flows on their way to the CSV: gathered in a small table so labels are joined a batch at a time,
+ * then written and forgotten (the table keeps only its interned label strings). */
+typedef struct flow_writer {
+    FILE *out;
+    weft_flow_table t;
+    weft_labels *L;     /* this input's labels, or NULL */
+    size_t flows, with_label;
+    long labelled;
+    bool write_failed, oom;
+} flow_writer;
+
+enum { WRITER_BATCH = 4096 };
+
+static void writer_flush(flow_writer *w)
+{
+    if (w->L && w->t.n) {
+        long h = weft_labels_apply(w->L, &w->t, 0, w->t.n);
+        if (h < 0)
+            w->oom = true;
+        else
+            w->labelled += h;
+    }
+    for (size_t i = 0; i < w->t.n && !w->write_failed; i++) {
+        const weft_flow *f = &w->t.flows[i];
+        if (weft_flow_csv_write_row(w->out, f)) w->write_failed = true;
+        w->flows++;
+        if (f->label || f->detail || f->category) w->with_label++;
+    }
+    w->t.n = 0;
+}
+
+static int writer_sink(const weft_flow *f, void *user)
+{
+    flow_writer *w = user;
+    if (weft_flow_table_push(&w->t, f) != 0) {
+        w->oom = true;
+        return 1;
+    }
+    if (w->t.n >= WRITER_BATCH) writer_flush(w);
+    return w->write_failed || w->oom;
 }
 
 int cmd_flows(int argc, char **argv)
@@ -185,8 +231,6 @@ int cmd_flows(int argc, char **argv)
         return cli_usage("flows", "no output file (-o FLOWS.csv)");
     }
 
-    weft_flow_table t;
-    weft_flow_table_init(&t);
     weft_read_report rep, lrep;
     weft_report_init(&rep);
     weft_report_init(&lrep);
@@ -203,33 +247,30 @@ int cmd_flows(int argc, char **argv)
             return CLI_FAIL;
         }
     }
-    long labelled = 0;
+    flow_writer w;
+    memset(&w, 0, sizeof w);
+    weft_flow_table_init(&w.t);
+    w.out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+    if (!w.out) {
+        fprintf(stderr, "weft flows: cannot write %s: %s\n", out_path, strerror(errno));
+        weft_labels_free(all_labels);
+        free(inputs);
+        return CLI_FAIL;
+    }
+    if (weft_flow_csv_write_header(w.out)) w.write_failed = true;
     int failed_inputs = 0, label_files = all_labels ? 1 : 0;
     size_t unmatched_lines = 0;
-    for (int k = 0; k < n_in; k++) {
+    for (int k = 0; k < n_in && !w.write_failed && !w.oom; k++) {
         const char *path = inputs[k];
         weft_input_format f = fmt;
         err[0] = 0;
+        /* standard input can be read once only, so its format is not looked at first: a capture,
+         * unless --format says otherwise */
+        if (f == WEFT_FMT_AUTO && strcmp(path, "-") == 0) f = WEFT_FMT_PCAP;
         if (f == WEFT_FMT_AUTO) f = weft_format_detect(path, columns != NULL, err, sizeof err);
-        size_t before = t.n;
-        int rc;
-        if (f == WEFT_FMT_AUTO) {
-            rc = -1;
-            weft_report_skip(&rep, "unreadable file", path, NULL, 0, "%s", err);
-        } else if (f == WEFT_FMT_PCAP) {
-            rc = weft_pcap_read_file(path, &opts, &t, &rep, err, sizeof err);
-        } else {
-            rc = weft_log_read_file(path, f, columns, &t, &rep, err, sizeof err);
-            if (rc != 0) weft_report_skip(&rep, "unreadable file", path, NULL, 0, "%s", err);
-        }
-        if (rc != 0) {
-            fprintf(stderr, "weft flows: %s\n", err);
-            failed_inputs++;
-            status = CLI_FAIL;
-        }
-        /* labels for this input's flows */
-        weft_labels *L = all_labels;
+        /* labels for this input's flows, ready before its first flow is written */
         weft_labels *own = NULL;
+        w.L = all_labels;
         if (labels_dir) {
             const char *base = strrchr(path, '/');
             base = base ? base + 1 : path;
@@ -246,66 +287,66 @@ int cmd_flows(int argc, char **argv)
                 } else {
                     label_files++;
                 }
-                L = own;
+                w.L = own;
             }
         }
-        if (L) {
-            long h = weft_labels_apply(L, &t, before, t.n);
-            if (h < 0) {
-                fprintf(stderr, "weft flows: out of memory\n");
-                status = CLI_FAIL;
-            } else {
-                labelled += h;
-            }
+        int rc;
+        if (f == WEFT_FMT_AUTO) {
+            rc = -1;
+            weft_report_skip(&rep, "unreadable file", path, NULL, 0, "%s", err);
+        } else if (f == WEFT_FMT_PCAP) {
+            /* flows are written as they end: memory holds the flows in flight, not the capture */
+            rc = weft_pcap_read(path, &opts, writer_sink, &w, &rep, err, sizeof err);
+            if (rc > 0) rc = 0; /* the writer stopped: its own flags say why */
+        } else {
+            rc = weft_log_read_file(path, f, columns, &w.t, &rep, err, sizeof err);
+            if (rc != 0) weft_report_skip(&rep, "unreadable file", path, NULL, 0, "%s", err);
+            if (sort_flows(&w.t) != 0) w.oom = true;
+        }
+        if (!w.oom && !w.write_failed) writer_flush(&w);
+        if (rc != 0) {
+            fprintf(stderr, "weft flows: %s\n", err);
+            failed_inputs++;
+            status = CLI_FAIL;
         }
         if (own) unmatched_lines += weft_labels_unmatched(own);
         weft_labels_free(own);
+        w.L = NULL;
     }
     if (all_labels) unmatched_lines += weft_labels_unmatched(all_labels);
     weft_labels_free(all_labels);
-
-    if (sort_flows(&t) != 0) {
+    if (w.oom) {
         fprintf(stderr, "weft flows: out of memory\n");
-        weft_flow_table_free(&t);
-        free(inputs);
-        return CLI_FAIL;
+        status = CLI_FAIL;
     }
-    FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
-    if (!out) {
-        fprintf(stderr, "weft flows: cannot write %s: %s\n", out_path, strerror(errno));
-        weft_flow_table_free(&t);
-        free(inputs);
-        return CLI_FAIL;
-    }
-    int wrc = weft_flow_csv_write(out, &t);
-    if (out != stdout) {
-        if (fclose(out) != 0) wrc = -1;
-    } else if (fflush(out) != 0) {
+    int wrc = w.write_failed ? -1 : 0;
+    if (w.out != stdout) {
+        if (fclose(w.out) != 0) wrc = -1;
+    } else if (fflush(w.out) != 0) {
         wrc = -1;
     }
     if (wrc != 0) {
         fprintf(stderr, "weft flows: writing %s failed: %s\n", out_path, strerror(errno));
         status = CLI_FAIL;
     }
-    size_t with_label = 0;
-    for (size_t i = 0; i < t.n; i++)
-        if (t.flows[i].label || t.flows[i].detail || t.flows[i].category) with_label++;
+    size_t n_flows = w.flows, with_label = w.with_label;
+    long labelled = w.labelled;
 
     FILE *sf = json && strcmp(out_path, "-") != 0 ? stdout : stderr;
     if (json) {
         fprintf(sf, "{\"inputs\": %d, \"unreadable_inputs\": %d, \"flows\": %zu, \"labelled_flows\": %zu, "
                     "\"ndpi_label_matches\": %ld, \"idle_timeout\": %g, \"active_timeout\": %g, \"read\": ",
-                n_in, failed_inputs, t.n, with_label, labelled, opts.idle_timeout, opts.active_timeout);
+                n_in, failed_inputs, n_flows, with_label, labelled, opts.idle_timeout, opts.active_timeout);
         weft_report_json(sf, &rep);
         if (labels_path) {
             fprintf(sf, ", \"label_files\": %d, \"label_lines\": %llu, \"label_lines_unmatched\": %zu, "
                         "\"flows_without_label\": %zu, \"labels_read\": ",
-                    label_files, (unsigned long long)lrep.records, unmatched_lines, t.n - with_label);
+                    label_files, (unsigned long long)lrep.records, unmatched_lines, n_flows - with_label);
             weft_report_json(sf, &lrep);
         }
         fputs("}\n", sf);
     } else {
-        fprintf(sf, "weft flows: %d input(s), %zu flow(s) written to %s (%zu with a label)\n", n_in, t.n,
+        fprintf(sf, "weft flows: %d input(s), %zu flow(s) written to %s (%zu with a label)\n", n_in, n_flows,
                 out_path, with_label);
         weft_report_print(sf, &rep);
         if (labels_path) {
@@ -314,11 +355,11 @@ int cmd_flows(int argc, char **argv)
             fprintf(sf,
                     "labels: %d label file(s) with %llu nDPI flow line(s); %ld flow(s) took a label from them, "
                     "%zu flow(s) have no label; %zu line(s) named a 5-tuple no flow here has\n",
-                    label_files, (unsigned long long)lrep.records, labelled, t.n - with_label, unmatched_lines);
+                    label_files, (unsigned long long)lrep.records, labelled, n_flows - with_label, unmatched_lines);
             if (lrep.skipped) weft_report_print(sf, &lrep);
         }
     }
-    weft_flow_table_free(&t);
+    weft_flow_table_free(&w.t);
     free(inputs);
     return status;
 }

@@ -3,7 +3,7 @@
 
 WEFT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WEFT_APT_PACKAGES=(cmake build-essential protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-                   libopenblas-openmp-dev libdnnl-dev libcunit1-dev libpcap-dev pkg-config python3-venv)
+                   libopenblas-openmp-dev libdnnl-dev libcunit1-dev libpcap-dev zlib1g-dev libzstd-dev zstd pkg-config python3-venv)
 WEFT_JOBS="${WEFT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 log() { printf '\n==> %s\n' "$*"; }

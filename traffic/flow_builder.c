@@ -1,9 +1,12 @@
 /* traffic/flow_builder.c — packets → flows through an open-addressing hash table on the canonical
- * 5-tuple. One entry per distinct 5-tuple; it points at the table slot of that 5-tuple's current flow,
- * so an ended flow needs no deletion: the next flow of the same 5-tuple just takes over the entry.
- * No allocation per packet (the hash table and the flow table grow geometrically). */
+ * 5-tuple. One entry per 5-tuple with a flow held; it names that 5-tuple's current flow, so a flow
+ * replaced by a newer one of its 5-tuple needs no search: it is only marked done. Held flows sit in a
+ * ring in the order they started; the oldest leaves (to the sink) once it has ended, which keeps the
+ * output in start order with memory bounded by the flows in flight. No allocation per packet (the hash
+ * table and the ring grow geometrically). */
 #include "traffic/flow_builder.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,14 +24,24 @@ enum { ST_FIN_FWD = 1, ST_FIN_BWD = 2, ST_CLOSED = 4 };
  * one small slot and the flow it points at — the two cache misses a packet costs on a big table. */
 typedef struct entry {
     uint64_t hash;      /* 0 = empty slot */
-    uint32_t flow;      /* index into the output table, from the builder's first flow */
+    uint32_t seq;       /* the flow's sequence number (mod 2^32: fewer than 2^32 flows are ever held) */
     uint8_t state;
 } entry;
 
+typedef struct held {
+    weft_flow f;
+    bool done;          /* a newer flow of its 5-tuple has started: no packet can join it any more */
+} held;
+
 struct weft_flow_builder {
     weft_flow_opts opts;
-    weft_flow_table *out;
-    size_t first;       /* first table index this builder made */
+    weft_flow_sink sink;
+    void *user;
+    held *ring;
+    size_t ring_cap;    /* a power of two */
+    uint64_t head, tail; /* flows head .. tail-1 are held, in start order */
+    size_t peak;
+    double now;         /* the latest packet time seen */
     entry *slots;
     size_t cap, used;   /* cap is a power of two */
 };
@@ -41,7 +54,12 @@ void weft_flow_opts_default(weft_flow_opts *o)
     o->ignore_vlan = false;
 }
 
-weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_table *out)
+int weft_flow_table_sink(const weft_flow *f, void *user)
+{
+    return weft_flow_table_push((weft_flow_table *)user, f);
+}
+
+weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_sink sink, void *user)
 {
     weft_flow_builder *b = calloc(1, sizeof *b);
     if (!b) return NULL;
@@ -49,12 +67,15 @@ weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_t
         b->opts = *opts;
     else
         weft_flow_opts_default(&b->opts);
-    b->out = out;
-    b->first = out->n;
+    b->sink = sink;
+    b->user = user;
+    b->now = -INFINITY;
     b->cap = 1u << 12;
+    b->ring_cap = 1u << 10;
     b->slots = calloc(b->cap, sizeof *b->slots);
-    if (!b->slots) {
-        free(b);
+    b->ring = malloc(b->ring_cap * sizeof *b->ring);
+    if (!b->slots || !b->ring) {
+        weft_flow_builder_free(b);
         return NULL;
     }
     return b;
@@ -64,12 +85,30 @@ void weft_flow_builder_free(weft_flow_builder *b)
 {
     if (!b) return;
     free(b->slots);
+    free(b->ring);
     free(b);
 }
 
 size_t weft_flow_builder_keys(const weft_flow_builder *b)
 {
     return b->used;
+}
+
+size_t weft_flow_builder_peak(const weft_flow_builder *b)
+{
+    return b->peak;
+}
+
+static inline held *ring_at(const weft_flow_builder *b, uint64_t seq)
+{
+    return &b->ring[seq & (b->ring_cap - 1)];
+}
+
+/* The held flow an entry names: the one of the held sequence numbers that equals it mod 2^32. */
+static inline held *entry_flow(const weft_flow_builder *b, const entry *e)
+{
+    uint64_t seq = b->head + (uint32_t)(e->seq - (uint32_t)b->head);
+    return ring_at(b, seq);
 }
 
 static inline uint64_t mix64(uint64_t x)
@@ -91,7 +130,7 @@ static uint64_t key_hash(const fkey *k)
     h = mix64(h ^ w[1]);
     h = mix64(h ^ w[2]);
     h = mix64(h ^ w[3]);
-    h = mix64(h ^ ((uint64_t)k->pa << 24 | (uint64_t)k->pb << 8 | k->proto));
+    h = mix64(h ^ ((uint64_t)k->vlan << 40 | (uint64_t)k->pa << 24 | (uint64_t)k->pb << 8 | k->proto));
     return h ? h : 1; /* 0 marks an empty slot */
 }
 
@@ -100,6 +139,20 @@ static inline int end_cmp(const weft_ip *ia, uint16_t pa, const weft_ip *ib, uin
     int c = memcmp(ia->b, ib->b, 16);
     if (c) return c;
     return (pa > pb) - (pa < pb);
+}
+
+/* The canonical key of a conversation between (s, sp) and (d, dp). */
+static void make_key(fkey *k, const weft_ip *s, uint16_t sp, const weft_ip *d, uint16_t dp, uint8_t proto,
+                     uint16_t vlan, bool ignore_vlan)
+{
+    memset(k, 0, sizeof *k);
+    if (end_cmp(s, sp, d, dp) <= 0) {
+        k->a = *s, k->pa = sp, k->b = *d, k->pb = dp;
+    } else {
+        k->a = *d, k->pa = dp, k->b = *s, k->pb = sp;
+    }
+    k->proto = proto;
+    k->vlan = ignore_vlan ? 0 : vlan;
 }
 
 static int grow(weft_flow_builder *b)
@@ -118,6 +171,45 @@ static int grow(weft_flow_builder *b)
     free(b->slots);
     b->slots = s;
     b->cap = cap;
+    return 0;
+}
+
+/* Removes the entry of held flow `seq` (linear probing: later entries of the run shift back so that no
+ * lookup stops early at the hole). */
+static void remove_entry(weft_flow_builder *b, const weft_flow *f, uint64_t seq)
+{
+    fkey k;
+    make_key(&k, &f->src, f->sport, &f->dst, f->dport, f->proto, f->vlan, b->opts.ignore_vlan);
+    uint64_t h = key_hash(&k);
+    size_t mask = b->cap - 1, i = h & mask;
+    while (b->slots[i].hash && !(b->slots[i].hash == h && b->slots[i].seq == (uint32_t)seq)) i = (i + 1) & mask;
+    if (!b->slots[i].hash) return; /* not there: nothing names this flow */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!b->slots[j].hash) break;
+        size_t home = b->slots[j].hash & mask;
+        /* the entry at j may fill the hole at i unless its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            b->slots[i] = b->slots[j];
+            i = j;
+        }
+    }
+    b->slots[i].hash = 0;
+    b->used--;
+}
+
+static int ring_grow(weft_flow_builder *b)
+{
+    size_t cap = b->ring_cap * 2;
+    if (cap < b->ring_cap || cap > SIZE_MAX / sizeof(held) || cap > ((size_t)1 << 32)) return -1;
+    held *r = malloc(cap * sizeof *r);
+    if (!r) return -1;
+    for (uint64_t s = b->head; s < b->tail; s++) r[s & (cap - 1)] = b->ring[s & (b->ring_cap - 1)];
+    free(b->ring);
+    b->ring = r;
+    b->ring_cap = cap;
     return 0;
 }
 
@@ -157,24 +249,26 @@ static inline bool same_tuple(const weft_flow *f, const weft_pkt *p, bool ignore
 
 static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
 {
-    if (b->out->n - b->first >= UINT32_MAX) return -1; /* slots hold 32-bit flow numbers */
-    weft_flow f;
-    memset(&f, 0, sizeof f);
-    f.src = p->src;
-    f.dst = p->dst;
-    f.sport = p->sport;
-    f.dport = p->dport;
-    f.proto = p->proto;
-    f.ip_version = p->ip_version;
-    f.start = p->ts;
-    f.has_stats = true;
-    f.tunnel = p->tunnel;
-    f.vlan = p->vlan;
-    f.outer_src = p->outer_src;
-    f.outer_dst = p->outer_dst;
-    if (weft_flow_table_push(b->out, &f) != 0) return -1;
-    e->flow = (uint32_t)(b->out->n - 1 - b->first);
+    if (b->tail - b->head == b->ring_cap && ring_grow(b) != 0) return -1;
+    held *h = ring_at(b, b->tail);
+    memset(h, 0, sizeof *h);
+    weft_flow *f = &h->f;
+    f->src = p->src;
+    f->dst = p->dst;
+    f->sport = p->sport;
+    f->dport = p->dport;
+    f->proto = p->proto;
+    f->ip_version = p->ip_version;
+    f->start = p->ts;
+    f->has_stats = true;
+    f->tunnel = p->tunnel;
+    f->vlan = p->vlan;
+    f->outer_src = p->outer_src;
+    f->outer_dst = p->outer_dst;
+    e->seq = (uint32_t)b->tail;
     e->state = 0;
+    b->tail++;
+    if (b->tail - b->head > b->peak) b->peak = (size_t)(b->tail - b->head);
     return 0;
 }
 
@@ -184,41 +278,38 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *pin)
     const weft_pkt *p = &pk;
     if ((b->used + 1) * 2 > b->cap && grow(b) != 0) return -1;
     fkey k;
-    memset(&k, 0, sizeof k);
-    if (end_cmp(&p->src, p->sport, &p->dst, p->dport) <= 0) {
-        k.a = p->src, k.pa = p->sport, k.b = p->dst, k.pb = p->dport;
-    } else {
-        k.a = p->dst, k.pa = p->dport, k.b = p->src, k.pb = p->sport;
-    }
-    k.proto = p->proto;
-    k.vlan = b->opts.ignore_vlan ? 0 : p->vlan;
+    make_key(&k, &p->src, p->sport, &p->dst, p->dport, p->proto, p->vlan, b->opts.ignore_vlan);
     uint64_t h = key_hash(&k);
     size_t i = h & (b->cap - 1);
     entry *e;
     for (;;) {
         e = &b->slots[i];
         if (!e->hash) break;
-        /* indexed only when a slot is taken: the table is still NULL before the first flow */
-        if (e->hash == h && same_tuple(&b->out->flows[b->first + e->flow], p, b->opts.ignore_vlan)) break;
+        if (e->hash == h && same_tuple(&entry_flow(b, e)->f, p, b->opts.ignore_vlan)) break;
         i = (i + 1) & (b->cap - 1);
     }
-    bool is_new = !e->hash;
-    if (is_new) {
+    if (!e->hash) {
         if (start_flow(b, e, p) != 0) return -1;
         e->hash = h;
         b->used++;
     } else {
-        const weft_flow *cur = &b->out->flows[b->first + e->flow];
+        held *cur = entry_flow(b, e);
         /* A packet stamped before its flow's latest (a capture whose clock stepped back) is taken at
          * that latest time: the flow's own packets stay in order, so its duration and inter-arrival
          * times are neither negative nor stretched by other flows' times. */
-        if (pk.ts < flow_last(cur)) pk.ts = flow_last(cur);
-        bool expired = p->ts - flow_last(cur) > b->opts.idle_timeout ||
-                       p->ts - cur->start > b->opts.active_timeout ||
+        double last = flow_last(&cur->f);
+        if (pk.ts < last) pk.ts = last;
+        bool expired = p->ts - last > b->opts.idle_timeout || p->ts - cur->f.start > b->opts.active_timeout ||
                        ((e->state & ST_CLOSED) && (p->tcp_flags & WEFT_TCP_SYN));
-        if (expired && start_flow(b, e, p) != 0) return -1;
+        if (expired) {
+            cur->done = true;
+            if (start_flow(b, e, p) != 0) {
+                cur->done = false;
+                return -1;
+            }
+        }
     }
-    weft_flow *f = &b->out->flows[b->first + e->flow];
+    weft_flow *f = &entry_flow(b, e)->f;
     bool fwd = memcmp(p->src.b, f->src.b, 16) == 0 && p->sport == f->sport;
     dir_add(fwd ? &f->fwd : &f->bwd, p);
     if (p->proto == 6) {
@@ -226,7 +317,8 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *pin)
         if ((p->tcp_flags & WEFT_TCP_RST) || (e->state & (ST_FIN_FWD | ST_FIN_BWD)) == (ST_FIN_FWD | ST_FIN_BWD))
             e->state |= ST_CLOSED;
     }
-    return 0;
+    if (pk.ts > b->now) b->now = pk.ts;
+    return weft_flow_builder_expire(b, b->now);
 }
 
 static void dir_finish(weft_flow_dir *d)
@@ -234,12 +326,44 @@ static void dir_finish(weft_flow_dir *d)
     d->mean_iat = d->packets >= 2 ? (d->last - d->first) / (double)(d->packets - 1) : 0.0;
 }
 
-void weft_flow_builder_finish(weft_flow_builder *b)
+static void finish_stats(weft_flow *f)
 {
-    for (size_t i = b->first; i < b->out->n; i++) {
-        weft_flow *f = &b->out->flows[i];
-        dir_finish(&f->fwd);
-        dir_finish(&f->bwd);
-        f->duration = flow_last(f) - f->start;
+    dir_finish(&f->fwd);
+    dir_finish(&f->bwd);
+    f->duration = flow_last(f) - f->start;
+}
+
+/* Writes the oldest held flow: copied out first, so the sink sees a flow the builder no longer holds. */
+static int write_head(weft_flow_builder *b)
+{
+    held *h = ring_at(b, b->head);
+    if (!h->done) remove_entry(b, &h->f, b->head);
+    weft_flow f = h->f;
+    b->head++;
+    finish_stats(&f);
+    return b->sink ? b->sink(&f, b->user) : 0;
+}
+
+int weft_flow_builder_expire(weft_flow_builder *b, double now)
+{
+    /* Only the oldest flow is looked at: a younger one that has ended waits for it, which keeps the
+     * start order. A flow has ended when it is done or when a packet at `now` would start a new flow. */
+    while (b->head < b->tail) {
+        const held *h = ring_at(b, b->head);
+        if (!h->done && !(now - flow_last(&h->f) > b->opts.idle_timeout) &&
+            !(now - h->f.start > b->opts.active_timeout))
+            break;
+        int rc = write_head(b);
+        if (rc) return rc;
     }
+    return 0;
+}
+
+int weft_flow_builder_finish(weft_flow_builder *b)
+{
+    while (b->head < b->tail) {
+        int rc = write_head(b);
+        if (rc) return rc;
+    }
+    return 0;
 }

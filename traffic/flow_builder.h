@@ -11,9 +11,13 @@
  *     (otherwise every normal close would leave a one-packet flow behind).
  * The next packet of the same 5-tuple after an idle or active timeout starts a new flow.
  *
- * Flows are appended to the table in the order they start (the table slot is taken when the first
- * packet arrives), so the output is deterministic and ordered by start time. Statistics are completed
- * (duration, mean inter-arrival time) by weft_flow_builder_finish.
+ * Flows are written as they end, so memory is bounded by the flows in flight, not by the length of
+ * the capture: a flow leaves the builder once it has ended (timed out, or replaced by a new flow of its
+ * 5-tuple) and every flow that started before it has left too. Flows therefore reach the sink in the
+ * order they started (the order of their first packets), the same order as if the whole capture had
+ * been read first; what the builder holds at any time is the flows started since the oldest flow still
+ * running — at most active_timeout seconds of them. A packet whose flow was already written (a capture
+ * whose clock stepped back by more than the idle timeout) starts a new flow.
  */
 #ifndef WEFT_TRAFFIC_FLOW_BUILDER_H
 #define WEFT_TRAFFIC_FLOW_BUILDER_H
@@ -57,15 +61,27 @@ typedef struct weft_pkt {
 
 typedef struct weft_flow_builder weft_flow_builder;
 
-/* Flows go to `out` (appended). Returns NULL on allocation failure. */
-weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_table *out);
-/* Adds one packet; 0, or -1 on allocation failure (the packet is then not counted). */
+/* Receives each flow once it has ended, statistics complete. Return non-zero to stop: the builder call
+ * that was writing returns that value. */
+typedef int (*weft_flow_sink)(const weft_flow *f, void *user);
+
+/* A sink that appends to the weft_flow_table `user`. */
+int weft_flow_table_sink(const weft_flow *f, void *user);
+
+/* Returns NULL on allocation failure. */
+weft_flow_builder *weft_flow_builder_new(const weft_flow_opts *opts, weft_flow_sink sink, void *user);
+/* Adds one packet and writes the flows that have ended by its time. Returns 0, -1 on allocation
+ * failure (the packet is then not counted), or the sink's non-zero value. */
 int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *p);
-/* Completes the statistics of every flow this builder made. Call once, before reading the table. */
-void weft_flow_builder_finish(weft_flow_builder *b);
+/* Writes the flows that have ended by time `now` (for live capture: time passes without packets).
+ * Returns 0 or the sink's non-zero value. */
+int weft_flow_builder_expire(weft_flow_builder *b, double now);
+/* Writes every flow still held (the end of the input). Returns 0 or the sink's non-zero value. */
+int weft_flow_builder_finish(weft_flow_builder *b);
 void weft_flow_builder_free(weft_flow_builder *b);
 
-/* Number of distinct 5-tuples seen (for tests and reports). */
+/* 5-tuples with a flow still held, and the most flows held at once (for tests and reports). */
 size_t weft_flow_builder_keys(const weft_flow_builder *b);
+size_t weft_flow_builder_peak(const weft_flow_builder *b);
 
 #endif

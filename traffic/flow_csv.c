@@ -35,7 +35,7 @@ static int write_dir(FILE *f, const weft_flow_dir *d)
                : 0;
 }
 
-int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
+int weft_flow_csv_write_header(FILE *f)
 {
     static const char *const dir_cols[] = {"packets", "bytes", "min_size", "max_size", "mean_size",
                                            "mean_iat", "flags", "first", "last"};
@@ -44,29 +44,38 @@ int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
         for (size_t i = 0; i < sizeof dir_cols / sizeof dir_cols[0]; i++)
             if (fprintf(f, ",%s_%s", d ? "bwd" : "fwd", dir_cols[i]) < 0) return -1;
     if (fputs(",has_stats,label,detail,category,tunnel,outer_src,outer_dst,vlan\n", f) < 0) return -1;
+    return 0;
+}
 
+int weft_flow_csv_write_row(FILE *f, const weft_flow *fl)
+{
     char a[64], b[64];
-    for (size_t i = 0; i < t->n; i++) {
-        const weft_flow *fl = &t->flows[i];
-        weft_ip_format(&fl->src, a, sizeof a);
-        weft_ip_format(&fl->dst, b, sizeof b);
-        if (fprintf(f, "%s,%s,%u,%u,%u,%u,%.17g,%.17g", a, b, (unsigned)fl->sport, (unsigned)fl->dport,
-                    (unsigned)fl->proto, (unsigned)fl->ip_version, fl->start, fl->duration) < 0)
-            return -1;
-        if (write_dir(f, &fl->fwd) || write_dir(f, &fl->bwd)) return -1;
-        if (fprintf(f, ",%d,", fl->has_stats ? 1 : 0) < 0) return -1;
-        if (write_text(f, fl->label) || putc(',', f) == EOF || write_text(f, fl->detail) || putc(',', f) == EOF ||
-            write_text(f, fl->category))
-            return -1;
-        if (fl->tunnel) {
-            weft_ip_format(&fl->outer_src, a, sizeof a);
-            weft_ip_format(&fl->outer_dst, b, sizeof b);
-            if (fprintf(f, ",%s,%s,%s", weft_tunnel_name(fl->tunnel), a, b) < 0) return -1;
-        } else if (fputs(",,,", f) < 0) {
-            return -1;
-        }
-        if ((fl->vlan ? fprintf(f, ",%u\n", (unsigned)fl->vlan) : fputs(",\n", f)) < 0) return -1;
+    weft_ip_format(&fl->src, a, sizeof a);
+    weft_ip_format(&fl->dst, b, sizeof b);
+    if (fprintf(f, "%s,%s,%u,%u,%u,%u,%.17g,%.17g", a, b, (unsigned)fl->sport, (unsigned)fl->dport,
+                (unsigned)fl->proto, (unsigned)fl->ip_version, fl->start, fl->duration) < 0)
+        return -1;
+    if (write_dir(f, &fl->fwd) || write_dir(f, &fl->bwd)) return -1;
+    if (fprintf(f, ",%d,", fl->has_stats ? 1 : 0) < 0) return -1;
+    if (write_text(f, fl->label) || putc(',', f) == EOF || write_text(f, fl->detail) || putc(',', f) == EOF ||
+        write_text(f, fl->category))
+        return -1;
+    if (fl->tunnel) {
+        weft_ip_format(&fl->outer_src, a, sizeof a);
+        weft_ip_format(&fl->outer_dst, b, sizeof b);
+        if (fprintf(f, ",%s,%s,%s", weft_tunnel_name(fl->tunnel), a, b) < 0) return -1;
+    } else if (fputs(",,,", f) < 0) {
+        return -1;
     }
+    if ((fl->vlan ? fprintf(f, ",%u\n", (unsigned)fl->vlan) : fputs(",\n", f)) < 0) return -1;
+    return 0;
+}
+
+int weft_flow_csv_write(FILE *f, const weft_flow_table *t)
+{
+    if (weft_flow_csv_write_header(f)) return -1;
+    for (size_t i = 0; i < t->n; i++)
+        if (weft_flow_csv_write_row(f, &t->flows[i])) return -1;
     return ferror(f) ? -1 : 0;
 }
 

@@ -23,6 +23,9 @@
 
 /* Writes the header and every flow of t. Returns 0, or -1 when writing failed (errno set). */
 int weft_flow_csv_write(FILE *f, const weft_flow_table *t);
+/* The same in pieces, for writing flows as they end: the header once, then one row per flow. */
+int weft_flow_csv_write_header(FILE *f);
+int weft_flow_csv_write_row(FILE *f, const weft_flow *fl);
 
 /* Reasons the reader counts in its weft_read_report (skips drop the row; warnings keep it). */
 #define WEFT_CSV_BAD_FIELD "malformed field"           /* skip: a number or address that does not parse */

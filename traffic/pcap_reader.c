@@ -2,6 +2,8 @@
  * captured length: a short frame is reported, never read past. */
 #include "traffic/pcap_reader.h"
 
+#include "traffic/input.h"
+
 #include <errno.h>
 #include <math.h>
 #include <pcap/pcap.h>
@@ -421,12 +423,9 @@ static weft_frame_result parse_link(int dlt, const uint8_t *d, uint32_t n, weft_
 
 int weft_pcap_is_capture(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
     uint8_t m[4];
-    size_t got = fread(m, 1, 4, f);
-    fclose(f);
-    if (got != 4) return 0;
+    char err[256];
+    if (weft_input_peek(path, m, 4, err, sizeof err) != 4) return 0;
     uint32_t be = rd32(m);
     return be == 0xa1b2c3d4 || be == 0xd4c3b2a1 || be == 0xa1b23c4d || be == 0x4d3cb2a1 || be == 0x0a0d0d0a;
 }
@@ -456,96 +455,149 @@ static bool frag_match(const frag_slot *s, const weft_pkt *p)
            memcmp(s->dst.b, p->dst.b, 16) == 0;
 }
 
-int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_table *t,
-                        weft_read_report *r, char *err, size_t errn)
+/* What reading one capture needs between packets: shared by files and live interfaces. */
+typedef struct reader {
+    const char *name;       /* for the report: a path or "interface IF" */
+    int dlt;
+    bool decap;
+    weft_flow_builder *b;
+    weft_read_report *r;
+    frag_slot *frags;
+    double tmax;
+    uint64_t pkt_no;
+    int rc;                 /* 0, -1 out of memory, or the sink's value */
+    char *err;
+    size_t errn;
+} reader;
+
+/* One captured frame → the flow builder. Returns non-zero to stop (rd->rc says why). */
+static int handle_frame(reader *rd, const struct pcap_pkthdr *h, const u_char *data, bool nano)
 {
+    weft_read_report *r = rd->r;
+    rd->pkt_no++;
+    r->records++;
+    weft_pkt p;
+    const char *why = NULL;
+    weft_frame_result fr = weft_parse_frame(rd->dlt, data, h->caplen, rd->decap, &p, &why);
+    if (fr == WEFT_FRAME_OK && p.frag == 1) {
+        frag_slot *s = &rd->frags[frag_index(&p)];
+        s->src = p.src, s->dst = p.dst, s->id = p.frag_id, s->proto = p.proto;
+        s->sport = p.sport, s->dport = p.dport, s->used = 1;
+    } else if (fr == WEFT_FRAME_FRAGMENT) {
+        const frag_slot *s = &rd->frags[frag_index(&p)];
+        if (frag_match(s, &p)) {
+            p.sport = s->sport, p.dport = s->dport;
+            fr = WEFT_FRAME_OK;
+        }
+    }
+    if (fr == WEFT_FRAME_NOT_IP) {
+        weft_report_not_ip(r);
+        return 0;
+    }
+    if (fr != WEFT_FRAME_OK) {
+        const char *reason = fr == WEFT_FRAME_UNKNOWN_LINK ? "unknown link type"
+                             : fr == WEFT_FRAME_FRAGMENT   ? "IP fragment without transport header"
+                                                           : "malformed packet";
+        if (fr == WEFT_FRAME_UNKNOWN_LINK)
+            weft_report_skip(r, reason, rd->name, "packet", rd->pkt_no, "link type %d (%s)", rd->dlt,
+                             pcap_datalink_val_to_name(rd->dlt) ? pcap_datalink_val_to_name(rd->dlt) : "?");
+        else
+            weft_report_skip(r, reason, rd->name, "packet", rd->pkt_no, "%s", why ? why : "");
+        return 0;
+    }
+    double ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * (nano ? 1e-9 : 1e-6);
+    if (ts < rd->tmax)
+        weft_report_warn(r, "timestamp runs backwards (kept in its flow's order)", rd->name, "packet", rd->pkt_no,
+                         "%.9f is %.9f s before an earlier packet", ts, rd->tmax - ts);
+    else
+        rd->tmax = ts;
+    p.ts = ts;
+    int rc = weft_flow_builder_add(rd->b, &p);
+    if (rc != 0) {
+        if (rc == -1) snprintf(rd->err, rd->errn, "%s: out of memory at packet %llu", rd->name,
+                               (unsigned long long)rd->pkt_no);
+        rd->rc = rc;
+        return 1;
+    }
+    return 0;
+}
+
+static int reader_init(reader *rd, const char *name, int dlt, const weft_flow_opts *opts, weft_flow_sink sink,
+                       void *user, weft_read_report *r, char *err, size_t errn)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->name = name;
+    rd->dlt = dlt;
+    rd->decap = opts ? opts->decap : true;
+    rd->r = r;
+    rd->err = err;
+    rd->errn = errn;
+    rd->tmax = -INFINITY;
+    rd->b = weft_flow_builder_new(opts, sink, user);
+    rd->frags = calloc(FRAG_SLOTS, sizeof *rd->frags);
+    if (!rd->b || !rd->frags) {
+        weft_flow_builder_free(rd->b);
+        free(rd->frags);
+        snprintf(err, errn, "%s: out of memory", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the flows still held and frees the reader; returns its status. */
+static int reader_end(reader *rd)
+{
+    if (rd->rc == 0) rd->rc = weft_flow_builder_finish(rd->b);
+    weft_flow_builder_free(rd->b);
+    free(rd->frags);
+    return rd->rc;
+}
+
+int weft_pcap_read(const char *path, const weft_flow_opts *opts, weft_flow_sink sink, void *user,
+                   weft_read_report *r, char *err, size_t errn)
+{
+    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+    FILE *in = weft_input_open(path, NULL, err, errn);
+    if (!in) {
+        weft_report_skip(r, "unreadable capture file", name, NULL, 0, "%s", err);
+        return -1;
+    }
+    /* libpcap owns the stream from here and closes it with the handle */
+    pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!pc) {
-        snprintf(err, errn, "%s: cannot read capture: %s", path, ebuf);
-        weft_report_skip(r, "unreadable capture file", path, NULL, 0, "%s", ebuf);
+        fclose(in);
+        snprintf(err, errn, "%s: cannot read capture: %s", name, ebuf);
+        weft_report_skip(r, "unreadable capture file", name, NULL, 0, "%s", ebuf);
         return -1;
     }
     r->files++;
-    weft_flow_builder *b = weft_flow_builder_new(opts, t);
-    if (!b) {
+    reader rd;
+    if (reader_init(&rd, name, pcap_datalink(pc), opts, sink, user, r, err, errn) != 0) {
         pcap_close(pc);
-        snprintf(err, errn, "%s: out of memory", path);
         return -1;
     }
-    frag_slot *frags = calloc(FRAG_SLOTS, sizeof *frags);
-    if (!frags) {
-        weft_flow_builder_free(b);
-        pcap_close(pc);
-        snprintf(err, errn, "%s: out of memory", path);
-        return -1;
-    }
-    int dlt = pcap_datalink(pc);
     /* libpcap delivers pcapng files whose interfaces differ in link type only when they agree; a
      * per-packet link type is not exposed, so the file's link type serves all packets. */
-    double tmax = -INFINITY;
-    uint64_t pkt_no = 0;
-    int rc = 0;
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
         int res = pcap_next_ex(pc, &h, &data);
         if (res == PCAP_ERROR_BREAK) break; /* end of file */
         if (res == PCAP_ERROR) {
-            weft_report_warn(r, "capture cut short or damaged (packets before it kept)", path, "packet",
-                             pkt_no + 1, "%s", pcap_geterr(pc));
+            weft_report_warn(r, "capture cut short or damaged (packets before it kept)", name, "packet",
+                             rd.pkt_no + 1, "%s", pcap_geterr(pc));
             break;
         }
         if (res != 1) continue;
-        pkt_no++;
-        r->records++;
-        weft_pkt p;
-        const char *why = NULL;
-        uint32_t caplen = h->caplen;
-        weft_frame_result fr = weft_parse_frame(dlt, data, caplen, opts ? opts->decap : true, &p, &why);
-        if (fr == WEFT_FRAME_OK && p.frag == 1) {
-            frag_slot *s = &frags[frag_index(&p)];
-            s->src = p.src, s->dst = p.dst, s->id = p.frag_id, s->proto = p.proto;
-            s->sport = p.sport, s->dport = p.dport, s->used = 1;
-        } else if (fr == WEFT_FRAME_FRAGMENT) {
-            const frag_slot *s = &frags[frag_index(&p)];
-            if (frag_match(s, &p)) {
-                p.sport = s->sport, p.dport = s->dport;
-                fr = WEFT_FRAME_OK;
-            }
-        }
-        if (fr == WEFT_FRAME_NOT_IP) {
-            weft_report_not_ip(r);
-            continue;
-        }
-        if (fr != WEFT_FRAME_OK) {
-            const char *reason = fr == WEFT_FRAME_NOT_IP        ? "not an IP packet"
-                                 : fr == WEFT_FRAME_UNKNOWN_LINK ? "unknown link type"
-                                 : fr == WEFT_FRAME_FRAGMENT     ? "IP fragment without transport header"
-                                                                 : "malformed packet";
-            if (fr == WEFT_FRAME_UNKNOWN_LINK)
-                weft_report_skip(r, reason, path, "packet", pkt_no, "link type %d (%s)", dlt,
-                                 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
-            else
-                weft_report_skip(r, reason, path, "packet", pkt_no, "%s", why ? why : "");
-            continue;
-        }
-        double ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-9; /* nanosecond precision */
-        if (ts < tmax)
-            weft_report_warn(r, "timestamp runs backwards (kept in its flow's order)", path, "packet", pkt_no,
-                             "%.9f is %.9f s before an earlier packet", ts, tmax - ts);
-        else
-            tmax = ts;
-        p.ts = ts;
-        if (weft_flow_builder_add(b, &p) != 0) {
-            snprintf(err, errn, "%s: out of memory at packet %llu", path, (unsigned long long)pkt_no);
-            rc = -1;
-            break;
-        }
+        if (handle_frame(&rd, h, data, true)) break;
     }
-    free(frags);
-    weft_flow_builder_finish(b);
-    weft_flow_builder_free(b);
     pcap_close(pc);
-    return rc;
+    return reader_end(&rd);
+}
+
+int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_table *t,
+                        weft_read_report *r, char *err, size_t errn)
+{
+    return weft_pcap_read(path, opts, weft_flow_table_sink, t, r, err, errn);
 }

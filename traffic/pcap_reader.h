@@ -42,13 +42,21 @@ typedef enum weft_frame_result {
 weft_frame_result weft_parse_frame(int dlt, const uint8_t *data, uint32_t caplen, bool decap_tunnels, weft_pkt *p,
                                    const char **why);
 
-/* Reads one capture file and appends its flows to t. Returns 0, or -1 when the file cannot be read at
+/* Reads one capture ("-": standard input; gzip or zstd compressed files are decompressed as they are
+ * read) and gives each flow to `sink` as it ends, in start order: memory stays bounded by the flows in
+ * flight however long the capture. Returns 0, -1 when the capture cannot be read at all (the reason in
+ * err and in the report) or memory runs out, or the sink's non-zero value. A capture that breaks off
+ * mid-way returns 0 with the flows read so far and a warning in the report. */
+int weft_pcap_read(const char *path, const weft_flow_opts *opts, weft_flow_sink sink, void *user,
+                   weft_read_report *r, char *err, size_t errn);
+
+/* weft_pcap_read into a table: appends the capture's flows to t. Returns 0, or -1 when the file cannot be read at
  * all (the reason is in err and in the report); a file that breaks off mid-way returns 0 with the
  * flows read so far and a warning in the report. */
 int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_table *t,
                         weft_read_report *r, char *err, size_t errn);
 
-/* True if the file starts with a pcap or pcapng magic number. */
+/* True if the file starts (once decompressed) with a pcap or pcapng magic number. */
 int weft_pcap_is_capture(const char *path);
 
 #endif

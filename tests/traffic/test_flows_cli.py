@@ -111,10 +111,10 @@ def test_ndpi_labels_and_zeek(capture, tmp_path):
     assert r.returncode == 0, r.stderr
     rows = read_csv(out)
     assert len(rows) == 2
-    # sorted by start: the Zeek flow (50.5) before the capture's (100)
-    assert rows[0]["src"] == "192.168.1.2" and rows[0]["label"] == "Benign"
-    assert (rows[0]["fwd_bytes"], rows[0]["bwd_bytes"]) == ("60", "120")
-    assert rows[1]["detail"] == "HTTP" and rows[1]["category"] == "Web"
+    # inputs one after the other (each in start order): the capture's flow (100) before the Zeek flow (50.5)
+    assert rows[1]["src"] == "192.168.1.2" and rows[1]["label"] == "Benign"
+    assert (rows[1]["fwd_bytes"], rows[1]["bwd_bytes"]) == ("60", "120")
+    assert rows[0]["detail"] == "HTTP" and rows[0]["category"] == "Web"
     assert "skipped 1" in r.stderr
     assert ("labels: 1 label file(s) with 1 nDPI flow line(s); 1 flow(s) took a label from them, 0 flow(s) "
             "have no label; 0 line(s) named a 5-tuple no flow here has") in r.stderr

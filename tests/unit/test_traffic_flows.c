@@ -1252,7 +1252,7 @@ static void test_helpers(void)
 
     /* many distinct 5-tuples: the hash table grows and keeps every flow apart */
     weft_flow_table_init(&t);
-    weft_flow_builder *b = weft_flow_builder_new(NULL, &t);
+    weft_flow_builder *b = weft_flow_builder_new(NULL, weft_flow_table_sink, &t);
     for (uint32_t i = 0; i < 100000; i++) {
         weft_pkt p;
         memset(&p, 0, sizeof p);
@@ -1266,8 +1266,11 @@ static void test_helpers(void)
         q.src = p.dst, q.dst = p.src, q.sport = p.dport, q.dport = p.sport;
         CU_ASSERT_EQUAL_FATAL(weft_flow_builder_add(b, &q), 0);
     }
-    weft_flow_builder_finish(b);
+    /* every flow is still running when the input ends: all held, then all written */
     CU_ASSERT_EQUAL(weft_flow_builder_keys(b), 100000);
+    CU_ASSERT_EQUAL(weft_flow_builder_finish(b), 0);
+    CU_ASSERT_EQUAL(weft_flow_builder_keys(b), 0);
+    CU_ASSERT_EQUAL(weft_flow_builder_peak(b), 100000);
     weft_flow_builder_free(b);
     CU_ASSERT_EQUAL_FATAL(t.n, 100000);
     size_t bad = 0;
