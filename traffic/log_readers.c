@@ -1,6 +1,9 @@
-/* traffic/log_readers.c — flow logs (Zeek, Argus, Wireshark conversations, NetFlow CSV, any CSV with a
- * column map) → flows. One engine: a header names the columns, a per-format table maps names to flow
- * fields, every row is parsed field by field with the problems counted. */
+/* traffic/log_readers.c — flow logs (Zeek, Argus, Wireshark conversations, NetFlow CSV, CICFlowMeter,
+ * UNSW-NB15, nfdump CSV, any CSV with a column map) → flows. One engine: a header names the columns, a
+ * per-format table maps names to flow fields, every row is parsed field by field with the problems
+ * counted. What differs between formats beyond their column names (CIC's day-first dates and class
+ * names, UNSW's missing header, nfdump's flag letters and closing summary) is a small rule here, keyed
+ * by the format. Captures of NetFlow / IPFIX export datagrams are handed to traffic/netflow_pkt.c. */
 #define _GNU_SOURCE
 #include "traffic/log_readers.h"
 
@@ -14,23 +17,33 @@
 #include <time.h>
 
 #include "traffic/labels.h"
+#include "traffic/netflow_pkt.h"
 #include "traffic/pcap_reader.h"
 
 enum field {
     F_SRC, F_DST, F_SPORT, F_DPORT, F_PROTO, F_START, F_START_MS, F_END, F_END_MS, F_DUR, F_DUR_MS,
     F_FPKTS, F_FBYTES, F_BPKTS, F_BBYTES, F_PKTS, F_BYTES, F_FLAGS, F_FFLAGS, F_BFLAGS, F_HISTORY,
-    F_LABEL, F_DETAIL, F_CATEGORY, F_COUNT
+    F_LABEL, F_DETAIL, F_CATEGORY,
+    F_PUBLIC, /* the fields above can be named in a column map; those below only by the presets */
+    F_DUR_US = F_PUBLIC, F_FMIN, F_FMAX, F_BMIN, F_BMAX, F_FIAT_US, F_BIAT_US, F_FIAT_MS, F_BIAT_MS,
+    F_FLAGCNT, /* a count of packets with one TCP flag (colname.aux: the flag, DIR_BWD for bwd) */
+    F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
     "src", "dst", "sport", "dport", "proto", "start", "start_ms", "end", "end_ms", "duration", "duration_ms",
     "fwd_packets", "fwd_bytes", "bwd_packets", "bwd_bytes", "packets", "bytes", "flags", "fwd_flags",
-    "bwd_flags", "history", "label", "detail", "category",
+    "bwd_flags", "history", "label", "detail", "category", "duration_us", "fwd_min_size", "fwd_max_size",
+    "bwd_min_size", "bwd_max_size", "fwd_mean_iat_us", "bwd_mean_iat_us", "fwd_mean_iat_ms", "bwd_mean_iat_ms",
+    "flag_count",
 };
+
+enum { DIR_BWD = 0x100 };
 
 typedef struct colname {
     int field;
     const char *name;
+    unsigned aux; /* F_FLAGCNT: the WEFT_TCP_* flag, | DIR_BWD for the bwd direction */
 } colname;
 
 static const colname zeek_cols[] = {
@@ -61,16 +74,79 @@ static const colname netflow_cols[] = {
     {F_DUR_MS, "FLOW_DURATION_MILLISECONDS"}, {F_START_MS, "FLOW_START_MILLISECONDS"},
     {F_END_MS, "FLOW_END_MILLISECONDS"}, {F_LABEL, "Label"}, {F_DETAIL, "Attack"}, {-1, NULL},
 };
+/* CICFlowMeter: CIC-IDS2017's long names (the files put a space before most of them; headers are trimmed)
+ * and the short names of CSE-CIC-IDS2018 and the CICFlowMeter-V4 tool. The flag counts cover both
+ * directions, except the Fwd / Bwd PSH and URG ones; both-direction flags go to fwd, as NetFlow's
+ * TCP_FLAGS do. "CWE Flag Count" is CICFlowMeter's spelling of CWR. */
+static const colname cic_cols[] = {
+    {F_SRC, "Source IP"}, {F_SRC, "Src IP"}, {F_DST, "Destination IP"}, {F_DST, "Dst IP"},
+    {F_SPORT, "Source Port"}, {F_SPORT, "Src Port"}, {F_DPORT, "Destination Port"}, {F_DPORT, "Dst Port"},
+    {F_PROTO, "Protocol"}, {F_START, "Timestamp"}, {F_DUR_US, "Flow Duration"},
+    {F_FPKTS, "Total Fwd Packets"}, {F_FPKTS, "Tot Fwd Pkts"}, {F_BPKTS, "Total Backward Packets"},
+    {F_BPKTS, "Tot Bwd Pkts"}, {F_FBYTES, "Total Length of Fwd Packets"}, {F_FBYTES, "TotLen Fwd Pkts"},
+    {F_BBYTES, "Total Length of Bwd Packets"}, {F_BBYTES, "TotLen Bwd Pkts"},
+    {F_FMAX, "Fwd Packet Length Max"}, {F_FMAX, "Fwd Pkt Len Max"}, {F_FMIN, "Fwd Packet Length Min"},
+    {F_FMIN, "Fwd Pkt Len Min"}, {F_BMAX, "Bwd Packet Length Max"}, {F_BMAX, "Bwd Pkt Len Max"},
+    {F_BMIN, "Bwd Packet Length Min"}, {F_BMIN, "Bwd Pkt Len Min"}, {F_FIAT_US, "Fwd IAT Mean"},
+    {F_BIAT_US, "Bwd IAT Mean"},
+    {F_FLAGCNT, "FIN Flag Count", WEFT_TCP_FIN}, {F_FLAGCNT, "FIN Flag Cnt", WEFT_TCP_FIN},
+    {F_FLAGCNT, "SYN Flag Count", WEFT_TCP_SYN}, {F_FLAGCNT, "SYN Flag Cnt", WEFT_TCP_SYN},
+    {F_FLAGCNT, "RST Flag Count", WEFT_TCP_RST}, {F_FLAGCNT, "RST Flag Cnt", WEFT_TCP_RST},
+    {F_FLAGCNT, "PSH Flag Count", WEFT_TCP_PSH}, {F_FLAGCNT, "PSH Flag Cnt", WEFT_TCP_PSH},
+    {F_FLAGCNT, "ACK Flag Count", WEFT_TCP_ACK}, {F_FLAGCNT, "ACK Flag Cnt", WEFT_TCP_ACK},
+    {F_FLAGCNT, "URG Flag Count", WEFT_TCP_URG}, {F_FLAGCNT, "URG Flag Cnt", WEFT_TCP_URG},
+    {F_FLAGCNT, "CWE Flag Count", WEFT_TCP_CWR}, {F_FLAGCNT, "CWE Flag Cnt", WEFT_TCP_CWR},
+    {F_FLAGCNT, "ECE Flag Count", WEFT_TCP_ECE}, {F_FLAGCNT, "ECE Flag Cnt", WEFT_TCP_ECE},
+    {F_FLAGCNT, "Fwd PSH Flags", WEFT_TCP_PSH}, {F_FLAGCNT, "Bwd PSH Flags", WEFT_TCP_PSH | DIR_BWD},
+    {F_FLAGCNT, "Fwd URG Flags", WEFT_TCP_URG}, {F_FLAGCNT, "Bwd URG Flags", WEFT_TCP_URG | DIR_BWD},
+    {F_LABEL, "Label"}, {-1, NULL},
+};
+/* UNSW-NB15 (NUSW-NB15_features.csv): matched without regard to case, so the training / testing sets'
+ * lower-case names match too. dur in seconds, Stime / Ltime epoch seconds, Sintpkt / Dintpkt in ms. */
+static const colname unsw_cols[] = {
+    {F_SRC, "srcip"}, {F_SPORT, "sport"}, {F_DST, "dstip"}, {F_DPORT, "dsport"}, {F_PROTO, "proto"},
+    {F_DUR, "dur"}, {F_FBYTES, "sbytes"}, {F_BBYTES, "dbytes"}, {F_FPKTS, "Spkts"}, {F_BPKTS, "Dpkts"},
+    {F_START, "Stime"}, {F_END, "Ltime"}, {F_FIAT_MS, "Sintpkt"}, {F_BIAT_MS, "Dintpkt"},
+    {F_DETAIL, "attack_cat"}, {F_LABEL, "Label"}, {-1, NULL},
+};
+/* The 49 columns of UNSW-NB15_1..4.csv, which have no header row. */
+static const char unsw_header[] =
+    "srcip,sport,dstip,dsport,proto,state,dur,sbytes,dbytes,sttl,dttl,sloss,dloss,service,Sload,Dload,Spkts,"
+    "Dpkts,swin,dwin,stcpb,dtcpb,smeansz,dmeansz,trans_depth,res_bdy_len,Sjit,Djit,Stime,Ltime,Sintpkt,Dintpkt,"
+    "tcprtt,synack,ackdat,is_sm_ips_ports,ct_state_ttl,ct_flw_http_mthd,is_ftp_login,ct_ftp_cmd,ct_srv_src,"
+    "ct_srv_dst,ct_dst_ltm,ct_src_ltm,ct_src_dport_ltm,ct_dst_sport_ltm,ct_dst_src_ltm,attack_cat,Label";
+#define UNSW_COLUMNS 49
+/* nfdump -o csv: in* counters are the flow's direction, out* the reverse one of bidirectional records. */
+static const colname nfdump_cols[] = {
+    {F_START, "ts"}, {F_END, "te"}, {F_DUR, "td"}, {F_SRC, "sa"}, {F_DST, "da"}, {F_SPORT, "sp"},
+    {F_DPORT, "dp"}, {F_PROTO, "pr"}, {F_FLAGS, "flg"}, {F_FPKTS, "ipkt"}, {F_FBYTES, "ibyt"},
+    {F_BPKTS, "opkt"}, {F_BBYTES, "obyt"}, {-1, NULL},
+};
+
+static const colname *format_cols(weft_input_format fmt)
+{
+    switch (fmt) {
+    case WEFT_FMT_ZEEK: return zeek_cols;
+    case WEFT_FMT_BINETFLOW: return binetflow_cols;
+    case WEFT_FMT_WIRESHARK: return wireshark_cols;
+    case WEFT_FMT_NETFLOW: return netflow_cols;
+    case WEFT_FMT_CIC: return cic_cols;
+    case WEFT_FMT_UNSW: return unsw_cols;
+    case WEFT_FMT_NFDUMP: return nfdump_cols;
+    default: return NULL;
+    }
+}
 
 const char *weft_format_name(weft_input_format f)
 {
-    static const char *const n[] = {"auto", "pcap", "zeek", "binetflow", "wireshark", "netflow", "csv"};
-    return (unsigned)f < sizeof n / sizeof n[0] ? n[f] : "?";
+    static const char *const n[WEFT_FMT_COUNT] = {"auto", "pcap", "zeek", "binetflow", "wireshark", "netflow",
+                                                  "csv", "cic", "unsw", "nfdump", "export-pcap"};
+    return (unsigned)f < WEFT_FMT_COUNT ? n[f] : "?";
 }
 
 bool weft_format_parse(const char *s, weft_input_format *out)
 {
-    for (int i = WEFT_FMT_AUTO; i <= WEFT_FMT_CSV; i++)
+    for (int i = WEFT_FMT_AUTO; i < WEFT_FMT_COUNT; i++)
         if (strcmp(s, weft_format_name((weft_input_format)i)) == 0) {
             *out = (weft_input_format)i;
             return true;
@@ -87,6 +163,37 @@ static void strip_eol(char *s)
 static char *skip_bom(char *s)
 {
     return (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbb && (unsigned char)s[2] == 0xbf ? s + 3 : s;
+}
+
+/* Field i (0-based) of a comma-separated line, copied into out (trimmed of spaces); false if the line
+ * has fewer fields or the field does not fit. */
+static bool csv_field(const char *line, int i, char *out, size_t n)
+{
+    const char *p = line;
+    for (; i > 0; i--) {
+        p = strchr(p, ',');
+        if (!p) return false;
+        p++;
+    }
+    while (*p == ' ') p++;
+    size_t len = strcspn(p, ",");
+    while (len && p[len - 1] == ' ') len--;
+    if (len >= n) return false;
+    memcpy(out, p, len);
+    out[len] = 0;
+    return true;
+}
+
+/* A data row of UNSW-NB15_1..4.csv: 49 fields, addresses first and third, a protocol name fifth. */
+static bool unsw_is_data_line(const char *line)
+{
+    int commas = 0;
+    for (const char *q = line; *q && *q != '\n' && *q != '\r'; q++) commas += *q == ',';
+    char a[64], b[64], pr[32];
+    weft_ip ip;
+    return commas == UNSW_COLUMNS - 1 && csv_field(line, 0, a, sizeof a) && weft_ip_parse(a, &ip) &&
+           csv_field(line, 2, b, sizeof b) && weft_ip_parse(b, &ip) && csv_field(line, 4, pr, sizeof pr) &&
+           isalpha((unsigned char)pr[0]);
 }
 
 weft_input_format weft_format_detect(const char *path, bool have_columns, char *err, size_t errn)
@@ -110,6 +217,12 @@ weft_input_format weft_format_detect(const char *path, bool have_columns, char *
     if (strstr(line, "StartTime") && strstr(line, "SrcAddr")) return WEFT_FMT_BINETFLOW;
     if (strstr(line, "Address A") && strstr(line, "Address B")) return WEFT_FMT_WIRESHARK;
     if (strstr(line, "IPV4_SRC_ADDR") || strstr(line, "IPV6_SRC_ADDR")) return WEFT_FMT_NETFLOW;
+    if (strstr(line, "Flow Duration") && (strstr(line, "Total Fwd Packets") || strstr(line, "Tot Fwd Pkts")))
+        return WEFT_FMT_CIC;
+    if (strncmp(line, "ts,te,td,sa,da,", 15) == 0) return WEFT_FMT_NFDUMP;
+    if (unsw_is_data_line(line) ||
+        (strcasestr(line, "sbytes") && strcasestr(line, "dbytes") && strcasestr(line, "attack_cat")))
+        return WEFT_FMT_UNSW;
     snprintf(err, errn, "%s: cannot tell the format from the first line (give --format, or --columns for "
                         "another CSV)", path);
     return WEFT_FMT_AUTO;
@@ -129,7 +242,7 @@ static bool walk_columns(const char *map, char *err, size_t errn,
             return false;
         }
         int field = -1;
-        for (int i = 0; i < F_COUNT; i++)
+        for (int i = 0; i < F_PUBLIC; i++)
             if (strlen(field_names[i]) == (size_t)(eq - p) && strncmp(field_names[i], p, (size_t)(eq - p)) == 0)
                 field = i;
         if (field < 0) {
@@ -164,6 +277,11 @@ typedef struct reader {
     weft_read_report *r;
     weft_flow_table *t;
     int col[F_COUNT]; /* column index of each field, -1 when absent */
+    struct {
+        int col;
+        unsigned aux;
+    } flagcols[16]; /* F_FLAGCNT columns found in the header */
+    int nflagcols;
     char *names[MAX_COLS];
     int ncols;
     char sep;
@@ -309,6 +427,106 @@ static bool parse_time(const char *s, double *out)
     return true;
 }
 
+/* CICFlowMeter's day-first times: "3/7/2017 8:55", "03/07/2017 08:55:58", "14/02/2018 08:31:01",
+ * "14/02/2018 08:31:01 AM" (the V4 tool's "dd/MM/yyyy hh:mm:ss a"), read as UTC like every log time.
+ * CIC-IDS2017's short form has no AM / PM although its clock is 12-hour: afternoon times read as early
+ * morning ones; that is in the data, not guessed at here. Other forms go to parse_time. */
+static bool parse_cic_time(const char *s, double *out)
+{
+    int d, mo, y, h, mi, n = 0;
+    if (sscanf(s, "%2d/%2d/%4d %2d:%2d%n", &d, &mo, &y, &h, &mi, &n) != 5) return parse_time(s, out);
+    const char *p = s + n;
+    double sec = 0;
+    if (*p == ':') {
+        char *end;
+        if (!isdigit((unsigned char)p[1])) return false;
+        sec = strtod(p + 1, &end);
+        p = end;
+    }
+    while (*p == ' ') p++;
+    if (strcasecmp(p, "AM") == 0 || strcasecmp(p, "PM") == 0) {
+        if (h < 1 || h > 12) return false;
+        h = (h % 12) + (toupper((unsigned char)*p) == 'P' ? 12 : 0);
+    } else if (*p) {
+        return false;
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || !(sec >= 0 && sec < 61))
+        return false;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1) return false;
+    *out = (double)t + sec;
+    return true;
+}
+
+/* TCP flags as a number (decimal or 0x hex) or as letters, nfdump's "...AP.SF" / Argus' "FSPA_": a
+ * letter sets its flag wherever it stands, '.' and '_' are none. */
+static bool parse_flags(const char *s, uint8_t *out)
+{
+    uint64_t v;
+    char *end;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isxdigit((unsigned char)s[2])) {
+        errno = 0;
+        v = strtoull(s + 2, &end, 16);
+        if (errno || *end || v > 255) return false;
+        *out = (uint8_t)v;
+        return true;
+    }
+    if (isdigit((unsigned char)*s)) {
+        if (!parse_u64(s, &v) || v > 255) return false;
+        *out = (uint8_t)v;
+        return true;
+    }
+    uint8_t f = 0;
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case 'C': f |= WEFT_TCP_CWR; break;
+        case 'E': f |= WEFT_TCP_ECE; break;
+        case 'U': f |= WEFT_TCP_URG; break;
+        case 'A': f |= WEFT_TCP_ACK; break;
+        case 'P': f |= WEFT_TCP_PSH; break;
+        case 'R': f |= WEFT_TCP_RST; break;
+        case 'S': f |= WEFT_TCP_SYN; break;
+        case 'F': f |= WEFT_TCP_FIN; break;
+        case '.': case '_': break;
+        default: return false;
+        }
+    }
+    *out = f;
+    return *s != 0;
+}
+
+/* A CIC class name with its dash spelled one way: CIC-IDS2017's "Web Attack – Brute Force" has an
+ * en-dash (U+2013) in some releases, a bare Windows-1252 0x96 byte or the replacement character U+FFFD in
+ * others. Writes into out (n bytes); returns false when it does not fit. */
+static bool cic_class(const char *s, char *out, size_t n)
+{
+    static const char en_dash[] = "\xe2\x80\x93";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        const char *put;
+        size_t plen, adv;
+        if (p[0] == 0x96) {
+            put = en_dash, plen = 3, adv = 1;
+        } else if (p[0] == 0xef && p[1] == 0xbf && p[2] == 0xbd) {
+            put = en_dash, plen = 3, adv = 3;
+        } else {
+            put = (const char *)p, plen = 1, adv = 1;
+        }
+        if (o + plen >= n) return false;
+        memcpy(out + o, put, plen);
+        o += plen;
+        p += adv;
+    }
+    out[o] = 0;
+    return true;
+}
+
 /* Zeek history letters: upper case for the originator, lower case for the responder. */
 static void history_flags(const char *h, uint8_t *fwd, uint8_t *bwd)
 {
@@ -358,8 +576,13 @@ static int read_row(reader *rd, char **v, int nv)
     int need = 0;
     for (int i = 0; i < F_COUNT; i++)
         if (rd->col[i] >= 0 && rd->col[i] + 1 > need) need = rd->col[i] + 1;
+    for (int i = 0; i < rd->nflagcols; i++)
+        if (rd->flagcols[i].col + 1 > need) need = rd->flagcols[i].col + 1;
     if (nv < need) SKIP("too few fields", "%d fields, the columns need %d", nv, need);
     for (int i = 0; i < nv; i++) trim(&v[i]);
+    /* files joined from several captures repeat their header (CSE-CIC-IDS2018's Thursday-20-02 does) */
+    if (nv == rd->ncols && strcmp(v[0], rd->names[0]) == 0 && strcmp(v[nv - 1], rd->names[nv - 1]) == 0)
+        SKIP("repeated header row", "'%s, ...'", v[0]);
 #define VAL(f) (rd->col[f] >= 0 ? v[rd->col[f]] : NULL)
 #define HAS(f) (rd->col[f] >= 0 && !is_blank(rd, v[rd->col[f]]))
 
@@ -383,7 +606,8 @@ static int read_row(reader *rd, char **v, int nv)
     /* times */
     double start = 0, end = NAN, dur = NAN, x;
     if (HAS(F_START)) {
-        if (!parse_time(VAL(F_START), &start)) SKIP("bad time", "start '%s'", VAL(F_START));
+        bool ok = rd->fmt == WEFT_FMT_CIC ? parse_cic_time(VAL(F_START), &start) : parse_time(VAL(F_START), &start);
+        if (!ok) SKIP("bad time", "start '%s'", VAL(F_START));
     } else if (HAS(F_START_MS)) {
         if (!parse_double(VAL(F_START_MS), &x) || x < 0 || x > 1e14) SKIP("bad time", "start '%s' ms", VAL(F_START_MS));
         start = x / 1000.0;
@@ -395,6 +619,9 @@ static int read_row(reader *rd, char **v, int nv)
     } else if (HAS(F_DUR_MS)) {
         if (!parse_double(VAL(F_DUR_MS), &dur)) SKIP("bad number", "duration '%s' ms", VAL(F_DUR_MS));
         dur /= 1000.0;
+    } else if (HAS(F_DUR_US)) {
+        if (!parse_double(VAL(F_DUR_US), &dur)) SKIP("bad number", "duration '%s' us", VAL(F_DUR_US));
+        dur /= 1e6;
     }
     if (HAS(F_END)) {
         if (!parse_time(VAL(F_END), &end)) SKIP("bad time", "end '%s'", VAL(F_END));
@@ -446,18 +673,25 @@ static int read_row(reader *rd, char **v, int nv)
     }
 
     /* flags */
-    uint64_t fl;
+    uint8_t fl;
     if (HAS(F_FLAGS)) {
-        if (!parse_u64(VAL(F_FLAGS), &fl) || fl > 255) SKIP("bad number", "flags '%s'", VAL(F_FLAGS));
-        f.fwd.flags |= (uint8_t)fl;
+        if (!parse_flags(VAL(F_FLAGS), &fl)) SKIP("bad number", "flags '%s'", VAL(F_FLAGS));
+        f.fwd.flags |= fl;
     }
     if (HAS(F_FFLAGS)) {
-        if (!parse_u64(VAL(F_FFLAGS), &fl) || fl > 255) SKIP("bad number", "fwd_flags '%s'", VAL(F_FFLAGS));
-        f.fwd.flags |= (uint8_t)fl;
+        if (!parse_flags(VAL(F_FFLAGS), &fl)) SKIP("bad number", "fwd_flags '%s'", VAL(F_FFLAGS));
+        f.fwd.flags |= fl;
     }
     if (HAS(F_BFLAGS)) {
-        if (!parse_u64(VAL(F_BFLAGS), &fl) || fl > 255) SKIP("bad number", "bwd_flags '%s'", VAL(F_BFLAGS));
-        f.bwd.flags |= (uint8_t)fl;
+        if (!parse_flags(VAL(F_BFLAGS), &fl)) SKIP("bad number", "bwd_flags '%s'", VAL(F_BFLAGS));
+        f.bwd.flags |= fl;
+    }
+    for (int i = 0; i < rd->nflagcols; i++) {
+        const char *cv = v[rd->flagcols[i].col];
+        double n;
+        if (is_blank(rd, cv)) continue;
+        if (!parse_double(cv, &n) || n < 0) SKIP("bad number", "flag count '%s'", cv);
+        if (n > 0) *(rd->flagcols[i].aux & DIR_BWD ? &f.bwd.flags : &f.fwd.flags) |= (uint8_t)rd->flagcols[i].aux;
     }
     if (HAS(F_HISTORY) && f.proto == 6) history_flags(VAL(F_HISTORY), &f.fwd.flags, &f.bwd.flags);
 
@@ -466,14 +700,62 @@ static int read_row(reader *rd, char **v, int nv)
     if (f.bwd.packets) f.bwd.first = start, f.bwd.last = start + dur;
     f.has_stats = false;
 
+    /* per-direction statistics of the presets that have them (CIC: sizes and IAT; UNSW: IAT only) */
+    static const struct {
+        int field;
+        double scale;
+    } stats[] = {{F_FMIN, 1}, {F_FMAX, 1}, {F_BMIN, 1}, {F_BMAX, 1},
+                 {F_FIAT_US, 1e-6}, {F_BIAT_US, 1e-6}, {F_FIAT_MS, 1e-3}, {F_BIAT_MS, 1e-3}};
+    double st[F_COUNT] = {0};
+    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
+        int fi = stats[i].field;
+        if (!HAS(fi)) continue;
+        double x;
+        /* CICFlowMeter writes NaN / Infinity and, with clock steps, negative times: the row is kept */
+        if (!parse_double(VAL(fi), &x) || x < 0 || (stats[i].scale == 1 && x > 4294967295.0)) {
+            weft_report_warn(rd->r, "unusable statistic (NaN, Infinity or negative) read as 0", rd->path, "line",
+                             rd->lineno, "%s '%s'", field_names[fi], VAL(fi));
+            continue;
+        }
+        st[fi] = x * stats[i].scale;
+    }
+    if (f.fwd.packets) {
+        f.fwd.min_size = (uint32_t)st[F_FMIN], f.fwd.max_size = (uint32_t)st[F_FMAX];
+        f.fwd.mean_iat = st[F_FIAT_US] + st[F_FIAT_MS];
+    }
+    if (f.bwd.packets) {
+        f.bwd.min_size = (uint32_t)st[F_BMIN], f.bwd.max_size = (uint32_t)st[F_BMAX];
+        f.bwd.mean_iat = st[F_BIAT_US] + st[F_BIAT_MS];
+    }
+    weft_flow_dir *dirs[2] = {&f.fwd, &f.bwd};
+    for (int i = 0; i < 2; i++)
+        if (dirs[i]->min_size > dirs[i]->max_size) {
+            weft_report_warn(rd->r, "unusable statistic (minimum size above maximum) read as 0", rd->path, "line",
+                             rd->lineno, "%s min %u, max %u", i ? "bwd" : "fwd", (unsigned)dirs[i]->min_size,
+                             (unsigned)dirs[i]->max_size);
+            dirs[i]->min_size = dirs[i]->max_size = 0;
+        }
+    f.has_stats = rd->col[F_FMIN] >= 0 && rd->col[F_FMAX] >= 0 && rd->col[F_BMIN] >= 0 && rd->col[F_BMAX] >= 0 &&
+                  rd->col[F_FIAT_US] >= 0 && rd->col[F_BIAT_US] >= 0;
+
     /* labels */
     if (HAS(F_LABEL)) {
         const char *l = VAL(F_LABEL);
         if (rd->fmt == WEFT_FMT_BINETFLOW) {
             const char *d = strncmp(l, "flow=", 5) == 0 ? l + 5 : l;
             if (intern_set(rd, &f.label, ctu_class(d)) || intern_set(rd, &f.detail, d)) return -1;
-        } else if (rd->fmt == WEFT_FMT_NETFLOW && (strcmp(l, "0") == 0 || strcmp(l, "1") == 0)) {
+        } else if ((rd->fmt == WEFT_FMT_NETFLOW || rd->fmt == WEFT_FMT_UNSW) &&
+                   (strcmp(l, "0") == 0 || strcmp(l, "1") == 0)) {
             if (intern_set(rd, &f.label, l[0] == '0' ? "Benign" : "Malicious")) return -1;
+        } else if (rd->fmt == WEFT_FMT_CIC) {
+            /* "NeedManualLabel" is what the CICFlowMeter tool writes before anyone labelled the flow */
+            char cls[256];
+            if (strcmp(l, "NeedManualLabel") != 0) {
+                const char *d = cic_class(l, cls, sizeof cls) ? cls : l;
+                if (intern_set(rd, &f.label, strcasecmp(d, "benign") == 0 ? "Benign" : "Malicious") ||
+                    intern_set(rd, &f.detail, d))
+                    return -1;
+            }
         } else if (intern_set(rd, &f.label, l)) {
             return -1;
         }
@@ -519,25 +801,46 @@ static void set_header(reader *rd, char *hdr, const colname *cols, int *nfields)
     rd->ncols = n;
     *nfields = n;
     for (int i = 0; i < F_COUNT; i++) rd->col[i] = -1;
+    rd->nflagcols = 0;
+    /* UNSW-NB15's own files capitalise Spkts / Label, its training and testing sets do not */
+    int (*cmp)(const char *, const char *) = rd->fmt == WEFT_FMT_UNSW ? strcasecmp : strcmp;
     for (const colname *c = cols; c && c->name; c++)
-        for (int i = 0; i < n; i++)
-            if (strcmp(rd->names[i], c->name) == 0 && rd->col[c->field] < 0) rd->col[c->field] = i;
+        for (int i = 0; i < n; i++) {
+            if (cmp(rd->names[i], c->name) != 0) continue;
+            if (c->field == F_FLAGCNT) {
+                if (rd->nflagcols < (int)(sizeof rd->flagcols / sizeof rd->flagcols[0]))
+                    rd->flagcols[rd->nflagcols].col = i, rd->flagcols[rd->nflagcols++].aux = c->aux;
+            } else if (rd->col[c->field] < 0) {
+                rd->col[c->field] = i;
+            }
+            break;
+        }
+}
+
+/* "'Source IP' or 'Src IP'": the header names a format gives a field, for error messages. */
+static void names_of(const colname *cols, int field, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (const colname *c = cols; c && c->name; c++) {
+        if (c->field != field) continue;
+        int w = snprintf(out + o, n - o, "%s'%s'", o ? " or " : "", c->name);
+        if (w < 0 || (size_t)w >= n - o) break;
+        o += (size_t)w;
+    }
 }
 
 int weft_log_read_file(const char *path, weft_input_format fmt, const char *columns, weft_flow_table *t,
                        weft_read_report *r, char *err, size_t errn)
 {
+    if (fmt == WEFT_FMT_EXPORT_PCAP) return weft_export_read_file(path, t, r, err, errn);
     if (columns && !weft_columns_check(columns, err, errn)) return -1;
-    const colname *cols = fmt == WEFT_FMT_ZEEK        ? zeek_cols
-                          : fmt == WEFT_FMT_BINETFLOW ? binetflow_cols
-                          : fmt == WEFT_FMT_WIRESHARK ? wireshark_cols
-                          : fmt == WEFT_FMT_NETFLOW   ? netflow_cols
-                                                      : NULL;
+    const colname *cols = format_cols(fmt);
     if (fmt == WEFT_FMT_CSV && !columns) {
         snprintf(err, errn, "%s: a CSV of another kind needs a column map (--columns src=...,dst=...)", path);
         return -1;
     }
-    if (fmt == WEFT_FMT_PCAP || fmt == WEFT_FMT_AUTO) {
+    if (fmt == WEFT_FMT_PCAP || fmt == WEFT_FMT_AUTO || (unsigned)fmt >= WEFT_FMT_COUNT) {
         snprintf(err, errn, "%s: not a flow log format", path);
         return -1;
     }
@@ -596,6 +899,10 @@ int weft_log_read_file(const char *path, weft_input_format fmt, const char *colu
             }
             continue; /* #unset_field / #empty_field keep Zeek's usual "-" / "(empty)" below */
         }
+        /* nfdump closes its CSV with "Summary", a header of totals and one row of them: not flows */
+        if (fmt == WEFT_FMT_NFDUMP && header && strncmp(s, "Summary", 7) == 0 && (!s[7] || s[7] == ','))
+            break;
+        bool data_too = false; /* the first line is data, not a header (UNSW-NB15_1..4.csv) */
         if (!header) {
             if (fmt == WEFT_FMT_ZEEK) {
                 snprintf(err, errn, "%s: line %llu: data before the #fields line", path, (unsigned long long)rd.lineno);
@@ -607,7 +914,8 @@ int weft_log_read_file(const char *path, weft_input_format fmt, const char *colu
             size_t tabs = 0, commas = 0;
             for (const char *q = s; *q; q++) tabs += *q == '\t', commas += *q == ',';
             rd.sep = tabs > commas ? '\t' : ',';
-            header = strdup(s);
+            data_too = fmt == WEFT_FMT_UNSW && unsw_is_data_line(s);
+            header = strdup(data_too ? unsw_header : s);
             if (!header) {
                 rc = -1;
                 snprintf(err, errn, "%s: out of memory", path);
@@ -625,14 +933,31 @@ int weft_log_read_file(const char *path, weft_input_format fmt, const char *colu
                 break;
             }
             if (rd.col[F_SRC] < 0 || rd.col[F_DST] < 0) {
-                snprintf(err, errn, "%s: no %s column in the header (line 1); use --columns to name it", path,
-                         rd.col[F_SRC] < 0 ? "source address" : "destination address");
+                /* name what the format looks for, so a user can see which export of a dataset this is */
+                bool no_src = rd.col[F_SRC] < 0, no_dst = rd.col[F_DST] < 0;
+                char a[70] = "", b[70] = "";
+                names_of(cols, F_SRC, a, sizeof a);
+                names_of(cols, F_DST, b, sizeof b);
+                const char *what = no_src && no_dst ? "source or destination address"
+                                   : no_src         ? "source address"
+                                                    : "destination address";
+                if (cols)
+                    snprintf(err, errn, "%s: no %s column in the header (line 1): %s looks for %s%s%s; use --columns "
+                             "to name it%s", path, what, weft_format_name(fmt), no_src ? a : b,
+                             no_src && no_dst ? ", and " : "", no_src && no_dst ? b : "",
+                             fmt == WEFT_FMT_CIC    ? " (CIC-IDS2017's MachineLearningCVE files and most "
+                                                      "CSE-CIC-IDS2018 files have no addresses at all)"
+                             : fmt == WEFT_FMT_UNSW ? " (UNSW-NB15's training and testing sets have no "
+                                                      "addresses at all)"
+                                                    : "");
+                else
+                    snprintf(err, errn, "%s: no %s column in the header (line 1); use --columns to name it", path, what);
                 rc = -1;
                 break;
             }
             if (rd.col[F_START] < 0 && rd.col[F_START_MS] < 0)
                 weft_report_warn(r, "no start time column (flows start at 0)", path, "line", 1, "header");
-            continue;
+            if (!data_too) continue;
         }
         if (fmt == WEFT_FMT_ZEEK) {
             if (rd.unset == NULL) rd.unset = "-", rd.empty = "(empty)";
