@@ -16,6 +16,9 @@
 int cmd_graph(int argc, char **argv);
 
 #define DOT_MAX_NODES 2000
+/* Flows the scaling is fitted on at most: beyond, an evenly spread sample (every k-th flow), which keeps
+ * the first pass's memory bounded (~50 MB) whatever the input's length. */
+#define FIT_SAMPLE 262144
 
 static void graph_help(FILE *f)
 {
@@ -35,10 +38,20 @@ static void graph_help(FILE *f)
             "  --max-flows N        drop windows with N or more flows (10000; 0 keeps every window)\n"
             "  --max-flow-windows K a flow belongs to at most its first K windows (17280, a day of 5 s\n"
             "                       windows; 0: no limit); the flows cut short are counted in the totals\n"
+            "inputs (FLOWS.csv may be '-', standard input, and gzip or zstd compressed):\n"
+            "  --per-input          each input on its own time axis, one after the other (default): graphs\n"
+            "                       never mix unrelated captures; within an input, start times that jump\n"
+            "                       back by more than --reorder begin a new axis too (inputs written one\n"
+            "                       after the other by 'weft flows')\n"
+            "  --merge              the inputs merged in time order onto one axis (captures of one network)\n"
+            "  --reorder S          start times may run back this far and still land in place (60): graphs\n"
+            "                       are written once S seconds of later flows have been read\n"
             "feature scaling (24 statistics, min-max between quantiles, clipped to [0, 1]):\n"
             "  --scaler FILE        apply bounds saved earlier (inference)\n"
             "  --save-scaler FILE   fit the bounds on these flows (3%%/97%% quantiles) and save them\n"
-            "                       (without --scaler the bounds are always fitted on these flows)\n"
+            "                       (without --scaler the bounds are fitted on these flows in a first pass,\n"
+            "                       on an evenly spread sample of %d when there are more; reading standard\n"
+            "                       input needs --scaler)\n"
             "output:\n"
             "  --stats              degree distribution (min / median / max / mean, in and out) per edge type\n"
             "  --json               one JSON object on standard output instead of text\n"
@@ -49,8 +62,10 @@ static void graph_help(FILE *f)
             "                       row of each con node's flow among the flows read)\n"
             "  -h, --help           this text\n"
             "\n"
+            "Flows are read as a stream and each graph is written as soon as its windows are complete, so\n"
+            "memory holds the flows of the windows in flight, not the input.\n"
             "exit status: 0 success, 1 a file could not be read or written, 2 bad command line.\n",
-            DOT_MAX_NODES);
+            FIT_SAMPLE, DOT_MAX_NODES);
 }
 
 static bool parse_pos_seconds(const char *s, double *out)
@@ -179,7 +194,7 @@ static int write_dot(ctx *c, const weft_tgraph *g)
             }
         for (size_t i = 0; i < g->num_nodes[WEFT_NODE_CON]; i++)
             if (g->con_slice[i] == s) {
-                const weft_flow *fl = &c->t->flows[g->con_flow[i]];
+                const weft_flow *fl = &g->table->flows[g->con_flow[i]];
                 weft_ip_format(&fl->src, a, sizeof a);
                 weft_ip_format(&fl->dst, b, sizeof b);
                 fprintf(f, "    con%zu [shape=box, label=\"con%zu\\n%s:%u > %s:%u /%u\"];\n", i, i, a,
@@ -234,7 +249,8 @@ static int write_tensors(ctx *c, const weft_tgraph *g)
         c->flowbuf = nb;
         c->flowcap = nc;
     }
-    for (size_t i = 0; i < nc; i++) c->flowbuf[i] = (int64_t)g->con_flow[i];
+    for (size_t i = 0; i < nc; i++)
+        c->flowbuf[i] = (int64_t)(g->flow_rows ? g->flow_rows[g->con_flow[i]] : g->con_flow[i]);
     shape[0] = (int64_t)nc;
     snprintf(path, sizeof path, "%s/con_flow.npy", dir);
     if (npy_write(path, "<i8", shape, 1, c->flowbuf, nc, 8)) goto bad;
@@ -327,6 +343,48 @@ static int on_graph(const weft_tgraph *g, void *user)
     return 0;
 }
 
+/* The first pass: the flows of every input, or every k-th of them once there are more than FIT_SAMPLE
+ * (k doubles and the sample is halved each time it fills, so it stays evenly spread and deterministic).
+ * Returns 0 fitted, 1 no flow at all, -1 error (err set). Unreadable inputs are left to the second pass
+ * to report. */
+static int fit_scaler(const char **inputs, int n_in, weft_flow_table *strings, weft_scaler *sc, size_t *sampled,
+                      uint64_t *seen, char *err, size_t err_n)
+{
+    weft_flow *sample = malloc(FIT_SAMPLE * sizeof *sample);
+    if (!sample) {
+        snprintf(err, err_n, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    uint64_t every = 1, count = 0;
+    int rc = 0;
+    for (int i = 0; i < n_in && rc == 0; i++) {
+        char e2[512];
+        weft_flow_csv_reader *r = weft_flow_csv_open(inputs[i], NULL, e2, sizeof e2);
+        if (!r) continue;
+        weft_flow fl;
+        int got;
+        while ((got = weft_flow_csv_next(r, &fl, strings, err, err_n)) == 1) {
+            if (count++ % every) continue;
+            if (n == FIT_SAMPLE) {
+                for (size_t j = 0; j < FIT_SAMPLE / 2; j++) sample[j] = sample[2 * j];
+                n = FIT_SAMPLE / 2;
+                every *= 2;
+                if ((count - 1) % every) continue;
+            }
+            sample[n++] = fl;
+        }
+        if (got < 0) rc = -1;
+        weft_flow_csv_close(r);
+    }
+    *sampled = n;
+    *seen = count;
+    if (rc == 0 && n == 0) rc = 1;
+    if (rc == 0 && weft_scaler_fit(sc, sample, n, 0.03, 0.97, err, err_n)) rc = -1;
+    free(sample);
+    return rc;
+}
+
 int cmd_graph(int argc, char **argv)
 {
     weft_tgraph_params p;
@@ -335,6 +393,8 @@ int cmd_graph(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.dot_graph = -1;
     const char *scaler_in = NULL, *scaler_out = NULL;
+    bool merge = false;
+    double reorder = 60.0;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) return cli_usage("graph", "graph: out of memory");
     int n_in = 0, rc = CLI_FAIL;
@@ -350,6 +410,12 @@ int cmd_graph(int argc, char **argv)
             c.stats = true;
         } else if (strcmp(a, "--json") == 0) {
             c.json = true;
+        } else if (strcmp(a, "--merge") == 0) {
+            merge = true;
+        } else if (strcmp(a, "--per-input") == 0) {
+            merge = false;
+        } else if (strcmp(a, "-") == 0) {
+            inputs[n_in++] = a;
         } else if (a[0] == '-' && a[1] == '-' && !v) {
             free(inputs);
             return cli_usage("graph", "graph: option '%s' needs a value", a);
@@ -386,6 +452,15 @@ int cmd_graph(int argc, char **argv)
             }
             p.max_flow_windows = lv;
             i++;
+        } else if (strcmp(a, "--reorder") == 0) {
+            char *end;
+            errno = 0;
+            reorder = strtod(v, &end);
+            if (end == v || *end || errno || !(reorder >= 0) || reorder > 1e9) {
+                free(inputs);
+                return cli_usage("graph", "graph: --reorder needs a number of seconds from 0 to 1e9 (got '%s')", v);
+            }
+            i++;
         } else if (strcmp(a, "--scaler") == 0) {
             scaler_in = v, i++;
         } else if (strcmp(a, "--save-scaler") == 0) {
@@ -414,19 +489,28 @@ int cmd_graph(int argc, char **argv)
         return cli_usage("graph", "graph: --scaler and --save-scaler exclude each other");
     }
 
-    weft_flow_table t;
-    weft_flow_table_init(&t);
+    weft_flow_table strings; /* label strings of the flows read (graphs need only their numbers) */
+    weft_flow_table_init(&strings);
     weft_read_report rep;
     weft_report_init(&rep);
     char err[1024];
     bool read_failed = false;
+    weft_tgraph_stream *gs = NULL;
+    weft_flow_csv_reader **rd = calloc((size_t)n_in + 1, sizeof *rd);
+    weft_flow *head = calloc((size_t)n_in + 1, sizeof *head);
+    int *has = calloc((size_t)n_in + 1, sizeof *has);
+    if (!rd || !head || !has) {
+        err_line("out of memory");
+        goto out;
+    }
     for (int i = 0; i < n_in; i++)
-        if (weft_flow_csv_read(inputs[i], &t, &rep, err, sizeof err)) {
-            err_line("%s", err);
-            read_failed = true;
+        if (strcmp(inputs[i], "-") == 0 && (n_in > 1 || !scaler_in)) {
+            /* standard input is read once: the scaling cannot be fitted on it first */
+            free(inputs), inputs = NULL;
+            rc = cli_usage("graph", "graph: standard input ('-') needs --scaler (the bounds cannot be fitted on a "
+                                    "stream read once) and must be the only input");
+            goto out;
         }
-    if (!c.json) weft_report_print(stderr, &rep);
-    c.t = &t;
 
     weft_scaler sc;
     if (scaler_in) {
@@ -434,20 +518,29 @@ int cmd_graph(int argc, char **argv)
             err_line("%s", err);
             goto out;
         }
-    } else if (t.n) {
-        if (weft_scaler_fit(&sc, t.flows, t.n, 0.03, 0.97, err, sizeof err)) {
-            err_line("%s", err);
-            goto out;
-        }
-        if (scaler_out && weft_scaler_save(&sc, scaler_out, err, sizeof err)) {
-            err_line("%s", err);
-            goto out;
-        }
     } else {
-        memset(&sc, 0, sizeof sc); /* no flows: no graphs either */
-        if (scaler_out) {
-            err_line("no flows to fit the scaling on; '%s' not written", scaler_out);
-            read_failed = true;
+        /* fitted on the flows (all of them, or an evenly spread sample of a long input) in a first pass */
+        weft_read_report fit_rep;
+        weft_report_init(&fit_rep);
+        size_t sampled = 0;
+        uint64_t seen = 0;
+        int frc = fit_scaler(inputs, n_in, &strings, &sc, &sampled, &seen, err, sizeof err);
+        if (frc < 0) {
+            err_line("%s", err);
+            goto out;
+        }
+        if (frc == 0 && sampled < seen && !c.json)
+            fprintf(stderr, "feature scaling fitted on a sample of %zu of %llu flows\n", sampled,
+                    (unsigned long long)seen);
+        if (frc == 1) {
+            memset(&sc, 0, sizeof sc); /* no flows: no graphs either */
+            if (scaler_out) {
+                err_line("no flows to fit the scaling on; '%s' not written", scaler_out);
+                read_failed = true;
+            }
+        } else if (scaler_out && weft_scaler_save(&sc, scaler_out, err, sizeof err)) {
+            err_line("%s", err);
+            goto out;
         }
     }
     if (c.out_dir && cli_mkdir_p(c.out_dir)) {
@@ -457,18 +550,64 @@ int cmd_graph(int argc, char **argv)
 
     if (c.json) {
         printf("{\"params\": {\"window\": %.17g, \"stride\": %.17g, \"window_memory\": %d, \"graph_stride\": %d, "
-               "\"flow_memory\": %d, \"max_flows\": %zu, \"max_flow_windows\": %lld},\n \"read\": ",
+               "\"flow_memory\": %d, \"max_flows\": %zu, \"max_flow_windows\": %lld, \"merge\": %s, "
+               "\"reorder\": %.17g},\n \"graphs\": [",
                p.window, p.stride ? p.stride : p.window, p.window_memory, p.graph_stride ? p.graph_stride : p.window_memory,
-               p.flow_memory, p.max_flows, (long long)p.max_flow_windows);
-        weft_report_json(stdout, &rep);
-        printf(",\n \"graphs\": [");
+               p.flow_memory, p.max_flows, (long long)p.max_flow_windows, merge ? "true" : "false", reorder);
     }
     weft_tgraph_stats st;
+    memset(&st, 0, sizeof st);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int br = weft_tgraph_build(&t, &p, &sc, on_graph, &c, &st, err, sizeof err);
+    int br = 0;
+    gs = weft_tgraph_stream_new(&p, &sc, reorder, !merge, on_graph, &c, &st, err, sizeof err);
+    if (!gs) {
+        br = -1;
+    } else if (merge) {
+        /* inputs merged in time order: the next flow is the earliest of the inputs' next ones */
+        for (int i = 0; i < n_in && !br; i++) {
+            rd[i] = weft_flow_csv_open(inputs[i], &rep, err, sizeof err);
+            if (!rd[i]) {
+                err_line("%s", err);
+                read_failed = true;
+                continue;
+            }
+            has[i] = weft_flow_csv_next(rd[i], &head[i], &strings, err, sizeof err);
+            if (has[i] < 0) br = -1;
+        }
+        while (!br) {
+            int best = -1;
+            for (int i = 0; i < n_in; i++)
+                if (has[i] == 1 && (best < 0 || head[i].start < head[best].start)) best = i;
+            if (best < 0) break;
+            br = weft_tgraph_stream_push(gs, &head[best], err, sizeof err);
+            if (!br) {
+                has[best] = weft_flow_csv_next(rd[best], &head[best], &strings, err, sizeof err);
+                if (has[best] < 0) br = -1;
+            }
+        }
+        if (!br) br = weft_tgraph_stream_flush(gs, err, sizeof err);
+    } else {
+        /* one input after the other, each on its own time axis */
+        for (int i = 0; i < n_in && !br; i++) {
+            weft_flow_csv_reader *r = weft_flow_csv_open(inputs[i], &rep, err, sizeof err);
+            if (!r) {
+                err_line("%s", err);
+                read_failed = true;
+                continue;
+            }
+            weft_flow fl;
+            int got;
+            while ((got = weft_flow_csv_next(r, &fl, &strings, err, sizeof err)) == 1 && !br)
+                br = weft_tgraph_stream_push(gs, &fl, err, sizeof err);
+            if (got < 0) br = -1;
+            weft_flow_csv_close(r);
+            if (!br) br = weft_tgraph_stream_flush(gs, err, sizeof err);
+        }
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (!c.json) weft_report_print(stderr, &rep);
     if (br == -1) {
         if (c.json) printf("]}\n");
         err_line("%s", err);
@@ -479,11 +618,14 @@ int cmd_graph(int argc, char **argv)
         goto out; /* the callback said why */
     }
     if (c.json) {
-        printf("\n ],\n \"totals\": {\"flows\": %zu, \"flows_skipped\": %zu, \"flows_clipped\": %zu, "
+        printf("\n ],\n \"read\": ");
+        weft_report_json(stdout, &rep);
+        printf(",\n \"totals\": {\"flows\": %zu, \"flows_skipped\": %zu, \"flows_clipped\": %zu, "
                "\"windows_clipped\": %zu, \"memberships\": %zu, \"windows\": %zu, "
-               "\"windows_dropped\": %zu, \"graphs\": %zu, \"nodes\": {\"con\": %zu, \"ip\": %zu}, \"edges\": {",
+               "\"windows_dropped\": %zu, \"graphs\": %zu, \"time_axes\": %zu, \"flows_late\": %zu, "
+               "\"peak_flows_held\": %zu, \"nodes\": {\"con\": %zu, \"ip\": %zu}, \"edges\": {",
                st.flows, st.flows_skipped, st.flows_clipped, st.windows_clipped, st.memberships, st.windows,
-               st.windows_dropped, st.graphs,
+               st.windows_dropped, st.graphs, st.axes, st.flows_late, st.peak_flows_held,
                c.total_nodes[0], c.total_nodes[1]);
         for (int e = 0; e < WEFT_EDGE_TYPES; e++)
             printf("%s\"%s\": %zu", e ? ", " : "", weft_edge_type_names[e], c.total_edges[e]);
@@ -499,6 +641,12 @@ int cmd_graph(int argc, char **argv)
             printf("%zu flow(s) lasted longer than %lld windows and were kept in their first %lld only (%zu (flow, window) "
                    "pairs left out; --max-flow-windows sets the limit)\n",
                    st.flows_clipped, (long long)p.max_flow_windows, (long long)p.max_flow_windows, st.windows_clipped);
+        printf("%zu time axis/axes (%s); at most %zu flows held at once\n", st.axes,
+               merge ? "inputs merged in time order" : "each input on its own, and a new one where start times jump back",
+               st.peak_flows_held);
+        if (st.flows_late)
+            printf("%zu flow(s) started more than %g s before flows read earlier and missed graphs already written "
+                   "(--reorder sets the allowance)\n", st.flows_late, reorder);
     }
     if (c.dot_path && !c.dot_done) {
         if (c.dot_graph >= 0) err_line("--dot-graph %ld: there are only %zu graphs", c.dot_graph, st.graphs);
@@ -514,6 +662,12 @@ out:
     free(inputs);
     free(c.degbuf);
     free(c.flowbuf);
-    weft_flow_table_free(&t);
+    weft_tgraph_stream_free(gs);
+    if (rd)
+        for (int i = 0; i < n_in; i++) weft_flow_csv_close(rd[i]);
+    free(rd);
+    free(head);
+    free(has);
+    weft_flow_table_free(&strings);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* traffic/flow_csv.c — writing and reading the normalised flow CSV (see flow_csv.h). libc only. */
 #include "flow_csv.h"
 #include "report.h"
+#include "input.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -108,14 +109,86 @@ typedef struct field {
     bool quoted; /* distinguishes "" (empty text) from an empty field (unknown) */
 } field;
 
+/* The file is read a buffer at a time: before each record, refill() makes sure the buffer holds the
+ * whole record (or the end of the input), so records are parsed in place exactly as if the file had
+ * been read whole, in memory bounded by the longest record. */
 typedef struct reader {
     const char *path;
+    FILE *in;
+    bool eof, read_error, oom;
     char *buf;
-    size_t len, pos;
+    size_t cap;
+    size_t len, pos;  /* bytes in buf (buf[len] is always a NUL), next byte to parse */
     size_t line;      /* line of the next record */
     field *fields;
     size_t n_fields, cap_fields;
 } reader;
+
+/* Longest record taken whole; a longer one (no valid flow row is near it) is parsed in pieces, whose
+ * wrong field counts make them skipped rows. It also bounds what a never-closed quote can hold. */
+#define MAX_RECORD ((size_t)1 << 20)
+
+/* Reads more input after the unparsed bytes; false at the end of the input (or on error). */
+static bool fill_more(reader *r)
+{
+    if (r->eof) return false;
+    if (r->pos > 0) { /* keep only what is not parsed yet, at the front */
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    if (r->cap - r->len < (1 << 15)) {
+        size_t cap = r->cap * 2;
+        char *nb = cap > r->cap ? realloc(r->buf, cap) : NULL;
+        if (!nb) {
+            r->oom = true;
+            return false;
+        }
+        r->buf = nb;
+        r->cap = cap;
+    }
+    size_t got = fread(r->buf + r->len, 1, r->cap - r->len - 1, r->in);
+    r->len += got;
+    r->buf[r->len] = '\0';
+    if (got == 0) {
+        r->eof = true;
+        if (ferror(r->in)) r->read_error = true;
+        return false;
+    }
+    return true;
+}
+
+/* Makes the buffer hold, from pos, the next record whole (blank lines before it skipped): up to its
+ * line end outside quotes, with the LF of a CRLF, or up to the end of the input. Returns false only
+ * when memory runs out. */
+static bool refill(reader *r)
+{
+    for (;;) { /* blank lines */
+        while (r->pos < r->len && (r->buf[r->pos] == '\n' || r->buf[r->pos] == '\r')) {
+            if (r->buf[r->pos] == '\n') r->line++;
+            r->pos++;
+        }
+        if (r->pos < r->len) break;
+        if (!fill_more(r)) return !r->oom;
+    }
+    size_t scan = r->pos;
+    bool quoted = false;
+    for (;;) {
+        for (; scan < r->len; scan++) {
+            char c = r->buf[scan];
+            if (c == '"') quoted = !quoted; /* "" inside quotes flips twice: no change */
+            else if (!quoted && (c == '\n' || c == '\r')) break;
+        }
+        if (scan < r->len) {
+            if (r->buf[scan] == '\n' || scan + 1 < r->len) return true;
+            /* a CR at the end of the buffer: its LF, if any, must come with it */
+        }
+        if (r->len - r->pos >= MAX_RECORD) return true;
+        size_t off = scan - r->pos;
+        if (!fill_more(r)) return !r->oom; /* the end of the input ends the record */
+        scan = r->pos + off;
+    }
+}
 
 static int push_field(reader *r, char *s, bool quoted)
 {
@@ -240,34 +313,6 @@ static bool parse_f64(const char *s, double *out)
     return true;
 }
 
-static int load_file(const char *path, char **out, size_t *out_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) { fclose(f); return -2; }
-    for (;;) {
-        if (cap - len < 2) {
-            if (cap > SIZE_MAX / 2) { free(buf); fclose(f); return -2; }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); fclose(f); return -2; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); return -1; }
-    buf[len] = '\0';
-    *out = buf;
-    *out_len = len;
-    return 0;
-}
-
 /* Reads one direction's columns; returns NULL or the reason the row is bad (with *backwards set when
  * it is a time running backwards). */
 static const char *read_dir(reader *r, const int *col, int base, weft_flow_dir *d, bool *backwards,
@@ -313,43 +358,85 @@ bad:
     return why;
 }
 
-int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t err_n)
+struct weft_flow_csv_reader {
+    reader r;
+    weft_read_report *rep, own_rep;
+    int col[C_COUNT];
+    size_t n_header;
+    bool stats_default;
+    double prev_start;
+    bool warned_order;
+};
+
+void weft_flow_csv_close(weft_flow_csv_reader *cr)
 {
-    weft_read_report dummy;
-    if (!rep) {
-        weft_report_init(&dummy);
-        rep = &dummy;
+    if (!cr) return;
+    if (cr->r.in) fclose(cr->r.in);
+    free(cr->r.fields);
+    free(cr->r.buf);
+    free(cr);
+}
+
+weft_flow_csv_reader *weft_flow_csv_open(const char *path, weft_read_report *rep, char *err, size_t err_n)
+{
+    weft_flow_csv_reader *cr = calloc(1, sizeof *cr);
+    char ebuf[512];
+    if (!cr) {
+        weft_set_err(err, err_n, "%s: out of memory", path);
+        return NULL;
     }
-    reader r = {.path = path, .line = 1};
-    int lf = load_file(path, &r.buf, &r.len);
-    if (lf) {
-        if (lf == -1) weft_set_err(err, err_n, "%s: cannot read: %s", path, strerror(errno));
-        else weft_set_err(err, err_n, "%s: out of memory reading the file", path);
-        return -1;
+    if (!rep) {
+        weft_report_init(&cr->own_rep);
+        rep = &cr->own_rep;
+    }
+    cr->rep = rep;
+    cr->prev_start = -INFINITY;
+    reader *r = &cr->r;
+    r->path = strcmp(path, "-") == 0 ? "standard input" : path;
+    r->line = 1;
+    r->cap = 1 << 16;
+    r->buf = malloc(r->cap);
+    if (!r->buf) {
+        weft_set_err(err, err_n, "%s: out of memory", path);
+        weft_flow_csv_close(cr);
+        return NULL;
+    }
+    r->buf[0] = '\0';
+    r->in = weft_input_open(path, NULL, ebuf, sizeof ebuf);
+    if (!r->in) {
+        weft_set_err(err, err_n, "%s", ebuf);
+        weft_flow_csv_close(cr);
+        return NULL;
     }
     rep->files++;
-    int rc = -1;
+    path = r->path;
     /* A UTF-8 byte order mark before the header is not part of the first column's name. */
-    if (r.len >= 3 && memcmp(r.buf, "\xEF\xBB\xBF", 3) == 0) r.pos = 3;
+    fill_more(r);
+    if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos = 3;
 
     size_t line;
     const char *bad;
-    int got = next_record(&r, &line, &bad);
-    if (got < 0) { weft_set_err(err, err_n, "%s: out of memory", path); goto out; }
-    if (got == 0) { weft_set_err(err, err_n, "%s: empty file, no header row", path); goto out; }
-    if (bad) { weft_set_err(err, err_n, "%s:%zu: header row: %s", path, line, bad); goto out; }
+    if (!refill(r)) { weft_set_err(err, err_n, "%s: out of memory", path); goto fail; }
+    int got = next_record(r, &line, &bad);
+    if (got < 0) { weft_set_err(err, err_n, "%s: out of memory", path); goto fail; }
+    if (got == 0) {
+        weft_set_err(err, err_n, r->read_error ? "%s: cannot read: %s" : "%s: empty file, no header row", path,
+                     r->read_error ? "damaged or unreadable data" : "");
+        goto fail;
+    }
+    if (bad) { weft_set_err(err, err_n, "%s:%zu: header row: %s", path, line, bad); goto fail; }
 
-    int col[C_COUNT];
+    int *col = cr->col;
     for (int i = 0; i < C_COUNT; i++) col[i] = -1;
-    size_t n_header = r.n_fields;
-    for (size_t j = 0; j < n_header; j++) {
-        char *name = r.fields[j].s;
+    cr->n_header = r->n_fields;
+    for (size_t j = 0; j < cr->n_header; j++) {
+        char *name = r->fields[j].s;
         trim(&name);
         for (int i = 0; i < C_COUNT; i++)
             if (strcasecmp(name, col_names[i]) == 0) {
                 if (col[i] >= 0) {
                     weft_set_err(err, err_n, "%s:%zu: column '%s' appears twice", path, line, col_names[i]);
-                    goto out;
+                    goto fail;
                 }
                 col[i] = (int)j;
             }
@@ -359,7 +446,7 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
         if (col[required[i]] < 0) {
             weft_set_err(err, err_n, "%s:%zu: not a flow CSV: the header has no '%s' column", path, line,
                     col_names[required[i]]);
-            goto out;
+            goto fail;
         }
     for (int i = 0; i < C_TUNNEL; i++)
         if (col[i] < 0)
@@ -367,33 +454,51 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
                              "no '%s' column; its values default to %s", col_names[i],
                              i >= C_LABEL ? "unknown" : "0");
     /* Without any size column a source has no per-direction statistics, whatever has_stats says. */
-    bool stats_default = col[C_FWD + D_MIN] >= 0 || col[C_FWD + D_IAT] >= 0;
+    cr->stats_default = col[C_FWD + D_MIN] >= 0 || col[C_FWD + D_IAT] >= 0;
+    return cr;
+fail:
+    weft_flow_csv_close(cr);
+    return NULL;
+}
 
-    double prev_start = -INFINITY;
-    bool warned_order = false;
+int weft_flow_csv_next(weft_flow_csv_reader *cr, weft_flow *out, weft_flow_table *t, char *err, size_t err_n)
+{
+    reader *r = &cr->r;
+    weft_read_report *rep = cr->rep;
+    const char *path = r->path;
+    const int *col = cr->col;
+    size_t line;
+    const char *bad;
     char why[160];
     for (;;) {
-        got = next_record(&r, &line, &bad);
-        if (got < 0) { weft_set_err(err, err_n, "%s: out of memory", path); goto out; }
-        if (got == 0) break;
+        if (!refill(r)) { weft_set_err(err, err_n, "%s: out of memory", path); return -1; }
+        int got = next_record(r, &line, &bad);
+        if (got < 0) { weft_set_err(err, err_n, "%s: out of memory", path); return -1; }
+        if (got == 0) {
+            if (r->read_error)
+                weft_report_warn(rep, "file cut short or damaged (rows before it kept)", path, "line", r->line,
+                                 "the input could not be read on (damaged compressed data or a read error)");
+            r->read_error = false;
+            return 0;
+        }
         rep->records++;
         if (bad) {
             weft_report_skip(rep, WEFT_CSV_BAD_QUOTE, path, "line", line, "%s", bad);
             continue;
         }
-        if (r.n_fields != n_header) {
+        if (r->n_fields != cr->n_header) {
             weft_report_skip(rep, WEFT_CSV_WRONG_COLUMNS, path, "line", line, "%zu fields where the header has %zu",
-                             r.n_fields, n_header);
+                             r->n_fields, cr->n_header);
             continue;
         }
         weft_flow fl;
         memset(&fl, 0, sizeof fl);
-        fl.has_stats = stats_default;
+        fl.has_stats = cr->stats_default;
         const char *reason = NULL;
         bool backwards = false;
         uint64_t v;
         int c = -1;
-#define F(id) r.fields[col[(id)]].s
+#define F(id) r->fields[col[(id)]].s
         if (!weft_ip_parse(F(C_SRC), &fl.src)) c = C_SRC;
         else if (!weft_ip_parse(F(C_DST), &fl.dst)) c = C_DST;
         else if (col[C_SPORT] >= 0 && !(parse_u64(F(C_SPORT), 65535, &v) && ((fl.sport = (uint16_t)v), 1))) c = C_SPORT;
@@ -426,8 +531,8 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
             snprintf(why, sizeof why, "negative duration %.17g", fl.duration);
             reason = why;
         }
-        if (!reason) reason = read_dir(&r, col, C_FWD, &fl.fwd, &backwards, why, sizeof why);
-        if (!reason) reason = read_dir(&r, col, C_BWD, &fl.bwd, &backwards, why, sizeof why);
+        if (!reason) reason = read_dir(r, col, C_FWD, &fl.fwd, &backwards, why, sizeof why);
+        if (!reason) reason = read_dir(r, col, C_BWD, &fl.bwd, &backwards, why, sizeof why);
         if (reason) {
             weft_report_skip(rep, backwards ? WEFT_CSV_BACKWARDS : WEFT_CSV_BAD_FIELD, path, "line", line, "%s",
                              reason);
@@ -438,27 +543,36 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
         const char **text_dst[3] = {&fl.label, &fl.detail, &fl.category};
         for (int k = 0; k < 3; k++) {
             if (col[text_cols[k]] < 0) continue;
-            const field *fd = &r.fields[col[text_cols[k]]];
+            const field *fd = &r->fields[col[text_cols[k]]];
             if (!fd->quoted && !fd->s[0]) continue; /* unknown */
             if (!(*text_dst[k] = weft_flow_table_intern(t, fd->s))) {
                 weft_set_err(err, err_n, "%s: out of memory", path);
-                goto out;
+                return -1;
             }
         }
-        if (fl.start < prev_start && !warned_order) {
+        if (fl.start < cr->prev_start && !cr->warned_order) {
             weft_report_warn(rep, WEFT_CSV_OUT_OF_ORDER, path, "line", line,
-                             "start %.17g is before the previous row's %.17g (rows kept)", fl.start, prev_start);
-            warned_order = true;
+                             "start %.17g is before the previous row's %.17g (rows kept)", fl.start, cr->prev_start);
+            cr->warned_order = true;
         }
-        prev_start = fl.start;
-        if (weft_flow_table_push(t, &fl)) {
-            weft_set_err(err, err_n, "%s: out of memory", path);
-            goto out;
-        }
+        cr->prev_start = fl.start;
+        *out = fl;
+        return 1;
     }
-    rc = 0;
-out:
-    free(r.fields);
-    free(r.buf);
-    return rc;
+}
+
+int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t err_n)
+{
+    weft_flow_csv_reader *cr = weft_flow_csv_open(path, rep, err, err_n);
+    if (!cr) return -1;
+    weft_flow fl;
+    int got;
+    while ((got = weft_flow_csv_next(cr, &fl, t, err, err_n)) == 1)
+        if (weft_flow_table_push(t, &fl)) {
+            weft_set_err(err, err_n, "%s: out of memory", cr->r.path);
+            got = -1;
+            break;
+        }
+    weft_flow_csv_close(cr);
+    return got < 0 ? -1 : 0;
 }

@@ -41,4 +41,13 @@ int weft_flow_csv_write_row(FILE *f, const weft_flow *fl);
  * start — missing), or out of memory; the reason is then in err (when not NULL; at most err_n bytes). */
 int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t err_n);
 
+/* The same one flow at a time, for inputs read as a stream ("-" is standard input; gzip and zstd files
+ * are decompressed as read): memory is bounded by the longest row, not the file. open reads the header
+ * (NULL with err set when the file is not a flow CSV, as above); next gives the next good row (1), the
+ * end (0), or -1 when memory runs out; label strings are interned in `strings`. rep may be NULL. */
+typedef struct weft_flow_csv_reader weft_flow_csv_reader;
+weft_flow_csv_reader *weft_flow_csv_open(const char *path, weft_read_report *rep, char *err, size_t err_n);
+int weft_flow_csv_next(weft_flow_csv_reader *r, weft_flow *out, weft_flow_table *strings, char *err, size_t err_n);
+void weft_flow_csv_close(weft_flow_csv_reader *r);
+
 #endif

@@ -4,6 +4,7 @@
  * ids through hash tables (ids are then re-numbered in sorted address order, so nothing depends on hash
  * order), pairs are counting- or radix-sorted by window, and edges are produced already sorted by source node. */
 #include "graph.h"
+#include "graph_part.h"
 #include "radix.h"
 #include "report.h"
 
@@ -563,6 +564,7 @@ static int build_one(builder *b, size_t gi, int64_t g0, size_t wlo, size_t whi, 
     weft_tgraph g;
     memset(&g, 0, sizeof g);
     g.index = gi;
+    g.table = b->t;
     g.first_window = g0;
     g.t0 = wstart(&(wparams){p->window, p->stride, p->origin}, g0);
     g.n_slices = K;
@@ -592,36 +594,71 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     weft_tgraph_stats st_local;
     if (!stats) stats = &st_local;
     memset(stats, 0, sizeof *stats);
+    weft_tgraph_part part = {.first_window = INT64_MIN, .g_lo = 0, .g_hi = INT64_MAX, .index_base = 0, .first_new = 0};
+    return weft_tgraph_build_part(t, pin, sc, &part, fn, user, stats, err, err_n);
+}
+
+bool weft_tgraph_check_params(weft_tgraph_params *p, char *err, size_t err_n)
+{
+    if (p->stride == 0) p->stride = p->window;
+    if (p->graph_stride == 0) p->graph_stride = p->window_memory;
+    if (!(isfinite(p->window) && p->window > 0) || !(isfinite(p->stride) && p->stride > 0)) {
+        weft_set_err(err, err_n, "window and stride must be positive numbers of seconds (got %g and %g)", p->window,
+                     p->stride);
+        return false;
+    }
+    if (p->window_memory < 1 || p->window_memory > 100000) {
+        weft_set_err(err, err_n, "window memory must be between 1 and 100000 slices (got %d)", p->window_memory);
+        return false;
+    }
+    if (p->graph_stride < 1 || p->graph_stride > p->window_memory) {
+        weft_set_err(err, err_n, "graph stride must be between 1 and the window memory %d (got %d)", p->window_memory,
+                     p->graph_stride);
+        return false;
+    }
+    if (p->flow_memory < 0) {
+        weft_set_err(err, err_n, "flow memory must not be negative (got %d)", p->flow_memory);
+        return false;
+    }
+    if (p->max_flow_windows < 0) {
+        weft_set_err(err, err_n, "max flow windows must not be negative (got %lld)", (long long)p->max_flow_windows);
+        return false;
+    }
+    return true;
+}
+
+bool weft_tgraph_flow_windows(const weft_tgraph_params *p, const weft_flow *f, int64_t *kmin, int64_t *kmax)
+{
+    if (!(isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 &&
+          fabs(f->start) / p->stride <= MAX_WINDOW_INDEX && fabs(f->start + f->duration) / p->stride <= MAX_WINDOW_INDEX))
+        return false;
+    double e = f->start + f->duration;
+    if (fabs((f->start - p->origin) / p->stride) > MAX_WINDOW_INDEX || fabs((e - p->origin) / p->stride) > MAX_WINDOW_INDEX)
+        return false;
+    wparams w = {p->window, p->stride, p->origin};
+    flow_windows(&w, f->start, e, kmin, kmax);
+    if (*kmax >= *kmin && p->max_flow_windows > 0 && (uint64_t)(*kmax - *kmin) + 1 > (uint64_t)p->max_flow_windows)
+        *kmax = *kmin + p->max_flow_windows - 1;
+    return true;
+}
+
+double weft_tgraph_window_start(const weft_tgraph_params *p, int64_t k)
+{
+    return p->origin + (double)k * p->stride;
+}
+
+int weft_tgraph_build_part(const weft_flow_table *t, const weft_tgraph_params *pin, const weft_scaler *sc,
+                           const weft_tgraph_part *part, weft_tgraph_fn fn, void *user, weft_tgraph_stats *stats,
+                           char *err, size_t err_n)
+{
     weft_tgraph_params p = *pin;
-    if (p.stride == 0) p.stride = p.window;
-    if (p.graph_stride == 0) p.graph_stride = p.window_memory;
-    if (!(isfinite(p.window) && p.window > 0) || !(isfinite(p.stride) && p.stride > 0)) {
-        weft_set_err(err, err_n, "window and stride must be positive numbers of seconds (got %g and %g)", p.window, p.stride);
-        return -1;
-    }
-    if (p.window_memory < 1 || p.window_memory > 100000) {
-        weft_set_err(err, err_n, "window memory must be between 1 and 100000 slices (got %d)", p.window_memory);
-        return -1;
-    }
-    if (p.graph_stride < 1 || p.graph_stride > p.window_memory) {
-        weft_set_err(err, err_n, "graph stride must be between 1 and the window memory %d (got %d)", p.window_memory,
-                p.graph_stride);
-        return -1;
-    }
-    if (p.flow_memory < 0) {
-        weft_set_err(err, err_n, "flow memory must not be negative (got %d)", p.flow_memory);
-        return -1;
-    }
-    if (p.max_flow_windows < 0) {
-        weft_set_err(err, err_n, "max flow windows must not be negative (got %lld)", (long long)p.max_flow_windows);
-        return -1;
-    }
+    if (!weft_tgraph_check_params(&p, err, err_n)) return -1;
     if (!sc || !fn) {
         weft_set_err(err, err_n, "no feature scaling or no graph callback given");
         return -1;
     }
     size_t n = t->n;
-    stats->flows = n;
+    stats->flows += n - part->first_new;
     if (n >= UINT32_MAX) {
         weft_set_err(err, err_n, "too many flows (%zu) for one build", n);
         return -1;
@@ -675,8 +712,10 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         if (kr[2 * i + 1] < kr[2 * i]) continue;
         uint64_t span = (uint64_t)(kr[2 * i + 1] - kr[2 * i]) + 1;
         if (p.max_flow_windows > 0 && span > (uint64_t)p.max_flow_windows) {
-            stats->flows_clipped++;
-            stats->windows_clipped += (size_t)(span - (uint64_t)p.max_flow_windows);
+            if (i >= part->first_new) {
+                stats->flows_clipped++;
+                stats->windows_clipped += (size_t)(span - (uint64_t)p.max_flow_windows);
+            }
             span = (uint64_t)p.max_flow_windows;
             kr[2 * i + 1] = kr[2 * i] + p.max_flow_windows - 1;
         }
@@ -693,7 +732,7 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     }
     for (size_t i = 0; i < n; i++) {
         if (valid[i]) b.order[n_valid++] = i;
-        else stats->flows_skipped++;
+        else if (i >= part->first_new) stats->flows_skipped++;
     }
     /* Start order (ties: table order) by a stable radix sort of the start times. */
     {
@@ -728,8 +767,13 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     b.last_node = calloc(b.n_ips + 1, sizeof *b.last_node);
     if (!b.stamp || !b.node_of || !b.last_stamp || !b.last_node) goto oom;
 
+    /* The windows this call owns (counted in the statistics): those from its first graph's first window
+     * up to the next call's first graph's first window, so windows shared by overlapping graphs count once. */
+    int64_t K = p.window_memory, gs = p.graph_stride;
+    int64_t kfirst = part->first_window != INT64_MIN ? part->first_window : kmin_all;
+    int64_t own_lo = part->g_lo > 0 ? kfirst + part->g_lo * gs : INT64_MIN;
+    int64_t own_hi = part->g_hi < INT64_MAX / (gs + 1) - 1 ? kfirst + part->g_hi * gs : INT64_MAX;
     /* (window, rank) pairs sorted by window then rank: counting sort when the window range is compact. */
-    stats->memberships = total;
     b.mem = malloc((total + 1) * sizeof *b.mem);
     if (!b.mem) goto oom;
     b.n_mem = total;
@@ -780,22 +824,27 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
         wi->first = m;
         wi->count = m1 - m;
         wi->dropped = p.max_flows && wi->count >= p.max_flows;
-        stats->windows_dropped += wi->dropped;
+        if (wi->k >= own_lo && wi->k < own_hi) {
+            stats->windows_dropped += wi->dropped;
+            stats->windows++;
+            stats->memberships += wi->count;
+        }
         m = m1;
     }
-    stats->windows = b.n_win;
 
-    /* Graphs: graph g holds windows kmin_all + g*gs ... + K - 1; only those with a kept window are built. */
-    int64_t K = p.window_memory, gs = p.graph_stride;
-    int64_t last_g = -1;
-    size_t gi = 0;
+    /* Graphs: graph g holds windows kfirst + g*gs ... + K - 1; only those with a kept window are built,
+     * and only those in [g_lo, g_hi). */
+    int64_t last_g = part->g_lo - 1;
+    size_t gi = part->index_base;
     for (size_t wv = 0; wv < b.n_win; wv++) {
         if (b.win[wv].dropped) continue;
-        int64_t rel = b.win[wv].k - kmin_all;
+        int64_t rel = b.win[wv].k - kfirst;
+        if (rel < 0) continue; /* a late flow's window before the first graph */
         int64_t glo = rel - K + 1 <= 0 ? 0 : (rel - K + 1 + gs - 1) / gs, ghi = rel / gs;
         if (glo <= last_g) glo = last_g + 1;
+        if (ghi >= part->g_hi) ghi = part->g_hi - 1;
         for (int64_t g = glo; g <= ghi; g++) {
-            int64_t g0 = kmin_all + g * gs;
+            int64_t g0 = kfirst + g * gs;
             /* windows [g0, g0 + K) in b.win: binary search the first */
             size_t lo = 0, hi = b.n_win;
             while (lo < hi) {

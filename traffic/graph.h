@@ -83,6 +83,9 @@ typedef struct weft_tgraph {
     const int *con_slice;      /* [num_con] */
     const weft_ip *ip_addr;    /* [num_ip] */
     const int *ip_slice;       /* [num_ip] */
+    const weft_flow_table *table; /* the flows con_flow indexes */
+    const uint64_t *flow_rows; /* streaming: per table flow, its row among all flows pushed (NULL: the
+                                * table index is the row) */
 } weft_tgraph;
 
 typedef struct weft_tgraph_stats {
@@ -94,6 +97,10 @@ typedef struct weft_tgraph_stats {
     size_t windows;            /* non-empty windows */
     size_t windows_dropped;    /* of those, dropped by the cap */
     size_t graphs;             /* graphs produced */
+    /* streaming (weft_tgraph_stream) only: */
+    size_t axes;               /* time axes: inputs, or stretches between backward jumps, graphed apart */
+    size_t flows_late;         /* flows that arrived after graphs of their windows were written */
+    size_t peak_flows_held;    /* the most flows held at once */
 } weft_tgraph_stats;
 
 /* Called once per graph, in order; return non-zero to stop (weft_tgraph_build then returns that value). */
@@ -103,5 +110,28 @@ typedef int (*weft_tgraph_fn)(const weft_tgraph *g, void *user);
  * (bad parameters, out of memory, a graph too large for 32-bit node numbering). stats may be NULL. */
 int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *p, const weft_scaler *s, weft_tgraph_fn fn,
                      void *user, weft_tgraph_stats *stats, char *err, size_t err_n);
+
+/* ---------- streaming ----------
+ * Flows are pushed in order of start time (as `weft flows` writes them) and each graph is built as soon
+ * as no later flow can belong to it, so memory holds the flows of the windows in flight, not the input.
+ * The graphs are those weft_tgraph_build makes from the same flows, in the same order. Start times may
+ * run backwards by up to `reorder` seconds (graphs wait that long); a flow further back either starts a
+ * new time axis (new_axis_on_jump: unrelated inputs one after the other, each with its own origin) or is
+ * counted late (stats.flows_late: it joins only the graphs not yet written). */
+typedef struct weft_tgraph_stream weft_tgraph_stream;
+
+/* stats (required) is reset here and filled as graphs are written. NULL with err set on bad
+ * parameters or out of memory. */
+weft_tgraph_stream *weft_tgraph_stream_new(const weft_tgraph_params *p, const weft_scaler *s, double reorder,
+                                           bool new_axis_on_jump, weft_tgraph_fn fn, void *user,
+                                           weft_tgraph_stats *stats, char *err, size_t err_n);
+/* Adds one flow (copied; its label strings must outlive the stream) and writes the graphs it completes.
+ * Returns 0, the callback's non-zero value, or -1 with err set. */
+int weft_tgraph_stream_push(weft_tgraph_stream *g, const weft_flow *f, char *err, size_t err_n);
+/* Writes every graph that no later flow can change (for live input: after a pause). Same returns. */
+int weft_tgraph_stream_poll(weft_tgraph_stream *g, char *err, size_t err_n);
+/* The end of a time axis (an input ends): writes its remaining graphs; the next flow starts a new axis. */
+int weft_tgraph_stream_flush(weft_tgraph_stream *g, char *err, size_t err_n);
+void weft_tgraph_stream_free(weft_tgraph_stream *g);
 
 #endif

@@ -1,6 +1,8 @@
 /* traffic/labels.c — nDPI .out flow lines and ustc-tfc2016 file names → labels. */
 #include "traffic/labels.h"
 
+#include "traffic/input.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -177,11 +179,8 @@ static int push_entry(weft_labels *L, const lentry *e)
 
 long weft_labels_load_ndpi(weft_labels *L, const char *path, weft_read_report *r, char *err, size_t errn)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
+    FILE *f = weft_input_open(path, NULL, err, errn);
+    if (!f) return -1;
     char *line = NULL;
     size_t lcap = 0;
     ssize_t len;

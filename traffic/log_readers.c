@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "traffic/log_readers.h"
 
+#include "traffic/input.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -199,11 +201,8 @@ static bool unsw_is_data_line(const char *line)
 weft_input_format weft_format_detect(const char *path, bool have_columns, char *err, size_t errn)
 {
     if (weft_pcap_is_capture(path)) return WEFT_FMT_PCAP;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
-        return WEFT_FMT_AUTO;
-    }
+    FILE *f = weft_input_open(path, NULL, err, errn); /* compressed logs are told apart by their text */
+    if (!f) return WEFT_FMT_AUTO;
     char buf[4096];
     char *line = fgets(buf, sizeof buf, f);
     fclose(f);
@@ -844,10 +843,9 @@ int weft_log_read_file(const char *path, weft_input_format fmt, const char *colu
         snprintf(err, errn, "%s: not a flow log format", path);
         return -1;
     }
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = weft_input_open(path, NULL, err, errn); /* "-", gzip and zstd too */
     if (!fp) {
-        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
-        weft_report_skip(r, "unreadable file", path, NULL, 0, "%s", strerror(errno));
+        weft_report_skip(r, "unreadable file", path, NULL, 0, "%s", err);
         return -1;
     }
     reader rd;

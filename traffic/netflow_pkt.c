@@ -3,6 +3,8 @@
  * left before anything is read: a short or lying datagram is reported, never read past. */
 #include "traffic/netflow_pkt.h"
 
+#include "traffic/input.h"
+
 #include <errno.h>
 #include <math.h>
 #include <pcap/pcap.h>
@@ -651,8 +653,14 @@ static udp_result udp_from_frame(int dlt, const uint8_t *d, size_t n, weft_ip *s
 int weft_export_read_file(const char *path, weft_flow_table *t, weft_read_report *r, char *err, size_t errn)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *pc = pcap_open_offline(path, ebuf);
+    FILE *in = weft_input_open(path, NULL, err, errn); /* "-", gzip and zstd too */
+    if (!in) {
+        weft_report_skip(r, "unreadable file", path, NULL, 0, "%s", err);
+        return -1;
+    }
+    pcap_t *pc = pcap_fopen_offline(in, ebuf); /* owns `in` from here */
     if (!pc) {
+        fclose(in);
         snprintf(err, errn, "%s: not a capture of export datagrams (pcap / pcapng): %s", path, ebuf);
         weft_report_skip(r, "unreadable file", path, NULL, 0, "%s", ebuf);
         return -1;
