@@ -969,8 +969,11 @@ static weft_status unpack_function_defaults(fn_entry *fe)
             body != u->len - at || !scan_depth(&onnx__attribute_proto__descriptor, u->data + at, (size_t)body, 0))
             return weft_error(WEFT_ERR_PARSE, "function '%s': malformed attribute default", str_or_empty(fe->fp->name));
         Onnx__AttributeProto *ap = onnx__attribute_proto__unpack(NULL, (size_t)body, u->data + at);
-        if (!ap || !ap->name)
+        if (!ap || !ap->name) {
+            /* a default without a name decodes but is no default: it is not kept, so free it here */
+            if (ap) onnx__attribute_proto__free_unpacked(ap, NULL);
             return weft_error(WEFT_ERR_PARSE, "function '%s': malformed attribute default", str_or_empty(fe->fp->name));
+        }
         fe->defaults[fe->n_defaults++] = ap;
     }
     return WEFT_OK;
