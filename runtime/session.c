@@ -192,10 +192,14 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
             static const char *const classes[] = {"other", "dense", "message passing", "elementwise"};
             s->prof[i].op_class = classes[step->op_class];
         }
-        if (!step->n_sub) continue;
-        s->sub[i] = calloc((size_t)step->n_sub, sizeof **s->sub);
-        if (!s->sub[i]) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
-        for (int k = 0; st == WEFT_OK && k < step->n_sub; k++) st = session_new(step->sub[k], s, threads, false, &s->sub[i][k]);
+        if (step->n_sub) {
+            s->sub[i] = calloc((size_t)step->n_sub, sizeof **s->sub);
+            if (!s->sub[i]) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
+            for (int k = 0; st == WEFT_OK && k < step->n_sub; k++)
+                st = session_new(step->sub[k], s, threads, false, &s->sub[i][k]);
+        }
+        /* also a control step without subgraphs (a Loop without a body, nested in an If's branch, gets
+         * this far): preparing it checks it and refuses it, instead of running it with no state */
         if (st == WEFT_OK && step->kind == WEFT_STEP_CONTROL) st = control_prepare(step, &s->cf[i]);
     }
     /* constants never change: point their views at the plan's data once */
