@@ -31,6 +31,8 @@ typedef struct entry {
 typedef struct held {
     weft_flow f;
     bool done;          /* a newer flow of its 5-tuple has started: no packet can join it any more */
+    uint8_t has_isn;    /* bit 0: isn[0] (the src side's first SYN) is known; bit 1: isn[1] (dst side) */
+    uint32_t isn[2];    /* initial sequence numbers: a SYN repeating one is a retransmission */
 } held;
 
 struct weft_flow_builder {
@@ -236,6 +238,12 @@ static double flow_last(const weft_flow *f)
     return l;
 }
 
+/* Whether the packet was sent by the flow's src (its first packet's sender). */
+static inline bool is_fwd(const weft_flow *f, const weft_pkt *p)
+{
+    return memcmp(p->src.b, f->src.b, 16) == 0 && p->sport == f->sport;
+}
+
 /* Whether flow f has the packet's 5-tuple (and VLAN, unless ignored), in either direction. */
 static inline bool same_tuple(const weft_flow *f, const weft_pkt *p, bool ignore_vlan)
 {
@@ -245,6 +253,16 @@ static inline bool same_tuple(const weft_flow *f, const weft_pkt *p, bool ignore
         return true;
     return f->sport == p->dport && f->dport == p->sport && memcmp(f->src.b, p->dst.b, 16) == 0 &&
            memcmp(f->dst.b, p->src.b, 16) == 0;
+}
+
+/* Whether a TCP packet on a closed flow opens a new connection: a SYN without ACK, RST or FIN (a
+ * SYN-ACK answers a SYN: in the new flow if that SYN opened one, else it belongs with the old) whose
+ * sequence number is not the one its side's first SYN had (that would be the same SYN sent again). */
+static bool reopens(const held *h, const weft_pkt *p)
+{
+    if ((p->tcp_flags & (WEFT_TCP_SYN | WEFT_TCP_ACK | WEFT_TCP_RST | WEFT_TCP_FIN)) != WEFT_TCP_SYN) return false;
+    int side = is_fwd(&h->f, p) ? 0 : 1;
+    return !((h->has_isn >> side & 1) && h->isn[side] == p->tcp_seq);
 }
 
 static int start_flow(weft_flow_builder *b, entry *e, const weft_pkt *p)
@@ -300,7 +318,7 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *pin)
         double last = flow_last(&cur->f);
         if (pk.ts < last) pk.ts = last;
         bool expired = p->ts - last > b->opts.idle_timeout || p->ts - cur->f.start > b->opts.active_timeout ||
-                       ((e->state & ST_CLOSED) && (p->tcp_flags & WEFT_TCP_SYN));
+                       ((e->state & ST_CLOSED) && reopens(cur, p));
         if (expired) {
             cur->done = true;
             if (start_flow(b, e, p) != 0) {
@@ -309,10 +327,16 @@ int weft_flow_builder_add(weft_flow_builder *b, const weft_pkt *pin)
             }
         }
     }
-    weft_flow *f = &entry_flow(b, e)->f;
-    bool fwd = memcmp(p->src.b, f->src.b, 16) == 0 && p->sport == f->sport;
+    held *hf = entry_flow(b, e);
+    weft_flow *f = &hf->f;
+    bool fwd = is_fwd(f, p);
     dir_add(fwd ? &f->fwd : &f->bwd, p);
     if (p->proto == 6) {
+        int side = fwd ? 0 : 1;
+        if ((p->tcp_flags & WEFT_TCP_SYN) && !(hf->has_isn >> side & 1)) {
+            hf->isn[side] = p->tcp_seq;
+            hf->has_isn |= (uint8_t)(1u << side);
+        }
         if (p->tcp_flags & WEFT_TCP_FIN) e->state |= fwd ? ST_FIN_FWD : ST_FIN_BWD;
         if ((p->tcp_flags & WEFT_TCP_RST) || (e->state & (ST_FIN_FWD | ST_FIN_BWD)) == (ST_FIN_FWD | ST_FIN_BWD))
             e->state |= ST_CLOSED;

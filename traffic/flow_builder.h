@@ -7,8 +7,12 @@
  *   - when no packet arrived for idle_timeout seconds (default 120),
  *   - when it has lasted active_timeout seconds (default 1800),
  *   - for TCP, after a FIN from both sides or a RST: a later packet of the same 5-tuple that carries a
- *     SYN starts a new flow; the closing ACKs and retransmissions without SYN stay with the old flow
- *     (otherwise every normal close would leave a one-packet flow behind).
+ *     SYN (and no ACK, RST or FIN: what opens a connection) starts a new flow; the closing ACKs and
+ *     retransmissions without SYN stay with the old flow (otherwise every normal close would leave a
+ *     one-packet flow behind). A SYN that repeats the initial sequence number its side opened the flow
+ *     with is that same connection attempt sent again (a client retrying a SYN that was answered by
+ *     RST keeps its port and ISN), not a new connection: it stays, and so does the SYN-ACK answering it.
+ *     A SYN-ACK never opens a flow on a closed one, nor does a SYN that also carries RST or FIN.
  * The next packet of the same 5-tuple after an idle or active timeout starts a new flow.
  *
  * Flows are written as they end, so memory is bounded by the flows in flight, not by the length of
@@ -46,6 +50,8 @@ typedef struct weft_pkt {
     uint8_t proto;
     uint8_t ip_version;
     uint8_t tcp_flags;
+    uint32_t tcp_seq;    /* TCP sequence number (0 for other protocols): tells a retransmitted SYN from a
+                          * new connection's */
     uint32_t ip_len;     /* IP length: header + payload */
     /* IP fragmentation, filled by the packet parser for its fragment cache (the builder ignores it):
      * 0 not a fragment, 1 a first fragment with more to come, 2 a later fragment (no transport header) */
@@ -56,6 +62,8 @@ typedef struct weft_pkt {
     uint8_t tunnel, tunnel_depth;
     weft_ip outer_src, outer_dst;
     bool decap; /* parser setting: open tunnels (weft_parse_frame's decap_tunnels) */
+    uint32_t uncaptured; /* parser setting: bytes of the frame on the wire beyond those captured (a
+                          * snap length cut them); UINT32_MAX when the wire length is not known */
     uint16_t vlan; /* VLAN ID of the frame's first 802.1Q / 802.1ad tag (0: untagged or priority only) */
 } weft_pkt;
 

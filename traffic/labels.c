@@ -247,6 +247,20 @@ long weft_labels_load_ndpi(weft_labels *L, const char *path, weft_read_report *r
     return got;
 }
 
+/* The first entry (the earliest line) of key k, or L->n when there is none. */
+static size_t find_first(const weft_labels *L, const lkey *k)
+{
+    size_t lo = 0, hi = L->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key_cmp(&L->e[mid].k, k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < L->n && key_cmp(&L->e[lo].k, k) == 0 ? lo : L->n;
+}
+
 long weft_labels_apply(weft_labels *L, weft_flow_table *t, size_t from, size_t to)
 {
     if (!L->sorted) {
@@ -259,16 +273,14 @@ long weft_labels_apply(weft_labels *L, weft_flow_table *t, size_t from, size_t t
         weft_flow *f = &t->flows[i];
         lkey k;
         make_key(&k, &f->src, f->sport, &f->dst, f->dport, f->proto);
-        /* lower bound: the first entry of this key (the earliest line) */
-        size_t lo = 0, hi = L->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (key_cmp(&L->e[mid].k, &k) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
+        size_t lo = find_first(L, &k);
+        /* nDPI gives ports for TCP and UDP only: its lines for SCTP (and any other protocol with
+         * ports) say port 0, so such a flow takes the label of its addresses and protocol. */
+        if (lo == L->n && f->proto != 6 && f->proto != 17 && (f->sport || f->dport)) {
+            make_key(&k, &f->src, 0, &f->dst, 0, f->proto);
+            lo = find_first(L, &k);
         }
-        if (lo == L->n || key_cmp(&L->e[lo].k, &k) != 0) continue;
+        if (lo == L->n) continue;
         for (size_t j = lo; j < L->n && key_cmp(&L->e[j].k, &k) == 0 && !L->e[j].used; j++) L->e[j].used = true;
         const lentry *e = &L->e[lo];
         if (e->app) {

@@ -82,11 +82,14 @@ static void ipv4(buf *b, uint32_t src, uint32_t dst, unsigned proto, unsigned l4
     put32be(b, dst);
 }
 
+/* The sequence number tcp() writes: a test sets another to open a new connection on a 5-tuple. */
+static uint32_t tcp_seq = 1;
+
 static void tcp(buf *b, unsigned sport, unsigned dport, unsigned flags, unsigned payload)
 {
     put16be(b, sport);
     put16be(b, dport);
-    put32be(b, 1);
+    put32be(b, tcp_seq);
     put32be(b, 0);
     put8(b, 0x50);
     put8(b, flags);
@@ -187,12 +190,14 @@ static void test_tcp_session(void)
         {1, WEFT_TCP_SYN, 0, 3, 0}, /* after the close: a new flow */
     };
     for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++) {
+        tcp_seq = pk[i].sec == 3 ? 5000 : 1; /* the new connection's own initial sequence number */
         if (pk[i].from_client)
             tcp4_frame(&FR, c, s, 40000, 80, pk[i].flags, pk[i].payload);
         else
             tcp4_frame(&FR, s, c, 80, 40000, pk[i].flags, pk[i].payload);
         pcap_record(&F, pk[i].sec, pk[i].usec, &FR);
     }
+    tcp_seq = 1;
     weft_flow_table t;
     weft_read_report r;
     CU_ASSERT_EQUAL(read_capture(&F, NULL, &t, &r), 0);
@@ -247,10 +252,12 @@ static void test_tcp_rst(void)
     pcap_record(&F, 10, 0, &FR);
     tcp4_frame(&FR, s, c, 22, 1234, WEFT_TCP_RST | WEFT_TCP_ACK, 0);
     pcap_record(&F, 10, 1, &FR);
+    tcp_seq = 77; /* a new connection: a new initial sequence number */
     tcp4_frame(&FR, c, s, 1234, 22, WEFT_TCP_SYN, 0);
     pcap_record(&F, 11, 0, &FR);
     tcp4_frame(&FR, s, c, 22, 1234, WEFT_TCP_SYN | WEFT_TCP_ACK, 0);
     pcap_record(&F, 11, 1, &FR);
+    tcp_seq = 1;
     weft_flow_table t;
     weft_read_report r;
     CU_ASSERT_EQUAL(read_capture(&F, NULL, &t, &r), 0);
@@ -262,6 +269,75 @@ static void test_tcp_rst(void)
     CU_ASSERT_EQUAL(t.flows[1].bwd.packets, 1);
     check_ip4(&t.flows[1].src, c);
     weft_flow_table_free(&t);
+}
+
+/* A SYN refused by RST and sent again with the same port and initial sequence number is one
+ * connection attempt (Windows retries so), answered or not: one flow. Nor does a SYN that also carries
+ * RST open a connection. A SYN with a new sequence number after the close does. */
+static void test_tcp_syn_retry(void)
+{
+    uint32_t c = v4(10, 0, 0, 1), s = v4(10, 0, 0, 2);
+    F.n = 0;
+    pcap_header(&F, 1);
+    struct {
+        int from_client;
+        unsigned flags;
+        uint32_t seq, usec;
+    } pk[] = {
+        {1, WEFT_TCP_SYN, 7, 0},
+        {0, WEFT_TCP_RST | WEFT_TCP_ACK, 0, 1000},
+        {1, WEFT_TCP_SYN, 7, 500000},               /* the same SYN again: same flow */
+        {0, WEFT_TCP_SYN | WEFT_TCP_ACK, 900, 501000}, /* accepted this time: same flow */
+        {1, WEFT_TCP_ACK, 8, 502000},
+        {1, WEFT_TCP_SYN | WEFT_TCP_RST, 99, 600000}, /* opens nothing: same flow */
+        {1, WEFT_TCP_SYN, 99, 700000},              /* a new connection */
+    };
+    for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++) {
+        tcp_seq = pk[i].seq;
+        if (pk[i].from_client)
+            tcp4_frame(&FR, c, s, 50202, 57648, pk[i].flags, 0);
+        else
+            tcp4_frame(&FR, s, c, 57648, 50202, pk[i].flags, 0);
+        pcap_record(&F, 20, pk[i].usec, &FR);
+    }
+    tcp_seq = 1;
+    weft_flow_table t;
+    weft_read_report r;
+    CU_ASSERT_EQUAL(read_capture(&F, NULL, &t, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(t.n, 2);
+    CU_ASSERT_EQUAL(t.flows[0].fwd.packets, 4);
+    CU_ASSERT_EQUAL(t.flows[0].bwd.packets, 2);
+    CU_ASSERT_EQUAL(t.flows[1].fwd.packets, 1);
+    CU_ASSERT_EQUAL(t.flows[1].fwd.flags, WEFT_TCP_SYN);
+    CU_ASSERT_DOUBLE_EQUAL(t.flows[1].start, 20.7, EPS);
+    weft_flow_table_free(&t);
+}
+
+/* An IP length beyond the frame: a snap length cut (the wire had the bytes) is kept; a frame that was
+ * that short on the wire is malformed; without the wire length nothing tells them apart: kept. */
+static void test_ip_length_beyond_frame(void)
+{
+    uint32_t a = v4(131, 78, 81, 254), b = v4(204, 186, 80, 229);
+    FR.n = 0;
+    eth(&FR, 0x0800);
+    ipv4(&FR, a, b, 17, 8 + 1472, 1, 0); /* says 1500 bytes */
+    udp(&FR, 53, 52327, 200);            /* carries 228 */
+    weft_pkt p;
+    const char *why = NULL;
+    CU_ASSERT_EQUAL(weft_parse_frame_wire(1, FR.d, (uint32_t)FR.n, (uint32_t)FR.n, true, &p, &why),
+                    WEFT_FRAME_MALFORMED);
+    CU_ASSERT_EQUAL(weft_parse_frame_wire(1, FR.d, (uint32_t)FR.n, 14 + 1500, true, &p, &why), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.ip_len, 1500);
+    CU_ASSERT_EQUAL(p.dport, 52327);
+    CU_ASSERT_EQUAL(weft_parse_frame(1, FR.d, (uint32_t)FR.n, true, &p, &why), WEFT_FRAME_OK);
+    /* Ethernet padding after a short packet is no problem either way */
+    FR.n = 0;
+    eth(&FR, 0x0800);
+    ipv4(&FR, a, b, 17, 8, 2, 0);
+    udp(&FR, 53, 52327, 0);
+    zeros(&FR, 18);
+    CU_ASSERT_EQUAL(weft_parse_frame_wire(1, FR.d, (uint32_t)FR.n, (uint32_t)FR.n, true, &p, &why), WEFT_FRAME_OK);
+    CU_ASSERT_EQUAL(p.ip_len, 28);
 }
 
 /* 802.1ad outer tag + 802.1Q inner tag around a UDP query and its answer. */
@@ -1183,6 +1259,8 @@ static void test_ndpi_labels(void)
         "[316 pkts/28495 bytes <-> 351 pkts/429572 bytes]\n"
         "\t2\tICMPV6 [2001:db8::2]:0 -> [2001:db8::1]:0 [proto: 102/ICMPV6][cat: Network/14][1 pkts]\n"
         "\t3\tUDP [302e::3d00::8001]:1 -> 1.2.3.4:2 [proto: 0/Unknown]\n"
+        "\t4\tSCTP 10.28.6.43:0 <-> 10.28.6.44:0 [proto: 84/SCTP][cat: Network/14]\n"
+        "\t5\t113 10.0.0.7:0 -> 224.0.0.9:0 [proto: 0/Unknown]\n" /* PGM: by its number */
         "Undetected flows:\n"
         "\t1\tUDP 10.0.0.1:5000 -> 10.0.0.2:6000 [proto: 0/Unknown][IP: 0/Unknown]\n";
     char *path = write_text(out, ".out");
@@ -1190,7 +1268,7 @@ static void test_ndpi_labels(void)
     weft_read_report r;
     weft_report_init(&r);
     char err[256];
-    CU_ASSERT_EQUAL(weft_labels_load_ndpi(L, path, &r, err, sizeof err), 3);
+    CU_ASSERT_EQUAL(weft_labels_load_ndpi(L, path, &r, err, sizeof err), 5);
     CU_ASSERT_EQUAL(weft_report_count(&r, "nDPI line: bad address"), 1);
     unlink(path);
     free(path);
@@ -1214,7 +1292,19 @@ static void test_ndpi_labels(void)
     weft_ip_parse("10.0.0.2", &f.dst);
     f.sport = 5000, f.dport = 6000;
     weft_flow_table_push(&t, &f);
-    CU_ASSERT_EQUAL(weft_labels_apply(L, &t, 0, t.n), 3);
+    /* nDPI writes SCTP without ports: the flow (with its ports) takes the line of its addresses */
+    weft_ip_parse("10.28.6.44", &f.src);
+    weft_ip_parse("10.28.6.43", &f.dst);
+    f.sport = 2944, f.dport = 16384, f.proto = 132;
+    weft_flow_table_push(&t, &f);
+    weft_ip_parse("10.0.0.7", &f.src);
+    weft_ip_parse("224.0.0.9", &f.dst);
+    f.sport = 0, f.dport = 0, f.proto = 113;
+    weft_flow_table_push(&t, &f);
+    CU_ASSERT_EQUAL(weft_labels_apply(L, &t, 0, t.n), 5);
+    CU_ASSERT_STRING_EQUAL(t.flows[4].detail, "SCTP");
+    CU_ASSERT_STRING_EQUAL(t.flows[5].detail, "Unknown");
+    CU_ASSERT_EQUAL(weft_labels_unmatched(L), 0);
     CU_ASSERT_STRING_EQUAL(t.flows[0].detail, "TLS.ntop");
     CU_ASSERT_STRING_EQUAL(t.flows[0].category, "Network");
     CU_ASSERT_STRING_EQUAL(t.flows[1].detail, "ICMPV6");
@@ -1374,12 +1464,13 @@ static void test_all_data_reads(void)
 
 /*
  * Flow count against nDPI's own .out files. nDPI's reference outputs keep one flow per 5-tuple for the
- * whole capture, while weft ends flows on the 120 s idle timeout, the 1800 s active timeout and TCP
- * FIN/RST + new SYN; the captures with long-lived flows with gaps (keepalives every few minutes:
- * avast, teamspeak3, gnutella, ...) therefore give more flows here. Other, smaller differences: nDPI
- * decapsulates tunnels (4in4, 6in4, VXLAN, CAPWAP, GTP) and counts inner flows where weft counts the
- * outer one, and it drops some packets weft keeps (badpackets.pcap: nDPI lists no flow at all).
- * With the timeouts disabled the counts agree within about 2%.
+ * whole capture (no idle or active timeout), while weft ends flows on the 120 s idle timeout and the
+ * 1800 s active timeout; the captures with long-lived flows with gaps (keepalives every few minutes:
+ * teamspeak3, gnutella, ipsec_isakmp_esp, avast, ...) therefore give more flows here (+7.3% measured).
+ * With the timeouts disabled the two definitions agree: measured -0.09% (5,753 flows against 5,758
+ * lines). What is left: CAPWAP data is not decapsulated (capwap*: nDPI lists the inner flows), fuzzed
+ * captures whose TCP headers are shorter than 20 bytes (nDPI: a flow with ports 0) or whose IPv4 header
+ * length is below 5, and first fragments reused for garbage (ip_fragmented_garbage).
  */
 static void test_ndpi_flow_count(void)
 {
@@ -1428,11 +1519,15 @@ static void test_ndpi_flow_count(void)
     }
     closedir(d);
     double diff = theirs ? ((double)ours - (double)theirs) / (double)theirs : 0;
+    double diff_nt = theirs ? ((double)ours_notimeout - (double)theirs) / (double)theirs : 0;
     printf("\n  nDPI captures: %zu files; flows: weft %zu (without timeouts %zu), nDPI .out %zu "
-           "(difference %+.1f%%); %zu weft flows got an nDPI label\n",
-           files, ours, ours_notimeout, theirs, 100.0 * diff, labelled);
+           "(difference %+.2f%%, without timeouts %+.2f%%); %zu weft flows got an nDPI label\n",
+           files, ours, ours_notimeout, theirs, 100.0 * diff, 100.0 * diff_nt, labelled);
     CU_ASSERT(theirs > 0);
-    CU_ASSERT(fabs(diff) <= 0.10);
+    /* measured: +7.29% with the default timeouts, -0.09% without, 6,167 flows labelled */
+    CU_ASSERT(diff >= 0.0 && diff <= 0.075);
+    CU_ASSERT(fabs(diff_nt) <= 0.005);
+    CU_ASSERT(labelled >= 6150);
 }
 
 int main(void)
@@ -1441,6 +1536,8 @@ int main(void)
     CU_pSuite s = CU_add_suite("traffic_flows", NULL, NULL);
     CU_add_test(s, "TCP session: handshake, data, FIN both sides, new SYN", test_tcp_session);
     CU_add_test(s, "TCP RST ends a flow", test_tcp_rst);
+    CU_add_test(s, "TCP SYN retried after RST: one flow", test_tcp_syn_retry);
+    CU_add_test(s, "IP length beyond the frame", test_ip_length_beyond_frame);
     CU_add_test(s, "stacked VLAN UDP exchange", test_vlan_udp);
     CU_add_test(s, "Linux SLL ICMP", test_sll_icmp);
     CU_add_test(s, "Linux SLL2 IPv6 UDP", test_sll2_ipv6_udp);
