@@ -3,7 +3,8 @@
 # ONNX's node conformance suite on every backend (WEFT_BACKENDS, default: every backend of the build),
 # the Python tests (cross-checks against ONNX Runtime, hostile inputs,
 # command-line tests), then all of it again on an ASan+UBSan build (build-asan/), then clang's
-# ASan+UBSan build (build-clang/) on the unit tests, hostile inputs and traffic. Idempotent. Exits
+# ASan+UBSan build (build-clang/) on the unit tests, hostile inputs and traffic, and a short slice of the
+# libFuzzer harnesses (scripts/fuzz.sh --ci, build-fuzz/). Idempotent. Exits
 # non-zero if any stage failed; the last line is "N passed, N failed" over the stages.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -113,7 +114,9 @@ suite() {
     stage "$label: python tests" run_python_tests "$dir"
 }
 
-WEFT_APT_PACKAGES+=(clang) # the second sanitizer build
+# clang: the second sanitizer build and the libFuzzer harnesses; libclang-rt-14-dev holds clang's
+# sanitizer and libFuzzer runtimes, which Debian 12's clang only recommends
+WEFT_APT_PACKAGES+=(clang libclang-rt-14-dev)
 stage "system packages" weft_install_packages
 stage "python virtualenv" setup_venv
 
@@ -139,6 +142,10 @@ stage "build clang ASan+UBSan (build-clang/)" weft_build build-clang Debug -DCMA
     -DOpenMP_gomp_LIBRARY="$(gcc -print-file-name=libgomp.so)"
 stage "clang: ctest" run_ctest build-clang
 stage "clang: python tests (hostile inputs, traffic)" run_clang_python_tests
+
+# Coverage-guided fuzzing (tests/fuzz/, libFuzzer under ASan+UBSan, build-fuzz/): every harness once over
+# its committed findings, then a fixed-seed slice of a few seconds each; any finding fails the stage.
+stage "fuzz: libFuzzer slice (build-fuzz/)" bash scripts/fuzz.sh --ci
 
 log "summary ($((SECONDS - start_all)) s)"
 printf '  %s\n' "${report[@]}"

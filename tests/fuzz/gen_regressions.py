@@ -3,7 +3,7 @@
 findings. test_fuzz_smoke.py runs each through weft and ONNX Runtime and fails on a crash, a sanitizer
 report, a hang, an untidy error or an answer that differs from ORT's.
 
-  python tests/fuzz/gen_regressions.py     # rewrites the folder (deterministic)
+  python tests/fuzz/gen_regressions.py     # rewrites its cases (deterministic); regressions/fuzz_*/ stay
 """
 import os
 import shutil
@@ -189,7 +189,11 @@ EXPECT = {"scan_zero_scan_inputs_untyped": "both-refuse", "softmax_axis_float": 
 
 
 def main():
-    shutil.rmtree(OUT, ignore_errors=True)
+    # regressions/fuzz_<harness>/ hold the libFuzzer harnesses' findings (tests/fuzz/README.md): keep them
+    if os.path.isdir(OUT):
+        for name in os.listdir(OUT):
+            if not name.startswith("fuzz_"):
+                shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)
     for fn in CASES:
         d = os.path.join(OUT, fn.__name__)
         os.makedirs(d)
