@@ -1,5 +1,7 @@
 /* cli/cmd_flows.c — `weft flows`: captures and flow logs → one normalised flow CSV. */
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@ static void flows_help(FILE *f)
 {
     fprintf(f,
             "usage: weft flows INPUT... -o FLOWS.csv [options]\n"
+            "       weft flows --interface IF -o FLOWS.csv [--filter EXPR] [--duration S] [--count N]\n"
             "\n"
             "Reads packet captures and flow logs and writes one normalised flow CSV (a header row, one row\n"
             "per flow: addresses, ports, protocol, start, duration, per-direction statistics, labels), then\n"
@@ -61,6 +64,15 @@ static void flows_help(FILE *f)
             "                         dport proto start start_ms end end_ms duration duration_ms fwd_packets\n"
             "                         fwd_bytes bwd_packets bwd_bytes packets bytes flags fwd_flags\n"
             "                         bwd_flags label detail category\n"
+            "live capture (instead of input files; needs root or CAP_NET_RAW):\n"
+            "  --interface IF         capture from network interface IF (libpcap); flows are written as\n"
+            "                         they end and the file is flushed every second; a rate line per\n"
+            "                         second goes to stderr; Ctrl-C (or SIGTERM) stops and writes the\n"
+            "                         flows still running\n"
+            "  --filter EXPR          BPF filter, tcpdump syntax (e.g. 'tcp or udp')\n"
+            "  --duration S           stop after S seconds\n"
+            "  --count N              stop after N packets\n"
+            "  --promisc              promiscuous mode\n"
             "  --json                 print the summary as JSON on standard output (text on stderr otherwise)\n"
             "  -h, --help             this text\n"
             "\n"
@@ -166,6 +178,32 @@ static int writer_sink(const weft_flow *f, void *user)
     return w->write_failed || w->oom;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct live_ctx {
+    flow_writer *w;
+    bool tty;
+} live_ctx;
+
+/* Once a second: the flows that ended reach the file, and a rate line reaches stderr (rewritten in place
+ * on a terminal, one line per second otherwise). */
+static void live_progress(const weft_live_progress *p, void *user)
+{
+    live_ctx *lc = user;
+    if (!lc->w->oom && !lc->w->write_failed) writer_flush(lc->w);
+    if (fflush(lc->w->out) != 0) lc->w->write_failed = true;
+    fprintf(stderr, "%s%.0f s: %llu packets (%.0f/s), %zu flows written, %zu running, %llu dropped by the kernel%s",
+            lc->tty ? "\r" : "", p->seconds, (unsigned long long)p->packets, p->packets_per_second, lc->w->flows,
+            p->flows_held, (unsigned long long)p->kernel_dropped, lc->tty ? "   " : "\n");
+    fflush(stderr);
+}
+
 int cmd_flows(int argc, char **argv)
 {
     const char *out_path = NULL, *labels_path = NULL, *columns = NULL;
@@ -173,6 +211,9 @@ int cmd_flows(int argc, char **argv)
     weft_flow_opts opts;
     weft_flow_opts_default(&opts);
     bool json = false;
+    const char *iface = NULL;
+    weft_live_opts live;
+    memset(&live, 0, sizeof live);
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     int n_in = 0;
     if (!inputs) return cli_usage("flows", "out of memory");
@@ -185,7 +226,8 @@ int cmd_flows(int argc, char **argv)
         }
         bool takes = strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 || strcmp(a, "--labels") == 0 ||
                      strcmp(a, "--idle-timeout") == 0 || strcmp(a, "--active-timeout") == 0 ||
-                     strcmp(a, "--format") == 0 || strcmp(a, "--columns") == 0;
+                     strcmp(a, "--format") == 0 || strcmp(a, "--columns") == 0 || strcmp(a, "--interface") == 0 ||
+                     strcmp(a, "--filter") == 0 || strcmp(a, "--duration") == 0 || strcmp(a, "--count") == 0;
         if (takes && i + 1 >= argc) {
             free(inputs);
             return cli_usage("flows", "%s needs a value", a);
@@ -194,6 +236,26 @@ int cmd_flows(int argc, char **argv)
             out_path = argv[++i];
         } else if (strcmp(a, "--labels") == 0) {
             labels_path = argv[++i];
+        } else if (strcmp(a, "--interface") == 0) {
+            iface = argv[++i];
+        } else if (strcmp(a, "--filter") == 0) {
+            live.filter = argv[++i];
+        } else if (strcmp(a, "--promisc") == 0) {
+            live.promisc = true;
+        } else if (strcmp(a, "--duration") == 0) {
+            if (!parse_seconds(argv[i + 1], &live.duration)) {
+                free(inputs);
+                return cli_usage("flows", "--duration: '%s' is not a positive number of seconds", argv[i + 1]);
+            }
+            i++;
+        } else if (strcmp(a, "--count") == 0) {
+            long n;
+            if (!cli_parse_int(argv[i + 1], 1, 4000000000000L, &n)) {
+                free(inputs);
+                return cli_usage("flows", "--count: '%s' is not a whole number of packets from 1", argv[i + 1]);
+            }
+            live.count = (uint64_t)n;
+            i++;
         } else if (strcmp(a, "--no-decap") == 0) {
             opts.decap = false;
         } else if (strcmp(a, "--ignore-vlan") == 0) {
@@ -230,9 +292,17 @@ int cmd_flows(int argc, char **argv)
             inputs[n_in++] = a;
         }
     }
-    if (!n_in) {
+    if (!n_in && !iface) {
         free(inputs);
-        return cli_usage("flows", "no input files");
+        return cli_usage("flows", "no input files (or --interface IF to capture)");
+    }
+    if (n_in && iface) {
+        free(inputs);
+        return cli_usage("flows", "--interface captures live: give no input files with it");
+    }
+    if (!iface && (live.filter || live.duration > 0 || live.count || live.promisc)) {
+        free(inputs);
+        return cli_usage("flows", "--filter, --duration, --count and --promisc go with --interface");
     }
     if (!out_path) {
         free(inputs);
@@ -265,10 +335,36 @@ int cmd_flows(int argc, char **argv)
         free(inputs);
         return CLI_FAIL;
     }
+    if (!iface) setvbuf(w.out, NULL, _IOFBF, (size_t)1 << 20); /* rows are many and small */
     if (weft_flow_csv_write_header(w.out)) w.write_failed = true;
     int failed_inputs = 0, label_files = all_labels ? 1 : 0;
     size_t unmatched_lines = 0;
-    for (int k = 0; k < n_in && !w.write_failed && !w.oom; k++) {
+    if (iface) {
+        /* live: flows reach the file (flushed each second) as they end; Ctrl-C ends the capture cleanly */
+        w.L = all_labels;
+        live.stop = &stop_requested;
+        live.progress = live_progress;
+        live_ctx lc = {&w, isatty(2) != 0};
+        live.progress_user = &lc;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        int rc = weft_pcap_live(iface, &live, &opts, writer_sink, &w, &rep, err, sizeof err);
+        if (lc.tty) fputc('\n', stderr);
+        if (rc > 0) rc = 0;
+        if (!w.oom && !w.write_failed) writer_flush(&w);
+        if (rc != 0) {
+            fprintf(stderr, "weft flows: %s\n", err);
+            failed_inputs++;
+            status = CLI_FAIL;
+        }
+        n_in = 1;
+        inputs[0] = iface;
+        w.L = NULL;
+    }
+    for (int k = 0; k < n_in && !iface && !w.write_failed && !w.oom; k++) {
         const char *path = inputs[k];
         weft_input_format f = fmt;
         err[0] = 0;

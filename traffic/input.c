@@ -209,7 +209,11 @@ FILE *weft_input_open(const char *path, weft_compression *comp, char *err, size_
         if (!f) {
             snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
             close(fd);
+            return NULL;
         }
+        /* readers take a few bytes at a time (libpcap a record header, then its frame): a large buffer
+         * turns that into few system calls; without it reading costs as much as parsing */
+        setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
         return f;
     }
     in_stream *s = calloc(1, sizeof *s);
@@ -242,7 +246,9 @@ FILE *weft_input_open(const char *path, weft_compression *comp, char *err, size_
     if (!f) {
         snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
         cookie_close(s);
+        return NULL;
     }
+    setvbuf(f, NULL, _IOFBF, (size_t)1 << 18);
     return f;
 }
 

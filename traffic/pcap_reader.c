@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <time.h>
 
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276
@@ -42,12 +44,14 @@ static weft_frame_result parse_l4(const uint8_t *l4, uint32_t n, weft_pkt *p, co
 {
     p->sport = p->dport = 0;
     p->tcp_flags = 0;
+    p->tcp_seq = 0;
     switch (p->proto) {
     case 6:
         if (n < 14) FAIL(WEFT_FRAME_MALFORMED, "TCP header cut short");
         p->sport = rd16(l4);
         p->dport = rd16(l4 + 2);
         p->tcp_flags = l4[13];
+        p->tcp_seq = rd32(l4 + 4);
         break;
     case 17:
     case 132: /* SCTP: ports in the same place */
@@ -222,6 +226,14 @@ static weft_frame_result decap(const uint8_t *d, uint32_t n, weft_pkt *p, const 
     }
 }
 
+/* Whether an IP packet of `len` bytes, of which `n` were captured, is longer than the frame was on the
+ * wire: its length field is wrong (a damaged or forged packet), not cut by the capture's snap length.
+ * Unknown without the wire length: such a packet is then kept. */
+static bool beyond_wire(const weft_pkt *p, uint32_t len, uint32_t n)
+{
+    return p->uncaptured != UINT32_MAX && len > n && len - n > p->uncaptured;
+}
+
 static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
 {
     if (n < 20) FAIL(WEFT_FRAME_MALFORMED, "IPv4 header cut short");
@@ -234,6 +246,7 @@ static weft_frame_result parse_ipv4(const uint8_t *d, uint32_t n, weft_pkt *p, c
      * the captured bytes are the packet. */
     if (total == 0) total = n;
     if (total < ihl) FAIL(WEFT_FRAME_MALFORMED, "IPv4 total length below header length");
+    if (beyond_wire(p, total, n)) FAIL(WEFT_FRAME_MALFORMED, "IPv4 total length beyond the frame");
     p->ip_version = 4;
     p->ip_len = total;
     p->proto = d[9];
@@ -261,6 +274,7 @@ static weft_frame_result parse_ipv6(const uint8_t *d, uint32_t n, weft_pkt *p, c
     p->ip_version = 6;
     p->ip_len = 40 + payload; /* jumbograms (payload 0 + hop-by-hop option) are counted as captured */
     if (payload == 0 && n > 40) p->ip_len = n;
+    if (beyond_wire(p, p->ip_len, n)) FAIL(WEFT_FRAME_MALFORMED, "IPv6 payload length beyond the frame");
     memcpy(p->src.b, d + 8, 16);
     memcpy(p->dst.b, d + 24, 16);
     uint8_t nh = d[6];
@@ -367,7 +381,17 @@ weft_frame_result weft_parse_frame(int dlt, const uint8_t *d, uint32_t n, bool d
 {
     memset(p, 0, sizeof *p);
     p->decap = decap_tunnels;
+    p->uncaptured = UINT32_MAX;
     return parse_link(dlt, d, n, p, why);
+}
+
+weft_frame_result weft_parse_frame_wire(int dlt, const uint8_t *d, uint32_t caplen, uint32_t wirelen,
+                                        bool decap_tunnels, weft_pkt *p, const char **why)
+{
+    memset(p, 0, sizeof *p);
+    p->decap = decap_tunnels;
+    p->uncaptured = wirelen > caplen ? wirelen - caplen : 0;
+    return parse_link(dlt, d, caplen, p, why);
 }
 
 static weft_frame_result parse_link(int dlt, const uint8_t *d, uint32_t n, weft_pkt *p, const char **why)
@@ -466,6 +490,7 @@ typedef struct reader {
     double tmax;
     uint64_t pkt_no;
     int rc;                 /* 0, -1 out of memory, or the sink's value */
+    bool nano;              /* live capture: timestamps in nanoseconds (files: always) */
     char *err;
     size_t errn;
 } reader;
@@ -478,7 +503,7 @@ static int handle_frame(reader *rd, const struct pcap_pkthdr *h, const u_char *d
     r->records++;
     weft_pkt p;
     const char *why = NULL;
-    weft_frame_result fr = weft_parse_frame(rd->dlt, data, h->caplen, rd->decap, &p, &why);
+    weft_frame_result fr = weft_parse_frame_wire(rd->dlt, data, h->caplen, h->len, rd->decap, &p, &why);
     if (fr == WEFT_FRAME_OK && p.frag == 1) {
         frag_slot *s = &rd->frags[frag_index(&p)];
         s->src = p.src, s->dst = p.dst, s->id = p.frag_id, s->proto = p.proto;
@@ -600,4 +625,128 @@ int weft_pcap_read_file(const char *path, const weft_flow_opts *opts, weft_flow_
                         weft_read_report *r, char *err, size_t errn)
 {
     return weft_pcap_read(path, opts, weft_flow_table_sink, t, r, err, errn);
+}
+
+/* ---------- live capture ---------- */
+
+static void live_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+    reader *rd = (reader *)user;
+    if (rd->rc) return;
+    handle_frame(rd, h, data, rd->nano);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int weft_pcap_live(const char *iface, const weft_live_opts *lo, const weft_flow_opts *opts, weft_flow_sink sink,
+                   void *user, weft_read_report *r, char *err, size_t errn)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    char name[300];
+    snprintf(name, sizeof name, "interface %s", iface);
+    pcap_t *pc = pcap_create(iface, ebuf);
+    if (!pc) {
+        snprintf(err, errn, "%s: cannot open: %s", name, ebuf);
+        return -1;
+    }
+    pcap_set_snaplen(pc, lo->snaplen > 0 ? lo->snaplen : 262144);
+    pcap_set_promisc(pc, lo->promisc ? 1 : 0);
+    pcap_set_timeout(pc, 100);      /* wake up at least 10 times a second to end flows and report */
+    pcap_set_immediate_mode(pc, 1); /* packets as they come, not when a kernel buffer fills */
+    bool nano = pcap_set_tstamp_precision(pc, PCAP_TSTAMP_PRECISION_NANO) == 0;
+    int act = pcap_activate(pc);
+    if (act < 0) {
+        const char *why = act == PCAP_ERROR_PERM_DENIED   ? " (capturing needs root or the CAP_NET_RAW capability)"
+                          : act == PCAP_ERROR_NO_SUCH_DEVICE ? " (no such interface)"
+                                                            : "";
+        snprintf(err, errn, "%s: cannot capture: %s%s", name, pcap_geterr(pc), why);
+        pcap_close(pc);
+        return -1;
+    }
+    if (lo->filter && *lo->filter) {
+        struct bpf_program prog;
+        if (pcap_compile(pc, &prog, lo->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            snprintf(err, errn, "--filter '%s': %s", lo->filter, pcap_geterr(pc));
+            pcap_close(pc);
+            return -1;
+        }
+        int fr = pcap_setfilter(pc, &prog);
+        pcap_freecode(&prog);
+        if (fr != 0) {
+            snprintf(err, errn, "--filter '%s': %s", lo->filter, pcap_geterr(pc));
+            pcap_close(pc);
+            return -1;
+        }
+    }
+    /* Waiting is done here, in poll() with a timeout, so the capture can end flows, report and stop on
+     * time while no packet arrives (libpcap's own read timeout does not hold in immediate mode). */
+    int fd = pcap_get_selectable_fd(pc);
+    if (fd < 0 || pcap_setnonblock(pc, 1, ebuf) != 0) {
+        snprintf(err, errn, "%s: cannot wait for packets: %s", name, fd < 0 ? "no selectable descriptor" : ebuf);
+        pcap_close(pc);
+        return -1;
+    }
+    r->files++;
+    reader rd;
+    if (reader_init(&rd, name, pcap_datalink(pc), opts, sink, user, r, err, errn) != 0) {
+        pcap_close(pc);
+        return -1;
+    }
+    rd.nano = nano;
+    double t0 = mono_now(), next_tick = t0 + 1.0, last_tick = t0;
+    uint64_t last_packets = 0;
+    for (;;) {
+        if (lo->stop && *lo->stop) break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) < 0 && errno != EINTR) {
+            snprintf(err, errn, "%s: waiting for packets failed: %s", name, strerror(errno));
+            rd.rc = -1;
+            break;
+        }
+        int cnt = lo->count ? (int)(lo->count - rd.pkt_no < 1000000 ? lo->count - rd.pkt_no : 1000000) : -1;
+        int got = pcap_dispatch(pc, cnt, live_packet, (u_char *)&rd);
+        if (rd.rc) break;
+        if (got == PCAP_ERROR) {
+            snprintf(err, errn, "%s: capture failed: %s", name, pcap_geterr(pc));
+            rd.rc = -1;
+            break;
+        }
+        if (got == PCAP_ERROR_BREAK) break;
+        double now = mono_now();
+        bool done = (lo->count && rd.pkt_no >= lo->count) || (lo->duration > 0 && now - t0 >= lo->duration);
+        if (now >= next_tick || done) {
+            /* time passes without packets too: flows idle since then end now */
+            int rc = weft_flow_builder_expire(rd.b, wall_now());
+            if (rc) {
+                rd.rc = rc;
+                break;
+            }
+            if (lo->progress) {
+                weft_live_progress pr = {.seconds = now - t0, .packets = rd.pkt_no,
+                                         .packets_per_second = now > last_tick ? (double)(rd.pkt_no - last_packets) / (now - last_tick) : 0,
+                                         .flows_held = weft_flow_builder_keys(rd.b)};
+                struct pcap_stat ps;
+                if (pcap_stats(pc, &ps) == 0) pr.kernel_dropped = ps.ps_drop + ps.ps_ifdrop;
+                lo->progress(&pr, lo->progress_user);
+            }
+            last_packets = rd.pkt_no;
+            last_tick = now;
+            next_tick = now + 1.0;
+        }
+        if (done) break;
+    }
+    pcap_close(pc);
+    return reader_end(&rd);
 }
