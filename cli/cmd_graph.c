@@ -1,6 +1,7 @@
 /* cli/cmd_graph.c — `weft graph`: a flow CSV → spatio-temporal graphs (schemas/traffic_graph.md): per
  * graph the nodes and edges of each type and their degrees; DOT for a small one; the tensors as .npy. */
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ static void graph_help(FILE *f)
             "  --merge              the inputs merged in time order onto one axis (captures of one network)\n"
             "  --reorder S          start times may run back this far and still land in place (60): graphs\n"
             "                       are written once S seconds of later flows have been read\n"
+            "  --follow             the one input is a file still being written (weft flows --interface):\n"
+            "                       wait at its end for more rows, write each graph as soon as it is\n"
+            "                       complete; Ctrl-C or SIGTERM ends, writing the rest (needs --scaler)\n"
             "feature scaling (24 statistics, min-max between quantiles, clipped to [0, 1]):\n"
             "  --scaler FILE        apply bounds saved earlier (inference)\n"
             "  --save-scaler FILE   fit the bounds on these flows (3%%/97%% quantiles) and save them\n"
@@ -343,6 +347,14 @@ static int on_graph(const weft_tgraph *g, void *user)
     return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
 /* The first pass: the flows of every input, or every k-th of them once there are more than FIT_SAMPLE
  * (k doubles and the sample is halved each time it fills, so it stays evenly spread and deterministic).
  * Returns 0 fitted, 1 no flow at all, -1 error (err set). Unreadable inputs are left to the second pass
@@ -393,7 +405,7 @@ int cmd_graph(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.dot_graph = -1;
     const char *scaler_in = NULL, *scaler_out = NULL;
-    bool merge = false;
+    bool merge = false, follow = false;
     double reorder = 60.0;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) return cli_usage("graph", "graph: out of memory");
@@ -412,6 +424,8 @@ int cmd_graph(int argc, char **argv)
             c.json = true;
         } else if (strcmp(a, "--merge") == 0) {
             merge = true;
+        } else if (strcmp(a, "--follow") == 0) {
+            follow = true;
         } else if (strcmp(a, "--per-input") == 0) {
             merge = false;
         } else if (strcmp(a, "-") == 0) {
@@ -512,6 +526,11 @@ int cmd_graph(int argc, char **argv)
             goto out;
         }
 
+    if (follow && (n_in != 1 || !scaler_in)) {
+        free(inputs), inputs = NULL;
+        rc = cli_usage("graph", "graph: --follow reads one input as it grows and needs --scaler");
+        goto out;
+    }
     weft_scaler sc;
     if (scaler_in) {
         if (weft_scaler_load(&sc, scaler_in, err, sizeof err)) {
@@ -597,9 +616,28 @@ int cmd_graph(int argc, char **argv)
                 continue;
             }
             weft_flow fl;
-            int got;
-            while ((got = weft_flow_csv_next(r, &fl, &strings, err, sizeof err)) == 1 && !br)
+            int got = 0;
+            if (follow) {
+                /* a file still being written: each graph goes out as soon as it is complete, and an end of
+                 * the file is a pause; Ctrl-C (or SIGTERM) ends it, writing what is left */
+                weft_flow_csv_follow(r);
+                struct sigaction sa;
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = on_stop_signal;
+                sigaction(SIGINT, &sa, NULL);
+                sigaction(SIGTERM, &sa, NULL);
+            }
+            while (!br && (got = weft_flow_csv_next(r, &fl, &strings, err, sizeof err)) > 0) {
+                if (got == 2) {
+                    if (stop_requested) break;
+                    if (fflush(stdout) != 0) c.failed = true;
+                    nanosleep(&(struct timespec){0, 200000000}, NULL);
+                    continue;
+                }
                 br = weft_tgraph_stream_push(gs, &fl, err, sizeof err);
+                if (!br && follow) br = weft_tgraph_stream_poll(gs, err, sizeof err);
+                if (follow && stop_requested) break;
+            }
             if (got < 0) br = -1;
             weft_flow_csv_close(r);
             if (!br) br = weft_tgraph_stream_flush(gs, err, sizeof err);

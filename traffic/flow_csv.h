@@ -44,10 +44,13 @@ int weft_flow_csv_read(const char *path, weft_flow_table *t, weft_read_report *r
 /* The same one flow at a time, for inputs read as a stream ("-" is standard input; gzip and zstd files
  * are decompressed as read): memory is bounded by the longest row, not the file. open reads the header
  * (NULL with err set when the file is not a flow CSV, as above); next gives the next good row (1), the
- * end (0), or -1 when memory runs out; label strings are interned in `strings`. rep may be NULL. */
+ * end (0), or -1 when memory runs out (2: see weft_flow_csv_follow); label strings are interned in `strings`. rep may be NULL. */
 typedef struct weft_flow_csv_reader weft_flow_csv_reader;
 weft_flow_csv_reader *weft_flow_csv_open(const char *path, weft_read_report *rep, char *err, size_t err_n);
 int weft_flow_csv_next(weft_flow_csv_reader *r, weft_flow *out, weft_flow_table *strings, char *err, size_t err_n);
 void weft_flow_csv_close(weft_flow_csv_reader *r);
+/* From now on the end of the file is not the end: next returns 2 while no whole row has been written
+ * after what was read (a file another program is still writing; standard input still ends at its end). */
+void weft_flow_csv_follow(weft_flow_csv_reader *r);
 
 #endif

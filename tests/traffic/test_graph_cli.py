@@ -144,3 +144,36 @@ def test_out_dir_rows_and_bounded_memory(tmp_path):
     g = sorted(os.listdir(tmp_path / "g"))[-1]
     con_flow = np.load(tmp_path / "g" / g / "con_flow.npy")
     assert con_flow.min() > 59000 and con_flow.max() < 60000
+
+
+def test_follow_a_growing_file(tmp_path):
+    import signal
+    import time
+    rows = synth_rows(3000, 1.7e9)
+    full = write(tmp_path / "full.csv", rows)
+    scaler = str(tmp_path / "s.txt")
+    ref = totals(full, "--save-scaler", scaler)
+    grow = tmp_path / "grow.csv"
+    grow.write_text("src,dst,sport,dport,proto,start,duration\n" + "".join(r + "\n" for r in rows[:1000]))
+    p = subprocess.Popen([wt.require_weft(), "graph", str(grow), "--follow", "--scaler", scaler, "--json",
+                          "--reorder", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    # rows arrive in pieces, the last one cut mid-row for a while: nothing is read twice or half
+    with open(grow, "a") as f:
+        tail = "".join(r + "\n" for r in rows[1000:])
+        f.write(tail[: len(tail) // 2])
+        f.flush()
+        time.sleep(0.8)
+        f.write(tail[len(tail) // 2:])
+        f.flush()
+    time.sleep(1.0)
+    assert p.poll() is None  # still following
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    d = json.loads(out)
+    assert d["totals"]["flows"] == 3000
+    assert d["graphs"] == ref["graphs"]
+    # --follow needs one input and --scaler
+    r = graph(full, "--follow")
+    assert r.returncode == 2 and "--follow" in r.stderr
