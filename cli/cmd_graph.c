@@ -39,6 +39,9 @@ static void graph_help(FILE *f)
             "  --max-flows N        drop windows with N or more flows (10000; 0 keeps every window)\n"
             "  --max-flow-windows K a flow belongs to at most its first K windows (17280, a day of 5 s\n"
             "                       windows; 0: no limit); the flows cut short are counted in the totals\n"
+            "  --max-tail S         an input's time range ends S seconds after its latest flow start (1800,\n"
+            "                       the flows' active timeout; 0: no limit): flows lasting beyond are cut\n"
+            "                       there, and counted\n"
             "inputs (FLOWS.csv may be '-', standard input, and gzip or zstd compressed):\n"
             "  --per-input          each input on its own time axis, one after the other (default): graphs\n"
             "                       never mix unrelated captures; within an input, start times that jump\n"
@@ -466,6 +469,15 @@ int cmd_graph(int argc, char **argv)
             }
             p.max_flow_windows = lv;
             i++;
+        } else if (strcmp(a, "--max-tail") == 0) {
+            char *end;
+            errno = 0;
+            p.max_tail = strtod(v, &end);
+            if (end == v || *end || errno || !(p.max_tail >= 0) || p.max_tail > 1e12) {
+                free(inputs);
+                return cli_usage("graph", "graph: --max-tail needs a number of seconds from 0 to 1e12 (got '%s')", v);
+            }
+            i++;
         } else if (strcmp(a, "--reorder") == 0) {
             char *end;
             errno = 0;
@@ -569,10 +581,10 @@ int cmd_graph(int argc, char **argv)
 
     if (c.json) {
         printf("{\"params\": {\"window\": %.17g, \"stride\": %.17g, \"window_memory\": %d, \"graph_stride\": %d, "
-               "\"flow_memory\": %d, \"max_flows\": %zu, \"max_flow_windows\": %lld, \"merge\": %s, "
+               "\"flow_memory\": %d, \"max_flows\": %zu, \"max_flow_windows\": %lld, \"max_tail\": %.17g, \"merge\": %s, "
                "\"reorder\": %.17g},\n \"graphs\": [",
                p.window, p.stride ? p.stride : p.window, p.window_memory, p.graph_stride ? p.graph_stride : p.window_memory,
-               p.flow_memory, p.max_flows, (long long)p.max_flow_windows, merge ? "true" : "false", reorder);
+               p.flow_memory, p.max_flows, (long long)p.max_flow_windows, p.max_tail, merge ? "true" : "false", reorder);
     }
     weft_tgraph_stats st;
     memset(&st, 0, sizeof st);
@@ -661,9 +673,11 @@ int cmd_graph(int argc, char **argv)
         printf(",\n \"totals\": {\"flows\": %zu, \"flows_skipped\": %zu, \"flows_clipped\": %zu, "
                "\"windows_clipped\": %zu, \"memberships\": %zu, \"windows\": %zu, "
                "\"windows_dropped\": %zu, \"graphs\": %zu, \"time_axes\": %zu, \"flows_late\": %zu, "
+               "\"flows_past_end\": %zu, \"windows_past_end\": %zu, "
                "\"peak_flows_held\": %zu, \"nodes\": {\"con\": %zu, \"ip\": %zu}, \"edges\": {",
                st.flows, st.flows_skipped, st.flows_clipped, st.windows_clipped, st.memberships, st.windows,
-               st.windows_dropped, st.graphs, st.axes, st.flows_late, st.peak_flows_held,
+               st.windows_dropped, st.graphs, st.axes, st.flows_late, st.flows_past_end, st.windows_past_end,
+               st.peak_flows_held,
                c.total_nodes[0], c.total_nodes[1]);
         for (int e = 0; e < WEFT_EDGE_TYPES; e++)
             printf("%s\"%s\": %zu", e ? ", " : "", weft_edge_type_names[e], c.total_edges[e]);
@@ -679,6 +693,10 @@ int cmd_graph(int argc, char **argv)
             printf("%zu flow(s) lasted longer than %lld windows and were kept in their first %lld only (%zu (flow, window) "
                    "pairs left out; --max-flow-windows sets the limit)\n",
                    st.flows_clipped, (long long)p.max_flow_windows, (long long)p.max_flow_windows, st.windows_clipped);
+        if (st.flows_past_end)
+            printf("%zu flow(s) lasted past the end of their input's time range (%g s after its latest flow start) "
+                   "and were cut there (%zu (flow, window) pairs left out; --max-tail sets the limit)\n",
+                   st.flows_past_end, p.max_tail, st.windows_past_end);
         printf("%zu time axis/axes (%s); at most %zu flows held at once\n", st.axes,
                merge ? "inputs merged in time order" : "each input on its own, and a new one where start times jump back",
                st.peak_flows_held);

@@ -40,6 +40,7 @@ void weft_tgraph_params_default(weft_tgraph_params *p)
     p->flow_memory = 20;
     p->max_flows = 10000;
     p->max_flow_windows = 17280;
+    p->max_tail = 1800.0;
 }
 
 /* ---------- small growable buffers ---------- */
@@ -594,7 +595,8 @@ int weft_tgraph_build(const weft_flow_table *t, const weft_tgraph_params *pin, c
     weft_tgraph_stats st_local;
     if (!stats) stats = &st_local;
     memset(stats, 0, sizeof *stats);
-    weft_tgraph_part part = {.first_window = INT64_MIN, .g_lo = 0, .g_hi = INT64_MAX, .index_base = 0, .first_new = 0};
+    weft_tgraph_part part = {
+        .first_window = INT64_MIN, .g_lo = 0, .g_hi = INT64_MAX, .index_base = 0, .first_new = 0, .last = true};
     return weft_tgraph_build_part(t, pin, sc, &part, fn, user, stats, err, err_n);
 }
 
@@ -618,6 +620,10 @@ bool weft_tgraph_check_params(weft_tgraph_params *p, char *err, size_t err_n)
     }
     if (p->flow_memory < 0) {
         weft_set_err(err, err_n, "flow memory must not be negative (got %d)", p->flow_memory);
+        return false;
+    }
+    if (!(p->max_tail >= 0) || !isfinite(p->max_tail)) {
+        weft_set_err(err, err_n, "max tail must be a finite number of seconds >= 0 (got %g)", p->max_tail);
         return false;
     }
     if (p->max_flow_windows < 0) {
@@ -681,7 +687,7 @@ int weft_tgraph_build_part(const weft_flow_table *t, const weft_tgraph_params *p
         goto oom;
 
     /* Valid flows and the origin. */
-    double min_start = INFINITY;
+    double min_start = INFINITY, max_start = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         const weft_flow *f = &t->flows[i];
         /* Times so far out that window starts near them are not exact doubles are skipped too. */
@@ -689,6 +695,7 @@ int weft_tgraph_build_part(const weft_flow_table *t, const weft_tgraph_params *p
                    fabs(f->start) / p.stride <= MAX_WINDOW_INDEX &&
                    fabs(f->start + f->duration) / p.stride <= MAX_WINDOW_INDEX;
         if (valid[i] && f->start < min_start) min_start = f->start;
+        if (valid[i] && f->start > max_start) max_start = f->start;
     }
     wparams w = {p.window, p.stride, p.origin};
     if (isnan(w.origin)) w.origin = isfinite(min_start) ? floor(min_start / p.stride) * p.stride : 0.0;
@@ -699,6 +706,14 @@ int weft_tgraph_build_part(const weft_flow_table *t, const weft_tgraph_params *p
     p.origin = w.origin;
     size_t n_valid = 0, total = 0;
     int64_t kmin_all = INT64_MAX, kmax_all = INT64_MIN;
+    /* The end of the input's time range: the last window a flow may reach, max_tail after the latest
+     * start (only where this call ends the axis: earlier calls build only complete graphs, before it). */
+    int64_t k_end = INT64_MAX;
+    if (part->last && p.max_tail > 0 && isfinite(max_start) &&
+        fabs((max_start + p.max_tail - w.origin) / w.stride) <= MAX_WINDOW_INDEX) {
+        int64_t lo;
+        flow_windows(&w, max_start + p.max_tail, max_start + p.max_tail, &lo, &k_end);
+    }
     for (size_t i = 0; i < n; i++) {
         if (!valid[i]) continue;
         const weft_flow *f = &t->flows[i];
@@ -718,6 +733,13 @@ int weft_tgraph_build_part(const weft_flow_table *t, const weft_tgraph_params *p
             }
             span = (uint64_t)p.max_flow_windows;
             kr[2 * i + 1] = kr[2 * i] + p.max_flow_windows - 1;
+        }
+        if (kr[2 * i + 1] > k_end && kr[2 * i] <= k_end) {
+            /* counted by the axis's last call whatever first_new says: each flow is in one last call */
+            stats->flows_past_end++;
+            stats->windows_past_end += (size_t)(kr[2 * i + 1] - k_end);
+            kr[2 * i + 1] = k_end;
+            span = (uint64_t)(k_end - kr[2 * i]) + 1;
         }
         if (span > MAX_MEMBERSHIPS || total + span > MAX_MEMBERSHIPS) {
             weft_set_err(err, err_n,

@@ -57,6 +57,9 @@ typedef struct weft_tgraph_params {
     int graph_stride;    /* windows between the first slices of consecutive graphs (0: = window_memory) */
     int flow_memory;     /* temporal fan-out of next_src / next_dst / repeat edges (20) */
     size_t max_flows;    /* windows with this many flows or more are dropped (10000); 0: no cap */
+    double max_tail;     /* seconds a flow may last past the latest flow start of its input (1800, the
+                          * flows' active timeout; 0: no limit): an input's time range ends there, so a
+                          * flow whose duration is broken cannot make graphs after everything else ended */
     int64_t max_flow_windows; /* a flow belongs to at most this many windows, its first ones (17280: a day
                                * of 5 s windows); 0: no limit. A broken duration in a flow log (a start
                                * date off by decades) would otherwise put one flow in millions of windows
@@ -92,6 +95,8 @@ typedef struct weft_tgraph_stats {
     size_t flows;              /* flows in the table */
     size_t flows_skipped;      /* flows with a start or duration that is not finite, negative or out of range */
     size_t flows_clipped;      /* flows cut to their first max_flow_windows windows */
+    size_t flows_past_end;     /* flows cut at the end of their input's time range (max_tail) */
+    size_t windows_past_end;   /* (flow, window) pairs those cuts left out */
     size_t windows_clipped;    /* (flow, window) pairs those cuts left out */
     size_t memberships;        /* (flow, window) pairs */
     size_t windows;            /* non-empty windows */

@@ -13,6 +13,7 @@ typedef struct weft_tgraph_part {
     int64_t g_lo, g_hi;   /* build graphs g_lo <= g < g_hi (g_hi INT64_MAX: to the end) */
     size_t index_base;    /* weft_tgraph.index of the first graph built */
     size_t first_new;     /* flows before this table index were counted by an earlier call */
+    bool last;            /* the axis ends here: flows are cut at the end of its time range (max_tail) */
 } weft_tgraph_part;
 
 /* Fills in the defaults (stride, graph stride) and checks the parameters; false with err set. */

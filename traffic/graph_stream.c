@@ -133,7 +133,8 @@ static int build(weft_tgraph_stream *g, int64_t g_hi, char *err, size_t err_n)
                              .g_lo = g->next_g,
                              .g_hi = g_hi,
                              .index_base = g->stats->graphs,
-                             .first_new = g->first_new};
+                             .first_new = g->first_new,
+                             .last = g_hi == INT64_MAX};
     int rc = weft_tgraph_build_part(&g->pend, &g->p, g->sc, &part, relay, g, g->stats, err, err_n);
     if (rc) return rc;
     g->next_g = g_hi;

@@ -25,7 +25,14 @@ def flow_csv(tmp_path, rows):
 def test_decades_long_flow_is_clipped_and_reported(tmp_path):
     # one flow of 5e7 s: 10 million 5 s windows, 2 million graphs without a limit
     csv = flow_csv(tmp_path, ["10.0.0.1,10.0.0.2,1,2,6,0,5e7"])
-    r = graph(csv, "--json")
+    # the input's time range ends 1800 s after its latest start: 361 windows, 73 graphs
+    d = json.loads(graph(csv, "--json").stdout)
+    t = d["totals"]
+    assert d["params"]["max_tail"] == 1800
+    assert t["flows_past_end"] == 1 and t["memberships"] == 361 and t["graphs"] == 73
+    assert "1 flow(s) lasted past the end of their input's time range" in graph(csv).stdout
+    # without that limit, max_flow_windows still bounds it
+    r = graph(csv, "--json", "--max-tail", "0")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     t = d["totals"]
@@ -35,14 +42,14 @@ def test_decades_long_flow_is_clipped_and_reported(tmp_path):
     assert t["windows_clipped"] == 10_000_000 - 17280
     assert t["graphs"] == 3456 and len(d["graphs"]) == 3456
     # text mode says so in words
-    r = graph(csv)
+    r = graph(csv, "--max-tail", "0")
     assert r.returncode == 0
     assert "1 flow(s) lasted longer than 17280 windows" in r.stdout
 
 
 def test_limit_option(tmp_path):
     csv = flow_csv(tmp_path, ["10.0.0.1,10.0.0.2,1,2,6,0,5e7", "10.0.0.3,10.0.0.4,1,2,17,1,2"])
-    d = json.loads(graph(csv, "--json", "--max-flow-windows", "7").stdout)
+    d = json.loads(graph(csv, "--json", "--max-flow-windows", "7", "--max-tail", "0").stdout)
     assert d["totals"]["flows_clipped"] == 1
     assert d["totals"]["memberships"] == 7 + 1  # the short flow keeps its one window
     assert d["totals"]["graphs"] == 2

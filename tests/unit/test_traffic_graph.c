@@ -734,7 +734,8 @@ static void test_graph_determinism_and_errors(void)
     CU_ASSERT_EQUAL(s1.g[0].nn[WEFT_NODE_CON], 1);
     gset_free(&s1);
     /* A flow lasting ~forever is kept in its first max_flow_windows windows, and counted; without the
-     * limit it is refused with a message. */
+     * limit it is refused with a message. (No tail limit here: that one is tested below.) */
+    p.max_tail = 0;
     f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 1, 1e13);
     weft_flow_table_push(&t, &f);
     size_t ng = 0;
@@ -754,11 +755,34 @@ static void test_graph_determinism_and_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "max flow windows"));
     gset_free(&s1);
     weft_tgraph_params_default(&p);
-    /* One flow of 5e7 s (a 52-byte CSV's worth): 17280 windows (a day), 3456 graphs, not ten million and two million. */
+    /* One flow of 5e7 s (a 52-byte CSV's worth): the input's time range ends 1800 s after its latest
+     * start, so 361 windows (0 .. 360) and 73 graphs, not ten million and two million; the day that
+     * max_flow_windows keeps is counted as cut first, the rest of it as past the end. */
     weft_flow_table_free(&t);
     weft_flow_table_init(&t);
     f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 0, 5e7);
     weft_flow_table_push(&t, &f);
+    ng = 0;
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(st.memberships, 361);
+    CU_ASSERT_EQUAL(st.flows_clipped, 1);
+    CU_ASSERT_EQUAL(st.windows_clipped, (size_t)10000000 - 17280);
+    CU_ASSERT_EQUAL(st.flows_past_end, 1);
+    CU_ASSERT_EQUAL(st.windows_past_end, 17280 - 361);
+    CU_ASSERT_EQUAL(st.graphs, 73);
+    CU_ASSERT_EQUAL(ng, 73);
+    /* a second flow starting later moves the end with it */
+    f = mkflow("10.0.0.3", "10.0.0.4", 1, 2, 6, 3600, 1);
+    weft_flow_table_push(&t, &f);
+    CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(st.memberships, (3600 + 1800) / 5 + 1 + 1);
+    CU_ASSERT_EQUAL(st.flows_past_end, 1);
+    /* without the tail limit: 17280 windows (a day), 3456 graphs */
+    weft_flow_table_free(&t);
+    weft_flow_table_init(&t);
+    f = mkflow("10.0.0.1", "10.0.0.2", 1, 2, 6, 0, 5e7);
+    weft_flow_table_push(&t, &f);
+    p.max_tail = 0;
     ng = 0;
     CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
     CU_ASSERT_EQUAL(st.memberships, 17280);
@@ -766,6 +790,7 @@ static void test_graph_determinism_and_errors(void)
     CU_ASSERT_EQUAL(st.windows_clipped, (size_t)10000000 - 17280);
     CU_ASSERT_EQUAL(st.graphs, 3456);
     CU_ASSERT_EQUAL(ng, 3456);
+    CU_ASSERT_EQUAL(st.flows_past_end, 0);
     p.max_flow_windows = 7; /* a limit that does not divide into whole graphs: the last graph is partial */
     ng = 0;
     CU_ASSERT_EQUAL(weft_tgraph_build(&t, &p, &sc, count_graphs, &ng, &st, err, sizeof err), 0);
