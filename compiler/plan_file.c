@@ -19,6 +19,7 @@
 #include "onnx_export.h"
 #include "onnx_tensor.h"
 #include "plan.h"
+#include "plan_file.h"
 #include "schemas/weftplan.pb-c.h"
 #include "sha256.h"
 
@@ -56,7 +57,7 @@ static void put_str(weft_sha256 *h, const char *s) { put_bytes(h, s ? s : "", s 
 /* The digest of fields 1-7 in the canonical form of schemas/weftplan.md: per field, its number (u32
  * LE), then integers as u64 LE, strings and bytes as u64 LE length + bytes, repeated fields as u64 LE
  * count + elements. Independent of how protobuf happened to lay the message out. */
-static void plan_digest(const Weft__WeftPlan *m, uint8_t out[32])
+void weft_plan_digest(const Weft__WeftPlan *m, uint8_t out[32])
 {
     weft_sha256 h;
     weft_sha256_init(&h);
@@ -133,7 +134,7 @@ weft_status weft_plan_save(const weft_plan *p, const char *path)
     m.model.data = model;
     m.model.len = model_len;
     uint8_t digest[32];
-    plan_digest(&m, digest);
+    weft_plan_digest(&m, digest);
     m.has_sha256 = true;
     m.sha256.data = digest;
     m.sha256.len = sizeof digest;
@@ -203,7 +204,7 @@ static weft_status read_message(const uint8_t *buf, size_t len, const char *labe
     else if (!m->has_sha256 || m->sha256.len != sizeof digest)
         st = weft_error(WEFT_ERR_PARSE, "%s: corrupted or truncated weft plan: no checksum", label);
     if (!st) {
-        plan_digest(m, digest);
+        weft_plan_digest(m, digest);
         if (memcmp(digest, m->sha256.data, sizeof digest) != 0)
             st = weft_error(WEFT_ERR_PARSE, "%s: corrupted weft plan: checksum mismatch (SHA-256 of the contents differs "
                             "from the one stored)", label);

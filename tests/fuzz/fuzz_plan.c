@@ -10,59 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/sha256.h"
+#include "compiler/plan_file.h"
 #include "fuzz_common.h"
 #include "fuzz_run.h"
 #include "schemas/weftplan.pb-c.h"
 #include "weft.h"
 
 #define HEADER_LEN 12 /* "WEFTPLAN" + format version (u32 LE) */
-
-static void put_u64(weft_sha256 *h, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
-    weft_sha256_update(h, b, 8);
-}
-
-static void put_u32(weft_sha256 *h, uint32_t v)
-{
-    uint8_t b[4];
-    for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
-    weft_sha256_update(h, b, 4);
-}
-
-static void put_bytes(weft_sha256 *h, const void *p, size_t n)
-{
-    put_u64(h, n);
-    if (n) weft_sha256_update(h, p, n);
-}
-
-static void put_str(weft_sha256 *h, const char *s) { put_bytes(h, s ? s : "", s ? strlen(s) : 0); }
-
-/* The canonical digest of fields 1-7 (schemas/weftplan.md, "Checksum"). */
-static void digest(const Weft__WeftPlan *m, uint8_t out[32])
-{
-    weft_sha256 h;
-    weft_sha256_init(&h);
-    put_u32(&h, 1);
-    put_str(&h, m->format);
-    put_u32(&h, 2);
-    put_u64(&h, m->format_version);
-    put_u32(&h, 3);
-    put_str(&h, m->weft_version);
-    put_u32(&h, 4);
-    put_u64(&h, m->n_backends);
-    for (size_t i = 0; i < m->n_backends; i++) put_str(&h, m->backends[i]);
-    put_u32(&h, 5);
-    put_u64(&h, m->n_assignment);
-    for (size_t i = 0; i < m->n_assignment; i++) put_str(&h, m->assignment[i]);
-    put_u32(&h, 6);
-    put_u64(&h, (uint64_t)(int64_t)m->opt_level);
-    put_u32(&h, 7);
-    put_bytes(&h, m->model.data, m->model.len);
-    weft_sha256_final(&h, out);
-}
 
 /* The input with its digest made right, or NULL (then load the input as it is). */
 static uint8_t *fix_digest(const uint8_t *data, size_t size, size_t *out_len)
@@ -71,7 +25,7 @@ static uint8_t *fix_digest(const uint8_t *data, size_t size, size_t *out_len)
     Weft__WeftPlan *m = weft__weft_plan__unpack(NULL, size - HEADER_LEN, data + HEADER_LEN);
     if (!m) return NULL;
     uint8_t d[32];
-    digest(m, d);
+    weft_plan_digest(m, d);
     ProtobufCBinaryData keep = m->sha256;
     protobuf_c_boolean had = m->has_sha256;
     m->sha256.data = d;
