@@ -152,6 +152,8 @@ enum {
     WEFT_OP_NO_FOLD = 1u << 2,
 };
 
+struct weft_grad_ctx; /* ops/grad.h */
+
 /* min/max counts: a max of -1 means "any number" (variadic). */
 typedef struct weft_op_def {
     const char *name;
@@ -167,6 +169,10 @@ typedef struct weft_op_def {
      * axes: values `infer` reads). A backend whose memory is not host memory gets those inputs copied
      * to the host by lowering, never the other way. Zero for most ops. */
     unsigned host_inputs;
+    /* The gradient rule (ops/grad.h): emits the ops computing the gradients of the inputs from those of
+     * the outputs. NULL: the op has none, and autodiff refuses a graph where it is on the way from a
+     * parameter to the loss. Tables list it after host_inputs (positionally) or by name. */
+    weft_status (*grad)(struct weft_grad_ctx *c);
 } weft_op_def;
 
 /* The registry (ops/registry.c): the definition of `name` in `domain` for `opset`, or NULL. */
