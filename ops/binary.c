@@ -22,6 +22,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 enum {
@@ -572,47 +573,127 @@ static weft_status binary_infer(weft_infer_ctx *c, const bdesc *d)
     return WEFT_OK;
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* Each input's gradient is summed over the axes it was broadcast along (to_bcast). */
+
+static weft_status grad_Add(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0);
+    weft_grad_to_bcast(c, 0, g, &c->out_shape[0]);
+    weft_grad_to_bcast(c, 1, g, &c->out_shape[0]);
+    return c->st;
+}
+
+static weft_status grad_Sum(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0);
+    for (int i = 0; i < c->n_in; i++) weft_grad_to_bcast(c, i, g, &c->out_shape[0]);
+    return c->st;
+}
+
+static weft_status grad_Sub(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0);
+    weft_grad_to_bcast(c, 0, g, &c->out_shape[0]);
+    if (c->want[1]) weft_grad_to_bcast(c, 1, weft_grad_op1(c, "Neg", g), &c->out_shape[0]);
+    return c->st;
+}
+
+static weft_status grad_Mul(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0);
+    if (c->want[0]) weft_grad_to_bcast(c, 0, weft_grad_op2(c, "Mul", g, c->in[1]), &c->out_shape[0]);
+    if (c->want[1]) weft_grad_to_bcast(c, 1, weft_grad_op2(c, "Mul", g, c->in[0]), &c->out_shape[0]);
+    return c->st;
+}
+
+/* y = a / b: da = g / b, db = -g a / b^2 = -(g y) / b. */
+static weft_status grad_Div(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0);
+    if (c->want[0]) weft_grad_to_bcast(c, 0, weft_grad_op2(c, "Div", g, c->in[1]), &c->out_shape[0]);
+    if (c->want[1]) {
+        int q = weft_grad_op2(c, "Div", weft_grad_op2(c, "Mul", g, c->out[0]), c->in[1]);
+        weft_grad_to_bcast(c, 1, weft_grad_op1(c, "Neg", q), &c->out_shape[0]);
+    }
+    return c->st;
+}
+
+/* y = a^b: da = g b a^(b-1), db = g y log(a). */
+static weft_status grad_Pow(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0);
+    if (c->want[0]) {
+        if (c->in_dtype[1] != c->dtype)
+            return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "an exponent of another type than the base");
+        int am1 = weft_grad_op2(c, "Pow", c->in[0], weft_grad_op2(c, "Sub", c->in[1], weft_grad_scalar(c, 1.0)));
+        int d = weft_grad_op2(c, "Mul", g, weft_grad_op2(c, "Mul", c->in[1], am1));
+        weft_grad_to_bcast(c, 0, d, &c->out_shape[0]);
+    }
+    if (c->want[1]) {
+        int d = weft_grad_op2(c, "Mul", weft_grad_op2(c, "Mul", g, c->out[0]), weft_grad_op1(c, "Log", c->in[0]));
+        weft_grad_to_bcast(c, 1, d, &c->out_shape[0]);
+    }
+    return c->st;
+}
+
+/* y = cond ? a : b: the gradient goes to the input chosen, zeros to the other. */
+static weft_status grad_Where(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0), z = weft_grad_scalar(c, 0.0);
+    if (c->want[1]) {
+        int in[3] = {c->in[0], g, z};
+        weft_grad_to_bcast(c, 1, weft_grad_op(c, "Where", in, 3, NULL, 0), &c->out_shape[0]);
+    }
+    if (c->want[2]) {
+        int in[3] = {c->in[0], z, g};
+        weft_grad_to_bcast(c, 2, weft_grad_op(c, "Where", in, 3, NULL, 0), &c->out_shape[0]);
+    }
+    return c->st;
+}
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
 /* Every op of the family: X(name, kind, dtypes of the data inputs, output is bool, variadic, first opset,
- * fewest inputs, most inputs). */
+ * fewest inputs, most inputs, gradient rule or NULL). */
 #define VAR_IN 2147483647
-#define BINARY_OPS(X)                                                                              \
-    X(Add, B_ADD, T_NUM, false, false, 1, 2, 2)                                                    \
-    X(Sub, B_SUB, T_NUM, false, false, 1, 2, 2)                                                    \
-    X(Mul, B_MUL, T_NUM, false, false, 1, 2, 2)                                                    \
-    X(Div, B_DIV, T_NUM, false, false, 1, 2, 2)                                                    \
-    X(Pow, B_POW, T_FLT | T_I3264, false, false, 1, 2, 2)                                          \
-    X(Mod, B_MOD, T_NUM, false, false, 10, 2, 2)                                                   \
-    X(Equal, B_EQUAL, T_ANY, true, false, 1, 2, 2)                                                 \
-    X(Less, B_LESS, T_NUM, true, false, 1, 2, 2)                                                   \
-    X(LessOrEqual, B_LESSEQ, T_NUM, true, false, 12, 2, 2)                                         \
-    X(Greater, B_GREATER, T_NUM, true, false, 1, 2, 2)                                             \
-    X(GreaterOrEqual, B_GREATEREQ, T_NUM, true, false, 12, 2, 2)                                   \
-    X(And, B_AND, T_BOOL, true, false, 1, 2, 2)                                                    \
-    X(Or, B_OR, T_BOOL, true, false, 1, 2, 2)                                                      \
-    X(Xor, B_XOR, T_BOOL, true, false, 1, 2, 2)                                                    \
-    X(BitShift, B_BITSHIFT, T_UINT, false, false, 11, 2, 2)                                        \
-    X(BitwiseAnd, B_BAND, T_INT, false, false, 18, 2, 2)                                           \
-    X(BitwiseOr, B_BOR, T_INT, false, false, 18, 2, 2)                                             \
-    X(BitwiseXor, B_BXOR, T_INT, false, false, 18, 2, 2)                                           \
-    X(Where, B_WHERE, T_ANY, false, false, 9, 3, 3)                                                \
-    X(PRelu, B_PRELU, T_NUM, false, false, 1, 2, 2)                                                \
-    X(Max, B_MAX, T_NUM, false, true, 1, 1, VAR_IN)                                                \
-    X(Min, B_MIN, T_NUM, false, true, 1, 1, VAR_IN)                                                \
-    X(Sum, B_SUM, T_FLT, false, true, 1, 1, VAR_IN)                                                \
-    X(Mean, B_MEAN, T_FLT, false, true, 1, 1, VAR_IN)
+#define BINARY_OPS(X)                                                   \
+    X(Add, B_ADD, T_NUM, false, false, 1, 2, 2, grad_Add)               \
+    X(Sub, B_SUB, T_NUM, false, false, 1, 2, 2, grad_Sub)               \
+    X(Mul, B_MUL, T_NUM, false, false, 1, 2, 2, grad_Mul)               \
+    X(Div, B_DIV, T_NUM, false, false, 1, 2, 2, grad_Div)               \
+    X(Pow, B_POW, T_FLT | T_I3264, false, false, 1, 2, 2, grad_Pow)     \
+    X(Mod, B_MOD, T_NUM, false, false, 10, 2, 2, NULL)                  \
+    X(Equal, B_EQUAL, T_ANY, true, false, 1, 2, 2, NULL)                \
+    X(Less, B_LESS, T_NUM, true, false, 1, 2, 2, NULL)                  \
+    X(LessOrEqual, B_LESSEQ, T_NUM, true, false, 12, 2, 2, NULL)        \
+    X(Greater, B_GREATER, T_NUM, true, false, 1, 2, 2, NULL)            \
+    X(GreaterOrEqual, B_GREATEREQ, T_NUM, true, false, 12, 2, 2, NULL)  \
+    X(And, B_AND, T_BOOL, true, false, 1, 2, 2, NULL)                   \
+    X(Or, B_OR, T_BOOL, true, false, 1, 2, 2, NULL)                     \
+    X(Xor, B_XOR, T_BOOL, true, false, 1, 2, 2, NULL)                   \
+    X(BitShift, B_BITSHIFT, T_UINT, false, false, 11, 2, 2, NULL)       \
+    X(BitwiseAnd, B_BAND, T_INT, false, false, 18, 2, 2, NULL)          \
+    X(BitwiseOr, B_BOR, T_INT, false, false, 18, 2, 2, NULL)            \
+    X(BitwiseXor, B_BXOR, T_INT, false, false, 18, 2, 2, NULL)          \
+    X(Where, B_WHERE, T_ANY, false, false, 9, 3, 3, grad_Where)         \
+    X(PRelu, B_PRELU, T_NUM, false, false, 1, 2, 2, NULL)               \
+    X(Max, B_MAX, T_NUM, false, true, 1, 1, VAR_IN, NULL)               \
+    X(Min, B_MIN, T_NUM, false, true, 1, 1, VAR_IN, NULL)               \
+    X(Sum, B_SUM, T_FLT, false, true, 1, 1, VAR_IN, grad_Sum)           \
+    X(Mean, B_MEAN, T_FLT, false, true, 1, 1, VAR_IN, NULL)
 
 /* One descriptor and one pair of wrappers per op. */
-#define BINARY_WRAP(name, kind, types, to_bool, variadic, since, min_in, max_in)                   \
+#define BINARY_WRAP(name, kind, types, to_bool, variadic, since, min_in, max_in, grad)              \
     static const bdesc desc_##name = {kind, types, to_bool, variadic};                             \
     static weft_status infer_##name(weft_infer_ctx *c) { return binary_infer(c, &desc_##name); }   \
     static weft_status run_##name(weft_kernel_ctx *k) { return binary_run(k, &desc_##name); }
 BINARY_OPS(BINARY_WRAP)
 #undef BINARY_WRAP
 
-#define BINARY_DEF(name, kind, types, to_bool, variadic, since, min_in, max_in)                    \
-    {#name, "", since, 0, min_in, max_in, 1, 1, 0, infer_##name, run_##name},
+#define BINARY_DEF(name, kind, types, to_bool, variadic, since, min_in, max_in, grad)              \
+    {#name, "", since, 0, min_in, max_in, 1, 1, 0, infer_##name, run_##name, 0, grad},
 
 const weft_op_def weft_ops_binary[] = {BINARY_OPS(BINARY_DEF)};
 #undef BINARY_DEF

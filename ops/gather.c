@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 /* --- helpers shared by the three ops --------------------------------------------------------------- */
@@ -217,8 +218,42 @@ static weft_status gather_nd_run(weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* Gather of rows (axis 0): the adjoint adds each gathered row's gradient back into its row, a
+ * SegmentReduce(sum) into zeros of data's shape over the flattened index (the init form, which wraps
+ * negative indices as Gather does). */
+static weft_status grad_gather(weft_grad_ctx *c)
+{
+    const weft_shape *sd = &c->in_shape[0];
+    int axis;
+    if (weft_axis(c->node, weft_attr_int(c->node, "axis", 0), sd->rank, false, &axis)) return c->st = WEFT_ERR_INVALID_MODEL;
+    if (axis != 0) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "Gather along axis %d (axis 0 has a rule)", axis);
+    int g = weft_grad_dout(c, 0), shape;
+    bool known = true;
+    for (int a = 1; a < sd->rank; a++) known &= weft_dim_known(sd->d[a]);
+    if (known) { /* [-1, dims of data after the first] */
+        int64_t d[WEFT_MAX_RANK] = {-1};
+        for (int a = 1; a < sd->rank; a++) d[a] = sd->d[a].v;
+        shape = weft_grad_i64s(c, d, sd->rank);
+    } else {
+        int64_t m1 = -1;
+        weft_attr start = weft_grad_attr_int("start", 1);
+        int in[2] = {weft_grad_i64s(c, &m1, 1), weft_grad_op(c, "Shape", &c->in[0], 1, &start, 1)};
+        weft_attr ax = weft_grad_attr_int("axis", 0);
+        shape = weft_grad_op(c, "Concat", in, 2, &ax, 1);
+    }
+    int64_t m1 = -1;
+    int rows = weft_grad_op2(c, "Reshape", g, shape);
+    int idx = weft_grad_op2(c, "Reshape", c->in[1], weft_grad_i64s(c, &m1, 1));
+    int in[4] = {rows, idx, -1, weft_grad_zeros_like(c, c->in[0], sd)};
+    weft_attr red = weft_grad_attr_string("reduce", "sum");
+    weft_grad_to(c, 0, weft_grad_op_in(c, "ai.weft", "SegmentReduce", in, 4, &red, 1));
+    return c->st;
+}
+
 const weft_op_def weft_ops_gather[] = {
-    {"Gather", "", 1, 0, 2, 2, 1, 1, 0, gather_infer, gather_run},
+    {"Gather", "", 1, 0, 2, 2, 1, 1, 0, gather_infer, gather_run, 0, grad_gather},
     {"GatherElements", "", 11, 0, 2, 2, 1, 1, 0, gather_elements_infer, gather_elements_run},
     {"GatherND", "", 11, 0, 2, 2, 1, 1, 0, gather_nd_infer, gather_nd_run},
 };

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 
@@ -381,9 +382,95 @@ static weft_status gemm_run(weft_kernel_ctx *k)
     return weft_math_run_widened(k, (size_t)(N > 0 ? N : 1) * 8, gemm_body);
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* v with its last two axes swapped. */
+static int swap_last2(weft_grad_ctx *c, int v, int rank)
+{
+    int64_t perm[WEFT_MAX_RANK];
+    for (int a = 0; a < rank; a++) perm[a] = a;
+    perm[rank - 2] = rank - 1;
+    perm[rank - 1] = rank - 2;
+    return weft_grad_transpose(c, v, perm, rank);
+}
+
+/* The shape a batched product's gradient has before the batch axes are summed: the output's batch
+ * axes, then the operand's own last two. */
+static weft_shape batched(const weft_shape *out, int out_batch, const weft_shape *op)
+{
+    weft_shape s = {out_batch + 2};
+    for (int a = 0; a < out_batch; a++) s.d[a] = out->d[a];
+    s.d[out_batch] = op->d[op->rank - 2];
+    s.d[out_batch + 1] = op->d[op->rank - 1];
+    return s;
+}
+
+/* y = a b (batched, broadcast): da = g b^T, db = a^T g, each summed over the batch axes its operand
+ * was broadcast along. A vector b ([K]) is a column whose axis the output lost. */
+static weft_status grad_matmul(weft_grad_ctx *c)
+{
+    const weft_shape *sa = &c->in_shape[0], *sb = &c->in_shape[1], *so = &c->out_shape[0];
+    int ra = sa->rank, rb = sb->rank, g = weft_grad_dout(c, 0);
+    if (ra < 2) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "MatMul with a vector on the left (rank %d)", ra);
+    if (rb == 1) {
+        int64_t last = -1;
+        int gc = weft_grad_op2(c, "Unsqueeze", g, weft_grad_i64s(c, &last, 1)); /* [..., M, 1] */
+        if (c->want[0]) { /* da[..., m, k] = g[..., m] b[k] */
+            weft_shape from = *so;
+            from.d[from.rank++] = sb->d[0];
+            weft_grad_to_bcast(c, 0, weft_grad_op2(c, "Mul", gc, c->in[1]), &from);
+        }
+        if (c->want[1]) { /* db[k] = sum over the batch and m of a[..., m, k] g[..., m] */
+            int p = weft_grad_op2(c, "MatMul", swap_last2(c, c->in[0], ra), gc); /* [..., K, 1] */
+            weft_shape from = {ra, {{0}}}, to = {2, {sb->d[0], weft_dim_num(1)}};
+            for (int a = 0; a < ra - 2; a++) from.d[a] = so->d[a];
+            from.d[ra - 2] = sb->d[0];
+            from.d[ra - 1] = weft_dim_num(1);
+            int r = weft_grad_unbroadcast(c, p, &from, &to);
+            weft_grad_to(c, 1, weft_grad_op2(c, "Squeeze", r, weft_grad_i64s(c, &last, 1)));
+        }
+        return c->st;
+    }
+    int nb = so->rank - 2;
+    if (c->want[0]) {
+        weft_shape from = batched(so, nb, sa);
+        weft_grad_to_bcast(c, 0, weft_grad_op2(c, "MatMul", g, swap_last2(c, c->in[1], rb)), &from);
+    }
+    if (c->want[1]) {
+        weft_shape from = batched(so, nb, sb);
+        weft_grad_to_bcast(c, 1, weft_grad_op2(c, "MatMul", swap_last2(c, c->in[0], ra), g), &from);
+    }
+    return c->st;
+}
+
+/* Gemm(p, q) with these transpositions and alpha. */
+static int gemm2(weft_grad_ctx *c, int p, int q, int ta, int tb, float alpha)
+{
+    weft_attr at[3] = {weft_grad_attr_int("transA", ta), weft_grad_attr_int("transB", tb),
+                       weft_grad_attr_float("alpha", alpha)};
+    int in[2] = {p, q};
+    return weft_grad_op(c, "Gemm", in, 2, at, 3);
+}
+
+/* y = alpha op(a) op(b) + beta c. With A = op(a), B = op(b): dA = alpha g B^T and dB = alpha A^T g,
+ * each written as one Gemm of the operands as stored: transposing back where a or b was transposed. */
+static weft_status grad_gemm(weft_grad_ctx *c)
+{
+    int ta = (int)weft_attr_int(c->node, "transA", 0), tb = (int)weft_attr_int(c->node, "transB", 0);
+    float alpha = weft_attr_float(c->node, "alpha", 1.0f), beta = weft_attr_float(c->node, "beta", 1.0f);
+    int g = weft_grad_dout(c, 0), a = c->in[0], b = c->in[1];
+    if (c->want[0]) weft_grad_to(c, 0, ta ? gemm2(c, b, g, tb, 1, alpha) : gemm2(c, g, b, 0, !tb, alpha));
+    if (c->want[1]) weft_grad_to(c, 1, tb ? gemm2(c, g, a, 1, ta, alpha) : gemm2(c, a, g, !ta, 0, alpha));
+    if (c->n_in > 2 && c->want[2]) {
+        int gc = beta == 1.0f ? g : weft_grad_op2(c, "Mul", g, weft_grad_scalar(c, beta));
+        weft_grad_to_bcast(c, 2, gc, &c->out_shape[0]);
+    }
+    return c->st;
+}
+
 const weft_op_def weft_ops_linalg[] = {
-    {"MatMul", "", 1, 0, 2, 2, 1, 1, 0, matmul_infer, matmul_run},
-    {"Gemm", "", 1, 0, 2, 3, 1, 1, 0, gemm_infer, gemm_run},
+    {"MatMul", "", 1, 0, 2, 2, 1, 1, 0, matmul_infer, matmul_run, 0, grad_matmul},
+    {"Gemm", "", 1, 0, 2, 3, 1, 1, 0, gemm_infer, gemm_run, 0, grad_gemm},
     {"MatMulInteger", "", 10, 0, 2, 4, 1, 1, 0, matmulint_infer, matmulint_run},
 };
 const int weft_ops_linalg_count = sizeof weft_ops_linalg / sizeof weft_ops_linalg[0];

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "movement.h"
 
 #define MV_VARIADIC 0x7fffffff
@@ -929,29 +930,148 @@ static weft_status mv_run_eyelike(weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+static weft_status grad_identity(weft_grad_ctx *c)
+{
+    weft_grad_to(c, 0, weft_grad_dout(c, 0));
+    return c->st;
+}
+
+/* Reshape, Flatten, Squeeze, Unsqueeze only relabel the elements: the gradient takes x's shape back. */
+static weft_status grad_reshape(weft_grad_ctx *c)
+{
+    int shape = weft_grad_shape_of(c, c->in[0], &c->in_shape[0]);
+    weft_grad_to(c, 0, weft_grad_op2(c, "Reshape", weft_grad_dout(c, 0), shape));
+    return c->st;
+}
+
+static weft_status grad_transpose(weft_grad_ctx *c)
+{
+    int rank = c->in_shape[0].rank;
+    const int64_t *perm = NULL;
+    int n = weft_attr_ints(c->node, "perm", &perm);
+    int64_t inv[WEFT_MAX_RANK];
+    for (int a = 0; a < rank; a++) {
+        int64_t p = n == rank ? perm[a] : rank - 1 - a; /* default: the axes reversed */
+        if (p < 0) p += rank;
+        inv[p] = a;
+    }
+    weft_grad_to(c, 0, weft_grad_transpose(c, weft_grad_dout(c, 0), inv, rank));
+    return c->st;
+}
+
+/* An int64 [1] value holding dim `axis` of input i: a constant when known, else read from its shape. */
+static int dim_value(weft_grad_ctx *c, int i, int axis)
+{
+    weft_dim d = c->in_shape[i].d[axis];
+    if (weft_dim_known(d)) return weft_grad_i64s(c, &d.v, 1);
+    weft_attr at[2] = {weft_grad_attr_int("start", axis), weft_grad_attr_int("end", axis + 1)};
+    return weft_grad_op(c, "Shape", &c->in[i], 1, at, 2);
+}
+
+/* Each input's part of the gradient is the slice of g it filled: offsets are the sums of the sizes
+ * before it (constants, or Add nodes over Shape when sizes are symbols). */
+static weft_status grad_concat(weft_grad_ctx *c)
+{
+    int rank = c->out_shape[0].rank, axis;
+    if (weft_axis(c->node, weft_attr_int(c->node, "axis", 0), rank, false, &axis)) return c->st = WEFT_ERR_INVALID_MODEL;
+    int g = weft_grad_dout(c, 0);
+    int64_t zero = 0, ax = axis;
+    int start = weft_grad_i64s(c, &zero, 1), axes = weft_grad_i64s(c, &ax, 1);
+    for (int i = 0; i < c->n_in && !c->st; i++) {
+        int end = weft_grad_op2(c, "Add", start, dim_value(c, i, axis));
+        if (c->want[i]) {
+            int in[4] = {g, start, end, axes};
+            weft_grad_to(c, i, weft_grad_op(c, "Slice", in, 4, NULL, 0));
+        }
+        start = end;
+    }
+    return c->st;
+}
+
+/* The parts' gradients put back together (zeros for a part the loss does not read). */
+static weft_status grad_split(weft_grad_ctx *c)
+{
+    int rank = c->in_shape[0].rank, axis;
+    if (weft_axis(c->node, weft_attr_int(c->node, "axis", 0), rank, false, &axis)) return c->st = WEFT_ERR_INVALID_MODEL;
+    int parts[64];
+    if (c->n_out > 64) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "more than 64 parts");
+    for (int o = 0; o < c->n_out; o++) parts[o] = weft_grad_dout(c, o);
+    weft_attr at = weft_grad_attr_int("axis", axis);
+    weft_grad_to(c, 0, weft_grad_op(c, "Concat", parts, c->n_out, &at, 1));
+    return c->st;
+}
+
+/* Slice with step 1 keeps a box of x: its gradient is g padded with zeros back to x's shape. The box
+ * must be known at compile time (constant starts / ends / axes, numbers for the sliced dims). */
+static weft_status grad_slice(weft_grad_ctx *c)
+{
+    const weft_shape *sx = &c->in_shape[0];
+    int rank = sx->rank, n;
+    int64_t starts[WEFT_MAX_RANK], ends[WEFT_MAX_RANK], axes[WEFT_MAX_RANK], steps[WEFT_MAX_RANK];
+    if (c->node->opset < 10) {
+        const int64_t *s = NULL, *e = NULL, *a = NULL;
+        n = weft_attr_ints(c->node, "starts", &s);
+        if (n < 0 || n > WEFT_MAX_RANK || weft_attr_ints(c->node, "ends", &e) != n)
+            return weft_grad_fail(c, WEFT_ERR_INVALID_MODEL, "starts and ends differ in length");
+        int na = weft_attr_ints(c->node, "axes", &a);
+        for (int k = 0; k < n; k++) { starts[k] = s[k]; ends[k] = e[k]; axes[k] = na == n ? a[k] : k; steps[k] = 1; }
+    } else {
+        n = weft_grad_const_ints(c, 1, starts, WEFT_MAX_RANK);
+        if (n < 0 || weft_grad_const_ints(c, 2, ends, WEFT_MAX_RANK) != n) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "starts and ends must be constants of one length");
+        for (int k = 0; k < n; k++) { axes[k] = k; steps[k] = 1; }
+        if (c->n_in > 3 && c->in[3] >= 0 && weft_grad_const_ints(c, 3, axes, WEFT_MAX_RANK) != n) return c->st;
+        if (c->n_in > 4 && c->in[4] >= 0 && weft_grad_const_ints(c, 4, steps, WEFT_MAX_RANK) != n) return c->st;
+    }
+    int64_t pads[2 * WEFT_MAX_RANK] = {0};
+    for (int k = 0; k < n; k++) {
+        int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+        if (a < 0 || a >= rank) return weft_grad_fail(c, WEFT_ERR_INVALID_MODEL, "axis %lld out of range", (long long)axes[k]);
+        if (steps[k] != 1) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "a step of %lld (step 1 has a rule)", (long long)steps[k]);
+        if (!weft_dim_known(sx->d[a])) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "slicing axis %d, whose size is a symbol", (int)a);
+        int64_t d = sx->d[a].v, s = starts[k], e = ends[k];
+        s = s < 0 ? s + d : s;
+        e = e < 0 ? e + d : e;
+        s = s < 0 ? 0 : s > d ? d : s;
+        e = e < s ? s : e > d ? d : e;
+        pads[a] = s;
+        pads[rank + a] = d - e;
+    }
+    int in[2] = {weft_grad_dout(c, 0), weft_grad_i64s(c, pads, 2 * rank)};
+    weft_grad_to(c, 0, weft_grad_op(c, "Pad", in, 2, NULL, 0));
+    return c->st;
+}
+
+static weft_status grad_expand(weft_grad_ctx *c)
+{
+    weft_grad_to_bcast(c, 0, weft_grad_dout(c, 0), &c->out_shape[0]);
+    return c->st;
+}
+
 /* --- the family table ---------------------------------------------------------------------------- */
 
 #define VD WEFT_OP_VALUE_DEPENDENT_SHAPE
 const weft_op_def weft_ops_movement[] = {
     {"Constant", "", 1, 0, 0, 0, 1, 1, 0, mv_infer_constant, mv_run_constant},
     {"ConstantOfShape", "", 9, 0, 1, 1, 1, 1, VD, mv_infer_constant_of_shape, mv_run_constant_of_shape, 0x1},
-    {"Identity", "", 1, 0, 1, 1, 1, 1, 0, mv_infer_identity, mv_run_copy0},
-    {"Reshape", "", 5, 0, 2, 2, 1, 1, VD, mv_infer_reshape, mv_run_copy0, 0x2},
+    {"Identity", "", 1, 0, 1, 1, 1, 1, 0, mv_infer_identity, mv_run_copy0, 0, grad_identity},
+    {"Reshape", "", 5, 0, 2, 2, 1, 1, VD, mv_infer_reshape, mv_run_copy0, 0x2, grad_reshape},
     {"Shape", "", 1, 0, 1, 1, 1, 1, 0, mv_infer_shape, mv_run_shape},
     {"Size", "", 1, 0, 1, 1, 1, 1, 0, mv_infer_size, mv_run_size},
-    {"Flatten", "", 1, 0, 1, 1, 1, 1, 0, mv_infer_flatten, mv_run_copy0},
-    {"Squeeze", "", 1, 0, 1, 2, 1, 1, VD, mv_infer_squeeze, mv_run_copy0, 0x2},
-    {"Unsqueeze", "", 1, 0, 1, 2, 1, 1, VD, mv_infer_unsqueeze, mv_run_copy0, 0x2},
+    {"Flatten", "", 1, 0, 1, 1, 1, 1, 0, mv_infer_flatten, mv_run_copy0, 0, grad_reshape},
+    {"Squeeze", "", 1, 0, 1, 2, 1, 1, VD, mv_infer_squeeze, mv_run_copy0, 0x2, grad_reshape},
+    {"Unsqueeze", "", 1, 0, 1, 2, 1, 1, VD, mv_infer_unsqueeze, mv_run_copy0, 0x2, grad_reshape},
     {"Dropout", "", 1, 0, 1, 3, 1, 2, 0, mv_infer_dropout, mv_run_dropout},
     {"Range", "", 11, 0, 3, 3, 1, 1, VD, mv_infer_range, mv_run_range, 0x7},
     {"Trilu", "", 14, 0, 1, 2, 1, 1, 0, mv_infer_trilu, mv_run_trilu},
     {"EyeLike", "", 9, 0, 1, 1, 1, 1, 0, mv_infer_eyelike, mv_run_eyelike},
-    {"Transpose", "", 1, 0, 1, 1, 1, 1, 0, weft_movement_infer_transpose, weft_movement_run_transpose},
-    {"Concat", "", 1, 0, 1, MV_VARIADIC, 1, 1, 0, weft_movement_infer_concat, weft_movement_run_concat},
-    {"Split", "", 1, 0, 1, 2, 1, MV_VARIADIC, VD, weft_movement_infer_split, weft_movement_run_split, 0x2},
-    {"Slice", "", 1, 0, 1, 5, 1, 1, VD, weft_movement_infer_slice, weft_movement_run_slice, 0x1e},
+    {"Transpose", "", 1, 0, 1, 1, 1, 1, 0, weft_movement_infer_transpose, weft_movement_run_transpose, 0, grad_transpose},
+    {"Concat", "", 1, 0, 1, MV_VARIADIC, 1, 1, 0, weft_movement_infer_concat, weft_movement_run_concat, 0, grad_concat},
+    {"Split", "", 1, 0, 1, 2, 1, MV_VARIADIC, VD, weft_movement_infer_split, weft_movement_run_split, 0x2, grad_split},
+    {"Slice", "", 1, 0, 1, 5, 1, 1, VD, weft_movement_infer_slice, weft_movement_run_slice, 0x1e, grad_slice},
     {"Tile", "", 6, 0, 2, 2, 1, 1, VD, weft_movement_infer_tile, weft_movement_run_tile, 0x2},
-    {"Expand", "", 8, 0, 2, 2, 1, 1, VD, weft_movement_infer_expand, weft_movement_run_expand, 0x2},
+    {"Expand", "", 8, 0, 2, 2, 1, 1, VD, weft_movement_infer_expand, weft_movement_run_expand, 0x2, grad_expand},
     {"Pad", "", 2, 0, 1, 4, 1, 1, VD, weft_movement_infer_pad, weft_movement_run_pad, 0xa},
     {"DepthToSpace", "", 1, 0, 1, 1, 1, 1, 0, weft_movement_infer_depth_to_space, weft_movement_run_depth_to_space},
     {"SpaceToDepth", "", 1, 0, 1, 1, 1, 1, 0, weft_movement_infer_space_to_depth, weft_movement_run_space_to_depth},

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 /* --- shared checks ------------------------------------------------------------------------------- */
@@ -696,11 +697,48 @@ static weft_status batchnorm_run(weft_kernel_ctx *k)
     return weft_math_run_widened(k, (size_t)(2 * plen + 1) * sizeof(double), batchnorm_body);
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* The axes a (Log)Softmax normalises over: `axis` alone from opset 13, every axis from it on before
+ * (the input was seen as a 2-D matrix). */
+static int softmax_axes(weft_grad_ctx *c, int64_t *axes)
+{
+    int rank = c->in_shape[0].rank, a;
+    bool v13 = c->node->opset >= 13;
+    if (weft_axis(c->node, weft_attr_int(c->node, "axis", v13 ? -1 : 1), rank, false, &a)) {
+        c->st = WEFT_ERR_INVALID_MODEL;
+        return 0;
+    }
+    int n = 0;
+    for (int k = a; k < (v13 ? a + 1 : rank); k++) axes[n++] = k;
+    return n;
+}
+
+/* y = softmax(x): dx = y * (g - sum(g * y)) over the softmax axes. */
+static weft_status grad_softmax(weft_grad_ctx *c)
+{
+    int64_t axes[WEFT_MAX_RANK];
+    int n = softmax_axes(c, axes), g = weft_grad_dout(c, 0), y = c->out[0];
+    int s = weft_grad_reduce_sum(c, weft_grad_op2(c, "Mul", g, y), axes, n, true);
+    weft_grad_to(c, 0, weft_grad_op2(c, "Mul", y, weft_grad_op2(c, "Sub", g, s)));
+    return c->st;
+}
+
+/* y = log softmax(x): dx = g - exp(y) * sum(g). */
+static weft_status grad_logsoftmax(weft_grad_ctx *c)
+{
+    int64_t axes[WEFT_MAX_RANK];
+    int n = softmax_axes(c, axes), g = weft_grad_dout(c, 0);
+    int s = weft_grad_reduce_sum(c, g, axes, n, true);
+    weft_grad_to(c, 0, weft_grad_op2(c, "Sub", g, weft_grad_op2(c, "Mul", weft_grad_op1(c, "Exp", c->out[0]), s)));
+    return c->st;
+}
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
 const weft_op_def weft_ops_norm[] = {
-    {"Softmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_softmax},
-    {"LogSoftmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_logsoftmax},
+    {"Softmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_softmax, 0, grad_softmax},
+    {"LogSoftmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_logsoftmax, 0, grad_logsoftmax},
     {"Hardmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_hardmax},
     {"LpNormalization", "", 1, 0, 1, 1, 1, 1, 0, lpnorm_infer, lpnorm_run},
     {"LayerNormalization", "", 17, 0, 2, 3, 1, 3, 0, layernorm_infer, layernorm_run},

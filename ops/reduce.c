@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 
@@ -392,11 +393,88 @@ RED_OP(logsumexp, RED_LOGSUMEXP)
 RED_OP(sumsq, RED_SUMSQ)
 #undef RED_OP
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* The axes a Reduce* node reduced, normalised, in *axes; the count (the rank for "every axis"), or 0
+ * for the identity (empty axes with noop_with_empty_axes), -1 on error. */
+static int grad_axes(weft_grad_ctx *c, red_kind kind, int64_t *axes)
+{
+    int rank = c->in_shape[0].rank, n;
+    if (c->node->opset >= axes_input_opset(kind)) {
+        n = c->n_in > 1 && c->in[1] >= 0 ? weft_grad_const_ints(c, 1, axes, WEFT_MAX_RANK) : 0;
+        if (n < 0) return -1;
+        if (n == 0 && weft_attr_int(c->node, "noop_with_empty_axes", 0)) return 0;
+    } else {
+        const int64_t *at = NULL;
+        n = weft_attr_ints(c->node, "axes", &at);
+        if (n < 0 || n > WEFT_MAX_RANK) n = 0;
+        for (int i = 0; i < n; i++) axes[i] = at[i];
+    }
+    if (n == 0) {
+        for (int a = 0; a < rank; a++) axes[a] = a;
+        return rank;
+    }
+    for (int i = 0; i < n; i++) axes[i] = axes[i] < 0 ? axes[i] + rank : axes[i];
+    return n;
+}
+
+/* v (a value of the output's shape) with the reduced axes put back as size 1 (when keepdims was 0). */
+static int grad_keep(weft_grad_ctx *c, int v, const int64_t *axes, int n)
+{
+    if (weft_attr_int(c->node, "keepdims", 1)) return v;
+    int in[2] = {v, weft_grad_i64s(c, axes, n)};
+    return weft_grad_op(c, "Unsqueeze", in, 2, NULL, 0);
+}
+
+/* dx = g broadcast back over the reduced axes, times 1 / count for ReduceMean, x / y for ReduceL2. */
+static weft_status grad_reduce(weft_grad_ctx *c, red_kind kind)
+{
+    int64_t axes[WEFT_MAX_RANK];
+    int n = grad_axes(c, kind, axes);
+    if (n < 0) return c->st;
+    int g = weft_grad_dout(c, 0);
+    if (n == 0) { weft_grad_to(c, 0, g); return c->st; }
+    g = grad_keep(c, g, axes, n);
+    if (kind == RED_SUM) {
+        weft_grad_to(c, 0, weft_grad_op2(c, "Expand", g, weft_grad_shape_of(c, c->in[0], &c->in_shape[0])));
+    } else if (kind == RED_MEAN) {
+        int64_t count = 1;
+        for (int i = 0; i < n; i++) {
+            weft_dim d = c->in_shape[0].d[axes[i]];
+            count = weft_dim_known(d) && count >= 0 ? count * d.v : -1;
+        }
+        int k;
+        if (count >= 0) k = weft_grad_scalar(c, (double)count);
+        else { /* symbolic: the count is size(x) / size(y), at run time */
+            weft_attr to = weft_grad_attr_int("to", c->dtype);
+            int q = weft_grad_op2(c, "Div", weft_grad_op1(c, "Size", c->in[0]), weft_grad_op1(c, "Size", c->out[0]));
+            k = weft_grad_op(c, "Cast", &q, 1, &to, 1);
+        }
+        int e = weft_grad_op2(c, "Expand", weft_grad_op2(c, "Div", g, k), weft_grad_shape_of(c, c->in[0], &c->in_shape[0]));
+        weft_grad_to(c, 0, e);
+    } else { /* L2: d sqrt(sum x^2) / dx = x / y */
+        int y = grad_keep(c, c->out[0], axes, n);
+        weft_grad_to(c, 0, weft_grad_op2(c, "Mul", c->in[0], weft_grad_op2(c, "Div", g, y)));
+    }
+    return c->st;
+}
+static weft_status grad_sum(weft_grad_ctx *c) { return grad_reduce(c, RED_SUM); }
+static weft_status grad_mean(weft_grad_ctx *c) { return grad_reduce(c, RED_MEAN); }
+static weft_status grad_l2(weft_grad_ctx *c) { return grad_reduce(c, RED_L2); }
+/* no rules yet */
+#define grad_max NULL
+#define grad_min NULL
+#define grad_prod NULL
+#define grad_l1 NULL
+#define grad_logsum NULL
+#define grad_logsumexp NULL
+#define grad_sumsq NULL
+
 /* Two ranges per op: with axes as an attribute the output shape follows from shapes alone; once axes is
  * an input (opset 13 for ReduceSum, 18 for the others) it depends on that input's values. */
 #define RED_DEF(name, fn, since)                                                                      \
-    {name, "", 1, (since) - 1, 1, 1, 1, 1, 0, infer_##fn, run_##fn},                                 \
-    {name, "", since, 0, 1, 2, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, infer_##fn, run_##fn}
+    {name, "", 1, (since) - 1, 1, 1, 1, 1, 0, infer_##fn, run_##fn, 0, grad_##fn},                   \
+    {name, "", since, 0, 1, 2, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, infer_##fn, run_##fn, 0, grad_##fn}
 const weft_op_def weft_ops_reduce[] = {
     RED_DEF("ReduceSum", sum, 13),          RED_DEF("ReduceMean", mean, 18),
     RED_DEF("ReduceMax", max, 18),          RED_DEF("ReduceMin", min, 18),

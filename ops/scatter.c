@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN };
@@ -259,9 +260,39 @@ static weft_status scatter_nd_run(weft_kernel_ctx *k)
     return scatter_run(k, ix->rank > 0 ? prod(ix->dims, 0, ix->rank - 1) : 1, scatter_nd_body);
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* Scatter with reduction add: out = data + (updates added at indices), so d data = g and d updates =
+ * g read back at the same indices (GatherElements / GatherND). With reduction none the written
+ * positions no longer depend on data: its gradient has zeros scattered there. */
+static weft_status scatter_grad(weft_grad_ctx *c, const char *gather)
+{
+    const char *red = weft_attr_string(c->node, "reduction", "none");
+    bool add = !strcmp(red, "add");
+    if (!add && strcmp(red, "none"))
+        return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "reduction '%s' (add and none have rules)", red);
+    int g = weft_grad_dout(c, 0);
+    if (c->want[0]) {
+        if (add) weft_grad_to(c, 0, g);
+        else {
+            int in[3] = {g, c->in[1], weft_grad_zeros_like(c, c->in[2], &c->in_shape[2])};
+            weft_attr at[1] = {weft_grad_attr_int("axis", weft_attr_int(c->node, "axis", 0))};
+            weft_grad_to(c, 0, weft_grad_op(c, c->node->op_type, in, 3, at, strcmp(gather, "GatherND") ? 1 : 0));
+        }
+    }
+    if (c->want[2]) {
+        weft_attr ax = weft_grad_attr_int("axis", weft_attr_int(c->node, "axis", 0));
+        int in[2] = {g, c->in[1]};
+        weft_grad_to(c, 2, weft_grad_op(c, gather, in, 2, &ax, strcmp(gather, "GatherND") ? 1 : 0));
+    }
+    return c->st;
+}
+static weft_status grad_scatter_elements(weft_grad_ctx *c) { return scatter_grad(c, "GatherElements"); }
+static weft_status grad_scatter_nd(weft_grad_ctx *c) { return scatter_grad(c, "GatherND"); }
+
 const weft_op_def weft_ops_scatter[] = {
     {"Scatter", "", 9, 10, 3, 3, 1, 1, 0, scatter_elements_infer, scatter_elements_run},
-    {"ScatterElements", "", 11, 0, 3, 3, 1, 1, 0, scatter_elements_infer, scatter_elements_run},
-    {"ScatterND", "", 11, 0, 3, 3, 1, 1, 0, scatter_nd_infer, scatter_nd_run},
+    {"ScatterElements", "", 11, 0, 3, 3, 1, 1, 0, scatter_elements_infer, scatter_elements_run, 0, grad_scatter_elements},
+    {"ScatterND", "", 11, 0, 3, 3, 1, 1, 0, scatter_nd_infer, scatter_nd_run, 0, grad_scatter_nd},
 };
 const int weft_ops_scatter_count = sizeof weft_ops_scatter / sizeof weft_ops_scatter[0];

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 /* dtype classes an op accepts */
@@ -400,45 +401,133 @@ static weft_status cast_run(weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* dx = g * f'(x), with f' written through x or through y = f(x), whichever is cheaper. */
+static weft_status unary_grad(weft_grad_ctx *c, int d)
+{
+    weft_grad_to(c, 0, d);
+    return c->st;
+}
+#define G (weft_grad_dout(c, 0))
+#define X (c->in[0])
+#define Y (c->out[0])
+#define OP1(op, a) weft_grad_op1(c, op, a)
+#define OP2(op, a, b) weft_grad_op2(c, op, a, b)
+#define K(v) weft_grad_scalar(c, v)
+
+static weft_status grad_Neg(weft_grad_ctx *c) { return unary_grad(c, OP1("Neg", G)); }
+static weft_status grad_Exp(weft_grad_ctx *c) { return unary_grad(c, OP2("Mul", G, Y)); }
+static weft_status grad_Log(weft_grad_ctx *c) { return unary_grad(c, OP2("Div", G, X)); }
+static weft_status grad_Sqrt(weft_grad_ctx *c) { return unary_grad(c, OP2("Div", OP2("Mul", G, K(0.5)), Y)); }
+static weft_status grad_Sin(weft_grad_ctx *c) { return unary_grad(c, OP2("Mul", G, OP1("Cos", X))); }
+static weft_status grad_Cos(weft_grad_ctx *c) { return unary_grad(c, OP1("Neg", OP2("Mul", G, OP1("Sin", X)))); }
+static weft_status grad_Tanh(weft_grad_ctx *c) { return unary_grad(c, OP2("Mul", G, OP2("Sub", K(1), OP2("Mul", Y, Y)))); }
+static weft_status grad_Sigmoid(weft_grad_ctx *c)
+{
+    return unary_grad(c, OP2("Mul", G, OP2("Mul", Y, OP2("Sub", K(1), Y))));
+}
+
+/* Where(x > 0, g, h): the piecewise ones (the derivative at 0 is taken from the left, as PyTorch). */
+static int positive_part(weft_grad_ctx *c, int g, int h)
+{
+    int in[3] = {OP2("Greater", X, K(0)), g, h};
+    return weft_grad_op(c, "Where", in, 3, NULL, 0);
+}
+static weft_status grad_Relu(weft_grad_ctx *c)
+{
+    int g = G;
+    return unary_grad(c, positive_part(c, g, K(0)));
+}
+static weft_status grad_LeakyRelu(weft_grad_ctx *c)
+{
+    int g = G;
+    return unary_grad(c, positive_part(c, g, OP2("Mul", g, K(weft_attr_float(c->node, "alpha", 0.01f)))));
+}
+/* y = alpha (e^x - 1) below 0, so dy/dx = y + alpha there. */
+static weft_status grad_Elu(weft_grad_ctx *c)
+{
+    int g = G;
+    return unary_grad(c, positive_part(c, g, OP2("Mul", g, OP2("Add", Y, K(weft_attr_float(c->node, "alpha", 1.0f))))));
+}
+
+/* Between float types: the gradient cast back. (From integers nothing is wanted.) */
+static weft_status grad_Cast(weft_grad_ctx *c)
+{
+    if (!weft_dtype_is_float(c->out_dtype[0]))
+        return c->st; /* a float cast to an integer or bool: no gradient flows */
+    weft_attr to = weft_grad_attr_int("to", c->in_dtype[0]);
+    int g = G;
+    return unary_grad(c, weft_grad_op(c, "Cast", &g, 1, &to, 1));
+}
+#undef G
+#undef X
+#undef Y
+#undef OP1
+#undef OP2
+#undef K
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
-/* Every op served by unary_infer / unary_run: X(name, kind, dtype classes, first opset, most inputs). */
-#define UNARY_OPS(X)                                                                               \
-    X(Neg, U_NEG, T_FLT | T_SINT, 1, 1)              X(Abs, U_ABS, T_NUM, 1, 1)                      \
-    X(Exp, U_EXP, T_FLT, 1, 1)                       X(Log, U_LOG, T_FLT, 1, 1)                      \
-    X(Sqrt, U_SQRT, T_FLT, 1, 1)                     X(Reciprocal, U_RECIPROCAL, T_FLT, 1, 1)        \
-    X(Sin, U_SIN, T_FLT, 7, 1)                       X(Cos, U_COS, T_FLT, 7, 1)                      \
-    X(Tan, U_TAN, T_FLT, 7, 1)                       X(Asin, U_ASIN, T_FLT, 7, 1)                    \
-    X(Acos, U_ACOS, T_FLT, 7, 1)                     X(Atan, U_ATAN, T_FLT, 7, 1)                    \
-    X(Sinh, U_SINH, T_FLT, 9, 1)                     X(Cosh, U_COSH, T_FLT, 9, 1)                    \
-    X(Asinh, U_ASINH, T_FLT, 9, 1)                   X(Acosh, U_ACOSH, T_FLT, 9, 1)                  \
-    X(Atanh, U_ATANH, T_FLT, 9, 1)                   X(Tanh, U_TANH, T_FLT, 1, 1)                    \
-    X(Sigmoid, U_SIGMOID, T_FLT, 1, 1)               X(Relu, U_RELU, T_FLT | T_SINT, 1, 1)           \
-    X(LeakyRelu, U_LEAKYRELU, T_FLT, 1, 1)           X(Elu, U_ELU, T_FLT, 1, 1)                      \
-    X(Selu, U_SELU, T_FLT, 1, 1)                     X(Celu, U_CELU, T_FLT, 12, 1)                   \
-    X(Gelu, U_GELU, T_FLT, 20, 1)                    X(Erf, U_ERF, T_FLT, 9, 1)                      \
-    X(Softplus, U_SOFTPLUS, T_FLT, 1, 1)             X(Softsign, U_SOFTSIGN, T_FLT, 1, 1)            \
-    X(HardSigmoid, U_HARDSIGMOID, T_FLT, 1, 1)       X(HardSwish, U_HARDSWISH, T_FLT, 14, 1)         \
-    X(Mish, U_MISH, T_FLT, 18, 1)                    X(ThresholdedRelu, U_THRESHOLDEDRELU, T_FLT, 10, 1) \
-    X(Shrink, U_SHRINK, T_FLT, 9, 1)                 X(Floor, U_FLOOR, T_FLT, 1, 1)                  \
-    X(Ceil, U_CEIL, T_FLT, 1, 1)                     X(Round, U_ROUND, T_FLT, 11, 1)                 \
-    X(Sign, U_SIGN, T_NUM, 9, 1)                     X(IsInf, U_ISINF, T_FLT, 10, 1)                 \
-    X(IsNaN, U_ISNAN, T_FLT, 9, 1)                   X(Not, U_NOT, T_BOOL, 1, 1)                     \
-    X(BitwiseNot, U_BITWISENOT, T_INT, 18, 1)        X(Clip, U_CLIP, T_NUM, 1, 3)
+/* Every op served by unary_infer / unary_run: X(name, kind, dtype classes, first opset, most inputs,
+ * gradient rule or NULL). */
+#define UNARY_OPS(X)                                           \
+    X(Neg, U_NEG, T_FLT | T_SINT, 1, 1, grad_Neg)              \
+    X(Abs, U_ABS, T_NUM, 1, 1, NULL)                           \
+    X(Exp, U_EXP, T_FLT, 1, 1, grad_Exp)                       \
+    X(Log, U_LOG, T_FLT, 1, 1, grad_Log)                       \
+    X(Sqrt, U_SQRT, T_FLT, 1, 1, grad_Sqrt)                    \
+    X(Reciprocal, U_RECIPROCAL, T_FLT, 1, 1, NULL)             \
+    X(Sin, U_SIN, T_FLT, 7, 1, grad_Sin)                       \
+    X(Cos, U_COS, T_FLT, 7, 1, grad_Cos)                       \
+    X(Tan, U_TAN, T_FLT, 7, 1, NULL)                           \
+    X(Asin, U_ASIN, T_FLT, 7, 1, NULL)                         \
+    X(Acos, U_ACOS, T_FLT, 7, 1, NULL)                         \
+    X(Atan, U_ATAN, T_FLT, 7, 1, NULL)                         \
+    X(Sinh, U_SINH, T_FLT, 9, 1, NULL)                         \
+    X(Cosh, U_COSH, T_FLT, 9, 1, NULL)                         \
+    X(Asinh, U_ASINH, T_FLT, 9, 1, NULL)                       \
+    X(Acosh, U_ACOSH, T_FLT, 9, 1, NULL)                       \
+    X(Atanh, U_ATANH, T_FLT, 9, 1, NULL)                       \
+    X(Tanh, U_TANH, T_FLT, 1, 1, grad_Tanh)                    \
+    X(Sigmoid, U_SIGMOID, T_FLT, 1, 1, grad_Sigmoid)           \
+    X(Relu, U_RELU, T_FLT | T_SINT, 1, 1, grad_Relu)           \
+    X(LeakyRelu, U_LEAKYRELU, T_FLT, 1, 1, grad_LeakyRelu)     \
+    X(Elu, U_ELU, T_FLT, 1, 1, grad_Elu)                       \
+    X(Selu, U_SELU, T_FLT, 1, 1, NULL)                         \
+    X(Celu, U_CELU, T_FLT, 12, 1, NULL)                        \
+    X(Gelu, U_GELU, T_FLT, 20, 1, NULL)                        \
+    X(Erf, U_ERF, T_FLT, 9, 1, NULL)                           \
+    X(Softplus, U_SOFTPLUS, T_FLT, 1, 1, NULL)                 \
+    X(Softsign, U_SOFTSIGN, T_FLT, 1, 1, NULL)                 \
+    X(HardSigmoid, U_HARDSIGMOID, T_FLT, 1, 1, NULL)           \
+    X(HardSwish, U_HARDSWISH, T_FLT, 14, 1, NULL)              \
+    X(Mish, U_MISH, T_FLT, 18, 1, NULL)                        \
+    X(ThresholdedRelu, U_THRESHOLDEDRELU, T_FLT, 10, 1, NULL)  \
+    X(Shrink, U_SHRINK, T_FLT, 9, 1, NULL)                     \
+    X(Floor, U_FLOOR, T_FLT, 1, 1, NULL)                       \
+    X(Ceil, U_CEIL, T_FLT, 1, 1, NULL)                         \
+    X(Round, U_ROUND, T_FLT, 11, 1, NULL)                      \
+    X(Sign, U_SIGN, T_NUM, 9, 1, NULL)                         \
+    X(IsInf, U_ISINF, T_FLT, 10, 1, NULL)                      \
+    X(IsNaN, U_ISNAN, T_FLT, 9, 1, NULL)                       \
+    X(Not, U_NOT, T_BOOL, 1, 1, NULL)                          \
+    X(BitwiseNot, U_BITWISENOT, T_INT, 18, 1, NULL)            \
+    X(Clip, U_CLIP, T_NUM, 1, 3, NULL)
 
 /* One pair of wrappers per op, binding its kind and dtypes. */
-#define UNARY_WRAP(name, kind, types, since, max_in)                                               \
+#define UNARY_WRAP(name, kind, types, since, max_in, grad)                                               \
     static weft_status infer_##name(weft_infer_ctx *c) { return unary_infer(c, kind, types); }     \
     static weft_status run_##name(weft_kernel_ctx *k) { return unary_run(k, kind); }
 UNARY_OPS(UNARY_WRAP)
 #undef UNARY_WRAP
 
-#define UNARY_DEF(name, kind, types, since, max_in)                                                \
-    {#name, "", since, 0, 1, max_in, 1, 1, 0, infer_##name, run_##name},
+#define UNARY_DEF(name, kind, types, since, max_in, grad)                                          \
+    {#name, "", since, 0, 1, max_in, 1, 1, 0, infer_##name, run_##name, 0, grad},
 
 const weft_op_def weft_ops_unary[] = {
     UNARY_OPS(UNARY_DEF)
-    {"Cast", "", 1, 0, 1, 1, 1, 1, 0, cast_infer, cast_run},
+    {"Cast", "", 1, 0, 1, 1, 1, 1, 0, cast_infer, cast_run, 0, grad_Cast},
     {"CastLike", "", 15, 0, 2, 2, 1, 1, 0, castlike_infer, cast_run},
 };
 #undef UNARY_DEF

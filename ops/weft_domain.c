@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 #define DOMAIN "ai.weft"
@@ -402,9 +403,65 @@ static weft_status grucell_run(weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* An int64 [1] value holding dimension 0 of input i. */
+static int rows_of(weft_grad_ctx *c, int i)
+{
+    weft_dim d = c->in_shape[i].d[0];
+    if (weft_dim_known(d)) return weft_grad_i64s(c, &d.v, 1);
+    weft_attr at[2] = {weft_grad_attr_int("start", 0), weft_grad_attr_int("end", 1)};
+    return weft_grad_op(c, "Shape", &c->in[i], 1, at, 2);
+}
+
+/* SegmentReduce and RowGather are each other's adjoints: a row gathered from segment n sends its
+ * gradient back into n (a sum), and a row summed into segment n receives n's gradient (a gather).
+ * mean divides by the segment's row count, gathered per row (a row's segment has at least that row). */
+static weft_status grad_segment(weft_grad_ctx *c)
+{
+    const char *red = weft_attr_string(c->node, "reduce", "sum");
+    bool init = c->n_in > 3 && c->in[3] >= 0, mean = !strcmp(red, "mean");
+    if (!mean && strcmp(red, "sum"))
+        return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "reduce '%s' (sum and mean have rules)", red);
+    int g = weft_grad_dout(c, 0);
+    if (init && c->want[3]) weft_grad_to(c, 3, g);
+    if (!c->want[0]) return c->st;
+    const weft_shape *ss = &c->in_shape[0], *so = &c->out_shape[0];
+    for (int a = 1; a < ss->rank; a++)
+        if (a >= so->rank || !weft_dim_eq(ss->d[a], so->d[a]))
+            return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "init with more columns than src");
+    int in[2] = {g, c->in[1]};
+    /* the init form wraps negative indices: Gather does too, RowGather refuses them */
+    int rows = init ? weft_grad_op(c, "Gather", in, 2, NULL, 0) : weft_grad_op_in(c, "ai.weft", "RowGather", in, 2, NULL, 0);
+    if (mean) {
+        int ones = weft_grad_op2(c, "Expand", weft_grad_scalar(c, 1.0), weft_grad_op1(c, "Shape", c->in[1]));
+        weft_attr sum = weft_grad_attr_string("reduce", "sum");
+        int cin[3] = {ones, c->in[1], c->in[2]};
+        int counts = weft_grad_op_in(c, "ai.weft", "SegmentReduce", cin, 3, &sum, 1);
+        int gin[2] = {counts, c->in[1]};
+        int per_row = weft_grad_op_in(c, "ai.weft", "RowGather", gin, 2, NULL, 0);
+        if (ss->rank > 1) { /* [E] -> [E, 1, ...] */
+            int64_t axes[WEFT_MAX_RANK];
+            for (int a = 1; a < ss->rank; a++) axes[a - 1] = a;
+            per_row = weft_grad_op2(c, "Unsqueeze", per_row, weft_grad_i64s(c, axes, ss->rank - 1));
+        }
+        rows = weft_grad_op2(c, "Div", rows, per_row);
+    }
+    weft_grad_to(c, 0, rows);
+    return c->st;
+}
+
+static weft_status grad_rowgather(weft_grad_ctx *c)
+{
+    weft_attr sum = weft_grad_attr_string("reduce", "sum");
+    int in[3] = {weft_grad_dout(c, 0), c->in[1], rows_of(c, 0)};
+    weft_grad_to(c, 0, weft_grad_op_in(c, "ai.weft", "SegmentReduce", in, 3, &sum, 1));
+    return c->st;
+}
+
 const weft_op_def weft_ops_weft[] = {
-    {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run, 0x4},
-    {"RowGather", DOMAIN, 1, 0, 2, 2, 1, 1, 0, rowgather_infer, rowgather_run},
+    {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run, 0x4, grad_segment},
+    {"RowGather", DOMAIN, 1, 0, 2, 2, 1, 1, 0, rowgather_infer, rowgather_run, 0, grad_rowgather},
     {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run, 0x4},
     {"TimeEncoding", DOMAIN, 1, 0, 3, 3, 1, 1, 0, timeenc_infer, timeenc_run},
     {"GRUCell", DOMAIN, 1, 0, 4, 6, 1, 1, 0, grucell_infer, grucell_run},

@@ -1,0 +1,635 @@
+/*
+ * tests/unit/test_autodiff.c — reverse-mode autodiff (compiler/pass_autodiff.c) and the gradient rules
+ * of ops/.
+ *
+ * Every rule is checked the same way: a small float64 graph around the op, the loss
+ * L = sum_k ReduceSum(y_k * W_k) with fixed random W_k (so every output element matters), the
+ * differentiated graph compiled and run as any graph on the ref backend, and each gradient element
+ * compared with a central finite difference of L (h = 1e-6): |g - fd| / max(1, |fd|) < 1e-6.
+ * Inputs are drawn away from 0 so that no piecewise op sits on its kink.
+ */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/autodiff.h"
+#include "compiler/plan.h"
+
+/* --- building graphs ----------------------------------------------------------------------------- */
+
+#define MAX_IN 8
+
+typedef struct tc {
+    weft_model m;
+    int n_in;
+    int in[MAX_IN];          /* graph inputs, in order */
+    bool is_param[MAX_IN];
+    weft_tensor data[MAX_IN];
+    uint64_t rng;
+} tc;
+
+static double rnd(tc *t) /* uniform in [0, 1) */
+{
+    t->rng = t->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(t->rng >> 11) / 9007199254740992.0;
+}
+
+/* in [-1, -0.2] U [0.2, 1], or [0.2, 1.2] when positive */
+static double draw(tc *t, bool positive)
+{
+    double v = 0.2 + 0.8 * rnd(t);
+    if (positive) return v + 0.2 * rnd(t);
+    return rnd(t) < 0.5 ? -v : v;
+}
+
+static void begin(tc *t)
+{
+    memset(t, 0, sizeof *t);
+    t->m.graph = weft_graph_new(NULL, &t->m.syms);
+    t->rng = 12345;
+}
+
+static void end(tc *t)
+{
+    for (int i = 0; i < t->n_in; i++) free(t->data[i].data);
+    weft_graph_free(t->m.graph);
+    weft_symtab_free(&t->m.syms);
+}
+
+static int typed(tc *t, const char *name, weft_dtype dt, int rank, const int64_t *dims, unsigned flags)
+{
+    weft_graph *g = t->m.graph;
+    int v = weft_graph_add_value(g, name);
+    CU_ASSERT_FATAL(v >= 0);
+    g->values[v].dtype = dt;
+    g->values[v].shape.rank = rank;
+    for (int i = 0; i < rank; i++) g->values[v].shape.d[i] = weft_dim_num(dims[i]);
+    g->values[v].flags |= flags | WEFT_VALUE_TYPED;
+    return v;
+}
+
+static int add_input(tc *t, const char *name, weft_dtype dt, int rank, const int64_t *dims, bool param)
+{
+    CU_ASSERT_FATAL(t->n_in < MAX_IN);
+    weft_graph *g = t->m.graph;
+    int v = typed(t, name, dt, rank, dims, WEFT_VALUE_INPUT);
+    g->inputs = realloc(g->inputs, (size_t)(g->n_inputs + 1) * sizeof *g->inputs);
+    g->inputs[g->n_inputs++] = v;
+    int k = t->n_in++;
+    t->in[k] = v;
+    t->is_param[k] = param;
+    weft_tensor *x = &t->data[k];
+    memset(x, 0, sizeof *x);
+    x->name = g->values[v].name;
+    x->dtype = dt;
+    x->rank = rank;
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= x->dims[i] = dims[i];
+    x->nbytes = (size_t)n * weft_dtype_size(dt);
+    x->data = calloc(1, x->nbytes + 8);
+    return v;
+}
+
+/* A float64 parameter (graph input) of random values. */
+static int param_pos(tc *t, const char *name, int rank, const int64_t *dims, bool positive)
+{
+    int v = add_input(t, name, WEFT_FLOAT64, rank, dims, true);
+    weft_tensor *x = &t->data[t->n_in - 1];
+    for (size_t i = 0; i < x->nbytes / 8; i++) ((double *)x->data)[i] = draw(t, positive);
+    return v;
+}
+static int param(tc *t, const char *name, int rank, const int64_t *dims) { return param_pos(t, name, rank, dims, false); }
+
+/* An int64 graph input that is not a parameter. */
+static int input_i64(tc *t, const char *name, int rank, const int64_t *dims, const int64_t *vals)
+{
+    int v = add_input(t, name, WEFT_INT64, rank, dims, false);
+    memcpy(t->data[t->n_in - 1].data, vals, t->data[t->n_in - 1].nbytes);
+    return v;
+}
+
+static int constant(tc *t, const char *name, weft_dtype dt, int rank, const int64_t *dims, const void *data)
+{
+    int v = typed(t, name, dt, rank, dims, WEFT_VALUE_INITIALIZER);
+    weft_shape s = t->m.graph->values[v].shape;
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    CU_ASSERT_FATAL(weft_value_set_data(&t->m.graph->values[v], dt, &s, data, (size_t)n * weft_dtype_size(dt)) == WEFT_OK);
+    return v;
+}
+static int const_i64(tc *t, const char *name, int n, const int64_t *vals)
+{
+    int64_t d = n;
+    return constant(t, name, WEFT_INT64, 1, &d, vals);
+}
+
+/* op(in...) writing n_out new values named out, out_1, ...; returns the first. */
+static int node_n(tc *t, const char *op, const char *domain, int opset, const int *in, int n_in, const char *out, int n_out)
+{
+    weft_graph *g = t->m.graph;
+    int first = -1;
+    int nd = weft_graph_add_node(g, op, domain, out, n_in, n_out);
+    CU_ASSERT_FATAL(nd >= 0);
+    g->nodes[nd].opset = opset;
+    memcpy(g->nodes[nd].inputs, in, (size_t)n_in * sizeof *in);
+    for (int o = 0; o < n_out; o++) {
+        char name[128];
+        if (o) snprintf(name, sizeof name, "%s_%d", out, o);
+        else snprintf(name, sizeof name, "%s", out);
+        int v = weft_graph_add_value(g, name);
+        CU_ASSERT_FATAL(v >= 0);
+        g->nodes[nd].outputs[o] = v;
+        g->values[v].producer = nd;
+        if (!o) first = v;
+    }
+    return first;
+}
+static int node(tc *t, const char *op, const int *in, int n_in, const char *out)
+{
+    return node_n(t, op, "", 18, in, n_in, out, 1);
+}
+static int wnode(tc *t, const char *op, const int *in, int n_in, const char *out)
+{
+    return node_n(t, op, "ai.weft", 1, in, n_in, out, 1);
+}
+
+static weft_node *producer(tc *t, int v) { return &t->m.graph->nodes[t->m.graph->values[v].producer]; }
+static void attr_i(tc *t, int v, const char *name, int64_t i)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_INT, .i = i};
+    weft_node_add_attr(producer(t, v), &a);
+}
+static void attr_f(tc *t, int v, const char *name, float f)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_FLOAT, .f = f};
+    weft_node_add_attr(producer(t, v), &a);
+}
+static void attr_s(tc *t, int v, const char *name, const char *s)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_STRING, .s = strdup(s), .s_len = strlen(s)};
+    weft_node_add_attr(producer(t, v), &a);
+}
+static void attr_ints(tc *t, int v, const char *name, int n, const int64_t *x)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_INTS, .n = n, .ints = malloc((size_t)n * sizeof *x)};
+    memcpy(a.ints, x, (size_t)n * sizeof *x);
+    weft_node_add_attr(producer(t, v), &a);
+}
+
+/* --- the check ----------------------------------------------------------------------------------- */
+
+static bool infer(tc *t)
+{
+    weft_ir_resolve_ops(t->m.graph, NULL);
+    weft_status st = weft_pass_infer(t->m.graph, false, NULL);
+    if (st) fprintf(stderr, "\ninfer: %s\n", weft_last_error());
+    return st == WEFT_OK;
+}
+
+/* L = sum_k ReduceSum(ys[k] * W_k): the loss value. */
+static int make_loss(tc *t, const int *ys, int n)
+{
+    CU_ASSERT_FATAL(infer(t));
+    int loss = -1;
+    for (int k = 0; k < n; k++) {
+        const weft_value *y = &t->m.graph->values[ys[k]];
+        CU_ASSERT_FATAL(weft_shape_known(&y->shape));
+        CU_ASSERT_FATAL(y->dtype == WEFT_FLOAT64);
+        int64_t dims[WEFT_MAX_RANK], numel = 1;
+        int rank = y->shape.rank;
+        for (int a = 0; a < rank; a++) numel *= dims[a] = y->shape.d[a].v;
+        double *w = malloc((size_t)(numel + 1) * sizeof *w);
+        for (int64_t i = 0; i < numel; i++) w[i] = draw(t, false);
+        char name[64];
+        snprintf(name, sizeof name, "W%d", k);
+        int wv = constant(t, name, WEFT_FLOAT64, rank, dims, w);
+        free(w);
+        snprintf(name, sizeof name, "yw%d", k);
+        int m = node(t, "Mul", (int[]){ys[k], wv}, 2, name);
+        snprintf(name, sizeof name, "l%d", k);
+        int l = node(t, "ReduceSum", &m, 1, name);
+        attr_i(t, l, "keepdims", 0);
+        if (loss < 0) loss = l;
+        else {
+            snprintf(name, sizeof name, "lsum%d", k);
+            loss = node(t, "Add", (int[]){loss, l}, 2, name);
+        }
+    }
+    CU_ASSERT_FATAL(infer(t));
+    return loss;
+}
+
+static weft_status run_plan(weft_session *s, tc *t, weft_tensor *out, int n_out)
+{
+    for (int i = 0; i < n_out; i++) memset(&out[i], 0, sizeof out[i]);
+    return weft_session_run(s, t->data, (size_t)t->n_in, out, (size_t)n_out);
+}
+
+static int n_checked;
+
+/* Differentiates L with respect to every parameter input and compares with finite differences. */
+static void check_grads(tc *t, const int *ys, int n_y)
+{
+    int loss = make_loss(t, ys, n_y);
+    weft_graph *g = t->m.graph;
+    g->outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *g->outputs);
+    g->outputs[g->n_outputs++] = loss;
+    g->values[loss].flags |= WEFT_VALUE_OUTPUT;
+    int params[MAX_IN], grads[MAX_IN], np = 0, which[MAX_IN];
+    for (int i = 0; i < t->n_in; i++)
+        if (t->is_param[i]) { which[np] = i; params[np++] = t->in[i]; }
+    weft_status st = weft_autodiff(g, loss, params, np, grads);
+    if (st) fprintf(stderr, "\nautodiff: %s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    weft_plan *plan = NULL;
+    weft_compile_options o = {"ref", 1};
+    st = weft_compile(&t->m, &o, &plan);
+    if (st) fprintf(stderr, "\ncompile: %s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    weft_session *s = NULL;
+    CU_ASSERT_FATAL(weft_session_create(plan, &s) == WEFT_OK);
+    weft_tensor out[1 + MAX_IN];
+    st = run_plan(s, t, out, 1 + np);
+    if (st) fprintf(stderr, "\nrun: %s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    double *ga[MAX_IN];
+    for (int k = 0; k < np; k++) {
+        const weft_tensor *x = &t->data[which[k]];
+        CU_ASSERT_FATAL(out[1 + k].dtype == WEFT_FLOAT64 && out[1 + k].nbytes == x->nbytes);
+        ga[k] = malloc(x->nbytes + 8);
+        memcpy(ga[k], out[1 + k].data, x->nbytes);
+    }
+    const double h = 1e-6;
+    double worst = 0;
+    for (int k = 0; k < np; k++) {
+        weft_tensor *x = &t->data[which[k]];
+        double *xv = x->data;
+        for (size_t i = 0; i < x->nbytes / 8; i++) {
+            double x0 = xv[i], lp, lm;
+            xv[i] = x0 + h;
+            CU_ASSERT_FATAL(run_plan(s, t, out, 1) == WEFT_OK);
+            lp = *(double *)out[0].data;
+            xv[i] = x0 - h;
+            CU_ASSERT_FATAL(run_plan(s, t, out, 1) == WEFT_OK);
+            lm = *(double *)out[0].data;
+            xv[i] = x0;
+            double fd = (lp - lm) / (2 * h), err = fabs(ga[k][i] - fd) / fmax(1.0, fabs(fd));
+            if (err > worst) worst = err;
+            if (err >= 1e-6)
+                fprintf(stderr, "\n  d L / d %s[%zu]: autodiff %.12g, finite difference %.12g\n", x->name, i, ga[k][i], fd);
+            CU_ASSERT(err < 1e-6);
+            n_checked++;
+        }
+        free(ga[k]);
+    }
+    weft_session_free(s);
+    weft_plan_free(plan);
+}
+
+static void check1(tc *t, int y)
+{
+    check_grads(t, &y, 1);
+    end(t);
+}
+
+/* Autodiff must fail with a message containing `what`. */
+static void check_refused(tc *t, int y, const char *what)
+{
+    int loss = make_loss(t, &y, 1);
+    int params[MAX_IN], grads[MAX_IN], np = 0;
+    for (int i = 0; i < t->n_in; i++)
+        if (t->is_param[i]) params[np++] = t->in[i];
+    int n_nodes = t->m.graph->n_nodes, n_out = t->m.graph->n_outputs;
+    weft_status st = weft_autodiff(t->m.graph, loss, params, np, grads);
+    CU_ASSERT(st != WEFT_OK);
+    if (st && !strstr(weft_last_error(), what)) fprintf(stderr, "\n  message: %s\n", weft_last_error());
+    CU_ASSERT(st && strstr(weft_last_error(), what) != NULL);
+    CU_ASSERT_EQUAL(t->m.graph->n_outputs, n_out);
+    CU_ASSERT(t->m.graph->n_nodes <= n_nodes);
+    end(t);
+}
+
+/* --- elementwise --------------------------------------------------------------------------------- */
+
+static const int64_t D23[2] = {2, 3};
+
+static void unary_case(const char *op, bool positive, const char *attr, float alpha)
+{
+    tc t;
+    begin(&t);
+    int x = param_pos(&t, "x", 2, D23, positive);
+    int y = node(&t, op, &x, 1, "y");
+    if (attr) attr_f(&t, y, attr, alpha);
+    check1(&t, y);
+}
+
+static void test_unary(void)
+{
+    const char *ops[] = {"Neg", "Exp", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "Identity"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) unary_case(ops[i], false, NULL, 0);
+    unary_case("Log", true, NULL, 0);
+    unary_case("Sqrt", true, NULL, 0);
+    unary_case("LeakyRelu", false, "alpha", 0.2f);
+    unary_case("LeakyRelu", false, NULL, 0);
+    unary_case("Elu", false, "alpha", 0.7f);
+    tc t;
+    begin(&t);
+    int x = param(&t, "x", 2, D23);
+    int y = node(&t, "Cast", &x, 1, "y");
+    attr_i(&t, y, "to", WEFT_FLOAT64);
+    check1(&t, y);
+}
+
+/* a op b for shapes sa, sb (broadcast both ways where they differ). */
+static void binary_case(const char *op, int ra, const int64_t *sa, int rb, const int64_t *sb, bool positive)
+{
+    tc t;
+    begin(&t);
+    int a = param_pos(&t, "a", ra, sa, positive);
+    int b = param_pos(&t, "b", rb, sb, positive);
+    check1(&t, node(&t, op, (int[]){a, b}, 2, "y"));
+}
+
+static void test_binary(void)
+{
+    const char *ops[] = {"Add", "Sub", "Mul", "Div"};
+    const int64_t s3[1] = {3}, s21[2] = {2, 1}, s13[2] = {1, 3}, s423[3] = {4, 2, 3};
+    for (int i = 0; i < 4; i++) {
+        binary_case(ops[i], 2, D23, 2, D23, false);
+        binary_case(ops[i], 2, D23, 1, s3, false);   /* b broadcast along a new leading axis */
+        binary_case(ops[i], 2, s21, 2, s13, false);  /* both broadcast */
+        binary_case(ops[i], 3, s423, 2, s21, false); /* a new axis and a size-1 axis at once */
+        binary_case(ops[i], 0, NULL, 2, D23, false); /* a scalar */
+    }
+    binary_case("Pow", 2, D23, 1, s3, true);
+    /* Sum of three, Where with a fixed condition */
+    tc t;
+    begin(&t);
+    int a = param(&t, "a", 2, D23), b = param(&t, "b", 1, s3), c = param(&t, "c", 2, s21);
+    check1(&t, node(&t, "Sum", (int[]){a, b, c}, 3, "y"));
+    begin(&t);
+    a = param(&t, "a", 2, D23);
+    b = param(&t, "b", 1, s3);
+    bool cond[6] = {1, 0, 0, 1, 1, 0};
+    int cv = constant(&t, "cond", WEFT_BOOL, 2, D23, cond);
+    check1(&t, node(&t, "Where", (int[]){cv, a, b}, 3, "y"));
+}
+
+/* --- dense --------------------------------------------------------------------------------------- */
+
+static void matmul_case(int ra, const int64_t *sa, int rb, const int64_t *sb)
+{
+    tc t;
+    begin(&t);
+    int a = param(&t, "a", ra, sa), b = param(&t, "b", rb, sb);
+    check1(&t, node(&t, "MatMul", (int[]){a, b}, 2, "y"));
+}
+
+static void test_matmul(void)
+{
+    const int64_t s34[2] = {3, 4}, s223[3] = {2, 2, 3}, s234[3] = {2, 3, 4}, s3[1] = {3}, s1234[4] = {1, 2, 3, 4};
+    matmul_case(2, D23, 2, s34);
+    matmul_case(3, s223, 2, s34);    /* B broadcast over the batch */
+    matmul_case(2, D23, 3, s234);    /* A broadcast over the batch */
+    matmul_case(3, s223, 4, s1234);  /* both batched, a size-1 batch axis */
+    matmul_case(2, D23, 1, s3);      /* a vector on the right */
+}
+
+static void gemm_case(int ta, int tb, float alpha, float beta, int rc, const int64_t *sc)
+{
+    tc t;
+    begin(&t);
+    const int64_t s23[2] = {2, 3}, s32[2] = {3, 2}, s34[2] = {3, 4}, s43[2] = {4, 3};
+    int a = param(&t, "a", 2, ta ? s32 : s23), b = param(&t, "b", 2, tb ? s43 : s34);
+    int in[3] = {a, b, -1}, n = 2;
+    if (rc >= 0) in[n++] = param(&t, "c", rc, sc);
+    int y = node(&t, "Gemm", in, n, "y");
+    attr_i(&t, y, "transA", ta);
+    attr_i(&t, y, "transB", tb);
+    attr_f(&t, y, "alpha", alpha);
+    attr_f(&t, y, "beta", beta);
+    check1(&t, y);
+}
+
+static void test_gemm(void)
+{
+    const int64_t s4[1] = {4}, s24[2] = {2, 4}, s21[2] = {2, 1};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) gemm_case(ta, tb, 0.5f, 2.0f, 1, s4);
+    gemm_case(0, 0, 1.0f, 1.0f, 2, s24);
+    gemm_case(1, 0, 1.5f, -1.0f, 2, s21);
+    gemm_case(0, 1, 1.0f, 1.0f, -1, NULL);
+}
+
+/* --- reductions and normalisations --------------------------------------------------------------- */
+
+static void reduce_case(const char *op, int opset, int n_axes, const int64_t *axes, int keepdims, bool as_attr)
+{
+    tc t;
+    begin(&t);
+    const int64_t s234[3] = {2, 3, 4};
+    int x = param(&t, "x", 3, s234);
+    int in[2] = {x, -1}, n = 1;
+    if (n_axes && !as_attr) in[n++] = const_i64(&t, "axes", n_axes, axes);
+    int y = node_n(&t, op, "", opset, in, n, "y", 1);
+    if (n_axes && as_attr) attr_ints(&t, y, "axes", n_axes, axes);
+    if (keepdims >= 0) attr_i(&t, y, "keepdims", keepdims);
+    check1(&t, y);
+}
+
+static void test_reduce(void)
+{
+    const int64_t a1[1] = {1}, a02[2] = {0, -1};
+    const char *ops[] = {"ReduceSum", "ReduceMean", "ReduceL2"};
+    for (int i = 0; i < 3; i++) {
+        reduce_case(ops[i], 18, 1, a1, 0, false);
+        reduce_case(ops[i], 18, 2, a02, 1, false);
+        reduce_case(ops[i], 18, 0, NULL, 0, false); /* every axis */
+        reduce_case(ops[i], 11, 2, a02, 0, true);   /* axes as an attribute */
+    }
+}
+
+static void softmax_case(const char *op, int opset, int axis)
+{
+    tc t;
+    begin(&t);
+    const int64_t s234[3] = {2, 3, 4};
+    int x = param(&t, "x", 3, s234);
+    int y = node_n(&t, op, "", opset, &x, 1, "y", 1);
+    attr_i(&t, y, "axis", axis);
+    check1(&t, y);
+}
+
+static void test_softmax(void)
+{
+    softmax_case("Softmax", 13, -1);
+    softmax_case("Softmax", 13, 1);
+    softmax_case("Softmax", 11, 1); /* before 13: over every axis from `axis` on */
+    softmax_case("LogSoftmax", 13, -1);
+    softmax_case("LogSoftmax", 13, 0);
+    softmax_case("LogSoftmax", 11, 1);
+}
+
+/* --- movement ------------------------------------------------------------------------------------ */
+
+static void test_movement(void)
+{
+    const int64_t s234[3] = {2, 3, 4};
+    tc t;
+    /* Transpose */
+    begin(&t);
+    int x = param(&t, "x", 3, s234);
+    int y = node(&t, "Transpose", &x, 1, "y");
+    attr_ints(&t, y, "perm", 3, (int64_t[]){1, 2, 0});
+    check1(&t, y);
+    /* Reshape */
+    begin(&t);
+    x = param(&t, "x", 3, s234);
+    check1(&t, node(&t, "Reshape", (int[]){x, const_i64(&t, "shape", 2, (int64_t[]){4, -1})}, 2, "y"));
+    /* Flatten */
+    begin(&t);
+    x = param(&t, "x", 3, s234);
+    y = node(&t, "Flatten", &x, 1, "y");
+    attr_i(&t, y, "axis", 2);
+    check1(&t, y);
+    /* Unsqueeze, then Squeeze */
+    begin(&t);
+    x = param(&t, "x", 3, s234);
+    y = node(&t, "Unsqueeze", (int[]){x, const_i64(&t, "ax", 1, (int64_t[]){1})}, 2, "u");
+    check1(&t, node(&t, "Squeeze", (int[]){y, const_i64(&t, "ax2", 1, (int64_t[]){1})}, 2, "y"));
+    /* Concat of three along axis 1 */
+    begin(&t);
+    int a = param(&t, "a", 2, D23), b = param(&t, "b", 2, (int64_t[]){2, 1}), c = param(&t, "c", 2, (int64_t[]){2, 2});
+    y = node(&t, "Concat", (int[]){a, b, c}, 3, "y");
+    attr_i(&t, y, "axis", -1);
+    check1(&t, y);
+    /* Split in three, one part unused by the loss */
+    begin(&t);
+    x = param(&t, "x", 3, s234);
+    y = node_n(&t, "Split", "", 18, (int[]){x, const_i64(&t, "sp", 3, (int64_t[]){1, 2, 1})}, 2, "y", 3);
+    attr_i(&t, y, "axis", 2);
+    check_grads(&t, (int[]){y, y + 2}, 2);
+    end(&t);
+    /* Slice with a negative start, two axes */
+    begin(&t);
+    x = param(&t, "x", 3, s234);
+    int st = const_i64(&t, "st", 2, (int64_t[]){1, -3}), en = const_i64(&t, "en", 2, (int64_t[]){3, 100});
+    int ax = const_i64(&t, "ax", 2, (int64_t[]){1, 2});
+    check1(&t, node(&t, "Slice", (int[]){x, st, en, ax}, 4, "y"));
+    /* Expand */
+    begin(&t);
+    x = param(&t, "x", 2, (int64_t[]){3, 1});
+    check1(&t, node(&t, "Expand", (int[]){x, const_i64(&t, "sh", 3, (int64_t[]){2, 3, 4})}, 2, "y"));
+}
+
+/* --- gather, scatter, segments ------------------------------------------------------------------- */
+
+static void test_gather(void)
+{
+    tc t;
+    const int64_t s43[2] = {4, 3};
+    /* Gather rows with a 2-D index holding repeats and a negative value */
+    begin(&t);
+    int x = param(&t, "x", 2, s43);
+    int idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){2, 3}, (int64_t[]){0, 2, 2, -1, 0, 1});
+    check1(&t, node(&t, "Gather", (int[]){x, idx}, 2, "y"));
+    /* RowGather */
+    begin(&t);
+    x = param(&t, "x", 2, s43);
+    idx = const_i64(&t, "idx", 5, (int64_t[]){3, 0, 3, 1, 3});
+    check1(&t, wnode(&t, "RowGather", (int[]){x, idx}, 2, "y"));
+    /* SegmentReduce sum and mean over 5 edges into 4 segments (segment 2 empty) */
+    for (int mean = 0; mean < 2; mean++) {
+        begin(&t);
+        x = param(&t, "x", 2, (int64_t[]){5, 3});
+        idx = const_i64(&t, "idx", 5, (int64_t[]){1, 0, 3, 1, 1});
+        int n = constant(&t, "n", WEFT_INT64, 0, NULL, (int64_t[]){4});
+        int y = wnode(&t, "SegmentReduce", (int[]){x, idx, n}, 3, "y");
+        attr_s(&t, y, "reduce", mean ? "mean" : "sum");
+        check1(&t, y);
+    }
+    /* SegmentReduce with init (the ScatterElements form: negative indices wrap) */
+    begin(&t);
+    x = param(&t, "x", 2, (int64_t[]){5, 3});
+    int init = param(&t, "init", 2, s43);
+    idx = const_i64(&t, "idx", 5, (int64_t[]){1, 0, -1, 1, 1});
+    check1(&t, wnode(&t, "SegmentReduce", (int[]){x, idx, -1, init}, 4, "y"));
+    /* ScatterElements(add) along axis 0, as PyG exports its scatter */
+    begin(&t);
+    int data = param(&t, "data", 2, s43), upd = param(&t, "upd", 2, (int64_t[]){5, 3});
+    int64_t iv[15];
+    for (int i = 0; i < 15; i++) iv[i] = (int64_t[]){1, 0, 3, 1, 1}[i / 3];
+    idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){5, 3}, iv);
+    int y = node(&t, "ScatterElements", (int[]){data, idx, upd}, 3, "y");
+    attr_s(&t, y, "reduction", "add");
+    check1(&t, y);
+    /* ScatterND(add) of rows */
+    begin(&t);
+    data = param(&t, "data", 2, s43);
+    upd = param(&t, "upd", 2, (int64_t[]){3, 3});
+    idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){3, 1}, (int64_t[]){2, 0, 2});
+    y = node(&t, "ScatterND", (int[]){data, idx, upd}, 3, "y");
+    attr_s(&t, y, "reduction", "add");
+    check1(&t, y);
+}
+
+/* --- the pass itself ----------------------------------------------------------------------------- */
+
+static void test_paths(void)
+{
+    tc t;
+    /* a value read three times: the gradients are summed */
+    begin(&t);
+    int x = param(&t, "x", 2, D23), w = param(&t, "w", 1, (int64_t[]){3});
+    int sq = node(&t, "Mul", (int[]){x, x}, 2, "sq");
+    int y = node(&t, "Add", (int[]){sq, node(&t, "Mul", (int[]){x, w}, 2, "xw")}, 2, "y");
+    check1(&t, y);
+    /* an integer graph input (the index) gets no gradient; a parameter the loss ignores gets zeros */
+    begin(&t);
+    x = param(&t, "x", 2, (int64_t[]){4, 3});
+    param(&t, "unused", 1, (int64_t[]){2});
+    int idx = input_i64(&t, "idx", 1, (int64_t[]){3}, (int64_t[]){2, 2, 0});
+    check1(&t, node(&t, "Gather", (int[]){x, idx}, 2, "y"));
+    /* an op without a rule off the path (on a constant) is fine */
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    double cv[6] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6};
+    int c = constant(&t, "c", WEFT_FLOAT64, 2, D23, cv);
+    int e = node(&t, "Erf", &c, 1, "erf_of_constant");
+    check1(&t, node(&t, "Mul", (int[]){x, e}, 2, "y"));
+    /* an op without a rule on the path: refused, naming the node and the op */
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    e = node(&t, "Erf", &x, 1, "the_erf");
+    check_refused(&t, node(&t, "Neg", &e, 1, "y"), "node 'the_erf' (Erf)");
+    /* a rule that refuses its case: named too, and the graph's outputs are left as they were */
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    y = wnode(&t, "SegmentReduce", (int[]){x, const_i64(&t, "idx", 2, (int64_t[]){0, 1}),
+                                           constant(&t, "n", WEFT_INT64, 0, NULL, (int64_t[]){2})}, 3, "seg_max");
+    attr_s(&t, y, "reduce", "max");
+    check_refused(&t, y, "seg_max");
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("autodiff", NULL, NULL);
+    CU_add_test(s, "unary ops", test_unary);
+    CU_add_test(s, "binary ops, broadcasting", test_binary);
+    CU_add_test(s, "MatMul", test_matmul);
+    CU_add_test(s, "Gemm", test_gemm);
+    CU_add_test(s, "ReduceSum / Mean / L2", test_reduce);
+    CU_add_test(s, "Softmax, LogSoftmax", test_softmax);
+    CU_add_test(s, "movement ops", test_movement);
+    CU_add_test(s, "Gather, RowGather, SegmentReduce, Scatter", test_gather);
+    CU_add_test(s, "paths: sums, indices, ops without rules", test_paths);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    printf("(%d gradient elements checked)\n", n_checked);
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
