@@ -288,4 +288,51 @@ void weft_tensor_release(weft_tensor *t);
 #ifdef __cplusplus
 }
 #endif
+
+/* --- training ---------------------------------------------------------------------------------- */
+
+/* A trainer minimises one scalar output of a model (the loss, computed by the model itself from its
+ * inputs — targets included) over the model's float initializers: those become parameters held by the
+ * trainer, outside its plans, and every step updates them. `freeze` keeps some fixed. */
+typedef enum weft_optimizer_kind { WEFT_OPT_SGD = 1, WEFT_OPT_ADAM, WEFT_OPT_ADAMW } weft_optimizer_kind;
+
+typedef struct weft_trainer_options {
+    const char *loss;          /* the name of the model output to minimise (one float value); required */
+    const char *freeze;        /* comma-separated glob patterns of initializer names kept fixed, or NULL */
+    weft_optimizer_kind optimizer; /* default Adam */
+    double lr;                 /* learning rate (1e-3); weft_trainer_set_lr changes it between steps */
+    double beta1, beta2, eps;  /* Adam / AdamW (0.9, 0.999, 1e-8) */
+    double weight_decay;       /* L2 in the gradient for SGD and Adam, decoupled for AdamW (0) */
+    double momentum;           /* SGD (0) */
+    double clip_norm;          /* clip the gradients' global norm to this (0: no clipping) */
+    const char *backend;       /* as in weft_compile_options */
+    int opt_level;             /* as in weft_compile_options (1) */
+    int threads;               /* as in weft_session_options (0: one per core) */
+} weft_trainer_options;
+
+typedef struct weft_trainer weft_trainer;
+
+void weft_trainer_options_default(weft_trainer_options *o);
+/* Builds the training plan (forward, loss and backward together) and the forward plan. The model must
+ * outlive the trainer (weft_trainer_save_model writes it back with the trained values). A model op on
+ * the path from a parameter to the loss without a gradient rule is an error naming the node. */
+weft_status weft_trainer_create(const weft_model *m, const weft_trainer_options *o, weft_trainer **out);
+void weft_trainer_free(weft_trainer *t);
+/* One step on a batch: inputs as for weft_session_run, without the parameters. Computes the loss and the
+ * gradients, clips them, and updates the parameters. *loss (may be NULL) gets the loss before the
+ * update. A loss or gradient that is not finite leaves the parameters as they were and is an error. */
+weft_status weft_trainer_step(weft_trainer *t, const weft_tensor *in, size_t n_in, double *loss);
+/* The model's outputs with the current parameters (no update); outputs as for weft_session_run. */
+weft_status weft_trainer_eval(weft_trainer *t, const weft_tensor *in, size_t n_in, weft_tensor *out, size_t n_out);
+/* Parameter i: its name, shape and values (data may be read and written between steps). */
+int weft_trainer_num_params(const weft_trainer *t);
+weft_status weft_trainer_param(weft_trainer *t, int i, weft_tensor *view);
+weft_status weft_trainer_set_lr(weft_trainer *t, double lr);
+int64_t weft_trainer_steps(const weft_trainer *t);
+/* The gradients' global norm at the last step, before clipping. */
+double weft_trainer_grad_norm(const weft_trainer *t);
+/* Writes the model with the trained values as an ONNX file (atomically: a temporary file, fsync,
+ * rename), which any ONNX runtime can run. */
+weft_status weft_trainer_save_model(const weft_trainer *t, const char *path);
+
 #endif /* WEFT_H */

@@ -1,0 +1,466 @@
+/*
+ * runtime/trainer.c — training a model: its float initializers become parameters held outside the plan,
+ * one plan computes the loss and every parameter's gradient, and each step applies the optimizer to the
+ * parameters (see include/weft.h, "training").
+ *
+ * Parameters keep their identity through compilation because they are no longer constants: each
+ * trainable initializer becomes a graph input of the training graph, so no pass folds through it and the
+ * plan stays valid whatever values the store holds. Frozen initializers (weft_trainer_options.freeze)
+ * stay constants and fold as usual. Two plans share the store: the training plan (forward, loss and the
+ * backward pass that compiler/pass_autodiff.c adds, compiled together so liveness keeps each saved
+ * activation exactly as long as the backward pass needs it) and the forward plan for evaluation.
+ *
+ * A step is "compute gradients, then apply them", with the gradients in hand between the two (where
+ * data-parallel training would all-reduce them): clipping by global norm, then SGD with momentum, Adam
+ * or AdamW, with PyTorch's update formulas, in double precision per element.
+ */
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/status.h"
+#include "../compiler/autodiff.h"
+#include "../compiler/onnx_export.h"
+#include "../compiler/atomic_write.h"
+#include "../compiler/plan.h"
+#include "weft.h"
+
+typedef struct param {
+    char *name;
+    weft_tensor t;  /* the values (t.data owned) */
+    double *m, *v;  /* optimizer state per element: momentum buffer / Adam's first and second moments */
+    size_t n;       /* elements */
+    int grad_out;   /* index of its gradient among the training plan's outputs */
+} param;
+
+struct weft_trainer {
+    weft_trainer_options o;
+    weft_symtab syms;        /* the training graphs' symbols (inference may add some): the model's stay as they are */
+    weft_model *base;        /* the model as given (its graph: for saving with the trained values) */
+    weft_plan *train, *fwd;
+    weft_session *strain, *sfwd;
+    param *p;
+    int n_p;
+    int loss_out;            /* index of the loss among the training plan's outputs */
+    int64_t steps;
+    double last_norm;        /* the gradients' global norm at the last step (before clipping) */
+    weft_tensor *in;         /* scratch: caller inputs + parameters */
+    weft_tensor *out;        /* scratch: the training plan's outputs */
+    size_t cap_in;
+};
+
+void weft_trainer_options_default(weft_trainer_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->optimizer = WEFT_OPT_ADAM;
+    o->lr = 1e-3;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->weight_decay = 0.0;
+    o->momentum = 0.0;
+    o->opt_level = 1;
+}
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+/* True when `name` matches one of the comma-separated glob patterns of `list`. */
+static bool matches_any(const char *list, const char *name)
+{
+    if (!list || !*list) return false;
+    char pat[512];
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len && len < sizeof pat) {
+            memcpy(pat, p, len);
+            pat[len] = 0;
+            if (fnmatch(pat, name, 0) == 0) return true;
+        }
+        p += len + (e ? 1 : 0);
+    }
+    return false;
+}
+
+static bool copy_syms(weft_symtab *dst, const weft_symtab *src)
+{
+    for (int i = 0; i < src->n; i++)
+        if (weft_sym_intern(dst, src->names[i]) < 0) return false;
+    return true;
+}
+
+static weft_status use_table(weft_graph *g, void *syms)
+{
+    g->syms = syms;
+    return WEFT_OK;
+}
+
+/* A model around graph g and a copy of the symbols `syms`, for weft_compile. */
+static weft_model *model_around(const weft_model *base, const weft_symtab *syms, weft_graph *g)
+{
+    weft_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->graph = g;
+    if (!copy_syms(&m->syms, syms)) {
+        weft_symtab_free(&m->syms);
+        free(m);
+        return NULL;
+    }
+    m->ir_version = base->ir_version;
+    return m;
+}
+
+static void model_release(weft_model *m)
+{
+    if (!m) return;
+    weft_graph_free(m->graph);
+    weft_symtab_free(&m->syms);
+    free(m);
+}
+
+void weft_trainer_free(weft_trainer *t)
+{
+    if (!t) return;
+    weft_session_free(t->strain);
+    weft_session_free(t->sfwd);
+    weft_plan_free(t->train);
+    weft_plan_free(t->fwd);
+    for (int i = 0; i < t->n_p; i++) {
+        free(t->p[i].name);
+        free(t->p[i].t.data);
+        free(t->p[i].m);
+        free(t->p[i].v);
+    }
+    free(t->p);
+    free(t->in);
+    free(t->out);
+    weft_symtab_free(&t->syms);
+    free(t);
+}
+
+weft_status weft_trainer_create(const weft_model *model, const weft_trainer_options *opts, weft_trainer **out)
+{
+    if (!out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_create: out is NULL");
+    *out = NULL;
+    if (!model || !model->graph || !opts || !opts->loss)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_create: %s",
+                          !model ? "model is NULL" : !opts ? "options are NULL" : "no loss output named");
+    if (opts->optimizer != WEFT_OPT_SGD && opts->optimizer != WEFT_OPT_ADAM && opts->optimizer != WEFT_OPT_ADAMW)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_create: unknown optimizer %d", (int)opts->optimizer);
+    if (!(opts->lr >= 0) || !(opts->eps > 0) || !(opts->beta1 >= 0 && opts->beta1 < 1) ||
+        !(opts->beta2 >= 0 && opts->beta2 < 1) || !(opts->weight_decay >= 0) || !(opts->momentum >= 0) ||
+        !(opts->clip_norm >= 0))
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT,
+                          "weft_trainer_create: optimizer settings out of range (lr %g, betas %g %g, eps %g, weight "
+                          "decay %g, momentum %g, clip norm %g)",
+                          opts->lr, opts->beta1, opts->beta2, opts->eps, opts->weight_decay, opts->momentum,
+                          opts->clip_norm);
+    weft_trainer *t = calloc(1, sizeof *t);
+    if (!t) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    t->o = *opts;
+    t->base = (weft_model *)model;
+    weft_status st = WEFT_OK;
+    weft_model *fm = NULL, *tm = NULL;
+
+    weft_graph *g = weft_graph_clone(model->graph, NULL);
+    if (!g || !copy_syms(&t->syms, &model->syms)) {
+        weft_graph_free(g);
+        weft_trainer_free(t);
+        return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    }
+    weft_graph_walk(g, use_table, &t->syms);
+    int loss = -1;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->values[g->outputs[i]].name && strcmp(g->values[g->outputs[i]].name, opts->loss) == 0) loss = g->outputs[i];
+    if (loss < 0) {
+        weft_graph_free(g);
+        weft_trainer_free(t);
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_create: the model has no output '%s' to minimise",
+                          opts->loss);
+    }
+
+    /* Trainable initializers become inputs whose values live in the store. */
+    int *pv = malloc((size_t)g->n_values * sizeof *pv);
+    t->p = calloc((size_t)g->n_values + 1, sizeof *t->p);
+    int *inputs = realloc(g->inputs, (size_t)(g->n_inputs + g->n_values) * sizeof *inputs);
+    if (!pv || !t->p || !inputs) {
+        free(pv);
+        free(inputs);
+        weft_graph_free(g);
+        weft_trainer_free(t);
+        return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    }
+    g->inputs = inputs;
+    for (int i = 0; i < g->n_values; i++) {
+        weft_value *v = &g->values[i];
+        if (!(v->flags & WEFT_VALUE_INITIALIZER) || !(v->flags & WEFT_VALUE_CONST) || !v->data || !v->name) continue;
+        if (v->dtype != WEFT_FLOAT32 && v->dtype != WEFT_FLOAT64) continue; /* integer tables are not trained */
+        if (matches_any(opts->freeze, v->name)) continue;
+        param *p = &t->p[t->n_p];
+        p->name = dupstr(v->name);
+        p->n = v->nbytes / weft_dtype_size(v->dtype);
+        p->m = calloc(p->n + 1, sizeof *p->m);
+        p->v = opts->optimizer == WEFT_OPT_SGD ? NULL : calloc(p->n + 1, sizeof *p->v);
+        if (!p->name || !p->m || (opts->optimizer != WEFT_OPT_SGD && !p->v)) {
+            free(p->name), free(p->m), free(p->v);
+            st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        p->t.name = p->name;
+        p->t.dtype = v->dtype;
+        p->t.rank = v->shape.rank;
+        for (int d = 0; d < v->shape.rank; d++) p->t.dims[d] = v->shape.d[d].v;
+        p->t.data = v->data; /* the store takes the values over */
+        p->t.nbytes = v->nbytes;
+        v->data = NULL;
+        v->nbytes = 0;
+        v->flags &= ~(unsigned)(WEFT_VALUE_CONST | WEFT_VALUE_INITIALIZER);
+        v->flags |= WEFT_VALUE_INPUT;
+        g->inputs[g->n_inputs++] = i;
+        pv[t->n_p++] = i;
+    }
+    if (!st && t->n_p == 0)
+        st = weft_error(WEFT_ERR_INVALID_ARGUMENT,
+                        "weft_trainer_create: nothing to train: the model has no float initializer%s",
+                        opts->freeze && *opts->freeze ? " that --freeze leaves" : "");
+    /* The forward plan (evaluation) from the graph as it is now; the training plan adds the backward. */
+    if (!st) {
+        weft_ir_resolve_ops(g, NULL);
+        st = weft_pass_infer(g, true, NULL);
+        if (st) st = weft_error_wrap(st, "weft_trainer_create: inferring shapes");
+    }
+    if (!st) {
+        const weft_value *lv = &g->values[loss];
+        size_t elems = 1;
+        for (int d = 0; d < lv->shape.rank; d++) elems *= weft_dim_known(lv->shape.d[d]) ? (size_t)lv->shape.d[d].v : 2;
+        if ((lv->dtype != WEFT_FLOAT32 && lv->dtype != WEFT_FLOAT64) || elems != 1)
+            st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_create: the loss '%s' must be one float value",
+                            opts->loss);
+    }
+    weft_compile_options co = {opts->backend, opts->opt_level};
+    if (!st) {
+        weft_graph *fg = weft_graph_clone(g, NULL);
+        if (!fg || !(fm = model_around(model, &t->syms, fg))) {
+            weft_graph_free(fg);
+            st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+        } else {
+            st = weft_compile(fm, &co, &t->fwd);
+        }
+    }
+    int *grads = malloc((size_t)(t->n_p + 1) * sizeof *grads);
+    if (!st && !grads) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+    if (!st) st = weft_autodiff(g, loss, pv, t->n_p, grads);
+    if (!st) {
+        if (!(tm = model_around(model, &t->syms, g))) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+        else {
+            g = NULL; /* tm owns it now */
+            st = weft_compile(tm, &co, &t->train);
+        }
+    }
+    /* Where the loss and each gradient are among the training plan's outputs. */
+    if (!st) {
+        int n_out = weft_plan_num_outputs(t->train);
+        t->out = calloc((size_t)n_out + 1, sizeof *t->out);
+        if (!t->out) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+        t->loss_out = -1;
+        for (int k = 0; k < t->n_p; k++) t->p[k].grad_out = -1;
+        for (int i = 0; !st && i < n_out; i++) {
+            weft_tensor info;
+            weft_plan_output_info(t->train, i, &info);
+            if (strcmp(info.name, opts->loss) == 0) t->loss_out = i;
+            for (int k = 0; k < t->n_p; k++) {
+                size_t ln = strlen(t->p[k].name);
+                if (strncmp(info.name, t->p[k].name, ln) == 0 && strcmp(info.name + ln, "__grad") == 0) t->p[k].grad_out = i;
+            }
+        }
+        for (int k = 0; !st && k < t->n_p; k++)
+            if (t->p[k].grad_out < 0) st = weft_error(WEFT_ERR_INTERNAL, "no gradient output for '%s'", t->p[k].name);
+        if (!st && t->loss_out < 0) st = weft_error(WEFT_ERR_INTERNAL, "no loss output in the training plan");
+    }
+    weft_session_options so = {opts->threads, 0};
+    if (!st) st = weft_session_create_with_options(t->train, &so, &t->strain);
+    if (!st) st = weft_session_create_with_options(t->fwd, &so, &t->sfwd);
+    free(pv);
+    free(grads);
+    weft_graph_free(g);
+    model_release(fm);
+    model_release(tm);
+    if (st) {
+        weft_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return WEFT_OK;
+}
+
+/* The caller's inputs followed by every parameter, in t->in. */
+static weft_status gather_inputs(weft_trainer *t, const weft_tensor *in, size_t n_in)
+{
+    size_t need = n_in + (size_t)t->n_p;
+    if (need > t->cap_in) {
+        weft_tensor *a = realloc(t->in, need * sizeof *a);
+        if (!a) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+        t->in = a;
+        t->cap_in = need;
+    }
+    for (size_t i = 0; i < n_in; i++) {
+        for (int k = 0; k < t->n_p; k++)
+            if (in[i].name && strcmp(in[i].name, t->p[k].name) == 0)
+                return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s' is a trained parameter: the trainer supplies it",
+                                  in[i].name);
+        t->in[i] = in[i];
+    }
+    for (int k = 0; k < t->n_p; k++) t->in[n_in + (size_t)k] = t->p[k].t;
+    return WEFT_OK;
+}
+
+static double elem(const weft_tensor *x, size_t i)
+{
+    return x->dtype == WEFT_FLOAT64 ? ((const double *)x->data)[i] : (double)((const float *)x->data)[i];
+}
+
+static void set_elem(weft_tensor *x, size_t i, double v)
+{
+    if (x->dtype == WEFT_FLOAT64)
+        ((double *)x->data)[i] = v;
+    else
+        ((float *)x->data)[i] = (float)v;
+}
+
+/* One optimizer update of parameter p with gradient g scaled by `scale` (clipping), PyTorch's formulas:
+ *   SGD:   g += wd·θ;  b = μ·b + g (b = g at the first step);  θ -= lr·b      (g without momentum)
+ *   Adam:  g += wd·θ;  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+ *          θ -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps)
+ *   AdamW: θ -= lr·wd·θ first (decoupled), then Adam without the decay in g. */
+static void update(const weft_trainer *t, param *p, const weft_tensor *g, double scale)
+{
+    const weft_trainer_options *o = &t->o;
+    double step = (double)t->steps; /* already counts this step */
+    double bc1 = 1.0 - pow(o->beta1, step), bc2 = 1.0 - pow(o->beta2, step);
+    for (size_t i = 0; i < p->n; i++) {
+        double th = elem(&p->t, i), gr = elem(g, i) * scale;
+        switch (o->optimizer) {
+        case WEFT_OPT_SGD:
+            if (o->weight_decay) gr += o->weight_decay * th;
+            if (o->momentum) {
+                p->m[i] = t->steps == 1 ? gr : o->momentum * p->m[i] + gr;
+                gr = p->m[i];
+            }
+            th -= o->lr * gr;
+            break;
+        case WEFT_OPT_ADAMW:
+            th -= o->lr * o->weight_decay * th;
+            /* then Adam's update without the decay in the gradient */
+            __attribute__((fallthrough));
+        case WEFT_OPT_ADAM:
+            if (o->optimizer == WEFT_OPT_ADAM && o->weight_decay) gr += o->weight_decay * th;
+            p->m[i] = o->beta1 * p->m[i] + (1 - o->beta1) * gr;
+            p->v[i] = o->beta2 * p->v[i] + (1 - o->beta2) * gr * gr;
+            th -= o->lr * (p->m[i] / bc1) / (sqrt(p->v[i] / bc2) + o->eps);
+            break;
+        }
+        set_elem(&p->t, i, th);
+    }
+}
+
+weft_status weft_trainer_step(weft_trainer *t, const weft_tensor *in, size_t n_in, double *loss)
+{
+    if (!t) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_step: trainer is NULL");
+    weft_status st = gather_inputs(t, in, n_in);
+    if (st) return st;
+    int n_out = weft_plan_num_outputs(t->train);
+    for (int i = 0; i < n_out; i++) memset(&t->out[i], 0, sizeof t->out[i]);
+    st = weft_session_run(t->strain, t->in, n_in + (size_t)t->n_p, t->out, (size_t)n_out);
+    if (st) return st;
+    double l = elem(&t->out[t->loss_out], 0);
+    if (loss) *loss = l;
+    if (!isfinite(l))
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT,
+                          "weft_trainer_step: the loss is %g: parameters left as they were (lower the learning rate?)", l);
+    /* the gradients' global norm, for clipping and for the caller */
+    double ss = 0;
+    for (int k = 0; k < t->n_p; k++) {
+        const weft_tensor *g = &t->out[t->p[k].grad_out];
+        for (size_t i = 0; i < t->p[k].n; i++) {
+            double x = elem(g, i);
+            ss += x * x;
+        }
+    }
+    t->last_norm = sqrt(ss);
+    if (!isfinite(t->last_norm))
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_step: a gradient is not finite: parameters left as they were");
+    double scale = 1.0;
+    if (t->o.clip_norm > 0 && t->last_norm > t->o.clip_norm) scale = t->o.clip_norm / (t->last_norm + 1e-6);
+    t->steps++;
+    for (int k = 0; k < t->n_p; k++) update(t, &t->p[k], &t->out[t->p[k].grad_out], scale);
+    return WEFT_OK;
+}
+
+weft_status weft_trainer_eval(weft_trainer *t, const weft_tensor *in, size_t n_in, weft_tensor *out, size_t n_out)
+{
+    if (!t) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_eval: trainer is NULL");
+    weft_status st = gather_inputs(t, in, n_in);
+    if (st) return st;
+    return weft_session_run(t->sfwd, t->in, n_in + (size_t)t->n_p, out, n_out);
+}
+
+int weft_trainer_num_params(const weft_trainer *t) { return t ? t->n_p : 0; }
+
+weft_status weft_trainer_param(weft_trainer *t, int i, weft_tensor *view)
+{
+    if (!t || !view || i < 0 || i >= t->n_p)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_param: no parameter %d", i);
+    *view = t->p[i].t;
+    return WEFT_OK;
+}
+
+weft_status weft_trainer_set_lr(weft_trainer *t, double lr)
+{
+    if (!t || !(lr >= 0) || !isfinite(lr))
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_set_lr: %s", t ? "lr must be finite and >= 0" : "NULL");
+    t->o.lr = lr;
+    return WEFT_OK;
+}
+
+int64_t weft_trainer_steps(const weft_trainer *t) { return t ? t->steps : 0; }
+double weft_trainer_grad_norm(const weft_trainer *t) { return t ? t->last_norm : 0; }
+
+weft_status weft_trainer_save_model(const weft_trainer *t, const char *path)
+{
+    if (!t || !path) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_save_model: %s is NULL", t ? "path" : "trainer");
+    /* the model as given, with the trained values in place of its initializers' */
+    weft_graph *g = weft_graph_clone(t->base->graph, NULL);
+    if (!g) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    weft_status st = WEFT_OK;
+    for (int k = 0; k < t->n_p && !st; k++) {
+        int v = weft_graph_find_value(g, t->p[k].name);
+        if (v < 0) {
+            st = weft_error(WEFT_ERR_INTERNAL, "parameter '%s' is not in the model", t->p[k].name);
+            break;
+        }
+        weft_value *val = &g->values[v];
+        st = weft_value_set_data(val, val->dtype, &val->shape, t->p[k].t.data, t->p[k].t.nbytes);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!st) {
+        weft_onnx_export_options eo = {.opsets = t->base->opsets, .n_opsets = t->base->n_opsets};
+        st = weft_ir_to_onnx(g, &t->base->syms, &eo, &buf, &len);
+    }
+    if (!st) {
+        const void *parts[1] = {buf};
+        size_t lens[1] = {len};
+        st = weft_write_file_atomic(path, parts, lens, 1);
+    }
+    free(buf);
+    weft_graph_free(g);
+    return st;
+}

@@ -1,0 +1,325 @@
+/*
+ * tests/unit/test_trainer.c — runtime/trainer.c: parameters out of the plan, one training plan for the
+ * loss and the gradients, SGD / Adam / AdamW updates checked against their formulas computed here,
+ * clipping, freezing, evaluation, saving the trained model and loading it back, and clear errors.
+ *
+ * The model is linear regression written as ONNX ops: pred = X·W + b, loss = ReduceMean((pred - Y)²),
+ * whose gradients are known in closed form: dW = 2/n · Xᵀ(pred - Y), db = 2/n · Σ(pred - Y).
+ */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compiler/plan.h"
+#include "weft.h"
+
+enum { N = 64, D = 3 };
+
+typedef struct lr_model {
+    weft_model m;
+    float X[N * D], Y[N];
+} lr_model;
+
+static int typed(weft_graph *g, const char *name, weft_dtype dt, int rank, const int64_t *dims, unsigned flags)
+{
+    int v = weft_graph_add_value(g, name);
+    CU_ASSERT_FATAL(v >= 0);
+    g->values[v].dtype = dt;
+    g->values[v].shape.rank = rank;
+    for (int i = 0; i < rank; i++) g->values[v].shape.d[i] = weft_dim_num(dims[i]);
+    g->values[v].flags |= flags | WEFT_VALUE_TYPED;
+    return v;
+}
+
+static int node(weft_graph *g, const char *op, const int *in, int n_in, const char *out)
+{
+    int nd = weft_graph_add_node(g, op, "", out, n_in, 1);
+    CU_ASSERT_FATAL(nd >= 0);
+    g->nodes[nd].opset = 18;
+    memcpy(g->nodes[nd].inputs, in, (size_t)n_in * sizeof *in);
+    int v = weft_graph_add_value(g, out);
+    g->nodes[nd].outputs[0] = v;
+    g->values[v].producer = nd;
+    return v;
+}
+
+static void mark_output(weft_graph *g, int v)
+{
+    g->outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *g->outputs);
+    g->outputs[g->n_outputs++] = v;
+    g->values[v].flags |= WEFT_VALUE_OUTPUT;
+}
+
+/* The model with W = w0, b = b0, and data from W* = (1, -2, 0.5), b* = 0.3 plus a little noise. */
+static void build(lr_model *lm, const float *w0, float b0)
+{
+    memset(lm, 0, sizeof *lm);
+    weft_graph *g = weft_graph_new(NULL, &lm->m.syms);
+    lm->m.graph = g;
+    lm->m.ir_version = 8;
+    int64_t dx[2] = {N, D}, dy[2] = {N, 1}, dw[2] = {D, 1}, db[1] = {1};
+    int x = typed(g, "X", WEFT_FLOAT32, 2, dx, WEFT_VALUE_INPUT);
+    int y = typed(g, "Y", WEFT_FLOAT32, 2, dy, WEFT_VALUE_INPUT);
+    g->inputs = malloc(2 * sizeof *g->inputs);
+    g->inputs[0] = x, g->inputs[1] = y, g->n_inputs = 2;
+    int w = typed(g, "W", WEFT_FLOAT32, 2, dw, WEFT_VALUE_INITIALIZER);
+    int b = typed(g, "b", WEFT_FLOAT32, 1, db, WEFT_VALUE_INITIALIZER);
+    CU_ASSERT_FATAL(weft_value_set_data(&g->values[w], WEFT_FLOAT32, &g->values[w].shape, w0, D * sizeof(float)) == WEFT_OK);
+    CU_ASSERT_FATAL(weft_value_set_data(&g->values[b], WEFT_FLOAT32, &g->values[b].shape, &b0, sizeof(float)) == WEFT_OK);
+    int xw = node(g, "MatMul", (int[]){x, w}, 2, "xw");
+    int pred = node(g, "Add", (int[]){xw, b}, 2, "pred");
+    int diff = node(g, "Sub", (int[]){pred, y}, 2, "diff");
+    int sq = node(g, "Mul", (int[]){diff, diff}, 2, "sq");
+    int loss = node(g, "ReduceMean", &sq, 1, "loss");
+    weft_attr a = {.name = strdup("keepdims"), .type = WEFT_ATTR_INT, .i = 0};
+    weft_node_add_attr(&g->nodes[g->values[loss].producer], &a);
+    mark_output(g, pred);
+    mark_output(g, loss);
+    weft_opset_import *imp = calloc(1, sizeof *imp);
+    imp->domain = strdup("");
+    imp->version = 18;
+    lm->m.opsets = imp;
+    lm->m.n_opsets = 1;
+    uint64_t r = 42;
+    const float ws[D] = {1.0f, -2.0f, 0.5f};
+    for (int i = 0; i < N; i++) {
+        double yv = 0.3;
+        for (int j = 0; j < D; j++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            lm->X[i * D + j] = (float)((double)(r >> 11) / 9007199254740992.0 * 2 - 1);
+            yv += ws[j] * lm->X[i * D + j];
+        }
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        lm->Y[i] = (float)(yv + 0.01 * ((double)(r >> 11) / 9007199254740992.0 - 0.5));
+    }
+}
+
+static void release(lr_model *lm)
+{
+    weft_graph_free(lm->m.graph);
+    weft_symtab_free(&lm->m.syms);
+    for (int i = 0; i < lm->m.n_opsets; i++) free(lm->m.opsets[i].domain);
+    free(lm->m.opsets);
+}
+
+static void batch(lr_model *lm, weft_tensor in[2])
+{
+    memset(in, 0, 2 * sizeof *in);
+    in[0] = (weft_tensor){.name = "X", .dtype = WEFT_FLOAT32, .rank = 2, .dims = {N, D}, .data = lm->X, .nbytes = sizeof lm->X};
+    in[1] = (weft_tensor){.name = "Y", .dtype = WEFT_FLOAT32, .rank = 2, .dims = {N, 1}, .data = lm->Y, .nbytes = sizeof lm->Y};
+}
+
+/* The closed-form loss and gradients at (w, b). */
+static double grads(const lr_model *lm, const double *w, double b, double *gw, double *gb)
+{
+    double loss = 0;
+    for (int j = 0; j < D; j++) gw[j] = 0;
+    *gb = 0;
+    for (int i = 0; i < N; i++) {
+        double p = b;
+        for (int j = 0; j < D; j++) p += (double)lm->X[i * D + j] * w[j];
+        double d = p - lm->Y[i];
+        loss += d * d / N;
+        for (int j = 0; j < D; j++) gw[j] += 2.0 / N * d * lm->X[i * D + j];
+        *gb += 2.0 / N * d;
+    }
+    return loss;
+}
+
+static int find_param(weft_trainer *t, const char *name, weft_tensor *view)
+{
+    for (int i = 0; i < weft_trainer_num_params(t); i++) {
+        CU_ASSERT_FATAL(weft_trainer_param(t, i, view) == WEFT_OK);
+        if (strcmp(view->name, name) == 0) return i;
+    }
+    return -1;
+}
+
+/* Three steps of each optimizer against the formulas, in double, from the same start. */
+static void test_updates_match_formulas(void)
+{
+    const float w0[D] = {0.1f, 0.2f, -0.3f};
+    const weft_optimizer_kind kinds[3] = {WEFT_OPT_SGD, WEFT_OPT_ADAM, WEFT_OPT_ADAMW};
+    for (int k = 0; k < 3; k++) {
+        lr_model lm;
+        build(&lm, w0, 0.05f);
+        weft_trainer_options o;
+        weft_trainer_options_default(&o);
+        o.loss = "loss";
+        o.optimizer = kinds[k];
+        o.lr = kinds[k] == WEFT_OPT_SGD ? 0.1 : 0.01;
+        o.momentum = kinds[k] == WEFT_OPT_SGD ? 0.9 : 0;
+        o.weight_decay = 0.01;
+        o.backend = "ref";
+        weft_trainer *t = NULL;
+        weft_status st = weft_trainer_create(&lm.m, &o, &t);
+        if (st) fprintf(stderr, "\n%s\n", weft_last_error());
+        CU_ASSERT_FATAL(st == WEFT_OK);
+        CU_ASSERT_EQUAL(weft_trainer_num_params(t), 2);
+        double w[D] = {w0[0], w0[1], w0[2]}, b = 0.05f, mw[D + 1] = {0}, vw[D + 1] = {0};
+        weft_tensor in[2];
+        batch(&lm, in);
+        for (int s = 1; s <= 3; s++) {
+            double gw[D + 1], loss_ref = grads(&lm, w, b, gw, &gw[D]), loss = 0;
+            CU_ASSERT_EQUAL_FATAL(weft_trainer_step(t, in, 2, &loss), WEFT_OK);
+            CU_ASSERT_DOUBLE_EQUAL(loss, loss_ref, 1e-5 * fmax(1, loss_ref));
+            double *th[D + 1] = {&w[0], &w[1], &w[2], &b};
+            for (int j = 0; j <= D; j++) {
+                double g = gw[j], x = *th[j];
+                if (kinds[k] == WEFT_OPT_SGD) {
+                    g += o.weight_decay * x;
+                    mw[j] = s == 1 ? g : o.momentum * mw[j] + g;
+                    x -= o.lr * mw[j];
+                } else {
+                    if (kinds[k] == WEFT_OPT_ADAMW) x -= o.lr * o.weight_decay * x;
+                    else g += o.weight_decay * x;
+                    mw[j] = o.beta1 * mw[j] + (1 - o.beta1) * g;
+                    vw[j] = o.beta2 * vw[j] + (1 - o.beta2) * g * g;
+                    x -= o.lr * (mw[j] / (1 - pow(o.beta1, s))) / (sqrt(vw[j] / (1 - pow(o.beta2, s))) + o.eps);
+                }
+                *th[j] = x;
+            }
+            weft_tensor pw, pb;
+            CU_ASSERT_FATAL(find_param(t, "W", &pw) >= 0 && find_param(t, "b", &pb) >= 0);
+            for (int j = 0; j < D; j++) CU_ASSERT_DOUBLE_EQUAL(((float *)pw.data)[j], w[j], 2e-6);
+            CU_ASSERT_DOUBLE_EQUAL(((float *)pb.data)[0], b, 2e-6);
+        }
+        CU_ASSERT_EQUAL(weft_trainer_steps(t), 3);
+        weft_trainer_free(t);
+        release(&lm);
+    }
+}
+
+/* Training converges to the generating weights; evaluation, freezing, clipping, saving. */
+static void test_train_eval_save(void)
+{
+    const float w0[D] = {0, 0, 0};
+    lr_model lm;
+    build(&lm, w0, 0.0f);
+    weft_trainer_options o;
+    weft_trainer_options_default(&o);
+    o.loss = "loss";
+    o.optimizer = WEFT_OPT_ADAM;
+    o.lr = 0.05;
+    o.backend = "ref";
+    weft_trainer *t = NULL;
+    CU_ASSERT_FATAL(weft_trainer_create(&lm.m, &o, &t) == WEFT_OK);
+    weft_tensor in[2];
+    batch(&lm, in);
+    double loss = 0, first = 0;
+    for (int s = 0; s < 600; s++) {
+        CU_ASSERT_EQUAL_FATAL(weft_trainer_step(t, in, 2, &loss), WEFT_OK);
+        if (s == 0) first = loss;
+    }
+    CU_ASSERT(loss < 1e-4 && first > 1.0);
+    weft_tensor pw, pb;
+    find_param(t, "W", &pw);
+    find_param(t, "b", &pb);
+    const float ws[D] = {1.0f, -2.0f, 0.5f};
+    for (int j = 0; j < D; j++) CU_ASSERT_DOUBLE_EQUAL(((float *)pw.data)[j], ws[j], 0.01);
+    CU_ASSERT_DOUBLE_EQUAL(((float *)pb.data)[0], 0.3, 0.01);
+    /* eval gives the model's outputs with the trained values */
+    weft_tensor out[2];
+    memset(out, 0, sizeof out);
+    CU_ASSERT_FATAL(weft_trainer_eval(t, in, 2, out, 2) == WEFT_OK);
+    double l2 = ((float *)out[1].data)[0];
+    CU_ASSERT(l2 < 1e-4);
+    float pred0 = ((float *)out[0].data)[0];
+    /* saved as ONNX and loaded back: the same predictions */
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/weft_trainer_%d.onnx", (int)getpid());
+    CU_ASSERT_FATAL(weft_trainer_save_model(t, path) == WEFT_OK);
+    weft_model *m2 = NULL;
+    CU_ASSERT_FATAL(weft_model_load(path, &m2) == WEFT_OK);
+    weft_plan *p2 = NULL;
+    weft_compile_options co = {"ref", 1};
+    CU_ASSERT_FATAL(weft_compile(m2, &co, &p2) == WEFT_OK);
+    weft_session *s2 = NULL;
+    CU_ASSERT_FATAL(weft_session_create(p2, &s2) == WEFT_OK);
+    memset(out, 0, sizeof out);
+    CU_ASSERT_FATAL(weft_session_run(s2, in, 2, out, 2) == WEFT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(((float *)out[0].data)[0], pred0, 1e-6);
+    weft_session_free(s2);
+    weft_plan_free(p2);
+    weft_model_free(m2);
+    unlink(path);
+    weft_trainer_free(t);
+
+    /* frozen: b keeps its value, W still learns; clipping bounds the first step */
+    o.freeze = "b";
+    o.clip_norm = 0.5;
+    o.optimizer = WEFT_OPT_SGD;
+    o.lr = 0.1;
+    CU_ASSERT_FATAL(weft_trainer_create(&lm.m, &o, &t) == WEFT_OK);
+    CU_ASSERT_EQUAL(weft_trainer_num_params(t), 1);
+    CU_ASSERT_EQUAL(find_param(t, "b", &pb), -1);
+    double w[D] = {0, 0, 0}, gw[D + 1];
+    grads(&lm, w, 0, gw, &gw[D]);
+    double norm = sqrt(gw[0] * gw[0] + gw[1] * gw[1] + gw[2] * gw[2]);
+    CU_ASSERT_FATAL(norm > 0.5);
+    CU_ASSERT_EQUAL_FATAL(weft_trainer_step(t, in, 2, &loss), WEFT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(weft_trainer_grad_norm(t), norm, 1e-5);
+    find_param(t, "W", &pw);
+    for (int j = 0; j < D; j++)
+        CU_ASSERT_DOUBLE_EQUAL(((float *)pw.data)[j], -0.1 * gw[j] * 0.5 / (norm + 1e-6), 1e-6);
+    weft_trainer_free(t);
+    release(&lm);
+}
+
+static void test_errors(void)
+{
+    const float w0[D] = {0, 0, 0};
+    lr_model lm;
+    build(&lm, w0, 0.0f);
+    weft_trainer_options o;
+    weft_trainer_options_default(&o);
+    o.backend = "ref";
+    weft_trainer *t = NULL;
+    o.loss = "nope";
+    CU_ASSERT_EQUAL(weft_trainer_create(&lm.m, &o, &t), WEFT_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(weft_last_error(), "'nope'"));
+    o.loss = "pred"; /* not one value */
+    CU_ASSERT_EQUAL(weft_trainer_create(&lm.m, &o, &t), WEFT_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(weft_last_error(), "one float value"));
+    o.loss = "loss";
+    o.freeze = "*";
+    CU_ASSERT_EQUAL(weft_trainer_create(&lm.m, &o, &t), WEFT_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(weft_last_error(), "nothing to train"));
+    o.freeze = NULL;
+    o.lr = -1;
+    CU_ASSERT_EQUAL(weft_trainer_create(&lm.m, &o, &t), WEFT_ERR_INVALID_ARGUMENT);
+    o.lr = 1e30; /* diverges: a loss that is not finite leaves the parameters alone */
+    CU_ASSERT_FATAL(weft_trainer_create(&lm.m, &o, &t) == WEFT_OK);
+    weft_tensor in[2];
+    batch(&lm, in);
+    weft_status st = WEFT_OK;
+    for (int s = 0; s < 20 && st == WEFT_OK; s++) st = weft_trainer_step(t, in, 2, NULL);
+    CU_ASSERT_NOT_EQUAL(st, WEFT_OK);
+    weft_tensor pw;
+    find_param(t, "W", &pw);
+    for (int j = 0; j < D; j++) CU_ASSERT(isfinite(((float *)pw.data)[j]));
+    /* a parameter passed as an input is refused */
+    weft_tensor extra[3];
+    batch(&lm, extra);
+    extra[2] = pw;
+    CU_ASSERT_EQUAL(weft_trainer_step(t, extra, 3, NULL), WEFT_ERR_INVALID_ARGUMENT);
+    weft_trainer_free(t);
+    release(&lm);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("trainer", NULL, NULL);
+    CU_add_test(s, "SGD with momentum, Adam, AdamW: three steps against the formulas", test_updates_match_formulas);
+    CU_add_test(s, "training converges; eval, save and load, freeze, clip", test_train_eval_save);
+    CU_add_test(s, "errors", test_errors);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned f = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return f ? 1 : 0;
+}
