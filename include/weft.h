@@ -22,6 +22,7 @@
 #ifndef WEFT_H
 #define WEFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -334,5 +335,38 @@ double weft_trainer_grad_norm(const weft_trainer *t);
 /* Writes the model with the trained values as an ONNX file (atomically: a temporary file, fsync,
  * rename), which any ONNX runtime can run. */
 weft_status weft_trainer_save_model(const weft_trainer *t, const char *path);
+
+
+/* --- link prediction (self-supervised pretraining of a graph encoder) --------------------------- */
+
+/* The encoder (inputs x_<node type> and edge_index__<src>__<rel>__<dst>, outputs h_<node type>) with a
+ * dot-product decoder and binary cross-entropy: new inputs sup__<type> (int64 [2, S]: pairs to score)
+ * and label__<type> (float [S]: 1 edge, 0 not) per edge type; outputs `loss` (the mean over every pair)
+ * and logits__<type>. Train it with weft_trainer (loss "loss"); the encoder's parameters keep their
+ * names, so weft_trainer_save_model writes the encoder's weights under them. *out: weft_model_free. */
+weft_status weft_linkpred_model(const weft_model *encoder, weft_model **out);
+
+typedef struct weft_linkpred_options {
+    double sup_fraction; /* of each edge type's edges, the share that become supervision pairs (e.g. 0.2);
+                          * the rest stay in edge_index as message edges */
+    int neg_ratio;       /* negatives per supervision edge: same source, a uniformly drawn destination */
+    uint64_t seed;       /* the split and the negatives are a function of it */
+} weft_linkpred_options;
+
+typedef struct weft_linkpred_batch {
+    weft_tensor *t; /* the inputs of the link prediction model */
+    size_t n;
+    bool *owned;    /* internal */
+    char **names;   /* internal */
+} weft_linkpred_batch;
+
+/* One batch from one graph's encoder inputs (names as above; the tensors are not changed, features are
+ * referred to, not copied). Free with weft_linkpred_batch_free. */
+weft_status weft_linkpred_make_batch(const weft_tensor *in, size_t n_in, const weft_linkpred_options *o,
+                                     weft_linkpred_batch *out);
+void weft_linkpred_batch_free(weft_linkpred_batch *b);
+
+/* Area under the ROC curve of scores against 0/1 labels (ties count half); -1 without both classes. */
+double weft_auc(const float *scores, const float *labels, size_t n);
 
 #endif /* WEFT_H */

@@ -310,6 +310,98 @@ static void test_errors(void)
     release(&lm);
 }
 
+/* Link prediction on the paper's traffic encoder with a real graph (built from the shared captures by
+ * weft flows and weft graph; committed with the model): the loss falls and the held-out AUC rises. */
+static void test_linkpred_traffic_encoder(void)
+{
+    const char *dir = "models/traffic_encoder_ts17";
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    weft_model *enc = NULL;
+    CU_ASSERT_FATAL(weft_model_load(path, &enc) == WEFT_OK);
+    weft_model *lp = NULL;
+    weft_status st = weft_linkpred_model(enc, &lp);
+    if (st) fprintf(stderr, "\n%s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    /* the graph: the test set whose inputs are a real capture's graph (set 2, see models/MANIFEST) */
+    weft_tensor in[10];
+    memset(in, 0, sizeof in);
+    for (int i = 0; i < 10; i++) {
+        snprintf(path, sizeof path, "%s/test_data_set_2/input_%d.pb", dir, i);
+        CU_ASSERT_FATAL(weft_tensor_load(path, &in[i]) == WEFT_OK);
+    }
+    weft_trainer_options o;
+    weft_trainer_options_default(&o);
+    o.loss = "loss";
+    o.lr = 1e-3;
+    weft_trainer *t = NULL;
+    st = weft_trainer_create(lp, &o, &t);
+    if (st) fprintf(stderr, "\n%s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    CU_ASSERT_EQUAL(weft_trainer_num_params(t), 48);
+    weft_linkpred_options lo = {0.2, 1, 7};
+    weft_linkpred_batch held;
+    CU_ASSERT_FATAL(weft_linkpred_make_batch(in, 10, &lo, &held) == WEFT_OK);
+    /* held-out AUC over every edge type's pairs, before and after training on other splits */
+    double auc0 = -1, auc1 = -1, first = 0, loss = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        int n_out = 1 + 8;
+        weft_tensor out[9];
+        memset(out, 0, sizeof out);
+        CU_ASSERT_FATAL(weft_trainer_eval(t, held.t, held.n, out, (size_t)n_out) == WEFT_OK);
+        size_t total = 0;
+        for (int k = 1; k < n_out; k++) total += out[k].nbytes / 4;
+        float *sc = malloc(total * 4 + 4), *lb = malloc(total * 4 + 4);
+        size_t w = 0;
+        for (int k = 1; k < n_out; k++) {
+            char lname[160];
+            snprintf(lname, sizeof lname, "label__%s", out[k].name + strlen("logits__"));
+            const weft_tensor *lt = NULL;
+            for (size_t j = 0; j < held.n; j++)
+                if (strcmp(held.t[j].name, lname) == 0) lt = &held.t[j];
+            CU_ASSERT_FATAL(lt && lt->nbytes == out[k].nbytes);
+            memcpy(sc + w, out[k].data, out[k].nbytes);
+            memcpy(lb + w, lt->data, lt->nbytes);
+            w += out[k].nbytes / 4;
+        }
+        double auc = weft_auc(sc, lb, w);
+        free(sc);
+        free(lb);
+        if (phase == 0) {
+            auc0 = auc;
+            for (int s = 0; s < 40; s++) {
+                weft_linkpred_options so = {0.2, 1, 100 + (uint64_t)s};
+                weft_linkpred_batch b;
+                CU_ASSERT_FATAL(weft_linkpred_make_batch(in, 10, &so, &b) == WEFT_OK);
+                st = weft_trainer_step(t, b.t, b.n, &loss);
+                if (st) fprintf(stderr, "\n%s\n", weft_last_error());
+                CU_ASSERT_FATAL(st == WEFT_OK);
+                if (s == 0) first = loss;
+                weft_linkpred_batch_free(&b);
+            }
+        } else {
+            auc1 = auc;
+        }
+    }
+    fprintf(stderr, "\n  link prediction: loss %.4f -> %.4f, held-out AUC %.3f -> %.3f ", first, loss, auc0, auc1);
+    CU_ASSERT(loss < first);
+    CU_ASSERT(auc1 > auc0 && auc1 > 0.6);
+    weft_linkpred_batch_free(&held);
+    for (int i = 0; i < 10; i++) weft_tensor_release(&in[i]);
+    weft_trainer_free(t);
+    weft_model_free(lp);
+    weft_model_free(enc);
+}
+
+static void test_auc(void)
+{
+    const float s[6] = {0.1f, 0.4f, 0.35f, 0.8f, 0.8f, 0.2f}, l[6] = {0, 0, 1, 1, 0, 1};
+    /* positives 0.35, 0.8, 0.2 against negatives 0.1, 0.4, 0.8: wins 1+0+0, 1+1+0.5, 1+0+0 = 4.5 of 9 */
+    CU_ASSERT_DOUBLE_EQUAL(weft_auc(s, l, 6), 0.5, 1e-12);
+    const float l2[3] = {1, 1, 1};
+    CU_ASSERT_EQUAL(weft_auc(s, l2, 3), -1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -317,6 +409,8 @@ int main(void)
     CU_add_test(s, "SGD with momentum, Adam, AdamW: three steps against the formulas", test_updates_match_formulas);
     CU_add_test(s, "training converges; eval, save and load, freeze, clip", test_train_eval_save);
     CU_add_test(s, "errors", test_errors);
+    CU_add_test(s, "AUC", test_auc);
+    CU_add_test(s, "link prediction on the traffic encoder", test_linkpred_traffic_encoder);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned f = CU_get_number_of_failures();
