@@ -89,6 +89,7 @@ fi
 
 # generic CSV (first line: the column map): a Wireshark conversation and a binetflow under a map
 if [ -d "$DATA" ]; then
+    mkdir -p "$OUT/fuzz_csv"
     f="$(ls "$DATA"/ustc-tfc2016/*.csv 2>/dev/null | head -n 1)"
     if [ -n "$f" ]; then
         { echo 'src=Address A,dst=Address B,sport=Port A,dport=Port B,packets=Packets,bytes=Bytes,start=Rel Start,duration=Duration'
