@@ -18,6 +18,7 @@ WEFT_OP_FAMILY(weft)
 WEFT_OP_FAMILY(pool)
 WEFT_OP_FAMILY(conv)
 WEFT_OP_FAMILY(loss)
+WEFT_OP_FAMILY(optim)
 WEFT_OP_FAMILY(resize)
 WEFT_OP_FAMILY(attention)
 WEFT_OP_FAMILY(nms)
@@ -47,6 +48,7 @@ static const struct {
     {weft_ops_control, &weft_ops_control_count},   {weft_ops_weft, &weft_ops_weft_count},
     {weft_ops_pool, &weft_ops_pool_count},       {weft_ops_conv, &weft_ops_conv_count},
     {weft_ops_loss, &weft_ops_loss_count},       {weft_ops_resize, &weft_ops_resize_count},
+    {weft_ops_optim, &weft_ops_optim_count},
     {weft_ops_attention, &weft_ops_attention_count},
     {weft_ops_nms, &weft_ops_nms_count}, {weft_ops_grid_sample, &weft_ops_grid_sample_count},
     {weft_ops_signal_window, &weft_ops_signal_window_count}, {weft_ops_einsum, &weft_ops_einsum_count},
