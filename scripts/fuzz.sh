@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh --ci                                     the CI slice: every harness once over its
 #                                                            regression inputs, then a short fixed-seed run
 #   scripts/fuzz.sh --list                                   the harnesses
+#   --no-build                                               run the harnesses as last built
 #
 # Builds build-fuzz/ (clang, -fsanitize=fuzzer,address,undefined; WEFT_FUZZ=ON), gathers the seed corpora
 # (tests/fuzz/make_corpus.sh → build-fuzz/corpus-seed/), and runs the harnesses. Long runs grow
@@ -32,12 +33,14 @@ MAX_RESTARTS=20    # findings per harness before a long run gives up on it
 seconds=60
 jobs=1
 ci=0
+build=1
 selected=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds) seconds="${2:?--seconds needs a number}"; shift 2 ;;
     --jobs | -j) jobs="${2:?--jobs needs a number}"; shift 2 ;;
     --ci) ci=1; shift ;;
+    --no-build) build=0; shift ;;
     --list) printf '%s\n' "${HARNESSES[@]}"; exit 0 ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -58,11 +61,16 @@ fi
 
 # --- build: clang with libgomp, as scripts/test.sh's build-clang/ (clang's OpenMP code runs on one thread
 # --- there; the harnesses ask for one anyway) ---
-log "build build-fuzz/ (clang, libFuzzer, ASan+UBSan)"
-cmake -S "$WEFT_ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_FUZZ=ON \
-    -DWEFT_BUILD_TESTS=OFF -DOpenMP_C_FLAGS=-fopenmp=libgomp -DOpenMP_C_LIB_NAMES=gomp \
-    -DOpenMP_gomp_LIBRARY="$(gcc -print-file-name=libgomp.so)" >/dev/null || exit 1
-cmake --build "$BUILD" -j "$WEFT_JOBS" --target fuzz_all || exit 1
+if [ $build -eq 1 ]; then
+    log "build build-fuzz/ (clang, libFuzzer, ASan+UBSan)"
+    cmake -S "$WEFT_ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_FUZZ=ON \
+        -DWEFT_BUILD_TESTS=OFF -DOpenMP_C_FLAGS=-fopenmp=libgomp -DOpenMP_C_LIB_NAMES=gomp \
+        -DOpenMP_gomp_LIBRARY="$(gcc -print-file-name=libgomp.so)" >/dev/null || exit 1
+    cmake --build "$BUILD" -j "$WEFT_JOBS" --target fuzz_all || exit 1
+fi
+for h in "${selected[@]}"; do
+    [ -x "$BUILD/$h" ] || { echo "fuzz.sh: $BUILD/$h was not built" >&2; exit 1; }
+done
 
 log "seed corpora"
 bash "$WEFT_ROOT/tests/fuzz/make_corpus.sh" "$BUILD/corpus-seed" >"$BUILD/corpus-seed.log" || {
