@@ -653,6 +653,49 @@ static weft_status grad_Where(weft_grad_ctx *c)
     return c->st;
 }
 
+/* Max / Min: the gradient goes to the input the output was taken from. On ties the first such input
+ * gets all of it (a later one only where no earlier one equals the output), so the gradients add up to
+ * g exactly once; Max(x, eps) as exporters write clamp(x, min=eps) then matches PyTorch's clamp. */
+static weft_status grad_extremum(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0), z = weft_grad_scalar(c, 0.0), taken = -1;
+    for (int i = 0; i < c->n_in && !c->st; i++) {
+        bool later = false;
+        for (int j = i + 1; j < c->n_in; j++) later |= c->want[j];
+        if (!c->want[i] && !later) break;
+        int eq = weft_grad_op2(c, "Equal", c->in[i], c->out[0]), mine = eq;
+        if (taken >= 0) mine = weft_grad_op2(c, "And", eq, weft_grad_op1(c, "Not", taken));
+        if (c->want[i]) {
+            int in[3] = {mine, g, z};
+            weft_grad_to_bcast(c, i, weft_grad_op(c, "Where", in, 3, NULL, 0), &c->out_shape[0]);
+        }
+        taken = taken < 0 ? eq : weft_grad_op2(c, "Or", taken, eq);
+    }
+    return c->st;
+}
+
+static weft_status grad_Mean(weft_grad_ctx *c)
+{
+    int g = weft_grad_op2(c, "Div", weft_grad_dout(c, 0), weft_grad_scalar(c, c->n_in));
+    for (int i = 0; i < c->n_in; i++) weft_grad_to_bcast(c, i, g, &c->out_shape[0]);
+    return c->st;
+}
+
+/* y = x > 0 ? x : slope x: dx = g or g slope, dslope = g x where x <= 0. */
+static weft_status grad_PRelu(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0), pos = weft_grad_op2(c, "Greater", c->in[0], weft_grad_scalar(c, 0.0));
+    if (c->want[0]) {
+        int in[3] = {pos, g, weft_grad_op2(c, "Mul", g, c->in[1])};
+        weft_grad_to_bcast(c, 0, weft_grad_op(c, "Where", in, 3, NULL, 0), &c->out_shape[0]);
+    }
+    if (c->want[1]) {
+        int in[3] = {pos, weft_grad_scalar(c, 0.0), weft_grad_op2(c, "Mul", g, c->in[0])};
+        weft_grad_to_bcast(c, 1, weft_grad_op(c, "Where", in, 3, NULL, 0), &c->out_shape[0]);
+    }
+    return c->st;
+}
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
 /* Every op of the family: X(name, kind, dtypes of the data inputs, output is bool, variadic, first opset,
@@ -678,11 +721,11 @@ static weft_status grad_Where(weft_grad_ctx *c)
     X(BitwiseOr, B_BOR, T_INT, false, false, 18, 2, 2, NULL)            \
     X(BitwiseXor, B_BXOR, T_INT, false, false, 18, 2, 2, NULL)          \
     X(Where, B_WHERE, T_ANY, false, false, 9, 3, 3, grad_Where)         \
-    X(PRelu, B_PRELU, T_NUM, false, false, 1, 2, 2, NULL)               \
-    X(Max, B_MAX, T_NUM, false, true, 1, 1, VAR_IN, NULL)               \
-    X(Min, B_MIN, T_NUM, false, true, 1, 1, VAR_IN, NULL)               \
+    X(PRelu, B_PRELU, T_NUM, false, false, 1, 2, 2, grad_PRelu)             \
+    X(Max, B_MAX, T_NUM, false, true, 1, 1, VAR_IN, grad_extremum)             \
+    X(Min, B_MIN, T_NUM, false, true, 1, 1, VAR_IN, grad_extremum)             \
     X(Sum, B_SUM, T_FLT, false, true, 1, 1, VAR_IN, grad_Sum)           \
-    X(Mean, B_MEAN, T_FLT, false, true, 1, 1, VAR_IN, NULL)
+    X(Mean, B_MEAN, T_FLT, false, true, 1, 1, VAR_IN, grad_Mean)
 
 /* One descriptor and one pair of wrappers per op. */
 #define BINARY_WRAP(name, kind, types, to_bool, variadic, since, min_in, max_in, grad)              \

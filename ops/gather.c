@@ -252,9 +252,21 @@ static weft_status grad_gather(weft_grad_ctx *c)
     return c->st;
 }
 
+/* GatherND's adjoint adds each gathered slice's gradient back where it came from: ScatterND(add) into
+ * zeros of data's shape (repeated indices add up). */
+static weft_status grad_gather_nd(weft_grad_ctx *c)
+{
+    if (weft_attr_int(c->node, "batch_dims", 0) != 0)
+        return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "batch_dims other than 0");
+    int in[3] = {weft_grad_zeros_like(c, c->in[0], &c->in_shape[0]), c->in[1], weft_grad_dout(c, 0)};
+    weft_attr red = weft_grad_attr_string("reduction", "add");
+    weft_grad_to(c, 0, weft_grad_op(c, "ScatterND", in, 3, &red, 1));
+    return c->st;
+}
+
 const weft_op_def weft_ops_gather[] = {
     {"Gather", "", 1, 0, 2, 2, 1, 1, 0, gather_infer, gather_run, 0, grad_gather},
     {"GatherElements", "", 11, 0, 2, 2, 1, 1, 0, gather_elements_infer, gather_elements_run},
-    {"GatherND", "", 11, 0, 2, 2, 1, 1, 0, gather_nd_infer, gather_nd_run},
+    {"GatherND", "", 11, 0, 2, 2, 1, 1, 0, gather_nd_infer, gather_nd_run, 0, grad_gather_nd},
 };
 const int weft_ops_gather_count = sizeof weft_ops_gather / sizeof weft_ops_gather[0];

@@ -76,6 +76,21 @@ int weft_grad_i64s(weft_grad_ctx *c, const int64_t *v, int n)
     return k;
 }
 
+int weft_grad_i64(weft_grad_ctx *c, int64_t v)
+{
+    if (c->st) return -1;
+    weft_shape s = {0};
+    int k = c->ops->constant(c->user, WEFT_INT64, &s, &v, sizeof v);
+    if (k < 0) c->st = WEFT_ERR_NOMEM;
+    return k;
+}
+
+int weft_grad_positions(weft_grad_ctx *c, int v, const weft_shape *s)
+{
+    int in[3] = {weft_grad_i64(c, 0), weft_grad_op1(c, "Size", v), weft_grad_i64(c, 1)};
+    return weft_grad_op2(c, "Reshape", weft_grad_op(c, "Range", in, 3, NULL, 0), weft_grad_shape_of(c, v, s));
+}
+
 int weft_grad_shape_of(weft_grad_ctx *c, int v, const weft_shape *s)
 {
     if (s->rank < 0) {

@@ -80,6 +80,9 @@ void weft_grad_op_n(weft_grad_ctx *c, const char *op, const int *in, int n_in, c
 /* Constants: a scalar of the gradient dtype; int64 [n]. */
 int weft_grad_scalar(weft_grad_ctx *c, double v);
 int weft_grad_i64s(weft_grad_ctx *c, const int64_t *v, int n);
+int weft_grad_i64(weft_grad_ctx *c, int64_t v); /* an int64 scalar (rank 0), as Range takes */
+/* int64 [numel(v)] holding 0, 1, ..., numel(v) - 1 in v's shape: each element's flat position. */
+int weft_grad_positions(weft_grad_ctx *c, int v, const weft_shape *s);
 /* An int64 [rank] value holding shape s of value v: a constant when s is known, else Shape(v). */
 int weft_grad_shape_of(weft_grad_ctx *c, int v, const weft_shape *s);
 /* Zeros of the gradient dtype in shape s of value v. */

@@ -1003,33 +1003,43 @@ static weft_status grad_split(weft_grad_ctx *c)
     return c->st;
 }
 
-/* Slice with step 1 keeps a box of x: its gradient is g padded with zeros back to x's shape. The box
- * must be known at compile time (constant starts / ends / axes, numbers for the sliced dims). */
-static weft_status grad_slice(weft_grad_ctx *c)
+/* Input i's constant integers into out[], their count; -1 when absent or not a constant. */
+static int slice_const(const weft_grad_ctx *c, int i, int64_t *out)
+{
+    if (i >= c->n_in || c->in[i] < 0 || !c->in_data[i] || (c->in_dtype[i] != WEFT_INT64 && c->in_dtype[i] != WEFT_INT32))
+        return -1;
+    int64_t n = weft_shape_numel(&c->in_shape[i]);
+    if (n < 0 || n > WEFT_MAX_RANK) return -1;
+    for (int64_t k = 0; k < n; k++)
+        out[k] = c->in_dtype[i] == WEFT_INT64 ? ((const int64_t *)c->in_data[i])[k] : ((const int32_t *)c->in_data[i])[k];
+    return (int)n;
+}
+
+/* The box a Slice keeps, as Pad amounts, when it is known at compile time: constant starts / ends /
+ * axes, steps of 1, numbers for the sliced dims. false otherwise (nothing is emitted or failed). */
+static bool slice_box(weft_grad_ctx *c, int64_t *pads)
 {
     const weft_shape *sx = &c->in_shape[0];
     int rank = sx->rank, n;
     int64_t starts[WEFT_MAX_RANK], ends[WEFT_MAX_RANK], axes[WEFT_MAX_RANK], steps[WEFT_MAX_RANK];
+    if (rank < 0) return false;
     if (c->node->opset < 10) {
         const int64_t *s = NULL, *e = NULL, *a = NULL;
         n = weft_attr_ints(c->node, "starts", &s);
-        if (n < 0 || n > WEFT_MAX_RANK || weft_attr_ints(c->node, "ends", &e) != n)
-            return weft_grad_fail(c, WEFT_ERR_INVALID_MODEL, "starts and ends differ in length");
+        if (n < 0 || n > WEFT_MAX_RANK || weft_attr_ints(c->node, "ends", &e) != n) return false;
         int na = weft_attr_ints(c->node, "axes", &a);
         for (int k = 0; k < n; k++) { starts[k] = s[k]; ends[k] = e[k]; axes[k] = na == n ? a[k] : k; steps[k] = 1; }
     } else {
-        n = weft_grad_const_ints(c, 1, starts, WEFT_MAX_RANK);
-        if (n < 0 || weft_grad_const_ints(c, 2, ends, WEFT_MAX_RANK) != n) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "starts and ends must be constants of one length");
+        n = slice_const(c, 1, starts);
+        if (n < 0 || slice_const(c, 2, ends) != n) return false;
         for (int k = 0; k < n; k++) { axes[k] = k; steps[k] = 1; }
-        if (c->n_in > 3 && c->in[3] >= 0 && weft_grad_const_ints(c, 3, axes, WEFT_MAX_RANK) != n) return c->st;
-        if (c->n_in > 4 && c->in[4] >= 0 && weft_grad_const_ints(c, 4, steps, WEFT_MAX_RANK) != n) return c->st;
+        if (c->n_in > 3 && c->in[3] >= 0 && slice_const(c, 3, axes) != n) return false;
+        if (c->n_in > 4 && c->in[4] >= 0 && slice_const(c, 4, steps) != n) return false;
     }
-    int64_t pads[2 * WEFT_MAX_RANK] = {0};
+    for (int a = 0; a < 2 * rank; a++) pads[a] = 0;
     for (int k = 0; k < n; k++) {
         int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
-        if (a < 0 || a >= rank) return weft_grad_fail(c, WEFT_ERR_INVALID_MODEL, "axis %lld out of range", (long long)axes[k]);
-        if (steps[k] != 1) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "a step of %lld (step 1 has a rule)", (long long)steps[k]);
-        if (!weft_dim_known(sx->d[a])) return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "slicing axis %d, whose size is a symbol", (int)a);
+        if (a < 0 || a >= rank || steps[k] != 1 || !weft_dim_known(sx->d[a])) return false;
         int64_t d = sx->d[a].v, s = starts[k], e = ends[k];
         s = s < 0 ? s + d : s;
         e = e < 0 ? e + d : e;
@@ -1038,8 +1048,47 @@ static weft_status grad_slice(weft_grad_ctx *c)
         pads[a] = s;
         pads[rank + a] = d - e;
     }
-    int in[2] = {weft_grad_dout(c, 0), weft_grad_i64s(c, pads, 2 * rank)};
-    weft_grad_to(c, 0, weft_grad_op(c, "Pad", in, 2, NULL, 0));
+    return true;
+}
+
+/* A Slice keeps some elements of x, each once: its gradient is g put back where they came from, zeros
+ * elsewhere. A box known at compile time pads g; otherwise (starts / ends / axes / steps computed at run
+ * time, steps other than 1, symbolic sizes) the same Slice, applied to every element's flat position,
+ * says where each element of g goes, and g is scattered there into zeros. Reusing the forward Slice
+ * keeps its clamping and negative-step rules exactly. */
+static weft_status grad_slice(weft_grad_ctx *c)
+{
+    const weft_shape *sx = &c->in_shape[0];
+    int64_t pads[2 * WEFT_MAX_RANK];
+    int g = weft_grad_dout(c, 0);
+    if (slice_box(c, pads)) {
+        int in[2] = {g, weft_grad_i64s(c, pads, 2 * sx->rank)};
+        weft_grad_to(c, 0, weft_grad_op(c, "Pad", in, 2, NULL, 0));
+        return c->st;
+    }
+    if (sx->rank < 0) return weft_grad_fail(c, WEFT_ERR_SHAPE, "the rank of the sliced value is unknown");
+    int pos = weft_grad_positions(c, c->in[0], sx), where;
+    int64_t m1 = -1;
+    if (c->node->opset < 10) { /* the bounds are attributes: the same ones, as inputs */
+        int in[4] = {pos, -1, -1, -1}, n_in = 3;
+        const char *names[3] = {"starts", "ends", "axes"};
+        for (int k = 0; k < 3; k++) {
+            const int64_t *v = NULL;
+            int n = weft_attr_ints(c->node, names[k], &v);
+            if (n > 0) in[1 + k] = weft_grad_i64s(c, v, n);
+            if (k == 2 && n > 0) n_in = 4;
+        }
+        where = weft_grad_op(c, "Slice", in, n_in, NULL, 0);
+    } else {
+        int in[5] = {pos, -1, -1, -1, -1};
+        for (int k = 1; k < c->n_in && k < 5; k++) in[k] = c->in[k];
+        where = weft_grad_op(c, "Slice", in, c->n_in < 5 ? c->n_in : 5, NULL, 0);
+    }
+    int flat = weft_grad_i64s(c, &m1, 1);
+    int zeros = weft_grad_op2(c, "Reshape", weft_grad_zeros_like(c, c->in[0], sx), flat);
+    int in[3] = {zeros, weft_grad_op2(c, "Reshape", where, flat), weft_grad_op2(c, "Reshape", g, flat)};
+    int scat = weft_grad_op(c, "ScatterElements", in, 3, NULL, 0);
+    weft_grad_to(c, 0, weft_grad_op2(c, "Reshape", scat, weft_grad_shape_of(c, c->in[0], sx)));
     return c->st;
 }
 

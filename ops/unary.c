@@ -460,6 +460,31 @@ static weft_status grad_Cast(weft_grad_ctx *c)
     int g = G;
     return unary_grad(c, weft_grad_op(c, "Cast", &g, 1, &to, 1));
 }
+/* Clip: x's gradient passes where lo <= x <= hi (the bounds themselves included, as PyTorch's clamp);
+ * a bound given as an input gets the gradient of the elements it replaced. */
+static weft_status grad_Clip(weft_grad_ctx *c)
+{
+    int g = G, z = K(0), lo = -1, hi = -1;
+    if (c->node->opset < 11) {
+        lo = K(weft_attr_float(c->node, "min", -INFINITY));
+        hi = K(weft_attr_float(c->node, "max", INFINITY));
+    } else {
+        if (c->n_in > 1) lo = c->in[1];
+        if (c->n_in > 2) hi = c->in[2];
+    }
+    int keep = -1;
+    if (lo >= 0) keep = OP2("GreaterOrEqual", X, lo);
+    if (hi >= 0) keep = keep < 0 ? OP2("LessOrEqual", X, hi) : OP2("And", keep, OP2("LessOrEqual", X, hi));
+    if (keep < 0) return unary_grad(c, g);
+    int in[3] = {keep, g, z};
+    weft_grad_to(c, 0, weft_grad_op(c, "Where", in, 3, NULL, 0));
+    for (int i = 1; i < 3 && c->node->opset >= 11; i++) {
+        if (i >= c->n_in || !c->want[i]) continue;
+        int b[3] = {i == 1 ? OP2("Less", X, lo) : OP2("Greater", X, hi), g, z};
+        weft_grad_to_bcast(c, i, weft_grad_op(c, "Where", b, 3, NULL, 0), &c->out_shape[0]);
+    }
+    return c->st;
+}
 #undef G
 #undef X
 #undef Y
@@ -513,7 +538,7 @@ static weft_status grad_Cast(weft_grad_ctx *c)
     X(IsNaN, U_ISNAN, T_FLT, 9, 1, NULL)                       \
     X(Not, U_NOT, T_BOOL, 1, 1, NULL)                          \
     X(BitwiseNot, U_BITWISENOT, T_INT, 18, 1, NULL)            \
-    X(Clip, U_CLIP, T_NUM, 1, 3, NULL)
+    X(Clip, U_CLIP, T_NUM, 1, 3, grad_Clip)
 
 /* One pair of wrappers per op, binding its kind and dtypes. */
 #define UNARY_WRAP(name, kind, types, since, max_in, grad)                                               \

@@ -524,6 +524,97 @@ static void test_movement(void)
     check1(&t, node(&t, "Expand", (int[]){x, const_i64(&t, "sh", 3, (int64_t[]){2, 3, 4})}, 2, "y"));
 }
 
+/* sum(y^2): a loss input of known shape when y's size is only known at run time. */
+static int sum_sq(tc *t, int y)
+{
+    int r = node(t, "ReduceSum", (int[]){node(t, "Mul", (int[]){y, y}, 2, "yy")}, 1, "sumsq");
+    attr_i(t, r, "keepdims", 0);
+    return r;
+}
+
+/* Slice whose box is only known at run time (bounds computed from a Shape, as exporters write them),
+ * with steps other than 1 (negative too), and the opset-1 attribute form. */
+static void test_slice_runtime(void)
+{
+    const int64_t s56[2] = {5, 6};
+    tc t;
+    /* ends = Shape(x)[0:1] - 1 at run time, step 2 on axis 1 */
+    begin(&t);
+    int x = param(&t, "x", 2, s56);
+    int sh = node(&t, "Shape", &x, 1, "sh");
+    int one = const_i64(&t, "one", 1, (int64_t[]){1});
+    int n0 = node(&t, "Slice", (int[]){sh, const_i64(&t, "z", 1, (int64_t[]){0}), one}, 3, "n0");
+    int e0 = node(&t, "Sub", (int[]){n0, one}, 2, "e0");
+    int st = const_i64(&t, "st", 2, (int64_t[]){1, 0});
+    int en = node(&t, "Concat", (int[]){e0, const_i64(&t, "e1", 1, (int64_t[]){100})}, 2, "en");
+    attr_i(&t, en, "axis", 0);
+    int ax = const_i64(&t, "ax", 2, (int64_t[]){0, 1}), sp = const_i64(&t, "sp", 2, (int64_t[]){1, 2});
+    check1(&t, sum_sq(&t, node(&t, "Slice", (int[]){x, st, en, ax, sp}, 5, "y")));
+    /* constant bounds, a negative step */
+    begin(&t);
+    x = param(&t, "x", 2, s56);
+    st = const_i64(&t, "st", 1, (int64_t[]){-1});
+    en = const_i64(&t, "en", 1, (int64_t[]){-100});
+    ax = const_i64(&t, "ax", 1, (int64_t[]){1});
+    sp = const_i64(&t, "sp", 1, (int64_t[]){-2});
+    check1(&t, node(&t, "Slice", (int[]){x, st, en, ax, sp}, 5, "y"));
+    /* starts as a graph input (not a constant) */
+    begin(&t);
+    x = param(&t, "x", 2, s56);
+    st = input_i64(&t, "st", 1, (int64_t[]){1}, (int64_t[]){2});
+    int y = node(&t, "Slice", (int[]){x, st, const_i64(&t, "en", 1, (int64_t[]){5}),
+                                      const_i64(&t, "ax", 1, (int64_t[]){1})}, 4, "y");
+    check1(&t, sum_sq(&t, y));
+}
+
+/* --- piecewise: Clip, Max, Min, PRelu, Mean ------------------------------------------------------ */
+
+static void test_piecewise(void)
+{
+    tc t;
+    const int64_t s3[1] = {3}, s21[2] = {2, 1};
+    /* Clip with both bounds as parameters (inputs drawn away from them) */
+    begin(&t);
+    int x = param(&t, "x", 2, D23);
+    int lo = constant(&t, "lo", WEFT_FLOAT64, 0, NULL, (double[]){-0.5});
+    int hi = param(&t, "hi", 0, NULL);
+    t.data[t.n_in - 1].nbytes = 8;
+    ((double *)t.data[t.n_in - 1].data)[0] = 0.55;
+    check1(&t, node(&t, "Clip", (int[]){x, lo, hi}, 3, "y"));
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    lo = param(&t, "lo", 1, (int64_t[]){1});
+    ((double *)t.data[t.n_in - 1].data)[0] = -0.1;
+    check1(&t, node(&t, "Clip", (int[]){x, lo}, 2, "y"));
+    /* Clip before opset 11: attribute bounds */
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    int y = node_n(&t, "Clip", "", 6, &x, 1, "y", 1);
+    attr_f(&t, y, "min", -0.5f);
+    attr_f(&t, y, "max", 0.5f);
+    check1(&t, y);
+    /* Max and Min of three, broadcast */
+    const char *ops[2] = {"Max", "Min"};
+    for (int i = 0; i < 2; i++) {
+        begin(&t);
+        int a = param(&t, "a", 2, D23), b = param(&t, "b", 1, s3), c = param(&t, "c", 2, s21);
+        check1(&t, node(&t, ops[i], (int[]){a, b, c}, 3, "y"));
+    }
+    /* Max(x, eps) as clamp(min=eps) is exported, eps a constant */
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    check1(&t, node(&t, "Max", (int[]){x, constant(&t, "eps", WEFT_FLOAT64, 0, NULL, (double[]){0.1})}, 2, "y"));
+    /* PRelu with a slope per column */
+    begin(&t);
+    x = param(&t, "x", 2, D23);
+    int slope = param(&t, "slope", 1, s3);
+    check1(&t, node(&t, "PRelu", (int[]){x, slope}, 2, "y"));
+    /* Mean */
+    begin(&t);
+    int a = param(&t, "a", 2, D23), b = param(&t, "b", 1, s3);
+    check1(&t, node(&t, "Mean", (int[]){a, b}, 2, "y"));
+}
+
 /* --- gather, scatter, segments ------------------------------------------------------------------- */
 
 static void test_gather(void)
@@ -535,6 +626,15 @@ static void test_gather(void)
     int x = param(&t, "x", 2, s43);
     int idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){2, 3}, (int64_t[]){0, 2, 2, -1, 0, 1});
     check1(&t, node(&t, "Gather", (int[]){x, idx}, 2, "y"));
+    /* GatherND of rows and of single elements, with repeats */
+    begin(&t);
+    x = param(&t, "x", 2, s43);
+    idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){3, 1}, (int64_t[]){2, 0, 2});
+    check1(&t, node(&t, "GatherND", (int[]){x, idx}, 2, "y"));
+    begin(&t);
+    x = param(&t, "x", 2, s43);
+    idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){3, 2}, (int64_t[]){1, 2, 3, 0, 1, 2});
+    check1(&t, node(&t, "GatherND", (int[]){x, idx}, 2, "y"));
     /* RowGather */
     begin(&t);
     x = param(&t, "x", 2, s43);
@@ -624,6 +724,8 @@ int main(void)
     CU_add_test(s, "ReduceSum / Mean / L2", test_reduce);
     CU_add_test(s, "Softmax, LogSoftmax", test_softmax);
     CU_add_test(s, "movement ops", test_movement);
+    CU_add_test(s, "Slice with bounds known at run time, steps", test_slice_runtime);
+    CU_add_test(s, "Clip, Max, Min, PRelu, Mean", test_piecewise);
     CU_add_test(s, "Gather, RowGather, SegmentReduce, Scatter", test_gather);
     CU_add_test(s, "paths: sums, indices, ops without rules", test_paths);
     CU_basic_set_mode(CU_BRM_VERBOSE);
