@@ -62,7 +62,7 @@ GRAD_MODELS = {
     "sage_mean_dynamo18": _gnn("sage_mean"),
     "gcn_ts17": _gnn("gcn"),
     "gcn_dynamo18": _gnn("gcn"),
-    "gat_ts17": _gnn("gat"),  # written, not yet checked: ReduceMin and ScatterElements(max) have no rule
+    "gat_ts17": _gnn("gat"),  # written, not yet checked: the If of GATConv (an edge count test) has no rule
     "traffic_encoder_ts17": _traffic(traffic_models.TrafficEncoder),
     "traffic_encoder_dynamo18": _traffic(traffic_models.TrafficEncoder),
 }

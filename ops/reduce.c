@@ -458,12 +458,31 @@ static weft_status grad_reduce(weft_grad_ctx *c, red_kind kind)
     }
     return c->st;
 }
+/* ReduceMax / ReduceMin: the gradient is shared evenly among the elements equal to the extremum (as
+ * PyTorch's amax / amin share it), so that ties stay symmetric and the shares add up to g. */
+static weft_status grad_extremum(weft_grad_ctx *c, red_kind kind)
+{
+    int64_t axes[WEFT_MAX_RANK];
+    int n = grad_axes(c, kind, axes);
+    if (n < 0) return c->st;
+    int g = weft_grad_dout(c, 0);
+    if (n == 0) { weft_grad_to(c, 0, g); return c->st; }
+    g = grad_keep(c, g, axes, n);
+    int y = grad_keep(c, c->out[0], axes, n);
+    weft_attr to = weft_grad_attr_int("to", c->dtype), kd = weft_grad_attr_int("keepdims", 1);
+    int eq = weft_grad_op2(c, "Equal", c->in[0], y);
+    int hit = weft_grad_op(c, "Cast", &eq, 1, &to, 1);
+    int cin[2] = {hit, weft_grad_i64s(c, axes, n)};
+    int count = weft_grad_op(c, "ReduceSum", cin, 2, &kd, 1);
+    weft_grad_to(c, 0, weft_grad_op2(c, "Mul", hit, weft_grad_op2(c, "Div", g, count)));
+    return c->st;
+}
+static weft_status grad_max(weft_grad_ctx *c) { return grad_extremum(c, RED_MAX); }
+static weft_status grad_min(weft_grad_ctx *c) { return grad_extremum(c, RED_MIN); }
 static weft_status grad_sum(weft_grad_ctx *c) { return grad_reduce(c, RED_SUM); }
 static weft_status grad_mean(weft_grad_ctx *c) { return grad_reduce(c, RED_MEAN); }
 static weft_status grad_l2(weft_grad_ctx *c) { return grad_reduce(c, RED_L2); }
 /* no rules yet */
-#define grad_max NULL
-#define grad_min NULL
 #define grad_prod NULL
 #define grad_l1 NULL
 #define grad_logsum NULL

@@ -287,7 +287,45 @@ static weft_status scatter_grad(weft_grad_ctx *c, const char *gather)
     }
     return c->st;
 }
-static weft_status grad_scatter_elements(weft_grad_ctx *c) { return scatter_grad(c, "GatherElements"); }
+/* ScatterElements with reduction max / min: each output element is data's or one update's, and its
+ * gradient goes to that one. data keeps ties (the kernels replace only on a strict improvement); among
+ * equal updates the first in update order wins, found as the least position scattered with reduction
+ * min, so the choice is deterministic and g is passed on exactly once. */
+static weft_status scatter_extremum_grad(weft_grad_ctx *c)
+{
+    weft_attr ax = weft_grad_attr_int("axis", weft_attr_int(c->node, "axis", 0));
+    int g = weft_grad_dout(c, 0), z = weft_grad_scalar(c, 0.0);
+    int from_data = weft_grad_op2(c, "Equal", c->in[0], c->out[0]);
+    if (c->want[0]) {
+        int in[3] = {from_data, g, z};
+        weft_grad_to(c, 0, weft_grad_op(c, "Where", in, 3, NULL, 0));
+    }
+    if (!c->want[2]) return c->st;
+    int gi[2] = {c->out[0], c->in[1]};
+    int at_out = weft_grad_op(c, "GatherElements", gi, 2, &ax, 1);
+    gi[0] = from_data;
+    int data_kept = weft_grad_op(c, "GatherElements", gi, 2, &ax, 1);
+    int cand_mask = weft_grad_op2(c, "And", weft_grad_op2(c, "Equal", c->in[2], at_out), weft_grad_op1(c, "Not", data_kept));
+    int pos = weft_grad_positions(c, c->in[2], &c->in_shape[2]), big = weft_grad_i64(c, INT64_MAX);
+    int win[3] = {cand_mask, pos, big};
+    int cand = weft_grad_op(c, "Where", win, 3, NULL, 0);
+    int sin[3] = {weft_grad_op2(c, "Expand", big, weft_grad_shape_of(c, c->in[0], &c->in_shape[0])), c->in[1], cand};
+    weft_attr at[2] = {ax, weft_grad_attr_string("reduction", "min")};
+    int first = weft_grad_op(c, "ScatterElements", sin, 3, at, 2);
+    gi[0] = first;
+    int wins = weft_grad_op2(c, "Equal", weft_grad_op(c, "GatherElements", gi, 2, &ax, 1), pos);
+    gi[0] = g;
+    int w[3] = {wins, weft_grad_op(c, "GatherElements", gi, 2, &ax, 1), z};
+    weft_grad_to(c, 2, weft_grad_op(c, "Where", w, 3, NULL, 0));
+    return c->st;
+}
+
+static weft_status grad_scatter_elements(weft_grad_ctx *c)
+{
+    const char *red = weft_attr_string(c->node, "reduction", "none");
+    if (!strcmp(red, "max") || !strcmp(red, "min")) return scatter_extremum_grad(c);
+    return scatter_grad(c, "GatherElements");
+}
 static weft_status grad_scatter_nd(weft_grad_ctx *c) { return scatter_grad(c, "GatherND"); }
 
 const weft_op_def weft_ops_scatter[] = {

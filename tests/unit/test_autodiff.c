@@ -441,6 +441,10 @@ static void reduce_case(const char *op, int opset, int n_axes, const int64_t *ax
 
 static void test_reduce(void)
 {
+    const int64_t a2[1] = {2};
+    reduce_case("ReduceMax", 18, 1, a2, 0, false);
+    reduce_case("ReduceMin", 18, 0, NULL, 1, false);
+    reduce_case("ReduceMax", 13, 2, (int64_t[]){0, 1}, 1, true);
     const int64_t a1[1] = {1}, a02[2] = {0, -1};
     const char *ops[] = {"ReduceSum", "ReduceMean", "ReduceL2"};
     for (int i = 0; i < 3; i++) {
@@ -665,6 +669,20 @@ static void test_gather(void)
     int y = node(&t, "ScatterElements", (int[]){data, idx, upd}, 3, "y");
     attr_s(&t, y, "reduction", "add");
     check1(&t, y);
+    /* ScatterElements(max / min) along axis 0 and 1; data keeps some positions, none hit others */
+    for (int r = 0; r < 4; r++) {
+        begin(&t);
+        int axis = r / 2;
+        int64_t rows = axis ? 4 : 5, iv2[15];
+        data = param(&t, "data", 2, s43);
+        upd = param(&t, "upd", 2, (int64_t[]){rows, 3});
+        for (int i = 0; i < 15; i++) iv2[i] = axis ? (int64_t[]){2, 0, 0, 1, 2}[i % 5] : (int64_t[]){1, 0, 3, 1, 1}[i / 3];
+        idx = constant(&t, "idx", WEFT_INT64, 2, (int64_t[]){rows, 3}, iv2);
+        y = node(&t, "ScatterElements", (int[]){data, idx, upd}, 3, "y");
+        attr_s(&t, y, "reduction", r % 2 ? "min" : "max");
+        attr_i(&t, y, "axis", axis);
+        check1(&t, y);
+    }
     /* ScatterND(add) of rows */
     begin(&t);
     data = param(&t, "data", 2, s43);
