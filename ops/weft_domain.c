@@ -459,11 +459,43 @@ static weft_status grad_rowgather(weft_grad_ctx *c)
     return c->st;
 }
 
+/* y = softmax of the scores within each segment: ds = y (g - sum over the segment of g y), the sum
+ * gathered back to each edge. */
+static weft_status grad_edgesoftmax(weft_grad_ctx *c)
+{
+    int g = weft_grad_dout(c, 0), y = c->out[0];
+    int gy = weft_grad_op2(c, "Mul", g, y);
+    weft_attr sum = weft_grad_attr_string("reduce", "sum");
+    int sin[3] = {gy, c->in[1], c->in[2]};
+    int seg = weft_grad_op_in(c, "ai.weft", "SegmentReduce", sin, 3, &sum, 1);
+    int gin[2] = {seg, c->in[1]};
+    int back = weft_grad_op_in(c, "ai.weft", "RowGather", gin, 2, NULL, 0);
+    weft_grad_to(c, 0, weft_grad_op2(c, "Mul", y, weft_grad_op2(c, "Sub", g, back)));
+    return c->st;
+}
+
+/* y[..., d] = cos(t w_d + b_d): with s = -g sin(t w + b), dt = sum_d s w, dw = sum over t of s t,
+ * db = sum over t of s. */
+static weft_status grad_timeenc(weft_grad_ctx *c)
+{
+    int rank = c->in_shape[0].rank;
+    if (rank < 0) return weft_grad_fail(c, WEFT_ERR_SHAPE, "the rank of t is unknown");
+    int64_t last = -1, lead[WEFT_MAX_RANK];
+    for (int a = 0; a < rank; a++) lead[a] = a;
+    int t1 = weft_grad_op2(c, "Unsqueeze", c->in[0], weft_grad_i64s(c, &last, 1));
+    int arg = weft_grad_op2(c, "Add", weft_grad_op2(c, "Mul", t1, c->in[1]), c->in[2]);
+    int sg = weft_grad_op1(c, "Neg", weft_grad_op2(c, "Mul", weft_grad_dout(c, 0), weft_grad_op1(c, "Sin", arg)));
+    if (c->want[0]) weft_grad_to(c, 0, weft_grad_reduce_sum(c, weft_grad_op2(c, "Mul", sg, c->in[1]), &last, 1, false));
+    if (c->want[1]) weft_grad_to(c, 1, weft_grad_reduce_sum(c, weft_grad_op2(c, "Mul", sg, t1), lead, rank, false));
+    if (c->want[2]) weft_grad_to(c, 2, weft_grad_reduce_sum(c, sg, lead, rank, false));
+    return c->st;
+}
+
 const weft_op_def weft_ops_weft[] = {
     {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run, 0x4, grad_segment},
     {"RowGather", DOMAIN, 1, 0, 2, 2, 1, 1, 0, rowgather_infer, rowgather_run, 0, grad_rowgather},
-    {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run, 0x4},
-    {"TimeEncoding", DOMAIN, 1, 0, 3, 3, 1, 1, 0, timeenc_infer, timeenc_run},
+    {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run, 0x4, grad_edgesoftmax},
+    {"TimeEncoding", DOMAIN, 1, 0, 3, 3, 1, 1, 0, timeenc_infer, timeenc_run, 0, grad_timeenc},
     {"GRUCell", DOMAIN, 1, 0, 4, 6, 1, 1, 0, grucell_infer, grucell_run},
 };
 const int weft_ops_weft_count = sizeof weft_ops_weft / sizeof weft_ops_weft[0];

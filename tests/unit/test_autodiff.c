@@ -660,6 +660,19 @@ static void test_gather(void)
     int init = param(&t, "init", 2, s43);
     idx = const_i64(&t, "idx", 5, (int64_t[]){1, 0, -1, 1, 1});
     check1(&t, wnode(&t, "SegmentReduce", (int[]){x, idx, -1, init}, 4, "y"));
+    /* EdgeSoftmax over [E] and [E, H] scores into 4 segments (one empty) */
+    for (int h = 1; h < 3; h++) {
+        begin(&t);
+        x = param(&t, "x", h, (int64_t[]){6, 2});
+        idx = const_i64(&t, "idx", 6, (int64_t[]){1, 0, 3, 1, 1, 3});
+        int n = constant(&t, "n", WEFT_INT64, 0, NULL, (int64_t[]){4});
+        check1(&t, wnode(&t, "EdgeSoftmax", (int[]){x, idx, n}, 3, "y"));
+    }
+    /* TimeEncoding of [2, 3] times with parameters w and b */
+    begin(&t);
+    x = param(&t, "t", 2, D23);
+    int w = param(&t, "w", 1, (int64_t[]){4}), b = param(&t, "b", 1, (int64_t[]){4});
+    check1(&t, wnode(&t, "TimeEncoding", (int[]){x, w, b}, 3, "y"));
     /* ScatterElements(add) along axis 0, as PyG exports its scatter */
     begin(&t);
     int data = param(&t, "data", 2, s43), upd = param(&t, "upd", 2, (int64_t[]){5, 3});
