@@ -134,6 +134,26 @@ put("sched_warm_cosine", lrs_of(lambda o: S.SequentialLR(o, [S.LinearLR(o, start
                                                          milestones=[4]), 15))
 put("sched_warm_step", lrs_of(lambda o: S.LambdaLR(o, lambda k: 0.25 + 0.75 * k / 4 if k < 4 else 0.5 ** ((k - 4) // 3)), 14))
 
+# --- one training step as one plan: loss = MSE(x @ W, y), the gradient clipped to norm 0.25, then Adam ---
+tx, ty, W0 = torch.randn(4, 3), torch.randn(4, 2), torch.randn(3, 2)
+put("plan_x", tx)
+put("plan_y", ty)
+put("plan_w0", W0)
+W = W0.clone().requires_grad_(True)
+opt = torch.optim.Adam([W], lr=lrs[0], betas=(0.875, 0.984375), eps=EPS, foreach=False)
+losses, ws = [], []
+for s in range(5):
+    opt.param_groups[0]["lr"] = lrs[s]
+    opt.zero_grad()
+    loss = F.mse_loss(tx @ W, ty)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([W], max_norm=0.25, foreach=False)
+    opt.step()
+    losses.append(loss.item())
+    ws.append(W.detach().clone())
+put("plan_loss", losses)
+put("plan_w", torch.stack(ws))
+
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "losses_optim_ref.txt")
 with open(path, "w") as f:
     f.write("# written by tests/unit/gen_losses_optim.py (torch %s): name count values...\n" % torch.__version__)

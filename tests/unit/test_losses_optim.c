@@ -33,8 +33,12 @@ static int n_refs;
 static void load_refs(void)
 {
     size_t size;
-    char *text = (char *)wt_read_file("tests/data/losses_optim_ref.txt", &size);
-    CU_ASSERT_FATAL(text != NULL);
+    uint8_t *raw = wt_read_file("tests/data/losses_optim_ref.txt", &size);
+    CU_ASSERT_FATAL(raw != NULL);
+    char *text = malloc(size + 1); /* the file's bytes are not NUL-terminated */
+    memcpy(text, raw, size);
+    text[size] = 0;
+    free(raw);
     char *line = text, *next;
     for (; line && *line; line = next) {
         next = strchr(line, '\n');
@@ -643,6 +647,80 @@ static void test_clip(void)
     CU_ASSERT(strstr(weft_last_error(), "2 gradients need 3 outputs") != NULL);
 }
 
+/* --- one plan: forward, loss, backward, clipping, update ------------------------------------------ */
+
+/* A float64 graph input that is not differentiated (the learning rate, the step, optimizer state). */
+static int input_f64(tc *t, const char *name, int rank, const int64_t *dims, const double *vals)
+{
+    int v = param(t, name, rank, dims, vals);
+    t->is_param[t->n_in - 1] = false;
+    return v;
+}
+
+static void add_output(weft_graph *g, int v)
+{
+    g->outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *g->outputs);
+    g->outputs[g->n_outputs++] = v;
+    g->values[v].flags |= WEFT_VALUE_OUTPUT;
+}
+
+/*
+ * loss = MSE(x W, y); its gradient (autodiff) clipped to norm 0.25 (ClipByGlobalNorm) and applied by
+ * Adam, all in one plan. Five steps, each output (W_new, m_new, v_new) bound as the next step's input,
+ * as a trainer does; the losses and W after each step compared with PyTorch's.
+ */
+static void test_training_plan(void)
+{
+    const int64_t XD2[2] = {4, 3}, YD[2] = {4, 2}, WD[2] = {3, 2};
+    const double *lr = ref("opt_lr", 5), *want_w = ref("plan_w", 30), *want_loss = ref("plan_loss", 5);
+    double zeros[6] = {0}, one = 1;
+    tc t;
+    begin(&t);
+    int w = param(&t, "W", 2, WD, ref("plan_w0", 6));
+    int lrv = input_f64(&t, "lr", 0, NULL, &lr[0]), step = input_f64(&t, "step", 0, NULL, &one);
+    int m = input_f64(&t, "m", 2, WD, zeros), v = input_f64(&t, "v", 2, WD, zeros);
+    int x = constant(&t, "x", WEFT_FLOAT64, 2, XD2, ref("plan_x", 12)), y = constant(&t, "y", WEFT_FLOAT64, 2, YD, ref("plan_y", 8));
+    int loss = node_n(&t, "MSE", "ai.weft", (int[]){node_n(&t, "MatMul", "", (int[]){x, w}, 2, "xw", 1), y}, 2, "loss", 1);
+    CU_ASSERT_FATAL(infer(&t));
+    weft_graph *g = t.m.graph;
+    add_output(g, loss);
+    int grad;
+    CU_ASSERT_FATAL(weft_autodiff(g, loss, &w, 1, &grad) == WEFT_OK);
+    int clipped = node_n(&t, "ClipByGlobalNorm", "ai.weft", &grad, 1, "clipped", 2);
+    attr_f(&t, clipped, "max_norm", 0.25f);
+    int w_new = node_n(&t, "Adam", "ai.weft", (int[]){w, clipped, lrv, step, m, v}, 6, "W_new", 3);
+    attr_f(&t, w_new, "beta1", 0.875f);
+    attr_f(&t, w_new, "beta2", 0.984375f);
+    attr_f(&t, w_new, "epsilon", 0x1p-27f);
+    for (int o = 0; o < 3; o++) add_output(g, w_new + o);
+    CU_ASSERT_FATAL(infer(&t));
+    weft_plan *plan = NULL;
+    weft_compile_options o = {"ref", 1};
+    weft_status st = weft_compile(&t.m, &o, &plan);
+    if (st) fprintf(stderr, "\ncompile: %s\n", weft_last_error());
+    CU_ASSERT_FATAL(st == WEFT_OK);
+    weft_session *s = NULL;
+    CU_ASSERT_FATAL(weft_session_create(plan, &s) == WEFT_OK);
+    for (int k = 0; k < 5; k++) {
+        *(double *)t.data[1].data = lr[k];
+        *(double *)t.data[2].data = k + 1;
+        weft_tensor out[5];
+        CU_ASSERT_FATAL(run_plan(s, &t, out, 5) == WEFT_OK);
+        char what[64];
+        snprintf(what, sizeof what, "loss at step %d", k + 1);
+        CU_ASSERT(close_to(what, out[0].data, &want_loss[k], 1, 1e-13));
+        snprintf(what, sizeof what, "W after step %d", k + 1);
+        CU_ASSERT(close_to(what, out[2].data, want_w + 6 * k, 6, 1e-13));
+        /* the rebinding: param_new, exp_avg_new, exp_avg_sq_new become W, m, v */
+        memcpy(t.data[0].data, out[2].data, 48);
+        memcpy(t.data[3].data, out[3].data, 48);
+        memcpy(t.data[4].data, out[4].data, 48);
+    }
+    weft_session_free(s);
+    weft_plan_free(plan);
+    end(&t);
+}
+
 /* --- schedules ----------------------------------------------------------------------------------- */
 
 static void expect_schedule(const weft_lr_schedule *s, const char *want, int n)
@@ -688,6 +766,7 @@ int main(void)
     CU_add_test(s, "SGD, Adam, AdamW: five steps (PyTorch)", test_optimizers);
     CU_add_test(s, "updates in place", test_in_place);
     CU_add_test(s, "ClipByGlobalNorm (PyTorch)", test_clip);
+    CU_add_test(s, "one training plan: loss, gradient, clipping, Adam (PyTorch)", test_training_plan);
     CU_add_test(s, "learning-rate schedules (PyTorch)", test_schedules);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
