@@ -512,6 +512,16 @@ static void test_bce_mse_grads(void)
     in[2] = param(&c, "w", 2, (int64_t[]){3, 1}, w31);
     y = node_n(&c, "BCEWithLogits", "ai.weft", in, 3, "loss", 1);
     check_grads(&c, &y, 1, false, NULL);
+    /* "mean" over a symbolic row count: the divisor is computed from the input's size at run time */
+    for (int op = 0; op < 2; op++) {
+        begin(&c);
+        int xs = param(&c, "x", 2, D34, x), ts = param(&c, "t", 2, D34, t);
+        int32_t sym = weft_sym_intern(&c.m.syms, "N");
+        CU_ASSERT_FATAL(sym >= 0);
+        c.m.graph->values[xs].shape.d[0] = c.m.graph->values[ts].shape.d[0] = (weft_dim){0, sym};
+        y = node_n(&c, op ? "MSE" : "BCEWithLogits", "ai.weft", (int[]){xs, ts}, 2, "loss", 1);
+        check_grads(&c, &y, 1, false, NULL);
+    }
     for (int r = 0; r < 3; r++) {
         begin(&c);
         int m[2] = {param(&c, "x", 2, D23, ref("mse_x", 6)), param(&c, "t", 2, D23, ref("mse_t", 6))};
