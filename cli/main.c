@@ -6,6 +6,7 @@
 
 int cmd_flows(int argc, char **argv); /* cli/cmd_flows.c */
 int cmd_graph(int argc, char **argv); /* cli/cmd_graph.c */
+int cmd_pretrain(int argc, char **argv); /* cli/cmd_pretrain.c */
 
 static const struct {
     const char *name;
@@ -19,6 +20,7 @@ static const struct {
     {"bench", cmd_bench, "latency, throughput and memory of a model on each backend, checked against ref"},
     {"flows", cmd_flows, "packet captures and flow logs -> one normalised flow CSV"},
     {"graph", cmd_graph, "flow CSV -> spatio-temporal graphs: nodes, edges, degrees, DOT, .npy tensors"},
+    {"pretrain", cmd_pretrain, "self-supervised link prediction on traffic graphs -> a pretrained encoder (ONNX)"},
 };
 
 static void usage(FILE *f)

@@ -335,6 +335,9 @@ double weft_trainer_grad_norm(const weft_trainer *t);
 /* Writes the model with the trained values as an ONNX file (atomically: a temporary file, fsync,
  * rename), which any ONNX runtime can run. */
 weft_status weft_trainer_save_model(const weft_trainer *t, const char *path);
+/* The same for another model sharing the parameters' names (the encoder of a model built around it):
+ * each of its initializers named like a parameter gets the trained values. */
+weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, const char *path);
 
 
 /* --- link prediction (self-supervised pretraining of a graph encoder) --------------------------- */

@@ -435,25 +435,34 @@ double weft_trainer_grad_norm(const weft_trainer *t) { return t ? t->last_norm :
 
 weft_status weft_trainer_save_model(const weft_trainer *t, const char *path)
 {
-    if (!t || !path) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_save_model: %s is NULL", t ? "path" : "trainer");
-    /* the model as given, with the trained values in place of its initializers' */
-    weft_graph *g = weft_graph_clone(t->base->graph, NULL);
+    if (!t) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_save_model: trainer is NULL");
+    return weft_trainer_save_into(t, t->base, path);
+}
+
+weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, const char *path)
+{
+    if (!t || !m || !path)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_save_into: %s is NULL", !t ? "trainer" : !m ? "model" : "path");
+    /* the model, with the trained values in place of its initializers' of the same names */
+    weft_graph *g = weft_graph_clone(m->graph, NULL);
     if (!g) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     weft_status st = WEFT_OK;
     for (int k = 0; k < t->n_p && !st; k++) {
         int v = weft_graph_find_value(g, t->p[k].name);
-        if (v < 0) {
-            st = weft_error(WEFT_ERR_INTERNAL, "parameter '%s' is not in the model", t->p[k].name);
+        if (v < 0 || !(g->values[v].flags & WEFT_VALUE_INITIALIZER)) continue; /* a part this model lacks */
+        weft_value *val = &g->values[v];
+        if (val->nbytes != t->p[k].t.nbytes || val->dtype != t->p[k].t.dtype) {
+            st = weft_error(WEFT_ERR_SHAPE, "weft_trainer_save_into: initializer '%s' differs from the trained parameter "
+                            "in type or size", t->p[k].name);
             break;
         }
-        weft_value *val = &g->values[v];
         st = weft_value_set_data(val, val->dtype, &val->shape, t->p[k].t.data, t->p[k].t.nbytes);
     }
     uint8_t *buf = NULL;
     size_t len = 0;
     if (!st) {
-        weft_onnx_export_options eo = {.opsets = t->base->opsets, .n_opsets = t->base->n_opsets};
-        st = weft_ir_to_onnx(g, &t->base->syms, &eo, &buf, &len);
+        weft_onnx_export_options eo = {.opsets = m->opsets, .n_opsets = m->n_opsets};
+        st = weft_ir_to_onnx(g, &m->syms, &eo, &buf, &len);
     }
     if (!st) {
         const void *parts[1] = {buf};
