@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir_build.h"
 #include "compiler/autodiff.h"
 #include "compiler/plan.h"
 #include "ops/lr_schedule.h"
@@ -223,26 +224,12 @@ static void end(tc *t)
     weft_symtab_free(&t->m.syms);
 }
 
-static int typed(tc *t, const char *name, weft_dtype dt, int rank, const int64_t *dims, unsigned flags)
-{
-    weft_graph *g = t->m.graph;
-    int v = weft_graph_add_value(g, name);
-    CU_ASSERT_FATAL(v >= 0);
-    g->values[v].dtype = dt;
-    g->values[v].shape.rank = rank;
-    for (int i = 0; i < rank; i++) g->values[v].shape.d[i] = weft_dim_num(dims[i]);
-    g->values[v].flags |= flags | WEFT_VALUE_TYPED;
-    return v;
-}
-
 /* A float64 parameter (graph input) holding vals. */
 static int param(tc *t, const char *name, int rank, const int64_t *dims, const double *vals)
 {
     CU_ASSERT_FATAL(t->n_in < MAX_IN);
     weft_graph *g = t->m.graph;
-    int v = typed(t, name, WEFT_FLOAT64, rank, dims, WEFT_VALUE_INPUT);
-    g->inputs = realloc(g->inputs, (size_t)(g->n_inputs + 1) * sizeof *g->inputs);
-    g->inputs[g->n_inputs++] = v;
+    int v = irb_input(g, name, WEFT_FLOAT64, rank, dims);
     int k = t->n_in++;
     t->in[k] = v;
     t->is_param[k] = true;
@@ -261,51 +248,17 @@ static int param(tc *t, const char *name, int rank, const int64_t *dims, const d
 
 static int constant(tc *t, const char *name, weft_dtype dt, int rank, const int64_t *dims, const void *data)
 {
-    int v = typed(t, name, dt, rank, dims, WEFT_VALUE_INITIALIZER);
-    weft_shape s = t->m.graph->values[v].shape;
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
-    CU_ASSERT_FATAL(weft_value_set_data(&t->m.graph->values[v], dt, &s, data, (size_t)n * weft_dtype_size(dt)) == WEFT_OK);
-    return v;
+    return irb_constant(t->m.graph, name, dt, rank, dims, data);
 }
 
 static int node_n(tc *t, const char *op, const char *domain, const int *in, int n_in, const char *out, int n_out)
 {
-    weft_graph *g = t->m.graph;
-    int first = -1;
-    int nd = weft_graph_add_node(g, op, domain, out, n_in, n_out);
-    CU_ASSERT_FATAL(nd >= 0);
-    g->nodes[nd].opset = domain[0] ? 1 : 18;
-    memcpy(g->nodes[nd].inputs, in, (size_t)n_in * sizeof *in);
-    for (int o = 0; o < n_out; o++) {
-        char name[128];
-        if (o) snprintf(name, sizeof name, "%s_%d", out, o);
-        else snprintf(name, sizeof name, "%s", out);
-        int v = weft_graph_add_value(g, name);
-        CU_ASSERT_FATAL(v >= 0);
-        g->nodes[nd].outputs[o] = v;
-        g->values[v].producer = nd;
-        if (!o) first = v;
-    }
-    return first;
+    return irb_node(t->m.graph, op, domain, domain[0] ? 1 : 18, in, n_in, out, n_out);
 }
 
-static weft_node *producer(tc *t, int v) { return &t->m.graph->nodes[t->m.graph->values[v].producer]; }
-static void attr_i(tc *t, int v, const char *name, int64_t i)
-{
-    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_INT, .i = i};
-    weft_node_add_attr(producer(t, v), &a);
-}
-static void attr_f(tc *t, int v, const char *name, float f)
-{
-    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_FLOAT, .f = f};
-    weft_node_add_attr(producer(t, v), &a);
-}
-static void attr_s(tc *t, int v, const char *name, const char *s)
-{
-    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_STRING, .s = strdup(s), .s_len = strlen(s)};
-    weft_node_add_attr(producer(t, v), &a);
-}
+static void attr_i(tc *t, int v, const char *name, int64_t i) { irb_attr_i(t->m.graph, v, name, i); }
+static void attr_f(tc *t, int v, const char *name, float f) { irb_attr_f(t->m.graph, v, name, f); }
+static void attr_s(tc *t, int v, const char *name, const char *s) { irb_attr_s(t->m.graph, v, name, s); }
 
 static bool infer(tc *t)
 {

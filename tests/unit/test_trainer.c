@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "compiler/plan.h"
+#include "ir_build.h"
 #include "weft.h"
 
 enum { N = 64, D = 3 };
@@ -23,34 +24,9 @@ typedef struct lr_model {
     float X[N * D], Y[N];
 } lr_model;
 
-static int typed(weft_graph *g, const char *name, weft_dtype dt, int rank, const int64_t *dims, unsigned flags)
-{
-    int v = weft_graph_add_value(g, name);
-    CU_ASSERT_FATAL(v >= 0);
-    g->values[v].dtype = dt;
-    g->values[v].shape.rank = rank;
-    for (int i = 0; i < rank; i++) g->values[v].shape.d[i] = weft_dim_num(dims[i]);
-    g->values[v].flags |= flags | WEFT_VALUE_TYPED;
-    return v;
-}
-
 static int node(weft_graph *g, const char *op, const int *in, int n_in, const char *out)
 {
-    int nd = weft_graph_add_node(g, op, "", out, n_in, 1);
-    CU_ASSERT_FATAL(nd >= 0);
-    g->nodes[nd].opset = 18;
-    memcpy(g->nodes[nd].inputs, in, (size_t)n_in * sizeof *in);
-    int v = weft_graph_add_value(g, out);
-    g->nodes[nd].outputs[0] = v;
-    g->values[v].producer = nd;
-    return v;
-}
-
-static void mark_output(weft_graph *g, int v)
-{
-    g->outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *g->outputs);
-    g->outputs[g->n_outputs++] = v;
-    g->values[v].flags |= WEFT_VALUE_OUTPUT;
+    return irb_node(g, op, "", 18, in, n_in, out, 1);
 }
 
 /* The model with W = w0, b = b0, and data from W* = (1, -2, 0.5), b* = 0.3 plus a little noise. */
@@ -61,23 +37,18 @@ static void build(lr_model *lm, const float *w0, float b0)
     lm->m.graph = g;
     lm->m.ir_version = 8;
     int64_t dx[2] = {N, D}, dy[2] = {N, 1}, dw[2] = {D, 1}, db[1] = {1};
-    int x = typed(g, "X", WEFT_FLOAT32, 2, dx, WEFT_VALUE_INPUT);
-    int y = typed(g, "Y", WEFT_FLOAT32, 2, dy, WEFT_VALUE_INPUT);
-    g->inputs = malloc(2 * sizeof *g->inputs);
-    g->inputs[0] = x, g->inputs[1] = y, g->n_inputs = 2;
-    int w = typed(g, "W", WEFT_FLOAT32, 2, dw, WEFT_VALUE_INITIALIZER);
-    int b = typed(g, "b", WEFT_FLOAT32, 1, db, WEFT_VALUE_INITIALIZER);
-    CU_ASSERT_FATAL(weft_value_set_data(&g->values[w], WEFT_FLOAT32, &g->values[w].shape, w0, D * sizeof(float)) == WEFT_OK);
-    CU_ASSERT_FATAL(weft_value_set_data(&g->values[b], WEFT_FLOAT32, &g->values[b].shape, &b0, sizeof(float)) == WEFT_OK);
+    int x = irb_input(g, "X", WEFT_FLOAT32, 2, dx);
+    int y = irb_input(g, "Y", WEFT_FLOAT32, 2, dy);
+    int w = irb_constant(g, "W", WEFT_FLOAT32, 2, dw, w0);
+    int b = irb_constant(g, "b", WEFT_FLOAT32, 1, db, &b0);
     int xw = node(g, "MatMul", (int[]){x, w}, 2, "xw");
     int pred = node(g, "Add", (int[]){xw, b}, 2, "pred");
     int diff = node(g, "Sub", (int[]){pred, y}, 2, "diff");
     int sq = node(g, "Mul", (int[]){diff, diff}, 2, "sq");
     int loss = node(g, "ReduceMean", &sq, 1, "loss");
-    weft_attr a = {.name = strdup("keepdims"), .type = WEFT_ATTR_INT, .i = 0};
-    weft_node_add_attr(&g->nodes[g->values[loss].producer], &a);
-    mark_output(g, pred);
-    mark_output(g, loss);
+    irb_attr_i(g, loss, "keepdims", 0);
+    irb_output(g, pred);
+    irb_output(g, loss);
     weft_opset_import *imp = calloc(1, sizeof *imp);
     imp->domain = strdup("");
     imp->version = 18;
