@@ -7,6 +7,8 @@
 int cmd_flows(int argc, char **argv); /* cli/cmd_flows.c */
 int cmd_graph(int argc, char **argv); /* cli/cmd_graph.c */
 int cmd_pretrain(int argc, char **argv); /* cli/cmd_pretrain.c */
+int cmd_finetune(int argc, char **argv); /* cli/cmd_finetune.c */
+int cmd_predict(int argc, char **argv);  /* cli/cmd_finetune.c */
 
 static const struct {
     const char *name;
@@ -21,6 +23,8 @@ static const struct {
     {"flows", cmd_flows, "packet captures and flow logs -> one normalised flow CSV"},
     {"graph", cmd_graph, "flow CSV -> spatio-temporal graphs: nodes, edges, degrees, DOT, .npy tensors"},
     {"pretrain", cmd_pretrain, "self-supervised link prediction on traffic graphs -> a pretrained encoder (ONNX)"},
+    {"finetune", cmd_finetune, "a flow classifier on a graph encoder, trained on labelled traffic -> ONNX + metrics"},
+    {"predict", cmd_predict, "a classifier from 'weft finetune' on traffic: a class and scores per flow, metrics"},
 };
 
 static void usage(FILE *f)

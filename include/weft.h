@@ -372,4 +372,16 @@ void weft_linkpred_batch_free(weft_linkpred_batch *b);
 /* Area under the ROC curve of scores against 0/1 labels (ties count half); -1 without both classes. */
 double weft_auc(const float *scores, const float *labels, size_t n);
 
+/* --- flow classification (fine-tuning a graph encoder) ------------------------------------------ */
+
+/* The encoder (input x_con [num_con, F], output h_con [num_con, D]) with a classifier head on h_con:
+ * Gemm `head.0` (D -> hidden, PyTorch's [out, in] weight) -> LeakyRelu(0.01) -> Gemm `head.2` (hidden ->
+ * n_classes) = output `logits` [num_con, n_classes]; inputs added: `labels` int64 [num_con] (a class, or
+ * -100: no label, ignored) and `class_weight` float [n_classes]; output `loss`: the weighted softmax
+ * cross-entropy averaged over the labelled nodes (ai.weft SoftmaxCrossEntropy). The head's weights are
+ * drawn as nn.Linear's, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from `seed`. Train it with weft_trainer
+ * (loss "loss"); weft_trainer_save_model writes encoder, head and loss. *out: weft_model_free. */
+weft_status weft_classifier_model(const weft_model *encoder, int n_classes, int hidden, uint64_t seed,
+                                  weft_model **out);
+
 #endif /* WEFT_H */
