@@ -12,7 +12,7 @@ work=$(mktemp -d /tmp/weft_bench_traffic.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 cc=${CC:-cc}
-"$cc" -std=gnu11 -O2 -DNDEBUG -I"$root" "$root"/bench/bench_traffic.c "$root"/traffic/*.c -lpcap -lm \
+"$cc" -std=gnu11 -O2 -DNDEBUG -I"$root" "$root"/bench/bench_traffic.c "$root"/traffic/*.c -lpcap -lz -lzstd -lm \
     -o "$work/bench_traffic"
 
 echo "== weft: every capture of $data/ndpi/pcap and $data/slips, the flow logs, the ustc CSVs"

@@ -633,11 +633,16 @@ bool weft_tgraph_check_params(weft_tgraph_params *p, char *err, size_t err_n)
     return true;
 }
 
+bool weft_tgraph_flow_valid(const weft_tgraph_params *p, const weft_flow *f)
+{
+    /* Times so far out that window starts near them are not exact doubles are skipped too. */
+    return isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 &&
+           fabs(f->start) / p->stride <= MAX_WINDOW_INDEX && fabs(f->start + f->duration) / p->stride <= MAX_WINDOW_INDEX;
+}
+
 bool weft_tgraph_flow_windows(const weft_tgraph_params *p, const weft_flow *f, int64_t *kmin, int64_t *kmax)
 {
-    if (!(isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 &&
-          fabs(f->start) / p->stride <= MAX_WINDOW_INDEX && fabs(f->start + f->duration) / p->stride <= MAX_WINDOW_INDEX))
-        return false;
+    if (!weft_tgraph_flow_valid(p, f)) return false;
     double e = f->start + f->duration;
     if (fabs((f->start - p->origin) / p->stride) > MAX_WINDOW_INDEX || fabs((e - p->origin) / p->stride) > MAX_WINDOW_INDEX)
         return false;
@@ -691,9 +696,7 @@ int weft_tgraph_build_part(const weft_flow_table *t, const weft_tgraph_params *p
     for (size_t i = 0; i < n; i++) {
         const weft_flow *f = &t->flows[i];
         /* Times so far out that window starts near them are not exact doubles are skipped too. */
-        valid[i] = isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 &&
-                   fabs(f->start) / p.stride <= MAX_WINDOW_INDEX &&
-                   fabs(f->start + f->duration) / p.stride <= MAX_WINDOW_INDEX;
+        valid[i] = weft_tgraph_flow_valid(&p, f);
         if (valid[i] && f->start < min_start) min_start = f->start;
         if (valid[i] && f->start > max_start) max_start = f->start;
     }

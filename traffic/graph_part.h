@@ -19,6 +19,10 @@ typedef struct weft_tgraph_part {
 /* Fills in the defaults (stride, graph stride) and checks the parameters; false with err set. */
 bool weft_tgraph_check_params(weft_tgraph_params *p, char *err, size_t err_n);
 
+/* Whether flow f takes part at all: finite times, a duration >= 0, and times near enough to 0 (in
+ * strides) that window starts near them are exact doubles. Others are skipped and counted. */
+bool weft_tgraph_flow_valid(const weft_tgraph_params *p, const weft_flow *f);
+
 /* The windows flow f belongs to (after the max_flow_windows cut), for p with a finite origin: false
  * when the flow is skipped (times not finite, negative duration, out of range). *kmax < *kmin when it
  * belongs to none. */

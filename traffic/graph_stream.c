@@ -84,8 +84,7 @@ static void start_axis(weft_tgraph_stream *g)
     double min_start = INFINITY;
     for (size_t i = 0; i < g->pend.n; i++) {
         const weft_flow *f = &g->pend.flows[i];
-        if (isfinite(f->start) && isfinite(f->duration) && f->duration >= 0 && f->start < min_start)
-            min_start = f->start;
+        if (weft_tgraph_flow_valid(&g->p, f) && f->start < min_start) min_start = f->start;
     }
     if (!g->user_origin)
         g->p.origin = isfinite(min_start) ? floor(min_start / g->p.stride) * g->p.stride : 0.0;
@@ -108,9 +107,10 @@ static int64_t graphs_complete_by(const weft_tgraph_stream *g, double h)
     double kf = floor((h - p->window - p->origin) / p->stride);
     if (!(kf > -1e15 && kf < 1e15)) return kf > 0 ? INT64_MAX : 0;
     int64_t k = (int64_t)kf;
-    /* settle the rounding with the exact test: window k is complete when its end is at or before h */
-    while (weft_tgraph_window_start(p, k + 1) + p->window <= h) k++;
-    while (k > INT64_MIN / 2 && !(weft_tgraph_window_start(p, k) + p->window <= h)) k--;
+    /* settle the rounding with the exact test: window k is complete when its end is at or before h (a few
+     * steps at most: h and the origin are within the range where window starts are exact) */
+    for (int i = 0; i < 4 && weft_tgraph_window_start(p, k + 1) + p->window <= h; i++) k++;
+    for (int i = 0; i < 4 && !(weft_tgraph_window_start(p, k) + p->window <= h); i++) k--;
     int64_t rel = k - g->kfirst - p->window_memory + 1; /* graph g needs kfirst + g*gs + K - 1 <= k */
     if (rel < 0) return 0;
     return rel / p->graph_stride + 1;
@@ -162,7 +162,8 @@ static int maybe_build(weft_tgraph_stream *g, bool forced, char *err, size_t err
     if (!g->axis_started) {
         double min_start = INFINITY;
         for (size_t i = 0; i < g->pend.n; i++)
-            if (g->pend.flows[i].start < min_start) min_start = g->pend.flows[i].start;
+            if (weft_tgraph_flow_valid(&g->p, &g->pend.flows[i]) && g->pend.flows[i].start < min_start)
+                min_start = g->pend.flows[i].start;
         if (!(h >= min_start) && !forced) return 0; /* earlier flows may still come */
         start_axis(g);
     }
@@ -193,7 +194,8 @@ int weft_tgraph_stream_poll(weft_tgraph_stream *g, char *err, size_t err_n)
 
 int weft_tgraph_stream_push(weft_tgraph_stream *g, const weft_flow *f, char *err, size_t err_n)
 {
-    if (isfinite(f->start) && f->start < g->smax - g->reorder) {
+    bool valid = weft_tgraph_flow_valid(&g->p, f);
+    if (valid && f->start < g->smax - g->reorder) {
         if (g->new_axis_on_jump) {
             int rc = weft_tgraph_stream_flush(g, err, err_n);
             if (rc) return rc;
@@ -223,6 +225,6 @@ int weft_tgraph_stream_push(weft_tgraph_stream *g, const weft_flow *f, char *err
     g->rows[g->pend.n - 1] = g->pushed++;
     if (g->pend.n > g->stats->peak_flows_held) g->stats->peak_flows_held = g->pend.n;
     g->new_since_build++;
-    if (isfinite(f->start) && f->start > g->smax) g->smax = f->start;
+    if (valid && f->start > g->smax) g->smax = f->start; /* a skipped flow moves no clock */
     return maybe_build(g, false, err, err_n);
 }
