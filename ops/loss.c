@@ -27,6 +27,7 @@ enum { RED_NONE, RED_SUM, RED_MEAN };
 
 static weft_status reduction_of(const weft_node_info *n, int *red)
 {
+    *red = RED_MEAN; /* set on every path, so no caller reads it unset */
     const char *r = weft_attr_string(n, "reduction", "mean");
     if (strcmp(r, "none") == 0) *red = RED_NONE;
     else if (strcmp(r, "sum") == 0) *red = RED_SUM;
