@@ -43,6 +43,8 @@ static void finetune_help(FILE *f)
             "  --data PATH          captures, flow logs or flow CSVs (as 'weft flows' reads them); repeatable\n"
             "  -o, --output FILE    the classifier (encoder, head and loss) as ONNX; the class names, one a\n"
             "                       line, go to FILE.classes.txt and the feature scaling to FILE.scaler\n"
+            "  --label-map FILE     'name,class' lines: flows whose detail (else label) is a name get its\n"
+            "                       class (an empty class: not classified); other flows keep their own\n"
             "  --shots K            training flows per class (at most half of a class's flows)\n"
             "  --fraction F         share of each class's flows used for training (0.5 without --shots)\n"
             "  --epochs N           passes over the training graphs (20)\n"
@@ -73,6 +75,7 @@ static void predict_help(FILE *f)
             "--json. The graph options must be those the model was trained with.\n"
             "\n"
             "  --model FILE, --data PATH (repeatable), -o FILE, --json FILE\n"
+            "  --label-map FILE     as for 'weft finetune' (the labels the metrics are computed against)\n"
             "  --window S, --window-memory K, --flow-memory K, --max-flows N   graph options ('weft graph')\n"
             "  --backend LIST, --threads N\n"
             "  -h, --help           this text\n"
@@ -173,9 +176,81 @@ static const weft_flow *flow_of(const dataset *d, size_t id)
     return &d->tables[i].flows[id - d->offset[i]];
 }
 
-/* The class name of a flow: its label, else its detail; NULL without either. */
-static const char *class_name(const weft_flow *f)
+/* --label-map: "name,class" lines renaming the data's label vocabularies into the task's classes. */
+typedef struct label_map {
+    char **from, **to;
+    int n;
+} label_map;
+
+static void label_map_free(label_map *m)
 {
+    for (int i = 0; i < m->n; i++) free(m->from[i]), free(m->to[i]);
+    free(m->from), free(m->to);
+    memset(m, 0, sizeof *m);
+}
+
+/* Reads the map: one "name,class" a line (surrounding blanks ignored, '#' starts a comment line); an
+ * empty class drops the flows of that name. Returns 0, or -1 with a message in err. */
+static int label_map_load(label_map *m, const char *path, char *err, size_t errn)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return snprintf(err, errn, "cannot read the label map %s: %s", path, strerror(errno)), -1;
+    char line[2048];
+    long no = 0;
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        no++;
+        line[strcspn(line, "\r\n")] = 0;
+        char *a = line;
+        while (*a == ' ' || *a == '\t') a++;
+        if (!*a || *a == '#') continue;
+        char *comma = strrchr(a, ',');
+        if (!comma) {
+            snprintf(err, errn, "%s:%ld: expected 'name,class'", path, no);
+            rc = -1;
+            break;
+        }
+        *comma = 0;
+        char *b = comma + 1;
+        while (*b == ' ' || *b == '\t') b++;
+        for (char *e = a + strlen(a); e > a && (e[-1] == ' ' || e[-1] == '\t');) *--e = 0;
+        for (char *e = b + strlen(b); e > b && (e[-1] == ' ' || e[-1] == '\t');) *--e = 0;
+        char **fa = realloc(m->from, (size_t)(m->n + 1) * sizeof *fa);
+        if (fa) m->from = fa;
+        char **ta = realloc(m->to, (size_t)(m->n + 1) * sizeof *ta);
+        if (ta) m->to = ta;
+        char *x = malloc(strlen(a) + 1), *y = malloc(strlen(b) + 1);
+        if (!fa || !ta || !x || !y) {
+            free(x), free(y);
+            snprintf(err, errn, "out of memory");
+            rc = -1;
+            break;
+        }
+        strcpy(x, a), strcpy(y, b);
+        m->from[m->n] = x, m->to[m->n++] = y;
+    }
+    fclose(f);
+    return rc;
+}
+
+static const char *map_name(const label_map *m, const char *name, bool *hit)
+{
+    *hit = false;
+    if (!name || !*name) return NULL;
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->from[i], name) == 0) return *hit = true, m->to[i][0] ? m->to[i] : NULL;
+    return name;
+}
+
+/* The class of a flow: with a label map, the mapped detail, else the mapped label; without one (or
+ * where the map names neither), the label, else the detail; NULL when none applies. */
+static const char *class_name(const label_map *m, const weft_flow *f)
+{
+    bool hit;
+    const char *c = map_name(m, f->detail, &hit);
+    if (hit) return c;
+    c = map_name(m, f->label, &hit);
+    if (hit) return c;
     if (f->label && *f->label) return f->label;
     if (f->detail && *f->detail) return f->detail;
     return NULL;
@@ -525,7 +600,7 @@ static char *freeze_list(const weft_model *enc)
 
 int cmd_finetune(int argc, char **argv)
 {
-    const char *base = NULL, *scratch = NULL, *out_path = NULL, *json_path = NULL, *backend = NULL;
+    const char *base = NULL, *scratch = NULL, *out_path = NULL, *json_path = NULL, *backend = NULL, *map_path = NULL;
     const char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0;
     long epochs = 20, shots = 0, hidden = 64, patience = 5, threads = 0, seed = 1;
@@ -558,6 +633,7 @@ int cmd_finetune(int argc, char **argv)
         double dv = strtod(v, &end);
         bool num_ok = end != v && !*end && !errno && isfinite(dv);
         if (strcmp(a, "--base") == 0) base = v;
+        else if (strcmp(a, "--label-map") == 0) map_path = v;
         else if (strcmp(a, "--scratch") == 0) scratch = v;
         else if (strcmp(a, "--data") == 0) data[n_data++] = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out_path = v;
@@ -600,7 +676,12 @@ int cmd_finetune(int argc, char **argv)
     FILE *jf = NULL;
     feed fd = {0};
     metrics tm = {0};
+    label_map lmap = {0};
     weft_scaler sc;
+    if (map_path && label_map_load(&lmap, map_path, err, sizeof err)) {
+        fprintf(stderr, "weft finetune: %s\n", err);
+        goto out;
+    }
     if (dataset_load("finetune", data, n_data, &gp, &sc, true, &d)) goto out;
 
     /* classes: the distinct names, sorted, so that the same data give the same class numbers */
@@ -609,7 +690,7 @@ int cmd_finetune(int argc, char **argv)
     split = calloc(d.n_flows, 1);
     if (!classes || !truth || !split) goto oom;
     for (size_t f = 0; f < d.n_flows; f++) {
-        const char *name = class_name(flow_of(&d, f));
+        const char *name = class_name(&lmap, flow_of(&d, f));
         if (!name) continue;
         bool seen = false;
         for (int k = 0; k < C && !seen; k++) seen = strcmp(classes[k], name) == 0;
@@ -629,7 +710,7 @@ int cmd_finetune(int argc, char **argv)
         for (size_t i = 0; i < d.c.g[g].n_con; i++) count[d.c.g[g].flow[i]]++;
     for (size_t f = 0; f < d.n_flows; f++) {
         truth[f] = -1;
-        const char *name = class_name(flow_of(&d, f));
+        const char *name = class_name(&lmap, flow_of(&d, f));
         if (!name || !count[f]) continue;
         char **hit = bsearch(&name, classes, (size_t)C, sizeof *classes, cmp_str);
         truth[f] = (int)(hit - classes);
@@ -869,6 +950,7 @@ out:
     weft_model_free(cls);
     weft_model_free(enc);
     dataset_free(&d);
+    label_map_free(&lmap);
     free(data);
     return rc;
 }
@@ -907,7 +989,7 @@ static void csv_field(FILE *f, const char *s)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model_path = NULL, *out_path = NULL, *json_path = NULL, *backend = NULL;
+    const char *model_path = NULL, *out_path = NULL, *json_path = NULL, *backend = NULL, *map_path = NULL;
     const char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0;
     long threads = 0;
@@ -930,6 +1012,7 @@ int cmd_predict(int argc, char **argv)
         }
         i++;
         if (strcmp(a, "--model") == 0) model_path = v;
+        else if (strcmp(a, "--label-map") == 0) map_path = v;
         else if (strcmp(a, "--data") == 0) data[n_data++] = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out_path = v;
         else if (strcmp(a, "--json") == 0) json_path = v;
@@ -958,6 +1041,7 @@ int cmd_predict(int argc, char **argv)
     float *cwv = NULL;
     feed fd = {0};
     metrics mt = {0};
+    label_map lmap = {0};
     FILE *of = NULL, *jf = NULL;
     /* the model's class names and scaling, as 'weft finetune' left them beside it */
     snprintf(side, sizeof side, "%s.classes.txt", model_path);
@@ -997,6 +1081,10 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "weft predict: %s: %s\n", model_path, weft_last_error());
         goto out;
     }
+    if (map_path && label_map_load(&lmap, map_path, err, sizeof err)) {
+        fprintf(stderr, "weft predict: %s\n", err);
+        goto out;
+    }
     if (dataset_load("predict", data, n_data, &gp, &sc, false, &d)) goto out;
     cwv = malloc((size_t)C * sizeof *cwv);
     scores = malloc(d.n_flows * (size_t)C * sizeof *scores);
@@ -1015,7 +1103,7 @@ int cmd_predict(int argc, char **argv)
     size_t labelled = 0, unknown = 0, rows = 0;
     for (size_t f = 0; f < d.n_flows; f++) {
         truth[f] = -1;
-        const char *name = class_name(flow_of(&d, f));
+        const char *name = class_name(&lmap, flow_of(&d, f));
         if (!name || !count[f]) continue;
         for (int k = 0; k < C && truth[f] < 0; k++)
             if (strcmp(classes[k], name) == 0) truth[f] = k;
@@ -1091,6 +1179,7 @@ out:
     weft_plan_free(plan);
     weft_model_free(m);
     dataset_free(&d);
+    label_map_free(&lmap);
     free(data);
     return rc;
 }

@@ -132,3 +132,28 @@ def test_no_classes(tmp_path):
         p.write_text("".join("\t".join(line.rstrip("\n").split("\t")[:15]) + "\n" for line in f.readlines()[:60]))
     r = weft("finetune", "--scratch", ENCODER, "--data", str(p), "-o", str(tmp_path / "t.onnx"), "--window", "60")
     assert r.returncode == 1 and "a classifier needs two or more" in r.stderr, r.stderr
+
+
+def test_label_map(flows, tmp_path):
+    # CTU detailed labels (the flow's detail) renamed into the task's classes; unnamed flows keep their label
+    lm = tmp_path / "map.csv"
+    lm.write_text("# detail,class\nMalware-UDP-DNS, dns\nBackground-UDP-DNS,dns\nBackground-ICMP,\n")
+    js, task = tmp_path / "m.json", tmp_path / "t.onnx"
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(task), "--epochs", "1", "--window", "60",
+             "--label-map", str(lm), "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    m = json.loads(js.read_text())
+    assert m["classes"] == ["Background", "dns"]
+    s = m["split"]
+    assert s["train"] + s["validation"] + s["test"] == m["flows"] - 1  # the ICMP flow is not classified
+    pj = tmp_path / "p.json"
+    r = weft("predict", "--model", str(task), "--data", flows, "--window", "60", "--label-map", str(lm),
+             "--json", str(pj))
+    assert r.returncode == 0, r.stderr
+    p = json.loads(pj.read_text())
+    assert p["labelled"] == m["flows"] - 1 and p["unknown_class"] == 0
+    assert r.stdout.startswith("src,dst,sport,dport,proto,start,predicted,score_Background,score_dns\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("no comma here\n")
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(task), "--label-map", str(bad))
+    assert r.returncode == 1 and "bad.csv:1: expected 'name,class'" in r.stderr, r.stderr
