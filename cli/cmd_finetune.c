@@ -17,6 +17,7 @@
 #include "traffic/features.h"
 #include "traffic/flow_csv.h"
 #include "traffic/graph.h"
+#include "traffic/labels.h"
 #include "traffic/log_readers.h"
 #include "traffic/pcap_reader.h"
 
@@ -43,6 +44,8 @@ static void finetune_help(FILE *f)
             "  --data PATH          captures, flow logs or flow CSVs (as 'weft flows' reads them); repeatable\n"
             "  -o, --output FILE    the classifier (encoder, head and loss) as ONNX; the class names, one a\n"
             "                       line, go to FILE.classes.txt and the feature scaling to FILE.scaler\n"
+            "  --ndpi FILE          an nDPI .out file (ndpiReader's flow list): its application of each\n"
+            "                       5-tuple becomes the flow's detail; repeatable\n"
             "  --label-map FILE     'name,class' lines: flows whose detail (else label) is a name get its\n"
             "                       class (an empty class: not classified); other flows keep their own\n"
             "  --shots K            training flows per class (at most half of a class's flows)\n"
@@ -75,6 +78,7 @@ static void predict_help(FILE *f)
             "--json. The graph options must be those the model was trained with.\n"
             "\n"
             "  --model FILE, --data PATH (repeatable), -o FILE, --json FILE\n"
+            "  --ndpi FILE          as for 'weft finetune'\n"
             "  --label-map FILE     as for 'weft finetune' (the labels the metrics are computed against)\n"
             "  --window S, --window-memory K, --flow-memory K, --max-flows N   graph options ('weft graph')\n"
             "  --backend LIST, --threads N\n"
@@ -158,6 +162,23 @@ static int read_flows(const char *path, weft_flow_table *t, weft_read_report *re
     if (weft_flow_csv_read(path, t, rep, err, errn) == 0) return 0;
     snprintf(err, errn, "%s", why);
     return -1;
+}
+
+/* The nDPI .out files given, in one table of 5-tuples; NULL after a message. */
+static weft_labels *load_ndpi(const char *cmd, const char *const *paths, int n)
+{
+    char err[1024];
+    weft_read_report rep;
+    weft_report_init(&rep);
+    weft_labels *L = weft_labels_new();
+    if (!L) return fprintf(stderr, "weft %s: out of memory\n", cmd), NULL;
+    for (int i = 0; i < n; i++)
+        if (weft_labels_load_ndpi(L, paths[i], &rep, err, sizeof err) < 0) {
+            fprintf(stderr, "weft %s: %s\n", cmd, err);
+            weft_labels_free(L);
+            return NULL;
+        }
+    return L;
 }
 
 /* Everything both commands build from the data. */
@@ -268,7 +289,7 @@ static void dataset_free(dataset *d)
 
 /* Reads the inputs, scales (the given scaler, or one fitted on the flows: *sc then gets it), graphs. */
 static int dataset_load(const char *cmd, const char **paths, int n, const weft_tgraph_params *gp, weft_scaler *sc,
-                        bool fit, dataset *d)
+                        bool fit, weft_labels *ndpi, dataset *d)
 {
     char err[1024];
     memset(d, 0, sizeof *d);
@@ -282,6 +303,9 @@ static int dataset_load(const char *cmd, const char **paths, int n, const weft_t
         weft_flow_table_init(&d->tables[i]);
         if (read_flows(paths[i], &d->tables[i], &rep, err, sizeof err))
             return fprintf(stderr, "weft %s: %s\n", cmd, err), -1;
+        /* nDPI's application of each 5-tuple becomes the flow's detail (so its class, without a label) */
+        if (ndpi && weft_labels_apply(ndpi, &d->tables[i], 0, d->tables[i].n) < 0)
+            return fprintf(stderr, "weft %s: out of memory\n", cmd), -1;
         d->offset[i + 1] = d->offset[i] + d->tables[i].n;
     }
     d->n_flows = d->offset[n];
@@ -601,8 +625,8 @@ static char *freeze_list(const weft_model *enc)
 int cmd_finetune(int argc, char **argv)
 {
     const char *base = NULL, *scratch = NULL, *out_path = NULL, *json_path = NULL, *backend = NULL, *map_path = NULL;
-    const char **data = calloc((size_t)argc + 1, sizeof *data);
-    int n_data = 0;
+    const char **data = calloc(2 * ((size_t)argc + 1), sizeof *data), **ndpi_paths = data + argc + 1;
+    int n_data = 0, n_ndpi = 0;
     long epochs = 20, shots = 0, hidden = 64, patience = 5, threads = 0, seed = 1;
     double lr = 1e-3, fraction = 0;
     bool freeze = false;
@@ -634,6 +658,7 @@ int cmd_finetune(int argc, char **argv)
         bool num_ok = end != v && !*end && !errno && isfinite(dv);
         if (strcmp(a, "--base") == 0) base = v;
         else if (strcmp(a, "--label-map") == 0) map_path = v;
+        else if (strcmp(a, "--ndpi") == 0) ndpi_paths[n_ndpi++] = v;
         else if (strcmp(a, "--scratch") == 0) scratch = v;
         else if (strcmp(a, "--data") == 0) data[n_data++] = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out_path = v;
@@ -677,12 +702,14 @@ int cmd_finetune(int argc, char **argv)
     feed fd = {0};
     metrics tm = {0};
     label_map lmap = {0};
+    weft_labels *ndpi = NULL;
     weft_scaler sc;
     if (map_path && label_map_load(&lmap, map_path, err, sizeof err)) {
         fprintf(stderr, "weft finetune: %s\n", err);
         goto out;
     }
-    if (dataset_load("finetune", data, n_data, &gp, &sc, true, &d)) goto out;
+    if (n_ndpi && !(ndpi = load_ndpi("finetune", ndpi_paths, n_ndpi))) goto out;
+    if (dataset_load("finetune", data, n_data, &gp, &sc, true, ndpi, &d)) goto out;
 
     /* classes: the distinct names, sorted, so that the same data give the same class numbers */
     classes = calloc(d.n_flows + 1, sizeof *classes);
@@ -951,6 +978,7 @@ out:
     weft_model_free(enc);
     dataset_free(&d);
     label_map_free(&lmap);
+    weft_labels_free(ndpi);
     free(data);
     return rc;
 }
@@ -990,8 +1018,8 @@ static void csv_field(FILE *f, const char *s)
 int cmd_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *out_path = NULL, *json_path = NULL, *backend = NULL, *map_path = NULL;
-    const char **data = calloc((size_t)argc + 1, sizeof *data);
-    int n_data = 0;
+    const char **data = calloc(2 * ((size_t)argc + 1), sizeof *data), **ndpi_paths = data + argc + 1;
+    int n_data = 0, n_ndpi = 0;
     long threads = 0;
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
@@ -1013,6 +1041,7 @@ int cmd_predict(int argc, char **argv)
         i++;
         if (strcmp(a, "--model") == 0) model_path = v;
         else if (strcmp(a, "--label-map") == 0) map_path = v;
+        else if (strcmp(a, "--ndpi") == 0) ndpi_paths[n_ndpi++] = v;
         else if (strcmp(a, "--data") == 0) data[n_data++] = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out_path = v;
         else if (strcmp(a, "--json") == 0) json_path = v;
@@ -1042,6 +1071,7 @@ int cmd_predict(int argc, char **argv)
     feed fd = {0};
     metrics mt = {0};
     label_map lmap = {0};
+    weft_labels *ndpi = NULL;
     FILE *of = NULL, *jf = NULL;
     /* the model's class names and scaling, as 'weft finetune' left them beside it */
     snprintf(side, sizeof side, "%s.classes.txt", model_path);
@@ -1085,7 +1115,8 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "weft predict: %s\n", err);
         goto out;
     }
-    if (dataset_load("predict", data, n_data, &gp, &sc, false, &d)) goto out;
+    if (n_ndpi && !(ndpi = load_ndpi("predict", ndpi_paths, n_ndpi))) goto out;
+    if (dataset_load("predict", data, n_data, &gp, &sc, false, ndpi, &d)) goto out;
     cwv = malloc((size_t)C * sizeof *cwv);
     scores = malloc(d.n_flows * (size_t)C * sizeof *scores);
     count = malloc(d.n_flows * sizeof *count);
@@ -1180,6 +1211,7 @@ out:
     weft_model_free(m);
     dataset_free(&d);
     label_map_free(&lmap);
+    weft_labels_free(ndpi);
     free(data);
     return rc;
 }

@@ -157,3 +157,20 @@ def test_label_map(flows, tmp_path):
     bad.write_text("no comma here\n")
     r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(task), "--label-map", str(bad))
     assert r.returncode == 1 and "bad.csv:1: expected 'name,class'" in r.stderr, r.stderr
+
+
+def test_ndpi_labels(tmp_path):
+    # a capture whose flows get their classes from nDPI's application of each 5-tuple
+    pcap = os.path.join(DATA, "ndpi", "pcap", "1kxun.pcap")
+    out = os.path.join(DATA, "ndpi", "labels", "1kxun.pcap.out")
+    if not (os.path.exists(pcap) and os.path.exists(out)):
+        pytest.skip(f"shared data not found at {DATA}")
+    js, task = tmp_path / "m.json", tmp_path / "t.onnx"
+    r = weft("finetune", "--scratch", ENCODER, "--data", pcap, "--ndpi", out, "-o", str(task), "--epochs", "1",
+             "--shots", "1", "--freeze-encoder", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    m = json.loads(js.read_text())
+    assert {"LLMNR", "HTTP", "SSDP"} <= set(m["classes"]) and m["classes"] == sorted(m["classes"])
+    # one training flow for every class with at least two flows (a class's only flow trains)
+    assert len(m["classes"]) <= m["split"]["train"] < 2 * len(m["classes"])
+    assert len(m["test"]["confusion_matrix"]) == len(m["classes"])
