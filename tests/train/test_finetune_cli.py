@@ -96,6 +96,13 @@ def test_few_shot_frozen_encoder(flows, tmp_path):
     m = json.loads(js.read_text())
     assert m["split"]["train"] == 3 * len(m["classes"])
     assert "4 parameters (encoder frozen)" in r.stderr  # the head's two weights and two biases
+    # the same seed: the same split, weights and metrics
+    js2 = tmp_path / "m2.json"
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(tmp_path / "t2.onnx"), "--epochs", "1",
+             "--window", "60", "--shots", "3", "--freeze-encoder", "--json", str(js2))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(js2.read_text()) == m
+    assert (tmp_path / "t.onnx").read_bytes() == (tmp_path / "t2.onnx").read_bytes()
 
 
 @pytest.mark.parametrize("args,msg", [
