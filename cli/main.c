@@ -7,6 +7,7 @@
 int cmd_flows(int argc, char **argv); /* cli/cmd_flows.c */
 int cmd_graph(int argc, char **argv); /* cli/cmd_graph.c */
 int cmd_pretrain(int argc, char **argv); /* cli/cmd_pretrain.c */
+int cmd_export(int argc, char **argv);   /* cli/cmd_export.c */
 int cmd_finetune(int argc, char **argv); /* cli/cmd_finetune.c */
 int cmd_predict(int argc, char **argv);  /* cli/cmd_finetune.c */
 
@@ -25,6 +26,7 @@ static const struct {
     {"pretrain", cmd_pretrain, "self-supervised link prediction on traffic graphs -> a pretrained encoder (ONNX)"},
     {"finetune", cmd_finetune, "a flow classifier on a graph encoder, trained on labelled traffic -> ONNX + metrics"},
     {"predict", cmd_predict, "a classifier from 'weft finetune' on traffic: a class and scores per flow, metrics"},
+    {"export", cmd_export, "a finetuned task model -> a plain inference model with its class names as metadata"},
 };
 
 static void usage(FILE *f)

@@ -507,6 +507,17 @@ weft_status weft_ir_to_onnx(const weft_graph *g, const weft_symtab *syms, const 
         if (!l.v[i].domain[0]) default_opset = l.v[i].version;
         mp.opset_import[mp.n_opset_import++] = op;
     }
+    if (o.n_metadata > 0 && o.metadata_keys && o.metadata_values) {
+        mp.metadata_props = ex_array(&x, (size_t)o.n_metadata, sizeof *mp.metadata_props);
+        for (int i = 0; mp.metadata_props && i < o.n_metadata; i++) {
+            Onnx__StringStringEntryProto *e = ex_alloc(&x, sizeof *e);
+            if (!e) break;
+            onnx__string_string_entry_proto__init(e);
+            e->key = (char *)o.metadata_keys[i];
+            e->value = (char *)o.metadata_values[i];
+            mp.metadata_props[mp.n_metadata_props++] = e;
+        }
+    }
     mp.has_ir_version = true;
     mp.ir_version = o.ir_version > 0 ? o.ir_version : ir_for_opset(default_opset);
     if (mp.ir_version < 4) mp.ir_version = 4;

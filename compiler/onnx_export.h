@@ -31,6 +31,11 @@ typedef struct weft_onnx_export_options {
     const char *producer_name;    /* NULL: "weft" */
     const char *producer_version; /* NULL: weft's version */
     bool value_info;              /* also declare the types of intermediate values */
+    /* ModelProto.metadata_props: n_metadata key / value pairs (what a trained model carries for its
+     * users: class names, feature scaling, graph options). May be NULL. */
+    const char *const *metadata_keys;
+    const char *const *metadata_values;
+    int n_metadata;
 } weft_onnx_export_options;
 
 /* Serialises graph g (with the symbol table its shapes use) as an ONNX ModelProto. On success *buf is
