@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "graph_data.h"
 #include "compiler/ir.h"
 #include "traffic/features.h"
 #include "traffic/flow_csv.h"
@@ -89,80 +90,7 @@ static void predict_help(FILE *f)
 
 /* --- data ---------------------------------------------------------------------------------------- */
 
-/* One graph's encoder inputs (owned) and the flow of each con node. */
-typedef struct gtensors {
-    weft_tensor t[2 + WEFT_EDGE_TYPES];
-    size_t *flow; /* [num_con] global flow id: the input's offset + the flow's index in its table */
-    size_t n_con;
-} gtensors;
-
-static char edge_input[WEFT_EDGE_TYPES][64];
-
-typedef struct collect {
-    gtensors *g;
-    size_t n, cap;
-    size_t offset; /* global id of the current input's first flow */
-    bool oom;
-} collect;
-
-static void *dup_bytes(const void *p, size_t n)
-{
-    void *d = malloc(n ? n : 1);
-    if (d && n) memcpy(d, p, n);
-    return d;
-}
-
-static int on_graph(const weft_tgraph *g, void *user)
-{
-    collect *c = user;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        gtensors *a = realloc(c->g, cap * sizeof *a);
-        if (!a) return c->oom = true, 1;
-        c->g = a;
-        c->cap = cap;
-    }
-    gtensors *gt = &c->g[c->n];
-    memset(gt, 0, sizeof *gt);
-    size_t nc = g->num_nodes[WEFT_NODE_CON], ni = g->num_nodes[WEFT_NODE_IP];
-    gt->t[0] = (weft_tensor){.name = "x_con", .dtype = WEFT_FLOAT32, .rank = 2, .dims = {(int64_t)nc, WEFT_FEAT_CON_DIM},
-                             .nbytes = nc * WEFT_FEAT_CON_DIM * sizeof(float)};
-    gt->t[1] = (weft_tensor){.name = "x_ip", .dtype = WEFT_FLOAT32, .rank = 2, .dims = {(int64_t)ni, WEFT_FEAT_IP_DIM},
-                             .nbytes = ni * WEFT_FEAT_IP_DIM * sizeof(float)};
-    gt->t[0].data = dup_bytes(g->x_con, gt->t[0].nbytes);
-    gt->t[1].data = dup_bytes(g->x_ip, gt->t[1].nbytes);
-    gt->flow = malloc((nc + 1) * sizeof *gt->flow);
-    gt->n_con = nc;
-    bool ok = gt->t[0].data && gt->t[1].data && gt->flow;
-    for (size_t i = 0; ok && i < nc; i++) gt->flow[i] = c->offset + g->con_flow[i];
-    for (int e = 0; e < WEFT_EDGE_TYPES; e++) {
-        weft_tensor *x = &gt->t[2 + e];
-        *x = (weft_tensor){.name = edge_input[e], .dtype = WEFT_INT64, .rank = 2, .dims = {2, (int64_t)g->num_edges[e]},
-                           .nbytes = 2 * g->num_edges[e] * sizeof(int64_t)};
-        x->data = dup_bytes(g->edge_index[e], x->nbytes);
-        ok = ok && x->data;
-    }
-    c->n++;
-    if (!ok) return c->oom = true, 1;
-    return 0;
-}
-
-static void gtensors_free(gtensors *g)
-{
-    for (int i = 0; i < 2 + WEFT_EDGE_TYPES; i++) free(g->t[i].data);
-    free(g->flow);
-}
-
-static int read_flows(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t errn)
-{
-    char why[512];
-    weft_input_format f = weft_format_detect(path, false, why, sizeof why);
-    if (f == WEFT_FMT_PCAP) return weft_pcap_read_file(path, NULL, t, rep, err, errn);
-    if (f != WEFT_FMT_AUTO && f != WEFT_FMT_CSV) return weft_log_read_file(path, f, NULL, t, rep, err, errn);
-    if (weft_flow_csv_read(path, t, rep, err, errn) == 0) return 0;
-    snprintf(err, errn, "%s", why);
-    return -1;
-}
+typedef cli_graph gtensors;
 
 /* The nDPI .out files given, in one table of 5-tuples; NULL after a message. */
 static weft_labels *load_ndpi(const char *cmd, const char *const *paths, int n)
@@ -187,7 +115,7 @@ typedef struct dataset {
     weft_flow_table *tables;
     size_t *offset;      /* [n_in + 1] global id of each input's first flow */
     size_t n_flows;
-    collect c;
+    cli_graphs c;
 } dataset;
 
 static const weft_flow *flow_of(const dataset *d, size_t id)
@@ -279,8 +207,7 @@ static const char *class_name(const label_map *m, const weft_flow *f)
 
 static void dataset_free(dataset *d)
 {
-    for (size_t g = 0; g < d->c.n; g++) gtensors_free(&d->c.g[g]);
-    free(d->c.g);
+    cli_graphs_free(&d->c);
     if (d->tables)
         for (int i = 0; i < d->n_in; i++) weft_flow_table_free(&d->tables[i]);
     free(d->tables);
@@ -301,7 +228,7 @@ static int dataset_load(const char *cmd, const char **paths, int n, const weft_t
     if (!d->tables || !d->offset) return fprintf(stderr, "weft %s: out of memory\n", cmd), -1;
     for (int i = 0; i < n; i++) {
         weft_flow_table_init(&d->tables[i]);
-        if (read_flows(paths[i], &d->tables[i], &rep, err, sizeof err))
+        if (cli_read_flows(paths[i], &d->tables[i], &rep, err, sizeof err))
             return fprintf(stderr, "weft %s: %s\n", cmd, err), -1;
         /* nDPI's application of each 5-tuple becomes the flow's detail (so its class, without a label) */
         if (ndpi && weft_labels_apply(ndpi, &d->tables[i], 0, d->tables[i].n) < 0)
@@ -320,7 +247,7 @@ static int dataset_load(const char *cmd, const char **paths, int n, const weft_t
     }
     for (int i = 0; i < n; i++) {
         d->c.offset = d->offset[i];
-        if (weft_tgraph_build(&d->tables[i], gp, sc, on_graph, &d->c, NULL, err, sizeof err))
+        if (weft_tgraph_build(&d->tables[i], gp, sc, cli_graphs_add, &d->c, NULL, err, sizeof err))
             return fprintf(stderr, "weft %s: %s: %s\n", cmd, paths[i], d->c.oom ? "out of memory" : err), -1;
     }
     if (d->c.n == 0) return fprintf(stderr, "weft %s: the data make no graph\n", cmd), -1;
@@ -633,8 +560,6 @@ int cmd_finetune(int argc, char **argv)
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
     if (!data) return cli_usage("finetune", "out of memory");
-    for (int e = 0; e < WEFT_EDGE_TYPES; e++)
-        snprintf(edge_input[e], sizeof edge_input[e], "edge_index__%s", weft_edge_type_names[e]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long lv;
@@ -1024,8 +949,6 @@ int cmd_predict(int argc, char **argv)
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
     if (!data) return cli_usage("predict", "out of memory");
-    for (int e = 0; e < WEFT_EDGE_TYPES; e++)
-        snprintf(edge_input[e], sizeof edge_input[e], "edge_index__%s", weft_edge_type_names[e]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long lv;

@@ -8,11 +8,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "graph_data.h"
 #include "traffic/features.h"
-#include "traffic/flow_csv.h"
 #include "traffic/graph.h"
-#include "traffic/log_readers.h"
-#include "traffic/pcap_reader.h"
 
 int cmd_pretrain(int argc, char **argv);
 
@@ -47,76 +45,7 @@ static void pretrain_help(FILE *f)
             "One line per epoch on stderr. Exit status: 0 success, 1 failure, 2 bad command line.\n");
 }
 
-/* One graph's encoder inputs, owned. */
-typedef struct gtensors {
-    weft_tensor t[2 + WEFT_EDGE_TYPES];
-} gtensors;
-
-/* "edge_index__<type>": the encoder's input names, for every graph */
-static char edge_input[WEFT_EDGE_TYPES][64];
-
-typedef struct collect {
-    gtensors *g;
-    size_t n, cap;
-    bool oom;
-} collect;
-
-static void *dup_bytes(const void *p, size_t n)
-{
-    void *d = malloc(n ? n : 1);
-    if (d && n) memcpy(d, p, n);
-    return d;
-}
-
-static int on_graph(const weft_tgraph *g, void *user)
-{
-    collect *c = user;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        gtensors *a = realloc(c->g, cap * sizeof *a);
-        if (!a) return c->oom = true, 1;
-        c->g = a;
-        c->cap = cap;
-    }
-    gtensors *gt = &c->g[c->n];
-    memset(gt, 0, sizeof *gt);
-    size_t nc = g->num_nodes[WEFT_NODE_CON], ni = g->num_nodes[WEFT_NODE_IP];
-    gt->t[0] = (weft_tensor){.name = "x_con", .dtype = WEFT_FLOAT32, .rank = 2, .dims = {(int64_t)nc, WEFT_FEAT_CON_DIM},
-                             .nbytes = nc * WEFT_FEAT_CON_DIM * sizeof(float)};
-    gt->t[1] = (weft_tensor){.name = "x_ip", .dtype = WEFT_FLOAT32, .rank = 2, .dims = {(int64_t)ni, WEFT_FEAT_IP_DIM},
-                             .nbytes = ni * WEFT_FEAT_IP_DIM * sizeof(float)};
-    gt->t[0].data = dup_bytes(g->x_con, gt->t[0].nbytes);
-    gt->t[1].data = dup_bytes(g->x_ip, gt->t[1].nbytes);
-    bool ok = gt->t[0].data && gt->t[1].data;
-    for (int e = 0; e < WEFT_EDGE_TYPES; e++) {
-        weft_tensor *x = &gt->t[2 + e];
-        *x = (weft_tensor){.name = edge_input[e], .dtype = WEFT_INT64, .rank = 2, .dims = {2, (int64_t)g->num_edges[e]},
-                           .nbytes = 2 * g->num_edges[e] * sizeof(int64_t)};
-        x->data = dup_bytes(g->edge_index[e], x->nbytes);
-        ok = ok && x->data;
-    }
-    c->n++;
-    if (!ok) return c->oom = true, 1;
-    return 0;
-}
-
-static void gtensors_free(gtensors *g)
-{
-    for (int i = 0; i < 2 + WEFT_EDGE_TYPES; i++) free(g->t[i].data);
-}
-
-/* Flows of one input, whatever its format. */
-static int read_flows(const char *path, weft_flow_table *t, weft_read_report *rep, char *err, size_t errn)
-{
-    char why[512];
-    weft_input_format f = weft_format_detect(path, false, why, sizeof why);
-    if (f == WEFT_FMT_PCAP) return weft_pcap_read_file(path, NULL, t, rep, err, errn);
-    if (f != WEFT_FMT_AUTO && f != WEFT_FMT_CSV) return weft_log_read_file(path, f, NULL, t, rep, err, errn);
-    /* what 'weft flows' writes, or else the reason the format could not be told */
-    if (weft_flow_csv_read(path, t, rep, err, errn) == 0) return 0;
-    snprintf(err, errn, "%s", why);
-    return -1;
-}
+typedef cli_graph gtensors;
 
 static uint64_t mix(uint64_t x)
 {
@@ -201,8 +130,6 @@ int cmd_pretrain(int argc, char **argv)
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
     if (!data) return cli_usage("pretrain", "out of memory");
-    for (int e = 0; e < WEFT_EDGE_TYPES; e++)
-        snprintf(edge_input[e], sizeof edge_input[e], "edge_index__%s", weft_edge_type_names[e]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long lv;
@@ -253,7 +180,7 @@ int cmd_pretrain(int argc, char **argv)
     char err[1024];
     weft_model *enc = NULL, *lpm = NULL;
     weft_trainer *tr = NULL;
-    collect c = {0};
+    cli_graphs c = {0};
     size_t *order = NULL, *val = NULL;
     FILE *jf = NULL;
     weft_flow_table *tables = calloc((size_t)n_data, sizeof *tables);
@@ -264,7 +191,7 @@ int cmd_pretrain(int argc, char **argv)
     size_t n_flows = 0;
     for (int i = 0; i < n_data; i++) {
         weft_flow_table_init(&tables[i]);
-        if (read_flows(data[i], &tables[i], &rep, err, sizeof err)) {
+        if (cli_read_flows(data[i], &tables[i], &rep, err, sizeof err)) {
             fprintf(stderr, "weft pretrain: %s\n", err);
             goto out;
         }
@@ -293,7 +220,7 @@ int cmd_pretrain(int argc, char **argv)
     }
     for (int i = 0; i < n_data; i++) {
         weft_tgraph_stats st;
-        if (weft_tgraph_build(&tables[i], &gp, &sc, on_graph, &c, &st, err, sizeof err)) {
+        if (weft_tgraph_build(&tables[i], &gp, &sc, cli_graphs_add, &c, &st, err, sizeof err)) {
             fprintf(stderr, "weft pretrain: %s: %s\n", data[i], c.oom ? "out of memory" : err);
             goto out;
         }
@@ -389,8 +316,7 @@ out:
         fprintf(stderr, "weft pretrain: writing %s failed\n", json_path);
         rc = CLI_FAIL;
     }
-    for (size_t g = 0; g < c.n; g++) gtensors_free(&c.g[g]);
-    free(c.g);
+    cli_graphs_free(&c);
     free(order);
     free(val);
     if (tables)

@@ -20,6 +20,7 @@
 
 #include "../base/status.h"
 #include "../compiler/plan.h"
+#include "graph_edit.h"
 #include "weft.h"
 
 static char *dupstr(const char *s)
@@ -46,78 +47,25 @@ static bool split_type(const char *type, char *src, size_t ns, char *dst, size_t
 /* --- building the model -------------------------------------------------------------------------- */
 
 typedef struct builder {
-    weft_graph *g;
-    int opset;
-    weft_status st;
-    int serial;
+    weft_gedit e;
+    int opset; /* the encoder's default-domain opset, which the decoder's ops use */
 } builder;
-
-static int value(builder *b, const char *name)
-{
-    if (b->st) return -1;
-    char buf[160];
-    if (!name) snprintf(buf, sizeof buf, "linkpred__%d", b->serial++), name = buf;
-    int v = weft_graph_add_value(b->g, name);
-    if (v < 0) b->st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-    return v;
-}
 
 static int op(builder *b, const char *type, const int *in, int n_in, const char *out)
 {
-    if (b->st) return -1;
-    char name[160];
-    snprintf(name, sizeof name, "linkpred/%s_%d", type, b->serial);
-    int nd = weft_graph_add_node(b->g, type, "", name, n_in, 1);
-    int v = value(b, out);
-    if (nd < 0 || v < 0) {
-        if (!b->st) b->st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-        return -1;
-    }
-    weft_node *n = &b->g->nodes[nd];
-    n->opset = b->opset;
-    memcpy(n->inputs, in, (size_t)n_in * sizeof *in);
-    n->outputs[0] = v;
-    b->g->values[v].producer = nd;
-    return v;
+    return weft_gedit_op(&b->e, type, "", b->opset, in, n_in, out);
 }
 
-static void attr_int(builder *b, int v, const char *name, int64_t i)
-{
-    if (b->st) return;
-    weft_attr a = {.name = dupstr(name), .type = WEFT_ATTR_INT, .i = i};
-    if (!a.name || weft_node_add_attr(&b->g->nodes[b->g->values[v].producer], &a))
-        b->st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-}
+static void attr_int(builder *b, int v, const char *name, int64_t i) { weft_gedit_attr_int(&b->e, v, name, i); }
 
 static int constant(builder *b, weft_dtype dt, int rank, int64_t n, const void *data)
 {
-    int v = value(b, NULL);
-    if (v < 0) return -1;
-    weft_shape s = {.rank = rank};
-    if (rank) s.d[0] = weft_dim_num(n);
-    weft_value *val = &b->g->values[v];
-    val->flags |= WEFT_VALUE_TYPED;
-    if (weft_value_set_data(val, dt, &s, data, (size_t)n * weft_dtype_size(dt))) b->st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-    return v;
+    return weft_gedit_constant(&b->e, NULL, dt, rank, &n, data);
 }
 
 static int input(builder *b, const char *name, weft_dtype dt, int rank, const weft_dim *dims)
 {
-    int v = value(b, name);
-    if (v < 0) return -1;
-    weft_value *val = &b->g->values[v];
-    val->dtype = dt;
-    val->shape.rank = rank;
-    for (int i = 0; i < rank; i++) val->shape.d[i] = dims[i];
-    val->flags |= WEFT_VALUE_INPUT | WEFT_VALUE_TYPED;
-    int *in = realloc(b->g->inputs, (size_t)(b->g->n_inputs + 1) * sizeof *in);
-    if (!in) {
-        b->st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-        return -1;
-    }
-    b->g->inputs = in;
-    in[b->g->n_inputs++] = v;
-    return v;
+    return weft_gedit_input(&b->e, name, dt, rank, dims);
 }
 
 static int output_of(const weft_graph *g, const char *name)
@@ -132,51 +80,36 @@ weft_status weft_linkpred_model(const weft_model *enc, weft_model **out)
     if (!out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_linkpred_model: out is NULL");
     *out = NULL;
     if (!enc || !enc->graph) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_linkpred_model: encoder is NULL");
-    weft_model *m = calloc(1, sizeof *m);
-    if (!m) return weft_error(WEFT_ERR_NOMEM, "out of memory");
-    builder b = {.opset = (int)weft_model_opset(enc, "")};
-    for (int i = 0; i < enc->syms.n && !b.st; i++)
-        if (weft_sym_intern(&m->syms, enc->syms.names[i]) < 0) b.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-    if (!b.st && !(b.g = m->graph = weft_graph_clone(enc->graph, NULL))) b.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-    if (!b.st) {
-        /* the clone and the model's copy of the symbols go together */
-        weft_graph *gg = b.g;
-        gg->syms = &m->syms;
-        m->ir_version = enc->ir_version;
-        m->n_opsets = enc->n_opsets;
-        m->opsets = calloc((size_t)enc->n_opsets + 1, sizeof *m->opsets);
-        if (!m->opsets) b.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-        for (int i = 0; !b.st && i < enc->n_opsets; i++) {
-            m->opsets[i].version = enc->opsets[i].version;
-            if (!(m->opsets[i].domain = dupstr(enc->opsets[i].domain))) b.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-        }
-    }
-    if (!b.st && b.opset < 13)
-        b.st = weft_error(WEFT_ERR_UNSUPPORTED, "weft_linkpred_model: the encoder's opset %d is older than 13", b.opset);
-    int n_inputs0 = b.g ? b.g->n_inputs : 0;
+    weft_model *m = NULL;
+    weft_status st1 = weft_gedit_model_copy(enc, 0, &m);
+    if (st1) return st1;
+    builder b = {.e = {.g = m->graph, .prefix = "linkpred"}, .opset = (int)weft_model_opset(enc, "")};
+    if (!b.e.st && b.opset < 13)
+        b.e.st = weft_error(WEFT_ERR_UNSUPPORTED, "weft_linkpred_model: the encoder's opset %d is older than 13", b.opset);
+    int n_inputs0 = b.e.g ? b.e.g->n_inputs : 0;
     int losses[64], n_types = 0, logits[64];
     int64_t zero = 0, one_i = 1, axis1 = 1;
     float one_f = 1.0f;
     int c0 = -1, c1 = -1, cax = -1, cone = -1;
-    for (int k = 0; !b.st && k < n_inputs0; k++) {
-        const char *iname = b.g->values[b.g->inputs[k]].name;
+    for (int k = 0; !b.e.st && k < n_inputs0; k++) {
+        const char *iname = b.e.g->values[b.e.g->inputs[k]].name;
         if (!iname || strncmp(iname, "edge_index__", 12) != 0) continue;
         const char *type = iname + 12;
         char src[64], dst[64], name[192];
         if (!split_type(type, src, sizeof src, dst, sizeof dst)) {
-            b.st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_linkpred_model: input '%s': not a type 'a__rel__b'", iname);
+            b.e.st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_linkpred_model: input '%s': not a type 'a__rel__b'", iname);
             break;
         }
         if (n_types == 64) {
-            b.st = weft_error(WEFT_ERR_UNSUPPORTED, "weft_linkpred_model: more than 64 edge types");
+            b.e.st = weft_error(WEFT_ERR_UNSUPPORTED, "weft_linkpred_model: more than 64 edge types");
             break;
         }
         char hs_name[80], hd_name[80];
         snprintf(hs_name, sizeof hs_name, "h_%s", src);
         snprintf(hd_name, sizeof hd_name, "h_%s", dst);
-        int hs = output_of(b.g, hs_name), hd = output_of(b.g, hd_name);
+        int hs = output_of(b.e.g, hs_name), hd = output_of(b.e.g, hd_name);
         if (hs < 0 || hd < 0) {
-            b.st = weft_error(WEFT_ERR_INVALID_ARGUMENT,
+            b.e.st = weft_error(WEFT_ERR_INVALID_ARGUMENT,
                               "weft_linkpred_model: edge type '%s' needs the encoder output '%s' (the embeddings of "
                               "its %s nodes)", type, hs < 0 ? hs_name : hd_name, hs < 0 ? src : dst);
             break;
@@ -190,7 +123,7 @@ weft_status weft_linkpred_model(const weft_model *enc, weft_model **out)
         snprintf(name, sizeof name, "num_sup__%s", type);
         int32_t sym = weft_sym_intern(&m->syms, name);
         if (sym < 0) {
-            b.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+            b.e.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
             break;
         }
         weft_dim dsup[2] = {weft_dim_num(2), {0, sym}}, dlab[1] = {{0, sym}};
@@ -220,48 +153,28 @@ weft_status weft_linkpred_model(const weft_model *enc, weft_model **out)
         losses[n_types] = op(&b, "Add", (int[]){d, lg}, 2, NULL);
         logits[n_types++] = x;
     }
-    if (!b.st && n_types == 0)
-        b.st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_linkpred_model: the encoder has no 'edge_index__<type>' input");
-    if (!b.st) {
+    if (!b.e.st && n_types == 0)
+        b.e.st = weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_linkpred_model: the encoder has no 'edge_index__<type>' input");
+    if (!b.e.st) {
         int cat = op(&b, "Concat", losses, n_types, NULL);
         attr_int(&b, cat, "axis", 0);
         int loss = op(&b, "ReduceMean", &cat, 1, "loss");
         attr_int(&b, loss, "keepdims", 0);
         /* outputs: the loss and the logits (the embeddings need not be kept) */
-        int *outs = b.st ? NULL : malloc((size_t)(n_types + 1) * sizeof *outs);
-        if (!b.st && !outs) b.st = weft_error(WEFT_ERR_NOMEM, "out of memory");
-        if (!b.st) {
-            for (int i = 0; i < b.g->n_outputs; i++) b.g->values[b.g->outputs[i]].flags &= ~(unsigned)WEFT_VALUE_OUTPUT;
-            free(b.g->outputs);
-            b.g->outputs = outs;
-            b.g->n_outputs = 0;
-            outs[b.g->n_outputs++] = loss;
-            for (int t = 0; t < n_types; t++) outs[b.g->n_outputs++] = logits[t];
-            for (int i = 0; i < b.g->n_outputs; i++) b.g->values[outs[i]].flags |= WEFT_VALUE_OUTPUT;
-        }
+        int outs[65];
+        outs[0] = loss;
+        for (int t = 0; t < n_types; t++) outs[1 + t] = logits[t];
+        weft_gedit_set_outputs(&b.e, outs, 1 + n_types);
     }
-    if (b.st) {
-        if (m->graph) weft_graph_free(m->graph);
-        weft_symtab_free(&m->syms);
-        for (int i = 0; m->opsets && i < m->n_opsets; i++) free(m->opsets[i].domain);
-        free(m->opsets);
-        free(m);
-        return b.st;
+    if (b.e.st) {
+        weft_model_free(m);
+        return b.e.st;
     }
     *out = m;
     return WEFT_OK;
 }
 
 /* --- batches ------------------------------------------------------------------------------------- */
-
-static uint64_t next_rand(uint64_t *s)
-{
-    /* splitmix64: seeded, the same sequence everywhere */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static const weft_tensor *find(const weft_tensor *in, size_t n, const char *name)
 {
@@ -345,7 +258,7 @@ weft_status weft_linkpred_make_batch(const weft_tensor *in, size_t n_in, const w
         }
         for (int64_t i = 0; i < E; i++) perm[i] = i;
         for (int64_t i = E - 1; i > 0; i--) {
-            int64_t j = (int64_t)(next_rand(&rs) % (uint64_t)(i + 1));
+            int64_t j = (int64_t)(weft_splitmix64(&rs) % (uint64_t)(i + 1));
             int64_t x = perm[i];
             perm[i] = perm[j], perm[j] = x;
         }
@@ -371,7 +284,7 @@ weft_status weft_linkpred_make_batch(const weft_tensor *in, size_t n_in, const w
             sup[w] = ei[e], sup[P + w] = ei[E + e], lab[w++] = 1.0f;
             for (int r = 0; r < o->neg_ratio; r++) {
                 sup[w] = ei[e];
-                sup[P + w] = n_dst > 0 ? (int64_t)(next_rand(&rs) % (uint64_t)n_dst) : 0;
+                sup[P + w] = n_dst > 0 ? (int64_t)(weft_splitmix64(&rs) % (uint64_t)n_dst) : 0;
                 lab[w++] = 0.0f;
             }
         }
