@@ -40,6 +40,10 @@ static void pretrain_help(FILE *f)
             "  --window S, --window-memory K, --flow-memory K, --max-flows N   graph options ('weft graph')\n"
             "  --backend LIST, --threads N\n"
             "  --json FILE          metrics per epoch as JSON\n"
+            "  --checkpoint FILE    write a checkpoint (weights, optimizer state, epoch; ONNX, atomically)\n"
+            "                       every --checkpoint-every epochs (1) and after the last\n"
+            "  --resume FILE        go on from a checkpoint of the same model, data and options: the result\n"
+            "                       is the one an uninterrupted run gives, bit for bit\n"
             "  -h, --help           this text\n"
             "\n"
             "One line per epoch on stderr. Exit status: 0 success, 1 failure, 2 bad command line.\n");
@@ -123,6 +127,8 @@ static weft_status validate(weft_trainer *tr, const gtensors *graphs, const size
 int cmd_pretrain(int argc, char **argv)
 {
     const char *model_path = NULL, *out_path = NULL, *json_path = NULL, *scaler_path = NULL, *backend = NULL;
+    const char *ckpt_path = NULL, *resume_path = NULL;
+    long ckpt_every = 1;
     const char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0;
     long epochs = 10, neg = 1, val_every = 10, threads = 0, seed = 1;
@@ -152,6 +158,9 @@ int cmd_pretrain(int argc, char **argv)
         else if (strcmp(a, "--data") == 0) data[n_data++] = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out_path = v;
         else if (strcmp(a, "--json") == 0) json_path = v;
+        else if (strcmp(a, "--checkpoint") == 0) ckpt_path = v;
+        else if (strcmp(a, "--resume") == 0) resume_path = v;
+        else if (strcmp(a, "--checkpoint-every") == 0 && cli_parse_int(v, 1, 1000000, &lv)) ckpt_every = lv;
         else if (strcmp(a, "--scaler") == 0) scaler_path = v;
         else if (strcmp(a, "--backend") == 0) backend = v;
         else if (strcmp(a, "--lr") == 0 && num_ok && dv > 0 && dv < 10) lr = dv;
@@ -263,9 +272,28 @@ int cmd_pretrain(int argc, char **argv)
     if (jf) fprintf(jf, "{\"graphs\": %zu, \"train_graphs\": %zu, \"val_graphs\": %zu, \"epochs\": [", c.n, n_train, n_val);
     weft_linkpred_options lo = {sup, (int)neg, (uint64_t)seed};
     bool tty = isatty(2);
-    for (long ep = 0; ep < epochs; ep++) {
+    long first_epoch = 0;
+    if (resume_path) {
+        int64_t done = 0;
+        if (weft_trainer_load_checkpoint(tr, resume_path, &done)) {
+            fprintf(stderr, "weft pretrain: --resume: %s\n", weft_last_error());
+            goto out;
+        }
+        if (done < 0 || done > epochs) {
+            fprintf(stderr, "weft pretrain: --resume: %s was written after epoch %lld, outside 0 .. --epochs %ld\n",
+                    resume_path, (long long)done, epochs);
+            goto out;
+        }
+        first_epoch = (long)done;
+        fprintf(stderr, "weft pretrain: resuming after epoch %ld (%lld steps) from %s\n", first_epoch,
+                (long long)weft_trainer_steps(tr), resume_path);
+    }
+    for (long ep = first_epoch; ep < epochs; ep++) {
         double t0 = now_s(), lsum = 0;
-        /* a seeded shuffle of the training graphs each epoch */
+        /* a seeded shuffle of the training graphs, a function of the seed and the epoch alone (so a run
+         * resumed from a checkpoint sees the epochs an uninterrupted one would) */
+        for (size_t i = 0, k = 0; i < c.n; i++)
+            if (!(val_every > 0 && c.n >= 2 && i % (size_t)val_every == (size_t)val_every - 1)) order[k++] = i;
         uint64_t rs = mix((uint64_t)seed * 1000003u + (uint64_t)ep);
         for (size_t i = n_train; i > 1; i--) {
             rs = mix(rs);
@@ -302,7 +330,12 @@ int cmd_pretrain(int argc, char **argv)
                 secs * (double)(epochs - ep - 1));
         if (jf)
             fprintf(jf, "%s\n  {\"epoch\": %ld, \"loss\": %.9g, \"val_loss\": %.9g, \"val_auc\": %.9g, \"seconds\": %.3f}",
-                    ep ? "," : "", ep + 1, tl, n_val ? vloss : 0.0, vauc, secs);
+                    ep > first_epoch ? "," : "", ep + 1, tl, n_val ? vloss : 0.0, vauc, secs);
+        if (ckpt_path && ((ep + 1) % ckpt_every == 0 || ep + 1 == epochs) &&
+            weft_trainer_save_checkpoint(tr, ckpt_path, ep + 1)) {
+            fprintf(stderr, "weft pretrain: checkpoint: %s\n", weft_last_error());
+            goto out;
+        }
     }
     if (jf) fprintf(jf, "\n]}\n");
     if (weft_trainer_save_into(tr, enc, out_path)) {

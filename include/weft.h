@@ -338,6 +338,13 @@ weft_status weft_trainer_save_model(const weft_trainer *t, const char *path);
 /* The same for another model sharing the parameters' names (the encoder of a model built around it):
  * each of its initializers named like a parameter gets the trained values. */
 weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, const char *path);
+/* A checkpoint: the trained model with the optimizer's state and step count and a number of the caller's
+ * (an epoch) beside the weights, one ONNX file written atomically, so a process killed at any moment
+ * leaves the last complete one. Loading it into a trainer made from the same model and options restores
+ * the parameters, the state and the step count exactly: training goes on as if never stopped. Another
+ * model's checkpoint, another optimizer's, or a damaged file is an error and changes nothing. */
+weft_status weft_trainer_save_checkpoint(const weft_trainer *t, const char *path, int64_t counter);
+weft_status weft_trainer_load_checkpoint(weft_trainer *t, const char *path, int64_t *counter);
 
 
 /* --- link prediction (self-supervised pretraining of a graph encoder) --------------------------- */

@@ -25,6 +25,7 @@
 #include "../compiler/onnx_export.h"
 #include "../compiler/atomic_write.h"
 #include "../compiler/plan.h"
+#include "graph_edit.h"
 #include "weft.h"
 
 typedef struct param {
@@ -460,6 +461,12 @@ weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, c
     }
     uint8_t *buf = NULL;
     size_t len = 0;
+    /* a model built around another (link prediction, a classifier) has values no one typed yet: an ONNX
+     * file declares its outputs' types */
+    if (!st) {
+        weft_ir_resolve_ops(g, NULL);
+        st = weft_pass_infer(g, false, NULL);
+    }
     if (!st) {
         weft_onnx_export_options eo = {.opsets = m->opsets, .n_opsets = m->n_opsets};
         st = weft_ir_to_onnx(g, &m->syms, &eo, &buf, &len);
@@ -471,5 +478,138 @@ weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, c
     }
     free(buf);
     weft_graph_free(g);
+    return st;
+}
+
+/* --- checkpoints --------------------------------------------------------------------------------- */
+
+/* A checkpoint is the trained model (weights in place, as weft_trainer_save_model writes it) with the
+ * optimizer's state beside them: per parameter P the tensors "__weft_state__/P/m" (and "/v" for Adam
+ * and AdamW; float64, one per element), and the int64 scalars "__weft_state__/step" (updates made),
+ * "__weft_state__/optimizer" and "__weft_state__/counter" (the caller's: an epoch, say). The state
+ * tensors are graph outputs, so the file stays a valid ONNX model that any runtime loads. */
+#define STATE "__weft_state__/"
+
+static int add_state(weft_gedit *e, const char *name, weft_dtype dt, int64_t n, const void *data)
+{
+    int v = weft_gedit_constant(e, name, dt, 1, &n, data);
+    if (v >= 0) {
+        int *o = realloc(e->g->outputs, (size_t)(e->g->n_outputs + 1) * sizeof *o);
+        if (!o) {
+            if (!e->st) e->st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        e->g->outputs = o;
+        o[e->g->n_outputs++] = v;
+        e->g->values[v].flags |= WEFT_VALUE_OUTPUT;
+    }
+    return v;
+}
+
+weft_status weft_trainer_save_checkpoint(const weft_trainer *t, const char *path, int64_t counter)
+{
+    if (!t || !path) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_save_checkpoint: %s is NULL", t ? "path" : "trainer");
+    weft_graph *g = weft_graph_clone(t->base->graph, NULL);
+    if (!g) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    weft_gedit e = {.g = g, .prefix = "checkpoint"};
+    for (int k = 0; k < t->n_p && !e.st; k++) {
+        int v = weft_graph_find_value(g, t->p[k].name);
+        if (v < 0) {
+            e.st = weft_error(WEFT_ERR_INTERNAL, "parameter '%s' is not in the model", t->p[k].name);
+            break;
+        }
+        weft_value *val = &g->values[v];
+        e.st = weft_value_set_data(val, val->dtype, &val->shape, t->p[k].t.data, t->p[k].t.nbytes);
+        char name[600];
+        snprintf(name, sizeof name, STATE "%s/m", t->p[k].name);
+        add_state(&e, name, WEFT_FLOAT64, (int64_t)t->p[k].n, t->p[k].m);
+        if (t->p[k].v) {
+            snprintf(name, sizeof name, STATE "%s/v", t->p[k].name);
+            add_state(&e, name, WEFT_FLOAT64, (int64_t)t->p[k].n, t->p[k].v);
+        }
+    }
+    int64_t step = t->steps, opt = (int64_t)t->o.optimizer;
+    add_state(&e, STATE "step", WEFT_INT64, 1, &step);
+    add_state(&e, STATE "optimizer", WEFT_INT64, 1, &opt);
+    add_state(&e, STATE "counter", WEFT_INT64, 1, &counter);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    weft_status st = e.st;
+    if (!st) { /* see weft_trainer_save_into */
+        weft_ir_resolve_ops(g, NULL);
+        st = weft_pass_infer(g, false, NULL);
+    }
+    if (!st) {
+        const char *keys[1] = {"weft.checkpoint"}, *values[1] = {"1"};
+        weft_onnx_export_options eo = {.opsets = t->base->opsets, .n_opsets = t->base->n_opsets,
+                                       .metadata_keys = keys, .metadata_values = values, .n_metadata = 1};
+        st = weft_ir_to_onnx(g, &t->base->syms, &eo, &buf, &len);
+    }
+    if (!st) {
+        const void *parts[1] = {buf};
+        size_t lens[1] = {len};
+        st = weft_write_file_atomic(path, parts, lens, 1);
+    }
+    free(buf);
+    weft_graph_free(g);
+    return st;
+}
+
+/* The contents of the checkpoint value `name`: its data if it has dtype dt and n elements, else NULL. */
+static const void *state_of(const weft_graph *g, const char *name, weft_dtype dt, size_t n)
+{
+    int v = weft_graph_find_value(g, name);
+    if (v < 0) return NULL;
+    const weft_value *val = &g->values[v];
+    if (!val->data || val->dtype != dt || val->nbytes != n * weft_dtype_size(dt)) return NULL;
+    return val->data;
+}
+
+weft_status weft_trainer_load_checkpoint(weft_trainer *t, const char *path, int64_t *counter)
+{
+    if (!t || !path) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_load_checkpoint: %s is NULL", t ? "path" : "trainer");
+    weft_model *m = NULL;
+    weft_status st = weft_model_load(path, &m);
+    if (st) return weft_error_wrap(st, "checkpoint %s", path);
+    const weft_graph *g = m->graph;
+    const int64_t *step = state_of(g, STATE "step", WEFT_INT64, 1), *opt = state_of(g, STATE "optimizer", WEFT_INT64, 1),
+                  *cnt = state_of(g, STATE "counter", WEFT_INT64, 1);
+    if (!step || !opt || !cnt || *step < 0) {
+        st = weft_error(WEFT_ERR_INVALID_MODEL, "%s: not a weft checkpoint (no optimizer state)", path);
+    } else if (*opt != (int64_t)t->o.optimizer) {
+        st = weft_error(WEFT_ERR_INVALID_MODEL, "%s: written by another optimizer (%lld; this trainer uses %d)", path,
+                        (long long)*opt, (int)t->o.optimizer);
+    }
+    /* check everything before changing anything */
+    for (int k = 0; k < t->n_p && !st; k++) {
+        param *p = &t->p[k];
+        char name[600];
+        if (!state_of(g, p->name, p->t.dtype, p->n)) {
+            st = weft_error(WEFT_ERR_INVALID_MODEL, "%s: no parameter '%s' of %zu %s values: a checkpoint of another model",
+                            path, p->name, p->n, weft_dtype_name(p->t.dtype));
+            break;
+        }
+        snprintf(name, sizeof name, STATE "%s/m", p->name);
+        bool ok = state_of(g, name, WEFT_FLOAT64, p->n) != NULL;
+        snprintf(name, sizeof name, STATE "%s/v", p->name);
+        if (ok && p->v) ok = state_of(g, name, WEFT_FLOAT64, p->n) != NULL;
+        if (!ok) st = weft_error(WEFT_ERR_INVALID_MODEL, "%s: the optimizer state of '%s' is missing or wrong", path, p->name);
+    }
+    if (!st) {
+        for (int k = 0; k < t->n_p; k++) {
+            param *p = &t->p[k];
+            char name[600];
+            memcpy(p->t.data, state_of(g, p->name, p->t.dtype, p->n), p->t.nbytes);
+            snprintf(name, sizeof name, STATE "%s/m", p->name);
+            memcpy(p->m, state_of(g, name, WEFT_FLOAT64, p->n), p->n * sizeof *p->m);
+            if (p->v) {
+                snprintf(name, sizeof name, STATE "%s/v", p->name);
+                memcpy(p->v, state_of(g, name, WEFT_FLOAT64, p->n), p->n * sizeof *p->v);
+            }
+        }
+        t->steps = *step;
+        if (counter) *counter = *cnt;
+    }
+    weft_model_free(m);
     return st;
 }

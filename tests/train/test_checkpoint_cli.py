@@ -1,0 +1,103 @@
+"""Checkpoints of `weft pretrain`: resuming from one gives, bit for bit, the weights an uninterrupted run
+gives; a process killed with SIGKILL at any moment leaves the last complete checkpoint, which loads and
+resumes; a checkpoint of another model, or a damaged one, is a clear error.
+
+The weft binary: $WEFT_BIN (tests/pylib/weft_testlib.py).
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import weft_testlib as wt  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+DATA = os.environ.get("WEFT_DATA", os.path.join(ROOT, "..", "shared", "data"))
+ENCODER = os.path.join(ROOT, "models", "traffic_encoder_ts17", "model.onnx")
+COMMON = ["--window", "60", "--val-every", "3", "--seed", "5"]
+
+
+def weft(*args, timeout=600):
+    return subprocess.run([wt.require_weft(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def flows(tmp_path):
+    src = os.path.join(DATA, "slips", "test5-mixed.binetflow")
+    if not os.path.exists(src):
+        pytest.skip(f"shared data not found at {DATA}")
+    p = tmp_path / "small.binetflow"
+    with open(src) as f:
+        p.write_text("".join(f.readlines()[:120]))
+    return str(p)
+
+
+def weights(path):
+    import onnx
+    return {t.name: onnx.numpy_helper.to_array(t).tobytes() for t in onnx.load(path).graph.initializer}
+
+
+def test_resume_is_bit_identical(flows, tmp_path):
+    a, c, ck = tmp_path / "a.onnx", tmp_path / "c.onnx", tmp_path / "ck.onnx"
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(a), "--epochs", "3", *COMMON)
+    assert r.returncode == 0, r.stderr
+    # one epoch with a checkpoint, then on to three from it
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "b.onnx"), "--epochs", "1",
+             "--checkpoint", str(ck), *COMMON)
+    assert r.returncode == 0, r.stderr
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(c), "--epochs", "3", "--resume", str(ck),
+             *COMMON)
+    assert r.returncode == 0, r.stderr
+    assert "resuming after epoch 1" in r.stderr
+    wa, wc = weights(str(a)), weights(str(c))
+    assert wa.keys() == wc.keys() and all(wa[k] == wc[k] for k in wa)
+    # the checkpoint is an ONNX model with the optimizer state beside the weights
+    import onnx
+    m = onnx.load(str(ck))
+    names = {t.name for t in m.graph.initializer}
+    assert "__weft_state__/step" in names and any(n.endswith("/v") for n in names)
+    assert {p.key: p.value for p in m.metadata_props}.get("weft.checkpoint") == "1"
+
+
+def test_kill_9_leaves_a_good_checkpoint(flows, tmp_path):
+    import onnx
+    ck = tmp_path / "ck.onnx"
+    rnd = random.Random(11)
+    for attempt in range(3):
+        p = subprocess.Popen([wt.require_weft(), "pretrain", "--model", ENCODER, "--data", flows, "-o",
+                              str(tmp_path / "x.onnx"), "--epochs", "200", "--checkpoint", str(ck), *COMMON],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while not ck.exists() and time.time() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        assert ck.exists(), "no checkpoint was written"
+        time.sleep(rnd.uniform(0.0, 1.5))  # somewhere in later epochs, perhaps mid-write
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+        onnx.checker.check_model(onnx.load(str(ck)))  # whole, never half-written
+    # what the kills left resumes: one epoch past the epoch it holds
+    state = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(ck)).graph.initializer}
+    done = int(state["__weft_state__/counter"][0])
+    assert done >= 1
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "y.onnx"), "--epochs",
+             str(done + 1), "--resume", str(ck), *COMMON)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming after epoch {done}" in r.stderr and f"epoch {done + 1}/{done + 1}" in r.stderr
+
+
+def test_bad_checkpoints(flows, tmp_path):
+    # a model that is not a checkpoint, a damaged file, another model's checkpoint
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "x.onnx"), "--epochs", "1",
+             "--resume", ENCODER, *COMMON)
+    assert r.returncode == 1 and "not a weft checkpoint" in r.stderr
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(open(ENCODER, "rb").read()[:5000])
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "x.onnx"), "--epochs", "1",
+             "--resume", str(bad), *COMMON)
+    assert r.returncode == 1 and "checkpoint" in r.stderr
+    assert not (tmp_path / "x.onnx").exists()
