@@ -161,6 +161,22 @@ if [ -d "$DATA" ]; then
         log "traffic: the encoder (models/traffic_encoder_ts17) on $g"
         "$WEFT" run models/traffic_encoder_ts17/model.onnx "${args[@]}" --output-dir out/traffic/embeddings || status=1
     fi
+    # the traffic model's life cycle on a labelled Argus log: self-supervised pretraining (link
+    # prediction), few-shot finetuning of the flow classifier on the pretrained encoder, prediction,
+    # and an inference model for ONNX Runtime
+    argus="$DATA/slips/test5-mixed.binetflow"
+    if [ -f "$argus" ]; then
+        log "traffic: weft pretrain (link prediction, 3 epochs) on $argus"
+        "$WEFT" pretrain --model models/traffic_encoder_ts17/model.onnx --data "$argus" -o out/traffic/base.onnx \
+            --epochs 3 --seed 1 --json out/traffic/pretrain.json || status=1
+        log "traffic: weft finetune (flow classifier, 20 shots per class) on the pretrained encoder"
+        "$WEFT" finetune --base out/traffic/base.onnx --data "$argus" -o out/traffic/task.onnx --shots 20 \
+            --epochs 10 --seed 1 --json out/traffic/finetune.json 2>&1 | tail -n 12 || status=1
+        log "traffic: weft predict and weft export"
+        "$WEFT" predict --model out/traffic/task.onnx --data "$argus" -o out/traffic/predictions.csv 2>&1 |
+            tail -n 3 || status=1
+        "$WEFT" export out/traffic/task.onnx -o out/traffic/classifier.onnx || status=1
+    fi
 else
     log "traffic: skipped ($DATA not found; set WEFT_DATA_DIR)"
 fi
