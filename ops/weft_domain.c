@@ -414,6 +414,47 @@ static int rows_of(weft_grad_ctx *c, int i)
     return weft_grad_op(c, "Shape", &c->in[i], 1, at, 2);
 }
 
+/* SegmentReduce max / min: each output element is one row's (or init's) and its gradient goes to that one,
+ * the one the kernels keep: init on a tie (they replace only on a strict improvement), else the first row
+ * of the segment in edge order, found as the least flat position among the rows equal to the result
+ * (a SegmentReduce min over positions), so g is passed on exactly once and deterministically. */
+static weft_status segment_extremum_grad(weft_grad_ctx *c, bool init)
+{
+    int g = weft_grad_dout(c, 0), z = weft_grad_scalar(c, 0.0);
+    int from_init = init ? weft_grad_op2(c, "Equal", c->in[3], c->out[0]) : -1;
+    if (init && c->want[3]) {
+        int in[3] = {from_init, g, z};
+        weft_grad_to(c, 3, weft_grad_op(c, "Where", in, 3, NULL, 0));
+    }
+    if (!c->want[0]) return c->st;
+    const weft_shape *ss = &c->in_shape[0], *so = &c->out_shape[0];
+    for (int a = 1; a < ss->rank; a++)
+        if (a >= so->rank || !weft_dim_eq(ss->d[a], so->d[a]))
+            return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "init with more columns than src");
+    /* per row, its segment's value: Gather in the init form (negative indices wrap), else RowGather */
+#define PER_ROW(v) (init ? weft_grad_op(c, "Gather", (int[]){(v), c->in[1]}, 2, NULL, 0) \
+                         : weft_grad_op_in(c, "ai.weft", "RowGather", (int[]){(v), c->in[1]}, 2, NULL, 0))
+    int cand = weft_grad_op2(c, "Equal", c->in[0], PER_ROW(c->out[0]));
+    if (init) cand = weft_grad_op2(c, "And", cand, weft_grad_op1(c, "Not", PER_ROW(from_init)));
+    int pos = weft_grad_positions(c, c->in[0], ss), big = weft_grad_i64(c, INT64_MAX);
+    int w3[3] = {cand, pos, big};
+    int cpos = weft_grad_op(c, "Where", w3, 3, NULL, 0);
+    weft_attr mn = weft_grad_attr_string("reduce", "min");
+    int first;
+    if (init) {
+        int sin[4] = {cpos, c->in[1], -1, weft_grad_op2(c, "Expand", big, weft_grad_shape_of(c, c->out[0], so))};
+        first = weft_grad_op_in(c, "ai.weft", "SegmentReduce", sin, 4, &mn, 1);
+    } else {
+        int sin[3] = {cpos, c->in[1], c->in[2]};
+        first = weft_grad_op_in(c, "ai.weft", "SegmentReduce", sin, 3, &mn, 1);
+    }
+    int wins = weft_grad_op2(c, "Equal", PER_ROW(first), pos);
+    int w[3] = {wins, PER_ROW(g), z};
+    weft_grad_to(c, 0, weft_grad_op(c, "Where", w, 3, NULL, 0));
+#undef PER_ROW
+    return c->st;
+}
+
 /* SegmentReduce and RowGather are each other's adjoints: a row gathered from segment n sends its
  * gradient back into n (a sum), and a row summed into segment n receives n's gradient (a gather).
  * mean divides by the segment's row count, gathered per row (a row's segment has at least that row). */
@@ -421,8 +462,9 @@ static weft_status grad_segment(weft_grad_ctx *c)
 {
     const char *red = weft_attr_string(c->node, "reduce", "sum");
     bool init = c->n_in > 3 && c->in[3] >= 0, mean = !strcmp(red, "mean");
-    if (!mean && strcmp(red, "sum"))
-        return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "reduce '%s' (sum and mean have rules)", red);
+    if (!strcmp(red, "max") || !strcmp(red, "min")) return segment_extremum_grad(c, init);
+    if (!mean && strcmp(red, "sum") && strcmp(red, "add"))
+        return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED, "reduce '%s' (sum, mean, max and min have rules)", red);
     int g = weft_grad_dout(c, 0);
     if (init && c->want[3]) weft_grad_to(c, 3, g);
     if (!c->want[0]) return c->st;
