@@ -4,37 +4,14 @@ resumes; a checkpoint of another model, or a damaged one, is a clear error.
 
 The weft binary: $WEFT_BIN (tests/pylib/weft_testlib.py).
 """
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
-import pytest
+from traincli import ENCODER, weft, weft_bin
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-import weft_testlib as wt  # noqa: E402
-
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-DATA = os.environ.get("WEFT_DATA", os.path.join(ROOT, "..", "shared", "data"))
-ENCODER = os.path.join(ROOT, "models", "traffic_encoder_ts17", "model.onnx")
 COMMON = ["--window", "60", "--val-every", "3", "--seed", "5"]
-
-
-def weft(*args, timeout=600):
-    return subprocess.run([wt.require_weft(), *args], capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def flows(tmp_path):
-    src = os.path.join(DATA, "slips", "test5-mixed.binetflow")
-    if not os.path.exists(src):
-        pytest.skip(f"shared data not found at {DATA}")
-    p = tmp_path / "small.binetflow"
-    with open(src) as f:
-        p.write_text("".join(f.readlines()[:120]))
-    return str(p)
 
 
 def weights(path):
@@ -69,7 +46,7 @@ def test_kill_9_leaves_a_good_checkpoint(flows, tmp_path):
     ck = tmp_path / "ck.onnx"
     rnd = random.Random(11)
     for attempt in range(3):
-        p = subprocess.Popen([wt.require_weft(), "pretrain", "--model", ENCODER, "--data", flows, "-o",
+        p = subprocess.Popen([weft_bin(), "pretrain", "--model", ENCODER, "--data", flows, "-o",
                               str(tmp_path / "x.onnx"), "--epochs", "200", "--checkpoint", str(ck), *COMMON],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120

@@ -5,36 +5,19 @@ a model that is not a task model is refused.
 The weft binary: $WEFT_BIN (tests/pylib/weft_testlib.py).
 """
 import os
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-import weft_testlib as wt  # noqa: E402
+from traincli import ENCODER, ROOT, weft
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-DATA = os.environ.get("WEFT_DATA", os.path.join(ROOT, "..", "shared", "data"))
-ENCODER = os.path.join(ROOT, "models", "traffic_encoder_ts17", "model.onnx")
 GRAPH = os.path.join(ROOT, "models", "traffic_encoder_ts17", "test_data_set_2")
 
 
-def weft(*args, timeout=600):
-    return subprocess.run([wt.require_weft(), *args], capture_output=True, text=True, timeout=timeout)
-
-
-def test_export_runs_in_onnxruntime(tmp_path):
+def test_export_runs_in_onnxruntime(flows, tmp_path):
     import onnx
     import onnxruntime as ort
-    src = os.path.join(DATA, "slips", "test5-mixed.binetflow")
-    if not os.path.exists(src):
-        pytest.skip(f"shared data not found at {DATA}")
-    flows = tmp_path / "small.binetflow"
-    with open(src) as f:
-        flows.write_text("".join(f.readlines()[:120]))
     task, model = tmp_path / "task.onnx", tmp_path / "model.onnx"
-    r = weft("finetune", "--scratch", ENCODER, "--data", str(flows), "-o", str(task), "--epochs", "1", "--window", "60",
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(task), "--epochs", "1", "--window", "60",
              "--seed", "2")
     assert r.returncode == 0, r.stderr
     r = weft("export", str(task), "-o", str(model))

@@ -6,33 +6,10 @@ The weft binary: $WEFT_BIN (tests/pylib/weft_testlib.py).
 """
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-import weft_testlib as wt  # noqa: E402
-
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-DATA = os.environ.get("WEFT_DATA", os.path.join(ROOT, "..", "shared", "data"))
-ENCODER = os.path.join(ROOT, "models", "traffic_encoder_ts17", "model.onnx")
-
-
-def weft(*args, timeout=600):
-    return subprocess.run([wt.require_weft(), *args], capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def flows(tmp_path):
-    src = os.path.join(DATA, "slips", "test5-mixed.binetflow")
-    if not os.path.exists(src):
-        pytest.skip(f"shared data not found at {DATA}")
-    p = tmp_path / "small.binetflow"
-    with open(src) as f:
-        p.write_text("".join(f.readlines()[:120]))
-    return str(p)
+from traincli import ENCODER, ROOT, weft
 
 
 def test_pretrain_writes_an_encoder_onnxruntime_runs(flows, tmp_path):
