@@ -51,6 +51,12 @@ static void pretrain_help(FILE *f)
 
 typedef cli_graph gtensors;
 
+/* Whether graph g of n is held out for validation: every val_every-th, when there are two or more. */
+static bool held_out(size_t g, size_t n, long val_every)
+{
+    return val_every > 0 && n >= 2 && g % (size_t)val_every == (size_t)val_every - 1;
+}
+
 static uint64_t mix(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ULL;
@@ -260,7 +266,7 @@ int cmd_pretrain(int argc, char **argv)
     if (!order || !val) goto out;
     size_t n_train = 0, n_val = 0;
     for (size_t g = 0; g < c.n; g++) {
-        if (val_every > 0 && c.n >= 2 && g % (size_t)val_every == (size_t)val_every - 1) val[n_val++] = g;
+        if (held_out(g, c.n, val_every)) val[n_val++] = g;
         else order[n_train++] = g;
     }
     if (json_path && !(jf = fopen(json_path, "w"))) {
@@ -293,7 +299,7 @@ int cmd_pretrain(int argc, char **argv)
         /* a seeded shuffle of the training graphs, a function of the seed and the epoch alone (so a run
          * resumed from a checkpoint sees the epochs an uninterrupted one would) */
         for (size_t i = 0, k = 0; i < c.n; i++)
-            if (!(val_every > 0 && c.n >= 2 && i % (size_t)val_every == (size_t)val_every - 1)) order[k++] = i;
+            if (!held_out(i, c.n, val_every)) order[k++] = i;
         uint64_t rs = mix((uint64_t)seed * 1000003u + (uint64_t)ep);
         for (size_t i = n_train; i > 1; i--) {
             rs = mix(rs);

@@ -31,7 +31,7 @@ struct weft_tgraph_stream {
     size_t new_since_build;
     bool axis_started;      /* origin and first window fixed */
     int64_t kfirst, next_g; /* graph 0's first window; the next graph to write */
-    double smax;            /* the latest start seen on this axis */
+    double smin, smax;      /* the earliest and the latest start of a valid flow on this axis */
 };
 
 void weft_tgraph_stream_free(weft_tgraph_stream *g)
@@ -72,6 +72,7 @@ weft_tgraph_stream *weft_tgraph_stream_new(const weft_tgraph_params *p, const we
     memset(stats, 0, sizeof *stats);
     g->reorder = reorder;
     g->new_axis_on_jump = new_axis_on_jump;
+    g->smin = INFINITY;
     g->smax = -INFINITY;
     weft_flow_table_init(&g->pend);
     return g;
@@ -81,13 +82,7 @@ weft_tgraph_stream *weft_tgraph_stream_new(const weft_tgraph_params *p, const we
  * the reorder allowance passed, no earlier flow is still to come). */
 static void start_axis(weft_tgraph_stream *g)
 {
-    double min_start = INFINITY;
-    for (size_t i = 0; i < g->pend.n; i++) {
-        const weft_flow *f = &g->pend.flows[i];
-        if (weft_tgraph_flow_valid(&g->p, f) && f->start < min_start) min_start = f->start;
-    }
-    if (!g->user_origin)
-        g->p.origin = isfinite(min_start) ? floor(min_start / g->p.stride) * g->p.stride : 0.0;
+    if (!g->user_origin) g->p.origin = isfinite(g->smin) ? floor(g->smin / g->p.stride) * g->p.stride : 0.0;
     g->kfirst = INT64_MAX;
     for (size_t i = 0; i < g->pend.n; i++) {
         int64_t lo, hi;
@@ -160,11 +155,7 @@ static int maybe_build(weft_tgraph_stream *g, bool forced, char *err, size_t err
     if (!g->pend.n) return 0;
     double h = g->smax - g->reorder;
     if (!g->axis_started) {
-        double min_start = INFINITY;
-        for (size_t i = 0; i < g->pend.n; i++)
-            if (weft_tgraph_flow_valid(&g->p, &g->pend.flows[i]) && g->pend.flows[i].start < min_start)
-                min_start = g->pend.flows[i].start;
-        if (!(h >= min_start) && !forced) return 0; /* earlier flows may still come */
+        if (!(h >= g->smin) && !forced) return 0; /* earlier flows may still come */
         start_axis(g);
     }
     int64_t done = graphs_complete_by(g, h);
@@ -183,6 +174,7 @@ int weft_tgraph_stream_flush(weft_tgraph_stream *g, char *err, size_t err_n)
     g->new_since_build = 0;
     g->axis_started = false;
     g->next_g = 0;
+    g->smin = INFINITY;
     g->smax = -INFINITY;
     return rc;
 }
@@ -226,5 +218,6 @@ int weft_tgraph_stream_push(weft_tgraph_stream *g, const weft_flow *f, char *err
     if (g->pend.n > g->stats->peak_flows_held) g->stats->peak_flows_held = g->pend.n;
     g->new_since_build++;
     if (valid && f->start > g->smax) g->smax = f->start; /* a skipped flow moves no clock */
+    if (valid && f->start < g->smin) g->smin = f->start;
     return maybe_build(g, false, err, err_n);
 }
