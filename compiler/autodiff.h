@@ -21,7 +21,10 @@
  * graph outputs grads[0..n) named "<param>__grad". A parameter the loss does not depend on gets zeros.
  * Fails, before changing the graph, naming the node and op of any node on a path from a parameter to
  * the loss that has no gradient rule; fails naming the node when a rule refuses its case (then the
- * graph may hold extra values, but computes what it did). Integer values carry no gradient. */
+ * graph may hold extra values, but computes what it did). Integer values carry no gradient. An If on
+ * that path is first replaced by its taken branch where constant folding decides the condition (the
+ * graph is folded for that, so no parameter may be a constant); one whose condition stays unknown is
+ * refused like an op without a rule. */
 weft_status weft_autodiff(weft_graph *g, int loss, const int *params, int n, int *grads);
 
 #endif

@@ -6,7 +6,10 @@
  *    the loss depends on it (backward from the loss). A node is on the path when one of its outputs is
  *    active; integer values (indices, shapes) are never active, so index inputs get no gradient.
  * 2. Every node on the path must have a gradient rule: checked for all of them before anything is
- *    added, so a refused graph is left as it was.
+ *    added, so a refused graph is left as it was. If has none: an If on the path whose condition
+ *    only depends on shapes (PyG's exports test ranks and edge counts that way) is first replaced by
+ *    its taken branch, folding constants and inlining (compiler/pass_inline_if.c) until no more
+ *    conditions are decided; that changes how the graph is spelled, not what it computes.
  * 3. The loss's gradient is seeded with ones; nodes are visited in reverse topological order, so when
  *    a node's rule runs, every reader of its outputs has already contributed, and the contributions to
  *    a value read several times have been summed (Add nodes, in visiting order).
@@ -21,6 +24,7 @@
 
 #include "../ops/grad.h"
 #include "autodiff.h"
+#include "plan.h"
 #include "rewrite.h"
 
 typedef struct ad {
@@ -165,6 +169,8 @@ static weft_status find_path(weft_graph *g, int loss, const int *params, int n, 
     return WEFT_OK;
 }
 
+static bool is_if(const weft_node *nd) { return !nd->domain[0] && strcmp(nd->op_type, "If") == 0; }
+
 static bool on_path(const weft_node *nd, const char *active)
 {
     for (int o = 0; o < nd->n_outputs; o++)
@@ -180,11 +186,42 @@ static weft_status check_rules(const weft_graph *g, int loss, const int *params,
         int p = 0;
         for (int o = 0; o < nd->n_outputs && !p; o++)
             if (nd->outputs[o] >= 0 && active[nd->outputs[o]]) p = from[nd->outputs[o]];
+        if (is_if(nd))
+            return weft_error(WEFT_ERR_UNSUPPORTED,
+                              "node '%s' (If): the op has no gradient rule, and the node is on the path from "
+                              "parameter '%s' to the loss '%s'; an If is differentiated only when constant "
+                              "folding decides its condition (it is then replaced by the branch taken)",
+                              nd->name, value_name(g, params[p - 1]), value_name(g, loss));
         return weft_error(WEFT_ERR_UNSUPPORTED,
                           "node '%s' (%s%s%s): the op has no gradient rule, and the node is on the path from "
                           "parameter '%s' to the loss '%s'",
                           nd->name, nd->domain[0] ? nd->domain : "", nd->domain[0] ? "." : "", nd->op_type,
                           value_name(g, params[p - 1]), value_name(g, loss));
+    }
+    return WEFT_OK;
+}
+
+/* Replaces the Ifs whose conditions constant folding decides by their taken branches, as compilation
+ * would (fold, inline, fold what the inlined branches decide, ...). Folding never reaches through a
+ * parameter as long as none is a constant (graph inputs are not), so when one is, nothing is done and
+ * the If is refused by check_rules. *changed: whether the graph changed. */
+static weft_status inline_decided_ifs(weft_graph *g, const int *params, int n, bool *changed)
+{
+    *changed = false;
+    for (int k = 0; k < n; k++)
+        if (g->values[params[k]].flags & WEFT_VALUE_CONST) return WEFT_OK;
+    for (int round = 0; round < 64; round++) {
+        int c = 0;
+        weft_status st = weft_pass_infer(g, true, NULL);
+        if (!st) st = weft_pass_inline_if(g, &c);
+        if (st) return weft_error_wrap(st, "autodiff: inlining If nodes with constant conditions");
+        if (!c) break;
+        *changed = true;
+    }
+    if (*changed) {
+        weft_status st = weft_pass_infer(g, true, NULL);
+        if (!st) st = weft_ir_toposort(g);
+        if (st) return weft_error_wrap(st, "autodiff: inlining If nodes with constant conditions");
     }
     return WEFT_OK;
 }
@@ -269,6 +306,20 @@ weft_status weft_autodiff(weft_graph *g, int loss, const int *params, int n, int
     bool opened = false;
     if (!from || !active) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = find_path(g, loss, params, n, from, active))) goto done;
+    bool has_if = false;
+    for (int i = 0; i < g->n_nodes && !has_if; i++) has_if = is_if(&g->nodes[i]) && on_path(&g->nodes[i], active);
+    if (has_if) {
+        bool changed;
+        if ((st = inline_decided_ifs(g, params, n, &changed))) goto done;
+        if (changed) { /* the inlined branches added values: size the marks again */
+            free(from);
+            free(active);
+            from = calloc((size_t)g->n_values + 1, sizeof *from);
+            active = calloc((size_t)g->n_values + 1, 1);
+            if (!from || !active) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); goto done; }
+            if ((st = find_path(g, loss, params, n, from, active))) goto done;
+        }
+    }
     if ((st = check_rules(g, loss, params, from, active))) goto done;
 
     /* the outputs first, so that the rewriter counts them as pinned */

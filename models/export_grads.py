@@ -12,6 +12,9 @@ with respect to every parameter. It writes models/<name>/grad_set_<k>/:
 
     weights_<j>.pb   weights_j (TensorProto named after output j)
     grad_<k>.pb      the gradient of the initializer it is named after, in the initializer's layout
+                     (a torch.nn.GRU's weights are one ONNX GRU's W, R and B: gates reordered from
+                     torch's r, z, n to ONNX's z, r, h and the two biases concatenated, so their
+                     gradients are composed the same way)
     sample_<k>.pb    (large parameters only) int64 flat positions: grad_<k>.pb then holds the gradient
                      at those positions, so that what is committed stays small
 
@@ -48,6 +51,20 @@ def _gnn(family, case=0):
     return build, case
 
 
+def _gru_temporal(case=1):
+    def build():
+        seed_all(200)  # gnn_models.export_all's seed for gru_temporal
+        return gnn_models.GRUTemporal()
+    return build, case
+
+
+def _time_encoder(case=1):
+    def build():
+        seed_all(300)  # gnn_models.export_all's seed for time_encoder
+        return gnn_models.TimeEncoder()
+    return build, case
+
+
 def _traffic(cls, case=3):
     def build():
         seed_all(7)  # export_all.export_traffic's seed
@@ -62,7 +79,12 @@ GRAD_MODELS = {
     "sage_mean_dynamo18": _gnn("sage_mean"),
     "gcn_ts17": _gnn("gcn"),
     "gcn_dynamo18": _gnn("gcn"),
-    "gat_ts17": _gnn("gat"),  # written, not yet checked: the If of GATConv (an edge count test) has no rule
+    "gat_ts17": _gnn("gat"),
+    "gat_ts18": _gnn("gat"),
+    "gru_temporal_ts17": _gru_temporal(),       # test set 1: 25 nodes
+    "gru_temporal_dynamo18": _gru_temporal(),
+    "time_encoder_ts17": _time_encoder(),       # test set 1: 7 events
+    "time_encoder_dynamo18": _time_encoder(),
     "traffic_encoder_ts17": _traffic(traffic_models.TrafficEncoder),
     "traffic_encoder_dynamo18": _traffic(traffic_models.TrafficEncoder),
 }
@@ -80,12 +102,39 @@ def load_inputs(mdir, model, case):
     return names, arrays
 
 
-def match_params(net, model):
+def _gru_gates(a):
+    """torch's gate blocks r, z, n (axis 0) in ONNX's order z, r, h."""
+    h = a.shape[0] // 3
+    return np.concatenate([a[h:2 * h], a[:h], a[2 * h:]])
+
+
+def gru_groups(net):
+    """Each torch.nn.GRU layer as (its torch parameter names, compose): compose(get) builds the ONNX
+    GRU's W, R, B from get(torch name) (values or gradients alike)."""
+    groups = []
+    for mname, mod in net.named_modules():
+        if not isinstance(mod, torch.nn.GRU):
+            continue
+        for layer in range(mod.num_layers):
+            sfx = [f"_l{layer}"] + ([f"_l{layer}_reverse"] if mod.bidirectional else [])
+            names = [f"{mname}.{k}{s}" for s in sfx for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+            def compose(get, mname=mname, sfx=sfx):
+                at = lambda k, s: _gru_gates(get(f"{mname}.{k}{s}"))  # noqa: E731
+                return (np.stack([at("weight_ih", s) for s in sfx]), np.stack([at("weight_hh", s) for s in sfx]),
+                        np.stack([np.concatenate([at("bias_ih", s), at("bias_hh", s)]) for s in sfx]))
+            groups.append((names, compose))
+    return groups
+
+
+def match_params(net, model, skip=()):
     """torch parameter name -> (initializer name, transposed?), by value."""
     inits = [(i.name, onnx.numpy_helper.to_array(i)) for i in model.graph.initializer]
     inits = [(n, a) for n, a in inits if a.dtype == np.float32]
     out = {}
     for pname, p in net.named_parameters():
+        if pname in skip:
+            continue
         v = p.detach().numpy()
         hit = None
         for n, a in inits:
@@ -111,7 +160,20 @@ def export(name, build, case):
     model = onnx.load(os.path.join(mdir, "model.onnx"))
     net = build().eval()
     names, arrays = load_inputs(mdir, model, case)
-    mapping = match_params(net, model)
+    groups = gru_groups(net)
+    grouped = {n for names_, _ in groups for n in names_}
+    mapping = match_params(net, model, grouped)
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    values = {n: p.detach().numpy() for n, p in net.named_parameters()}
+    composed = []  # (initializer names of W, R, B, compose) per GRU layer
+    for names_, compose in groups:
+        hit = []
+        for arr in compose(values.__getitem__):
+            found = [n for n, a in inits.items() if a.dtype == np.float32 and a.shape == arr.shape and np.array_equal(a, arr)]
+            if not found:
+                raise SystemExit(f"GRU parameters {names_[0]}... {tuple(arr.shape)} are no initializer of the export")
+            hit.append(found[0])
+        composed.append((hit, compose))
     outs = net(*[torch.from_numpy(a.copy()) for a in arrays])
     if isinstance(outs, torch.Tensor):
         outs = (outs,)
@@ -126,11 +188,16 @@ def export(name, build, case):
     for j, (o, w) in enumerate(zip(model.graph.output, weights)):
         write_tensor(os.path.join(gdir, f"weights_{j}.pb"), w, o.name)
     total = 0
-    for k, (pname, g) in enumerate(zip(params, grads)):
-        init, transposed = mapping[pname]
-        g = np.zeros(tuple(params[pname].shape), np.float32) if g is None else g.detach().numpy()
-        if transposed:
-            g = g.T
+    by_name = {pname: (np.zeros(tuple(params[pname].shape), np.float32) if g is None else g.detach().numpy())
+               for pname, g in zip(params, grads)}
+    entries = []  # (initializer, gradient in its layout)
+    for pname in params:
+        if pname in mapping:
+            init, transposed = mapping[pname]
+            entries.append((init, by_name[pname].T if transposed else by_name[pname]))
+    for hit, compose in composed:
+        entries += list(zip(hit, compose(by_name.__getitem__)))
+    for k, (init, g) in enumerate(entries):
         g = np.ascontiguousarray(g)
         if g.size > MAX_FULL:
             pos = np.unique(np.random.default_rng(k).integers(0, g.size, SAMPLES)).astype(np.int64)
@@ -138,7 +205,7 @@ def export(name, build, case):
             g = g.reshape(-1)[pos]
         write_tensor(os.path.join(gdir, f"grad_{k}.pb"), g, init)
         total += g.size
-    print(f"{name}: {len(params)} parameters, {total} gradient values, loss {float(loss.detach()):.6g}")
+    print(f"{name}: {len(entries)} parameters, {total} gradient values, loss {float(loss.detach()):.6g}")
 
 
 def main(argv):

@@ -18,11 +18,17 @@ weft_status weft_grad_fail(weft_grad_ctx *c, weft_status st, const char *fmt, ..
 void weft_grad_op_n(weft_grad_ctx *c, const char *op, const int *in, int n_in, const weft_attr *attrs,
                     int n_attrs, int *out, int n_out)
 {
+    weft_grad_op_n_in(c, "", op, in, n_in, attrs, n_attrs, out, n_out);
+}
+
+void weft_grad_op_n_in(weft_grad_ctx *c, const char *domain, const char *op, const int *in, int n_in,
+                       const weft_attr *attrs, int n_attrs, int *out, int n_out)
+{
     for (int k = 0; k < n_out; k++) out[k] = -1;
     if (c->st) return;
     for (int k = 0; k < n_in; k++)
         if (in[k] < -1) { c->st = WEFT_ERR_INTERNAL; return; } /* an earlier helper failed */
-    weft_status st = c->ops->node(c->user, op, "", in, n_in, attrs, n_attrs, out, n_out);
+    weft_status st = c->ops->node(c->user, op, domain, in, n_in, attrs, n_attrs, out, n_out);
     if (st) c->st = st;
 }
 

@@ -73,9 +73,11 @@ int weft_grad_op_in(weft_grad_ctx *c, const char *domain, const char *op, const 
                     const weft_attr *attrs, int n_attrs);
 int weft_grad_op1(weft_grad_ctx *c, const char *op, int a);
 int weft_grad_op2(weft_grad_ctx *c, const char *op, int a, int b);
-/* Multi-output form: writes n_out values into out[]. */
+/* Multi-output forms: write n_out values into out[]. */
 void weft_grad_op_n(weft_grad_ctx *c, const char *op, const int *in, int n_in, const weft_attr *attrs,
                     int n_attrs, int *out, int n_out);
+void weft_grad_op_n_in(weft_grad_ctx *c, const char *domain, const char *op, const int *in, int n_in,
+                       const weft_attr *attrs, int n_attrs, int *out, int n_out);
 
 /* Constants: a scalar of the gradient dtype; int64 [n]. */
 int weft_grad_scalar(weft_grad_ctx *c, double v);

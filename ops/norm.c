@@ -734,13 +734,35 @@ static weft_status grad_logsoftmax(weft_grad_ctx *c)
     return c->st;
 }
 
+/* y = x / |x|_p along `axis`, n = |x|_p: dx = (g - d * sum(g * y)) / n with d = y for p = 2 and
+ * sign(x) for p = 1. Where the norm is 0 the kernel writes zeros whatever x is, and so does the
+ * gradient (rather than the infinities of dividing by it). */
+static weft_status grad_lpnorm(weft_grad_ctx *c)
+{
+    int axis, p;
+    weft_status st = lp_params(c->node, c->in_shape[0].rank, &axis, &p);
+    if (st) return c->st = st;
+    int64_t ax = axis;
+    int x = c->in[0], y = c->out[0], g = weft_grad_dout(c, 0);
+    weft_attr kd = weft_grad_attr_int("keepdims", 1);
+    int nin[2] = {x, weft_grad_i64s(c, &ax, 1)};
+    int norm = weft_grad_op(c, p == 2 ? "ReduceL2" : "ReduceL1", nin, 2, &kd, 1);
+    int s = weft_grad_reduce_sum(c, weft_grad_op2(c, "Mul", g, y), &ax, 1, true);
+    int d = p == 2 ? y : weft_grad_op1(c, "Sign", x);
+    int dx = weft_grad_op2(c, "Div", weft_grad_op2(c, "Sub", g, weft_grad_op2(c, "Mul", d, s)), norm);
+    int zero = weft_grad_scalar(c, 0.0);
+    int win[3] = {weft_grad_op2(c, "Equal", norm, zero), zero, dx};
+    weft_grad_to(c, 0, weft_grad_op(c, "Where", win, 3, NULL, 0));
+    return c->st;
+}
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
 const weft_op_def weft_ops_norm[] = {
     {"Softmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_softmax, 0, grad_softmax},
     {"LogSoftmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_logsoftmax, 0, grad_logsoftmax},
     {"Hardmax", "", 1, 0, 1, 1, 1, 1, 0, softmax_infer, run_hardmax},
-    {"LpNormalization", "", 1, 0, 1, 1, 1, 1, 0, lpnorm_infer, lpnorm_run},
+    {"LpNormalization", "", 1, 0, 1, 1, 1, 1, 0, lpnorm_infer, lpnorm_run, 0, grad_lpnorm},
     {"LayerNormalization", "", 17, 0, 2, 3, 1, 3, 0, layernorm_infer, layernorm_run},
     {"RMSNormalization", "", 23, 0, 2, 2, 1, 1, 0, layernorm_infer, rmsnorm_run},
     {"InstanceNormalization", "", 1, 0, 3, 3, 1, 1, 0, instancenorm_infer, instancenorm_run},

@@ -13,6 +13,7 @@ WEFT_OP_FAMILY(reduce)
 WEFT_OP_FAMILY(linalg)
 WEFT_OP_FAMILY(norm)
 WEFT_OP_FAMILY(rnn)
+WEFT_OP_FAMILY(gru_grad)
 WEFT_OP_FAMILY(control)
 WEFT_OP_FAMILY(weft)
 WEFT_OP_FAMILY(pool)
@@ -45,6 +46,7 @@ static const struct {
     {weft_ops_scatter, &weft_ops_scatter_count}, {weft_ops_index, &weft_ops_index_count},
     {weft_ops_reduce, &weft_ops_reduce_count},   {weft_ops_linalg, &weft_ops_linalg_count},
     {weft_ops_norm, &weft_ops_norm_count},       {weft_ops_rnn, &weft_ops_rnn_count},
+    {weft_ops_gru_grad, &weft_ops_gru_grad_count},
     {weft_ops_control, &weft_ops_control_count},   {weft_ops_weft, &weft_ops_weft_count},
     {weft_ops_pool, &weft_ops_pool_count},       {weft_ops_conv, &weft_ops_conv_count},
     {weft_ops_loss, &weft_ops_loss_count},       {weft_ops_resize, &weft_ops_resize_count},

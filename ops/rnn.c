@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grad.h"
 #include "op.h"
 
 enum { RNN_KIND_RNN, RNN_KIND_GRU, RNN_KIND_LSTM };
@@ -550,9 +551,35 @@ RNN_OP(gru, RNN_KIND_GRU)
 RNN_OP(lstm, RNN_KIND_LSTM)
 #undef RNN_OP
 
+/* --- gradients (ops/grad.h) ----------------------------------------------------------------------- */
+
+/* GRU: one ai.weft GRUGrad (ops/gru_grad.c) runs the recurrence backwards, reading the GRU's inputs,
+ * attributes and the gradients of Y and Y_h; it gives X, W, R, B and initial_h theirs. The sequence
+ * lengths are indices and get none. */
+static weft_status grad_gru(weft_grad_ctx *c)
+{
+    rnn_attrs a;
+    weft_status st = read_attrs(c->node, RNN_KIND_GRU, &a);
+    if (st) return c->st = st;
+    for (int i = 0; i < a.n_act * a.dirs; i++)
+        if (a.act[i].kind != (i % 2 ? ACT_TANH : ACT_SIGMOID))
+            return weft_grad_fail(c, WEFT_ERR_UNSUPPORTED,
+                                  "activation %d is not the default (Sigmoid, Tanh); only those have a gradient", i);
+    int in[8];
+    for (int i = 0; i < 6; i++) in[i] = i < c->n_in ? c->in[i] : -1;
+    in[6] = c->n_out > 0 && c->out[0] >= 0 ? c->dout[0] : -1;
+    in[7] = c->n_out > 1 && c->out[1] >= 0 ? c->dout[1] : -1;
+    int out[5];
+    weft_grad_op_n_in(c, "ai.weft", "GRUGrad", in, 8, c->node->attrs, c->node->n_attrs, out, 5);
+    static const int to[5] = {IN_X, IN_W, IN_R, IN_B, IN_H0};
+    for (int k = 0; k < 5; k++)
+        if (to[k] < c->n_in && c->in[to[k]] >= 0) weft_grad_to(c, to[k], out[k]);
+    return c->st;
+}
+
 const weft_op_def weft_ops_rnn[] = {
     {"RNN", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer_rnn, rnn_run_rnn},
-    {"GRU", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer_gru, rnn_run_gru},
+    {"GRU", "", 1, 0, 3, 6, 0, 2, 0, rnn_infer_gru, rnn_run_gru, 0, grad_gru},
     {"LSTM", "", 1, 0, 3, 8, 0, 3, 0, rnn_infer_lstm, rnn_run_lstm},
 };
 const int weft_ops_rnn_count = sizeof weft_ops_rnn / sizeof weft_ops_rnn[0];

@@ -414,6 +414,52 @@ static void softmax_case(const char *op, int opset, int axis)
     check1(&t, y);
 }
 
+static void lpnorm_case(int p, int axis, bool zero_row)
+{
+    tc t;
+    begin(&t);
+    const int64_t s34[2] = {3, 4};
+    int x = param(&t, "x", 2, s34);
+    if (zero_row) /* a row of zeros: the output there is 0, and so is its gradient */
+        for (int j = 0; j < 4; j++) ((double *)t.data[0].data)[4 + j] = 0.0;
+    int y = node_n(&t, "LpNormalization", "", 18, &x, 1, "y", 1);
+    attr_i(&t, y, "p", p);
+    attr_i(&t, y, "axis", axis);
+    if (!zero_row) { check1(&t, y); return; }
+    /* finite differences across the kink at 0 mean nothing: check the rest and the zeros by hand */
+    int loss = make_loss(&t, &y, 1);
+    weft_graph *g = t.m.graph;
+    g->outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *g->outputs);
+    g->outputs[g->n_outputs++] = loss;
+    g->values[loss].flags |= WEFT_VALUE_OUTPUT;
+    int grads[1];
+    CU_ASSERT_FATAL(weft_autodiff(g, loss, &x, 1, grads) == WEFT_OK);
+    weft_plan *plan = NULL;
+    weft_compile_options o = {"ref", 1};
+    CU_ASSERT_FATAL(weft_compile(&t.m, &o, &plan) == WEFT_OK);
+    weft_session *s = NULL;
+    CU_ASSERT_FATAL(weft_session_create(plan, &s) == WEFT_OK);
+    weft_tensor out[2];
+    CU_ASSERT_FATAL(run_plan(s, &t, out, 2) == WEFT_OK);
+    const double *gx = out[1].data;
+    for (int i = 0; i < 12; i++) {
+        CU_ASSERT(isfinite(gx[i]));
+        if (i >= 4 && i < 8) CU_ASSERT(gx[i] == 0.0);
+    }
+    weft_session_free(s);
+    weft_plan_free(plan);
+    end(&t);
+}
+
+/* F.normalize as an exporter may write it: LpNormalization (p 2 and 1, either axis) */
+static void test_lpnorm(void)
+{
+    lpnorm_case(2, -1, false);
+    lpnorm_case(2, 0, false);
+    lpnorm_case(1, 1, false);
+    lpnorm_case(2, 1, true);
+}
+
 static void test_softmax(void)
 {
     softmax_case("Softmax", 13, -1);
@@ -672,6 +718,87 @@ static void test_gather(void)
     check1(&t, y);
 }
 
+/* --- recurrent ---------------------------------------------------------------------------------- */
+
+/* GRU of seq 3, batch 2, input 3, hidden 2 (W, R, B, initial_h random; sequence_lens when `lens`),
+ * differentiated through Y and Y_h (or Y_h alone). */
+static void gru_case(const char *dir, int lbr, int layout, float clip, bool bias, bool h0, bool lens, bool use_y)
+{
+    tc t;
+    begin(&t);
+    const int64_t S = 3, Bt = 2, I = 3, H = 2, D = strcmp(dir, "bidirectional") ? 1 : 2;
+    int64_t xs[3] = {layout ? Bt : S, layout ? S : Bt, I}, hs[3] = {layout ? Bt : D, layout ? D : Bt, H};
+    int in[6] = {-1, -1, -1, -1, -1, -1};
+    in[0] = param(&t, "x", 3, xs);
+    in[1] = param(&t, "w", 3, (int64_t[]){D, 3 * H, I});
+    in[2] = param(&t, "r", 3, (int64_t[]){D, 3 * H, H});
+    if (bias) in[3] = param(&t, "b", 2, (int64_t[]){D, 6 * H});
+    if (lens) in[4] = input_i64(&t, "lens", 1, (int64_t[]){Bt}, (int64_t[]){2, 3});
+    if (h0) in[5] = param(&t, "h0", 3, hs);
+    int n = h0 ? 6 : lens ? 5 : bias ? 4 : 3;
+    int y = node_n(&t, "GRU", "", 14, in, n, "y", 2);
+    attr_s(&t, y, "direction", dir);
+    attr_i(&t, y, "hidden_size", H);
+    attr_i(&t, y, "linear_before_reset", lbr);
+    if (layout) attr_i(&t, y, "layout", layout);
+    if (clip > 0) attr_f(&t, y, "clip", clip);
+    if (use_y) check_grads(&t, (int[]){y, y + 1}, 2);
+    else check_grads(&t, (int[]){y + 1}, 1);
+    end(&t);
+}
+
+static void test_gru(void)
+{
+    gru_case("forward", 1, 0, 0, true, true, false, true);       /* as PyTorch exports nn.GRU */
+    gru_case("forward", 0, 0, 0, true, true, false, true);
+    gru_case("reverse", 1, 0, 0, true, true, true, true);        /* per-entry lengths, read backwards */
+    gru_case("forward", 0, 0, 0, true, true, true, false);       /* through Y_h alone */
+    gru_case("bidirectional", 1, 1, 0, true, true, true, true);  /* layout 1 */
+    gru_case("bidirectional", 0, 0, 0, false, false, false, true); /* no B, no initial_h */
+    gru_case("forward", 1, 0, 0.7f, true, true, false, true);    /* a clip that cuts some gates */
+}
+
+/* --- control flow ------------------------------------------------------------------------------- */
+
+/* A branch graph of If node `at` computing op(x) (x read from the enclosing graph). */
+static void add_branch(tc *t, int at, const char *attr, const char *op, const char *out)
+{
+    weft_graph *g = t->m.graph, *b = weft_graph_new(g, &t->m.syms);
+    CU_ASSERT_FATAL(b != NULL);
+    int x = weft_graph_add_value(b, "x");
+    CU_ASSERT_FATAL(x >= 0);
+    b->values[x].flags |= WEFT_VALUE_OUTER;
+    int y = irb_node(b, op, "", 18, (int[]){x, x}, strcmp(op, "Mul") ? 1 : 2, out, 1);
+    irb_output(b, y);
+    weft_attr a = {.name = strdup(attr), .type = WEFT_ATTR_GRAPH, .g = b};
+    CU_ASSERT_FATAL(weft_node_add_attr(&g->nodes[g->values[at].producer], &a) == WEFT_OK);
+}
+
+static void test_if(void)
+{
+    tc t;
+    /* a condition on x's rank (as PyG's exports write them): the branch taken is differentiated */
+    for (int then = 0; then < 2; then++) {
+        begin(&t);
+        int x = param(&t, "x", 2, D23);
+        int rank = node(&t, "Size", (int[]){node(&t, "Shape", &x, 1, "shape")}, 1, "rank");
+        int k = constant(&t, "k", WEFT_INT64, 0, NULL, (int64_t[]){then ? 2 : 3});
+        int y = node(&t, "If", (int[]){node(&t, "Equal", (int[]){rank, k}, 2, "cond")}, 1, "y");
+        add_branch(&t, y, "then_branch", "Mul", "x_sq");
+        add_branch(&t, y, "else_branch", "Sin", "x_sin");
+        check1(&t, node(&t, "Neg", &y, 1, "z"));
+    }
+    /* a condition only known at run time: refused, naming the If */
+    begin(&t);
+    param(&t, "x", 2, D23); /* read by the branches by name */
+    int flag = input_i64(&t, "flag", 0, NULL, (int64_t[]){1});
+    int y = node(&t, "If", (int[]){node(&t, "Equal", (int[]){flag, constant(&t, "one", WEFT_INT64, 0, NULL, (int64_t[]){1})}, 2, "cond")},
+                 1, "the_if");
+    add_branch(&t, y, "then_branch", "Mul", "x_sq");
+    add_branch(&t, y, "else_branch", "Sin", "x_sin");
+    check_refused(&t, y, "node 'the_if' (If)");
+}
+
 /* --- the pass itself ----------------------------------------------------------------------------- */
 
 static void test_paths(void)
@@ -720,10 +847,13 @@ int main(void)
     CU_add_test(s, "Gemm", test_gemm);
     CU_add_test(s, "ReduceSum / Mean / L2", test_reduce);
     CU_add_test(s, "Softmax, LogSoftmax", test_softmax);
+    CU_add_test(s, "LpNormalization", test_lpnorm);
     CU_add_test(s, "movement ops", test_movement);
     CU_add_test(s, "Slice with bounds known at run time, steps", test_slice_runtime);
     CU_add_test(s, "Clip, Max, Min, PRelu, Mean", test_piecewise);
     CU_add_test(s, "Gather, RowGather, SegmentReduce, Scatter", test_gather);
+    CU_add_test(s, "GRU", test_gru);
+    CU_add_test(s, "If with a condition folding decides", test_if);
     CU_add_test(s, "paths: sums, indices, ops without rules", test_paths);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -197,6 +197,12 @@ static void test_sage_mean_ts17(void) { check_model("sage_mean_ts17", 0); }
 static void test_sage_mean_dynamo18(void) { check_model("sage_mean_dynamo18", 0); }
 static void test_gcn_ts17(void) { check_model("gcn_ts17", 0); }
 static void test_gcn_dynamo18(void) { check_model("gcn_dynamo18", 0); }
+static void test_gat_ts17(void) { check_model("gat_ts17", 0); }
+static void test_gat_ts18(void) { check_model("gat_ts18", 0); }
+static void test_gru_temporal_ts17(void) { check_model("gru_temporal_ts17", 1); }
+static void test_gru_temporal_dynamo18(void) { check_model("gru_temporal_dynamo18", 1); }
+static void test_time_encoder_ts17(void) { check_model("time_encoder_ts17", 1); }
+static void test_time_encoder_dynamo18(void) { check_model("time_encoder_dynamo18", 1); }
 static void test_traffic_encoder_ts17(void) { check_model("traffic_encoder_ts17", 3); }
 static void test_traffic_encoder_dynamo18(void) { check_model("traffic_encoder_dynamo18", 3); }
 
@@ -208,6 +214,12 @@ int main(void)
     CU_add_test(s, "sage_mean_dynamo18", test_sage_mean_dynamo18);
     CU_add_test(s, "gcn_ts17", test_gcn_ts17);
     CU_add_test(s, "gcn_dynamo18", test_gcn_dynamo18);
+    CU_add_test(s, "gat_ts17 (its Ifs inlined)", test_gat_ts17);
+    CU_add_test(s, "gat_ts18", test_gat_ts18);
+    CU_add_test(s, "gru_temporal_ts17 (GRU)", test_gru_temporal_ts17);
+    CU_add_test(s, "gru_temporal_dynamo18", test_gru_temporal_dynamo18);
+    CU_add_test(s, "time_encoder_ts17", test_time_encoder_ts17);
+    CU_add_test(s, "time_encoder_dynamo18", test_time_encoder_dynamo18);
     CU_add_test(s, "traffic_encoder_ts17", test_traffic_encoder_ts17);
     CU_add_test(s, "traffic_encoder_dynamo18", test_traffic_encoder_dynamo18);
     CU_basic_set_mode(CU_BRM_VERBOSE);
