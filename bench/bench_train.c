@@ -38,15 +38,40 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int cmp_prof(const void *a, const void *b)
+{
+    double x = ((const weft_step_profile *)a)->total_ms, y = ((const weft_step_profile *)b)->total_ms;
+    return (x < y) - (x > y);
+}
+
+/* The `top` slowest steps of the training plan, ms per step, on stderr. */
+static void print_profile(const weft_trainer *t, int top, int runs)
+{
+    const weft_step_profile *p;
+    int n = 0;
+    if (weft_trainer_profile(t, &p, &n) != WEFT_OK || n <= 0) return;
+    weft_step_profile *c = malloc((size_t)n * sizeof *c);
+    if (!c) return;
+    memcpy(c, p, (size_t)n * sizeof *c);
+    qsort(c, (size_t)n, sizeof *c, cmp_prof);
+    double total = 0;
+    for (int i = 0; i < n; i++) total += c[i].total_ms;
+    fprintf(stderr, "profile: %d steps, %.2f ms per training step\n", n, total / runs);
+    for (int i = 0; i < n && i < top; i++)
+        fprintf(stderr, "%8.3f ms %5.1f%%  %-20s %-8s %s\n", c[i].total_ms / runs, 100 * c[i].total_ms / total,
+                c[i].op_type, c[i].backend, c[i].name);
+    free(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_train MODEL --loss NAME --input NAME=PATH ... [--threads T] [--steps N] "
-                        "[--warmup N] [--lr X]\n");
+                        "[--warmup N] [--lr X] [--profile TOP] [--describe 1]\n");
         return 2;
     }
     const char *loss = "loss";
-    int threads = 0, steps = 20, warmup = 3;
+    int threads = 0, steps = 20, warmup = 3, profile = 0, describe = 0;
     double lr = 1e-3;
     weft_tensor in[32];
     char *names[32];
@@ -58,6 +83,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--steps") == 0) steps = atoi(v);
         else if (strcmp(a, "--warmup") == 0) warmup = atoi(v);
         else if (strcmp(a, "--lr") == 0) lr = atof(v);
+        else if (strcmp(a, "--profile") == 0) profile = atoi(v);
+        else if (strcmp(a, "--describe") == 0) describe = atoi(v);
         else if (strcmp(a, "--input") == 0 && n_in < 32) {
             const char *eq = strchr(v, '=');
             if (!eq) return fprintf(stderr, "--input NAME=PATH\n"), 2;
@@ -78,6 +105,7 @@ int main(int argc, char **argv)
     o.loss = loss;
     o.lr = lr;
     o.threads = threads;
+    o.profile = profile > 0;
     weft_trainer *t = NULL;
     double t0 = now_ms();
     if (weft_trainer_create(m, &o, &t)) return fprintf(stderr, "%s\n", weft_last_error()), 1;
@@ -97,6 +125,12 @@ int main(int argc, char **argv)
            ms[steps / 2], ms[steps / 10], ms[(steps * 9) / 10], steps, first, last, setup, peak_rss_mib(),
            weft_trainer_num_params(t));
     free(ms);
+    if (describe) {
+        char *d = NULL;
+        if (weft_trainer_describe(t, WEFT_DESCRIBE_STEPS, &d) == WEFT_OK) fputs(d, stderr);
+        free(d);
+    }
+    if (profile) print_profile(t, profile, warmup + steps);
     weft_trainer_free(t);
     weft_model_free(m);
     for (int i = 0; i < n_in; i++) weft_tensor_release(&in[i]); /* frees names[i] too */

@@ -64,23 +64,24 @@ static weft_status run_inline_if(weft_graph *g, int *changed)
 typedef struct weft_pass_entry {
     const char *name;
     weft_status (*run)(weft_graph *g, int *changed);
-    int min_opt;  /* the lowest -O level that runs it */
-    bool reinfer; /* infer shapes again after it changed something */
+    int min_opt;         /* the lowest -O level that runs it */
+    bool reinfer;        /* infer shapes again after it changed something */
+    bool differentiable; /* emits only ops with gradient rules: runs before autodiff too */
 } weft_pass_entry;
 
 static const weft_pass_entry passes[] = {
-    {"inline-if", run_inline_if, 1, false},
-    {"identity", weft_pass_identity, 1, false},
-    {"message-passing", weft_pass_message_passing, 1, true},
-    {"cse", weft_pass_cse, 1, false},
-    {"dense", weft_pass_dense, 1, false},
-    {"mean", weft_pass_mean, 1, false},
-    {"gat", weft_pass_gat, 1, false},
-    {"csr", weft_pass_csr, 1, false},
-    {"sddmm", weft_pass_sddmm, 1, false},
-    {"dense-fusion", weft_pass_dense_fusion, 1, true},
-    {"eltwise", weft_pass_eltwise, 1, true},
-    {"dce", weft_pass_dce, 0, false},
+    {"inline-if", run_inline_if, 1, false, true},
+    {"identity", weft_pass_identity, 1, false, true},
+    {"message-passing", weft_pass_message_passing, 1, true, true},
+    {"cse", weft_pass_cse, 1, false, true},
+    {"dense", weft_pass_dense, 1, false, false},
+    {"mean", weft_pass_mean, 1, false, false},
+    {"gat", weft_pass_gat, 1, false, false},
+    {"csr", weft_pass_csr, 1, false, false},
+    {"sddmm", weft_pass_sddmm, 1, false, false},
+    {"dense-fusion", weft_pass_dense_fusion, 1, true, false},
+    {"eltwise", weft_pass_eltwise, 1, true, false},
+    {"dce", weft_pass_dce, 0, false, true},
 };
 
 /* --- the driver ---------------------------------------------------------------------------------- */
@@ -118,6 +119,19 @@ weft_status weft_compile_graph(weft_graph *g, int opt_level, weft_pass_report **
     }
     if (st || !report) report_free(rep, n);
     else { *report = rep; *n_report = n; }
+    return st;
+}
+
+weft_status weft_compile_graph_differentiable(weft_graph *g)
+{
+    weft_status st = weft_pass_infer(g, true, NULL);
+    for (int i = 0; !st && i < (int)(sizeof passes / sizeof passes[0]); i++) {
+        if (!passes[i].differentiable) continue;
+        int changed = 0;
+        st = passes[i].run(g, &changed);
+        if (!st && changed && passes[i].reinfer) st = weft_pass_infer(g, true, NULL);
+        if (st) st = weft_error_wrap(st, "pass %s", passes[i].name);
+    }
     return st;
 }
 

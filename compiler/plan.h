@@ -137,6 +137,11 @@ void weft_plan_destroy(struct weft_plan *p);
 /* Runs the compiler's passes (compiler/compile.c) on g for -O `opt_level`; the report of each pass in
  * *report (malloc'd array of *n_report entries, names malloc'd) when report is not NULL. */
 weft_status weft_compile_graph(weft_graph *g, int opt_level, weft_pass_report **report, int *n_report);
+/* The passes whose rewrites emit only ops with gradient rules (the lowering of PyG's scatter chains to
+ * SegmentReduce, common subexpressions, identities, constant If), for a graph about to be
+ * differentiated: the backward pass is then written over SegmentReduce / RowGather, whose adjoints the
+ * later passes fuse into CSR kernels, instead of over the exporter's ScatterElements chains. */
+weft_status weft_compile_graph_differentiable(weft_graph *g);
 
 /* Passes (compiler/pass_*.c). Each returns a status; `changed` (may be NULL) counts what it changed. */
 weft_status weft_pass_infer(weft_graph *g, bool fold, int *changed); /* shapes, types, constant folding */

@@ -309,6 +309,7 @@ typedef struct weft_trainer_options {
     const char *backend;       /* as in weft_compile_options */
     int opt_level;             /* as in weft_compile_options (1) */
     int threads;               /* as in weft_session_options (0: one per core) */
+    int profile;               /* nonzero: time every step of the training plan (weft_trainer_profile) */
 } weft_trainer_options;
 
 typedef struct weft_trainer weft_trainer;
@@ -332,6 +333,11 @@ weft_status weft_trainer_set_lr(weft_trainer *t, double lr);
 int64_t weft_trainer_steps(const weft_trainer *t);
 /* The gradients' global norm at the last step, before clipping. */
 double weft_trainer_grad_norm(const weft_trainer *t);
+/* The training plan (forward, loss and backward) as weft_plan_describe shows it; *out: free(). */
+weft_status weft_trainer_describe(const weft_trainer *t, weft_describe_format fmt, char **out);
+/* Per-step times of the training plan summed over the steps so far (options.profile set), as
+ * weft_session_profile gives them. */
+weft_status weft_trainer_profile(const weft_trainer *t, const weft_step_profile **out, int *n_steps);
 /* Writes the model with the trained values as an ONNX file (atomically: a temporary file, fsync,
  * rename), which any ONNX runtime can run. */
 weft_status weft_trainer_save_model(const weft_trainer *t, const char *path);

@@ -405,6 +405,15 @@ static weft_shape batched(const weft_shape *out, int out_batch, const weft_shape
     return s;
 }
 
+/* Gemm(p, q) with these transpositions and alpha. */
+static int gemm2(weft_grad_ctx *c, int p, int q, int ta, int tb, float alpha)
+{
+    weft_attr at[3] = {weft_grad_attr_int("transA", ta), weft_grad_attr_int("transB", tb),
+                       weft_grad_attr_float("alpha", alpha)};
+    int in[2] = {p, q};
+    return weft_grad_op(c, "Gemm", in, 2, at, 3);
+}
+
 /* y = a b (batched, broadcast): da = g b^T, db = a^T g, each summed over the batch axes its operand
  * was broadcast along. A vector b ([K]) is a column whose axis the output lost. */
 static weft_status grad_matmul(weft_grad_ctx *c)
@@ -431,6 +440,11 @@ static weft_status grad_matmul(weft_grad_ctx *c)
         }
         return c->st;
     }
+    if (ra == 2 && rb == 2) { /* one Gemm each: the transposition is the kernel's, not a copy */
+        if (c->want[0]) weft_grad_to(c, 0, gemm2(c, g, c->in[1], 0, 1, 1.0f));
+        if (c->want[1]) weft_grad_to(c, 1, gemm2(c, c->in[0], g, 1, 0, 1.0f));
+        return c->st;
+    }
     int nb = so->rank - 2;
     if (c->want[0]) {
         weft_shape from = batched(so, nb, sa);
@@ -441,15 +455,6 @@ static weft_status grad_matmul(weft_grad_ctx *c)
         weft_grad_to_bcast(c, 1, weft_grad_op2(c, "MatMul", swap_last2(c, c->in[0], ra), g), &from);
     }
     return c->st;
-}
-
-/* Gemm(p, q) with these transpositions and alpha. */
-static int gemm2(weft_grad_ctx *c, int p, int q, int ta, int tb, float alpha)
-{
-    weft_attr at[3] = {weft_grad_attr_int("transA", ta), weft_grad_attr_int("transB", tb),
-                       weft_grad_attr_float("alpha", alpha)};
-    int in[2] = {p, q};
-    return weft_grad_op(c, "Gemm", in, 2, at, 3);
 }
 
 /* y = alpha op(a) op(b) + beta c. With A = op(a), B = op(b): dA = alpha g B^T and dB = alpha A^T g,

@@ -428,27 +428,32 @@ static weft_status grad_Sigmoid(weft_grad_ctx *c)
     return unary_grad(c, OP2("Mul", G, OP2("Mul", Y, OP2("Sub", K(1), Y))));
 }
 
-/* Where(x > 0, g, h): the piecewise ones (the derivative at 0 is taken from the left, as PyTorch). */
-static int positive_part(weft_grad_ctx *c, int g, int h)
+/* Where(x > 0, g, h): the piecewise ones (the derivative at 0 is taken from the left, as PyTorch).
+ * With a slope alpha >= 0 below zero, y > 0 exactly where x > 0 (and both tests fail on NaN), so the
+ * test reads y: the pre-activation is then not kept for the backward pass, and the forward layer stays
+ * fusable into one matrix product with its activation. */
+static int positive_part(weft_grad_ctx *c, int g, int h, bool y_tells)
 {
-    int in[3] = {OP2("Greater", X, K(0)), g, h};
+    int in[3] = {OP2("Greater", y_tells ? Y : X, K(0)), g, h};
     return weft_grad_op(c, "Where", in, 3, NULL, 0);
 }
 static weft_status grad_Relu(weft_grad_ctx *c)
 {
     int g = G;
-    return unary_grad(c, positive_part(c, g, K(0)));
+    return unary_grad(c, positive_part(c, g, K(0), true));
 }
 static weft_status grad_LeakyRelu(weft_grad_ctx *c)
 {
     int g = G;
-    return unary_grad(c, positive_part(c, g, OP2("Mul", g, K(weft_attr_float(c->node, "alpha", 0.01f)))));
+    float alpha = weft_attr_float(c->node, "alpha", 0.01f);
+    return unary_grad(c, positive_part(c, g, OP2("Mul", g, K(alpha)), alpha >= 0));
 }
 /* y = alpha (e^x - 1) below 0, so dy/dx = y + alpha there. */
 static weft_status grad_Elu(weft_grad_ctx *c)
 {
     int g = G;
-    return unary_grad(c, positive_part(c, g, OP2("Mul", g, OP2("Add", Y, K(weft_attr_float(c->node, "alpha", 1.0f))))));
+    float alpha = weft_attr_float(c->node, "alpha", 1.0f);
+    return unary_grad(c, positive_part(c, g, OP2("Mul", g, OP2("Add", Y, K(alpha))), alpha > 0));
 }
 
 /* Between float types: the gradient cast back. (From integers nothing is wanted.) */

@@ -258,6 +258,13 @@ weft_status weft_trainer_create(const weft_model *model, const weft_trainer_opti
     }
     int *grads = malloc((size_t)(t->n_p + 1) * sizeof *grads);
     if (!st && !grads) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
+    if (!st && co.opt_level >= 1) {
+        st = weft_compile_graph_differentiable(g);
+        if (st) st = weft_error_wrap(st, "weft_trainer_create: lowering the model before differentiating it");
+        /* a rewrite may have given the output a new value */
+        for (int i = 0; !st && i < g->n_outputs; i++)
+            if (g->values[g->outputs[i]].name && strcmp(g->values[g->outputs[i]].name, opts->loss) == 0) loss = g->outputs[i];
+    }
     if (!st) st = weft_autodiff(g, loss, pv, t->n_p, grads);
     if (!st) {
         if (!(tm = model_around(model, &t->syms, g))) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
@@ -286,8 +293,8 @@ weft_status weft_trainer_create(const weft_model *model, const weft_trainer_opti
             if (t->p[k].grad_out < 0) st = weft_error(WEFT_ERR_INTERNAL, "no gradient output for '%s'", t->p[k].name);
         if (!st && t->loss_out < 0) st = weft_error(WEFT_ERR_INTERNAL, "no loss output in the training plan");
     }
-    weft_session_options so = {opts->threads, 0};
-    if (!st) st = weft_session_create_with_options(t->train, &so, &t->strain);
+    weft_session_options so = {opts->threads, 0}, sot = {opts->threads, opts->profile};
+    if (!st) st = weft_session_create_with_options(t->train, &sot, &t->strain);
     if (!st) st = weft_session_create_with_options(t->fwd, &so, &t->sfwd);
     free(pv);
     free(grads);
@@ -433,6 +440,18 @@ weft_status weft_trainer_set_lr(weft_trainer *t, double lr)
 
 int64_t weft_trainer_steps(const weft_trainer *t) { return t ? t->steps : 0; }
 double weft_trainer_grad_norm(const weft_trainer *t) { return t ? t->last_norm : 0; }
+
+weft_status weft_trainer_describe(const weft_trainer *t, weft_describe_format fmt, char **out)
+{
+    if (!t || !out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_describe: NULL argument");
+    return weft_plan_describe(t->train, fmt, out);
+}
+
+weft_status weft_trainer_profile(const weft_trainer *t, const weft_step_profile **out, int *n_steps)
+{
+    if (!t || !out || !n_steps) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_profile: NULL argument");
+    return weft_session_profile(t->strain, out, n_steps);
+}
 
 weft_status weft_trainer_save_model(const weft_trainer *t, const char *path)
 {

@@ -722,6 +722,77 @@ static void test_fused(void)
     }
 }
 
+static void test_reduce(void)
+{
+    /* (shape, axes): column sums (B > 1: the reference's bits), row sums and everything (B = 1: blocks
+     * of lanes), a run of middle axes, axes that are not adjacent and an empty reduction (the reference) */
+    static const struct { int rank; int64_t dims[3]; int n_axes; int64_t axes[3]; bool exact; } cases[] = {
+        {2, {300, 257}, 1, {0}, true},   {2, {300, 257}, 1, {1}, false}, {2, {300, 257}, 0, {0}, false},
+        {3, {4, 50, 33}, 1, {1}, true},  {3, {4, 50, 33}, 2, {0, 1}, true}, {3, {4, 50, 33}, 2, {-1, 1}, false},
+        {3, {4, 50, 33}, 2, {0, 2}, true}, {2, {3, 20000}, 1, {1}, false}, {3, {7, 1, 130}, 2, {0, 1}, true},
+        {2, {0, 5}, 1, {0}, true},       {2, {5, 0}, 1, {0}, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int t = 0; t < 2; t++)
+            for (int keep = 0; keep < 2; keep++) {
+                weft_dtype ft = t ? WEFT_FLOAT64 : WEFT_FLOAT32;
+                weft_tensor x = tfloat(ft, cases[c].rank, cases[c].dims, -3, 5);
+                weft_attr at[2] = {wt_attr_int("keepdims", keep), wt_attr_ints("axes", cases[c].n_axes, cases[c].axes)};
+                cmp_mode m = cases[c].exact ? EXACT : tol(ft == WEFT_FLOAT32 ? 1e-6 : 1e-12, 0);
+                char label[64];
+                snprintf(label, sizeof label, "case %zu, keepdims %d", c, keep);
+                /* axes as an input (ReduceSum 13, ReduceMean 18) and as an attribute (ReduceMean 13) */
+                weft_tensor ax = wt_alloc(WEFT_INT64, 1, (int64_t[]){cases[c].n_axes});
+                if (cases[c].n_axes) memcpy(ax.data, cases[c].axes, ax.nbytes);
+                CHECK(label, "", "ReduceSum", 13, at, 1, ((weft_tensor[]){x, ax}), cases[c].n_axes ? 2 : 1, 1, m);
+                CHECK(label, "", "ReduceMean", 18, at, 1, ((weft_tensor[]){x, ax}), cases[c].n_axes ? 2 : 1, 1, m);
+                CHECK(label, "", "ReduceMean", 13, at, cases[c].n_axes ? 2 : 1, &x, 1, 1, m);
+                tfree(&ax);
+                tfree(&x);
+            }
+    /* noop_with_empty_axes and a bad axis: the reference's result and message */
+    weft_tensor x = tfloat(WEFT_FLOAT32, 2, (int64_t[]){6, 5}, -1, 1), none = wt_alloc(WEFT_INT64, 1, (int64_t[]){0});
+    weft_tensor bad = wt_alloc(WEFT_INT64, 1, (int64_t[]){1});
+    ((int64_t *)bad.data)[0] = 2;
+    weft_attr noop = wt_attr_int("noop_with_empty_axes", 1);
+    CHECK("noop", "", "ReduceSum", 13, &noop, 1, ((weft_tensor[]){x, none}), 2, 1, EXACT);
+    CHECK("bad axis", "", "ReduceSum", 13, NULL, 0, ((weft_tensor[]){x, bad}), 2, 1, EXACT);
+    weft_tensor all[] = {x, none, bad};
+    free_all(all, 3);
+}
+
+static void test_select(void)
+{
+    static const char *const cmps[] = {"Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal"};
+    for (int t = 0; t < 2; t++) {
+        weft_dtype ft = t ? WEFT_FLOAT64 : WEFT_FLOAT32;
+        weft_tensor x = tfloat(ft, 2, (int64_t[]){300, 129}, -2, 2), y = tfloat(ft, 2, (int64_t[]){300, 129}, -2, 2);
+        weft_tensor z = tfloat(ft, 0, NULL, 0, 0), row = tfloat(ft, 1, (int64_t[]){129}, -1, 1);
+        static const double special[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1, -1};
+        for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+            weft_store_f64(ft, x.data, (int64_t)i, special[i]);
+            weft_store_f64(ft, y.data, (int64_t)i, special[(i + 3) % 7]);
+        }
+        weft_store_f64(ft, x.data, 10, 0.0); /* equal to the scalar */
+        for (int o = 0; o < 5; o++) {
+            CHECK("x op y", "", cmps[o], 13, NULL, 0, ((weft_tensor[]){x, y}), 2, 1, EXACT);
+            CHECK("x op 0", "", cmps[o], 13, NULL, 0, ((weft_tensor[]){x, z}), 2, 1, EXACT);
+            CHECK("0 op x", "", cmps[o], 13, NULL, 0, ((weft_tensor[]){z, x}), 2, 1, EXACT);
+            CHECK("x op row (reference)", "", cmps[o], 13, NULL, 0, ((weft_tensor[]){x, row}), 2, 1, EXACT);
+        }
+        weft_tensor c = wt_alloc(WEFT_BOOL, 2, (int64_t[]){300, 129}), c1 = wt_alloc(WEFT_BOOL, 0, NULL);
+        for (int64_t i = 0; i < 300 * 129; i++) ((uint8_t *)c.data)[i] = (uint8_t)rnd_int(2);
+        ((uint8_t *)c1.data)[0] = 1;
+        CHECK("Where(c, x, 0)", "", "Where", 16, NULL, 0, ((weft_tensor[]){c, x, z}), 3, 1, EXACT);
+        CHECK("Where(c, x, y)", "", "Where", 16, NULL, 0, ((weft_tensor[]){c, x, y}), 3, 1, EXACT);
+        CHECK("Where(c, 0, y)", "", "Where", 16, NULL, 0, ((weft_tensor[]){c, z, y}), 3, 1, EXACT);
+        CHECK("Where(1, x, y)", "", "Where", 16, NULL, 0, ((weft_tensor[]){c1, x, y}), 3, 1, EXACT);
+        CHECK("Where(c, row, y) (reference)", "", "Where", 16, NULL, 0, ((weft_tensor[]){c, row, y}), 3, 1, EXACT);
+        weft_tensor all[] = {x, y, z, row, c, c1};
+        free_all(all, 6);
+    }
+}
+
 /* --- what the table leaves to the reference ------------------------------------------------------ */
 
 static void test_refusals(void)
@@ -861,6 +932,8 @@ int main(void)
     CU_add_test(s, "Add, Sub, Mul, Div", test_binary);
     CU_add_test(s, "Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp", test_unary);
     CU_add_test(s, "FusedElementwise", test_fused);
+    CU_add_test(s, "ReduceSum and ReduceMean", test_reduce);
+    CU_add_test(s, "comparisons and Where", test_select);
     CU_add_test(s, "refusals", test_refusals);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
