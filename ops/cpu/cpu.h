@@ -15,7 +15,8 @@
  *   ONNX     Gather along axis 0 (any fixed-size dtype), Softmax / LogSoftmax over the last axis,
  *            ReduceSum / ReduceMean over adjacent axes, Greater / Less / GreaterOrEqual / LessOrEqual /
  *            Equal and Where (operands of the output's shape or single elements),
- *            LayerNormalization, Add / Sub / Mul / Div, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp.
+ *            LayerNormalization, Add / Sub / Mul / Div, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp, Expand
+ *            (as a repeated row or a column).
  * Results equal the reference kernels' bit for bit, except where a kernel evaluates exp / tanh in a
  * vectorisable form or sums a row in lanes (Softmax, LogSoftmax, LayerNormalization, L2Normalize, Elu,
  * Sigmoid, Tanh, Exp and those opcodes of FusedElementwise): there within a few ulp of double before

@@ -1,7 +1,8 @@
 /*
  * ops/cpu/eltwise.c — float32 / float64 elementwise ops: Add, Sub, Mul, Div (same shape, or an operand
- * broadcast as a repeated row — a row vector, a scalar — or as a column: [N, 1] against [N, F]) and
- * Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp.
+ * broadcast as a repeated row — a row vector, a scalar — or as a column: [N, 1] against [N, F]),
+ * Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp, and Expand in those same two broadcast forms (the
+ * gradients of means and broadcasts are made of it).
  *
  * Arithmetic and Relu / LeakyRelu give the reference's bits (one IEEE operation in the tensor's type;
  * LeakyRelu's alpha is a float attribute, so alpha * x rounded once to float is what the reference's
@@ -299,4 +300,66 @@ static weft_status binary_run(const void *prepared, weft_kernel_ctx *k)
 }
 
 const weft_cpu_op weft_cpu_op_binary = {"", "Add|Sub|Mul|Div", binary_supports, binary_prepare, binary_run,
+                                        weft_cpu_prep_free};
+
+/* --- Expand -------------------------------------------------------------------------------------- */
+
+typedef struct {
+    operand x;
+    void *y;
+    int64_t n;
+    size_t es;
+    int nt;
+} expand_job;
+
+static void expand_task(void *ctx, int t, int nt)
+{
+    expand_job *j = ctx;
+    const size_t es = j->es;
+    int64_t b, e;
+    weft_cpu_part(j->n, t, nt, &b, &e);
+    for (int64_t i = b; i < e;) {
+        int64_t at;
+        int stride;
+        int64_t len = locate(&j->x, i, &at, &stride);
+        if (len > e - i) len = e - i;
+        const char *src = (const char *)j->x.data + at * es;
+        char *dst = (char *)j->y + i * es;
+        if (stride) {
+            memcpy(dst, src, (size_t)len * es); /* a stretch of the repeated row */
+        } else if (es == 4) {
+            uint32_t v;
+            memcpy(&v, src, 4);
+            for (int64_t k = 0; k < len; k++) ((uint32_t *)dst)[k] = v;
+        } else {
+            uint64_t v;
+            memcpy(&v, src, 8);
+            for (int64_t k = 0; k < len; k++) ((uint64_t *)dst)[k] = v;
+        }
+        i += len;
+    }
+}
+
+static bool expand_supports(const weft_step_desc *s)
+{
+    if (!weft_cpu_is_op(s, "", "Expand") || s->n_in != 2) return false;
+    return weft_cpu_float(s->in_dtype[0]) && s->out_dtype[0] == s->in_dtype[0];
+}
+
+static weft_status expand_run(const void *prepared, weft_kernel_ctx *k)
+{
+    const weft_cpu_prep *p = prepared;
+    const weft_tview *x = &k->in[0];
+    weft_tview *y = &k->out[0];
+    expand_job j = {.y = y->data, .n = y->numel, .es = weft_dtype_size(x->dtype)};
+    /* the output's shape (from the shape input) was inferred and checked by the reference's rules */
+    if (!weft_cpu_float(x->dtype) || y->dtype != x->dtype || !classify(x, y, &j.x) || (j.x.col ? 0 : j.x.period) > y->numel)
+        return p->def->run(k);
+    if (y->numel == 0) return WEFT_OK;
+    j.nt = weft_cpu_threads_for(k, y->numel);
+    weft_cpu_parallel(j.nt, expand_task, &j);
+    return WEFT_OK;
+}
+
+const weft_cpu_op weft_cpu_op_expand = {"", "Expand", expand_supports, weft_cpu_prepare_plain, expand_run,
                                         weft_cpu_prep_free};

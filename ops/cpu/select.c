@@ -61,12 +61,19 @@ typedef struct {
         if (j->op == C_WHERE) {                                                                    \
             const uint8_t *c = j->in[0];                                                           \
             T *restrict y = j->y;                                                                  \
+            /* both values are loaded before the choice: a select, not a branch the mask's    \
+             * randomness would mispredict half the time */                                        \
             if (j->step[0] && j->step[1] && !j->step[2]) { /* Where(c, g, 0): a gradient's mask */ \
                 const T *restrict g = j->in[1], z = ((const T *)j->in[2])[0];                      \
-                for (int64_t i = b; i < e; i++) y[i] = c[i] ? g[i] : z;                            \
+                for (int64_t i = b; i < e; i++) {                                                  \
+                    T u = g[i];                                                                    \
+                    y[i] = c[i] ? u : z;                                                           \
+                }                                                                                  \
             } else {                                                                               \
-                for (int64_t i = b; i < e; i++)                                                    \
-                    y[i] = c[j->step[0] ? i : 0] ? AT(T, 1, i) : AT(T, 2, i);                      \
+                for (int64_t i = b; i < e; i++) {                                                  \
+                    T u = AT(T, 1, i), v = AT(T, 2, i);                                            \
+                    y[i] = c[j->step[0] ? i : 0] ? u : v;                                          \
+                }                                                                                  \
             }                                                                                      \
             return;                                                                                \
         }                                                                                          \

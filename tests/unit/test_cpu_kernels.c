@@ -761,6 +761,27 @@ static void test_reduce(void)
     free_all(all, 3);
 }
 
+static void test_expand(void)
+{
+    /* a scalar, a row, a column, the same shape, a rank-raising row, and a general broadcast (reference) */
+    static const struct { int rx; int64_t x[3]; int ry; int64_t y[3]; } cases[] = {
+        {1, {1}, 2, {300, 129}}, {1, {129}, 2, {300, 129}}, {2, {300, 1}, 2, {300, 129}}, {2, {30, 7}, 2, {30, 7}},
+        {2, {4, 5}, 3, {3, 4, 5}}, {3, {2, 1, 5}, 3, {2, 3, 5}}, {2, {0, 1}, 2, {0, 4}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int t = 0; t < 2; t++) {
+            weft_dtype ft = t ? WEFT_FLOAT64 : WEFT_FLOAT32;
+            weft_tensor x = tfloat(ft, cases[c].rx, cases[c].x, -3, 3);
+            weft_tensor sh = wt_alloc(WEFT_INT64, 1, (int64_t[]){cases[c].ry});
+            memcpy(sh.data, cases[c].y, sh.nbytes);
+            char label[32];
+            snprintf(label, sizeof label, "case %zu", c);
+            CHECK(label, "", "Expand", 13, NULL, 0, ((weft_tensor[]){x, sh}), 2, 1, EXACT);
+            tfree(&sh);
+            tfree(&x);
+        }
+}
+
 static void test_select(void)
 {
     static const char *const cmps[] = {"Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal"};
@@ -934,6 +955,7 @@ int main(void)
     CU_add_test(s, "FusedElementwise", test_fused);
     CU_add_test(s, "ReduceSum and ReduceMean", test_reduce);
     CU_add_test(s, "comparisons and Where", test_select);
+    CU_add_test(s, "Expand", test_expand);
     CU_add_test(s, "refusals", test_refusals);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
