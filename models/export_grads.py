@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Writes PyTorch gradients of some reference models as test vectors for weft's autodiff.
 
-For each export named in GRAD_MODELS (with the test input set it uses) it rebuilds the PyTorch model as models/export_all.py does (same
-seed, same class), checks that every parameter equals one of the export's float initializers (as it
-is, or transposed: exporters store Linear weights both ways and rename them), and computes on
-test_data_set_<k> the gradient of
+For each export named in GRAD_MODELS (with the test input set it uses; models/weft_ops/<family>_{std,weft}
+too, built as models/weft_ops/export_weft_ops.py builds them) it rebuilds the PyTorch model as
+models/export_all.py does (same seed, same class), checks that every parameter equals one of the
+export's float initializers (as it is, transposed or reshaped: exporters store Linear weights both
+ways and rename them; parameters no output reads may be missing), and computes on test_data_set_<k>
+the gradient of
 
     loss = sum_j sum(output_j * weights_j)        weights_j ~ N(0, 1), seeded per model
 
@@ -87,7 +89,32 @@ GRAD_MODELS = {
     "time_encoder_dynamo18": _time_encoder(),
     "traffic_encoder_ts17": _traffic(traffic_models.TrafficEncoder),
     "traffic_encoder_dynamo18": _traffic(traffic_models.TrafficEncoder),
+    "graphconv_ts17": _gnn("graphconv", 1),     # test set 1: the small graph
+    "graphconv_dynamo18": _gnn("graphconv", 1),
+    # (not sage_max_ts17: its TorchScript export computes another function than eager: PyG's scatter max
+    # under export starts from zeros, so a segment's max is max(0, its max) -- see models/MANIFEST)
+    "sage_max_dynamo18": _gnn("sage_max", 1),
+    "traffic_classifier_ts17": _traffic(traffic_models.TrafficClassifier),
+    "traffic_classifier_dynamo18": _traffic(traffic_models.TrafficClassifier),
+    "traffic_linkpred_ts17": _traffic(traffic_models.TrafficLinkPred),
+    "traffic_linkpred_dynamo18": _traffic(traffic_models.TrafficLinkPred),
 }
+
+
+def _weft_ops():
+    """models/weft_ops/<family>_{std,weft} (models/weft_ops/export_weft_ops.py), each on its small test set 1."""
+    sys.path.insert(0, os.path.join(common.MODELS_DIR, "weft_ops"))
+    import export_weft_ops as wo  # noqa: E402
+    out = {}
+    for family, (make_std, make_weft, _cases, _names, _outs, _dyn, weft_only) in wo.families().items():
+        for form, make in (("std", make_std), ("weft", make_weft)):
+            if form == "std" and weft_only:
+                continue
+            out[f"weft_ops/{family}_{form}"] = (make, 1)
+    return out
+
+
+GRAD_MODELS.update(_weft_ops())
 
 
 def load_inputs(mdir, model, case):
@@ -128,7 +155,8 @@ def gru_groups(net):
 
 
 def match_params(net, model, skip=()):
-    """torch parameter name -> (initializer name, transposed?), by value."""
+    """torch parameter name -> (initializer name, layout), by value: layout False (as it is), True
+    (transposed) or the initializer's shape (the same values reshaped)."""
     inits = [(i.name, onnx.numpy_helper.to_array(i)) for i in model.graph.initializer]
     inits = [(n, a) for n, a in inits if a.dtype == np.float32]
     out = {}
@@ -142,6 +170,8 @@ def match_params(net, model, skip=()):
                 hit = (n, False)
             elif v.ndim == 2 and a.shape == v.T.shape and np.array_equal(a, v.T):
                 hit = (n, True)
+            elif a.shape != v.shape and a.size == v.size and a.size > 1 and np.array_equal(a.reshape(-1), v.reshape(-1)):
+                hit = (n, a.shape)  # reshaped (a [D, 1] weight stored as [D])
             if hit:
                 break
         if hit is None:
@@ -162,7 +192,17 @@ def export(name, build, case):
     names, arrays = load_inputs(mdir, model, case)
     groups = gru_groups(net)
     grouped = {n for names_, _ in groups for n in names_}
-    mapping = match_params(net, model, grouped)
+    outs = net(*[torch.from_numpy(a.copy()) for a in arrays])
+    if isinstance(outs, torch.Tensor):
+        outs = (outs,)
+    rng = np.random.default_rng(sum(map(ord, name)))  # a seed per model that hash randomisation leaves alone
+    weights = [rng.standard_normal(tuple(o.shape)).astype(np.float32) for o in outs]
+    loss = sum((o * torch.from_numpy(w)).sum() for o, w in zip(outs, weights))
+    params = dict(net.named_parameters())
+    grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+    # parameters no output reads (a classifier's unused last encoder step) may be missing from the export
+    unused = {pname for pname, g in zip(params, grads) if g is None}
+    mapping = match_params(net, model, grouped | unused)
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
     values = {n: p.detach().numpy() for n, p in net.named_parameters()}
     composed = []  # (initializer names of W, R, B, compose) per GRU layer
@@ -174,14 +214,6 @@ def export(name, build, case):
                 raise SystemExit(f"GRU parameters {names_[0]}... {tuple(arr.shape)} are no initializer of the export")
             hit.append(found[0])
         composed.append((hit, compose))
-    outs = net(*[torch.from_numpy(a.copy()) for a in arrays])
-    if isinstance(outs, torch.Tensor):
-        outs = (outs,)
-    rng = np.random.default_rng(sum(map(ord, name)))  # a seed per model that hash randomisation leaves alone
-    weights = [rng.standard_normal(tuple(o.shape)).astype(np.float32) for o in outs]
-    loss = sum((o * torch.from_numpy(w)).sum() for o, w in zip(outs, weights))
-    params = dict(net.named_parameters())
-    grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
     gdir = os.path.join(mdir, f"grad_set_{case}")
     shutil.rmtree(gdir, ignore_errors=True)
     os.makedirs(gdir)
@@ -193,8 +225,9 @@ def export(name, build, case):
     entries = []  # (initializer, gradient in its layout)
     for pname in params:
         if pname in mapping:
-            init, transposed = mapping[pname]
-            entries.append((init, by_name[pname].T if transposed else by_name[pname]))
+            init, layout = mapping[pname]
+            g = by_name[pname]
+            entries.append((init, g.reshape(layout) if isinstance(layout, tuple) else g.T if layout else g))
     for hit, compose in composed:
         entries += list(zip(hit, compose(by_name.__getitem__)))
     for k, (init, g) in enumerate(entries):

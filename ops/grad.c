@@ -145,39 +145,93 @@ void weft_grad_to(weft_grad_ctx *c, int i, int g)
     if (st) c->st = st;
 }
 
-int weft_grad_unbroadcast(weft_grad_ctx *c, int g, const weft_shape *from, const weft_shape *to)
+/* Ops whose output is the numpy broadcast of all their inputs (an input's shape is its contribution). */
+static bool broadcasts_all_inputs(const char *op)
+{
+    static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where",
+                                      "PRelu", "Mod", "BitShift", NULL};
+    for (int k = 0; ops[k]; k++)
+        if (!strcmp(op, ops[k])) return true;
+    return false;
+}
+
+/* Whether axis a of `to` (aligned to the last axes of `from`, the node's output) was broadcast, from the
+ * shapes alone: 1 broadcast (reduce it), 0 not, -1 open. A symbolic input dimension that is not the
+ * output's own is still decided when the input's and the output's numbers say it (an input dimension
+ * other than 1 is the output's; an output dimension of 1 leaves nothing to sum), or when every input of
+ * a broadcasting op holds the same symbol or 1 there (the output's dimension is then that symbol). */
+static int axis_broadcast(const weft_grad_ctx *c, const weft_shape *from, const weft_shape *to, int a)
+{
+    int lead = from->rank - to->rank;
+    weft_dim dt = to->d[a - lead], df = from->d[a];
+    if (weft_dim_eq(dt, df)) return 0;
+    if (weft_dim_known(dt)) return dt.v == 1; /* a number other than 1 can only be the output's */
+    if (weft_dim_known(df) && df.v == 1) return 0;
+    if (from != &c->out_shape[0] || !broadcasts_all_inputs(c->node->op_type)) return -1;
+    for (int j = 0; j < c->n_in; j++) {
+        const weft_shape *sj = &c->in_shape[j];
+        if (c->in[j] < 0) continue;
+        if (sj->rank < 0) return -1;
+        int at = a - (from->rank - sj->rank);
+        if (at < 0) continue; /* the input does not reach the axis */
+        weft_dim d = sj->d[at];
+        if (!weft_dim_eq(d, dt) && !(weft_dim_known(d) && d.v == 1)) return -1;
+    }
+    return 0;
+}
+
+/* g reduced from `from` to `to`; v is the value of shape `to` (its run-time shape decides the axes the
+ * shapes leave open), or -1 to refuse those. */
+static int unbroadcast(weft_grad_ctx *c, int g, const weft_shape *from, const weft_shape *to, int v)
 {
     if (c->st) return -1;
     char fs[128], ts[128];
-    if (from->rank < to->rank || to->rank < 0) {
-        weft_shape_format(from, fs, sizeof fs);
-        weft_shape_format(to, ts, sizeof ts);
+    weft_shape_format(from, fs, sizeof fs);
+    weft_shape_format(to, ts, sizeof ts);
+    if (from->rank < to->rank || to->rank < 0 || from->rank < 0) {
         weft_grad_fail(c, WEFT_ERR_SHAPE, "cannot reduce a gradient of shape %s to shape %s", fs, ts);
         return -1;
     }
-    int lead = from->rank - to->rank, n_keep = 0;
+    int lead = from->rank - to->rank, n_keep = 0, n_open = 0, open_at = -1;
     int64_t keep[WEFT_MAX_RANK], drop[WEFT_MAX_RANK];
     for (int a = lead; a < from->rank; a++) {
-        weft_dim dt = to->d[a - lead], df = from->d[a];
-        if (weft_dim_eq(dt, df)) continue;
-        if (weft_dim_known(dt) && dt.v == 1) { keep[n_keep++] = a; continue; }
-        /* a symbol that is not the output's own: it may have been 1 and broadcast, or not */
-        weft_shape_format(from, fs, sizeof fs);
-        weft_shape_format(to, ts, sizeof ts);
+        int b = axis_broadcast(c, from, to, a);
+        if (b > 0) keep[n_keep++] = a;
+        else if (b < 0 && n_open++ == 0) open_at = a - lead;
+    }
+    if (n_open && v < 0) {
         weft_grad_fail(c, WEFT_ERR_SHAPE,
                        "cannot tell whether axis %d of an input of shape %s was broadcast to the output's %s "
-                       "(a symbolic dimension: give the input's shape in numbers)", a - lead, ts, fs);
+                       "(a symbolic dimension: give the input's shape in numbers)", open_at, ts, fs);
         return -1;
     }
     for (int a = 0; a < lead; a++) drop[a] = a;
     g = weft_grad_reduce_sum(c, g, keep, n_keep, true);
+    if (n_open) {
+        /* The shapes do not relate the symbols (two names for one size, or a size known only as a value):
+         * the input's axes whose run-time size differs from the gradient's are the broadcast ones (size 1
+         * in the input), found and summed at run time with their place kept (none: the identity). */
+        weft_attr start = weft_grad_attr_int("start", lead);
+        int gshape = weft_grad_op(c, "Shape", &g, 1, &start, 1);
+        int differ = weft_grad_op1(c, "Not", weft_grad_op2(c, "Equal", weft_grad_op1(c, "Shape", v), gshape));
+        int64_t pos[WEFT_MAX_RANK];
+        for (int a = 0; a < to->rank; a++) pos[a] = lead + a;
+        int axes = weft_grad_op2(c, "Compress", weft_grad_i64s(c, pos, to->rank), differ);
+        weft_attr at[2] = {weft_grad_attr_int("keepdims", 1), weft_grad_attr_int("noop_with_empty_axes", 1)};
+        g = weft_grad_op(c, "ReduceSum", (int[]){g, axes}, 2, at, 2);
+    }
     return weft_grad_reduce_sum(c, g, drop, lead, false);
+}
+
+int weft_grad_unbroadcast(weft_grad_ctx *c, int g, const weft_shape *from, const weft_shape *to)
+{
+    return unbroadcast(c, g, from, to, -1);
 }
 
 void weft_grad_to_bcast(weft_grad_ctx *c, int i, int g, const weft_shape *from)
 {
     if (c->st || !c->want[i]) return;
-    weft_grad_to(c, i, weft_grad_unbroadcast(c, g, from, &c->in_shape[i]));
+    weft_grad_to(c, i, unbroadcast(c, g, from, &c->in_shape[i], c->in[i]));
 }
 
 int weft_grad_const_ints(weft_grad_ctx *c, int i, int64_t *out, int max)

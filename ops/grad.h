@@ -60,9 +60,14 @@ weft_status weft_grad_fail(weft_grad_ctx *c, weft_status st, const char *fmt, ..
 int weft_grad_dout(weft_grad_ctx *c, int o);      /* output o's gradient, zeros when none reaches it */
 void weft_grad_to(weft_grad_ctx *c, int i, int g); /* g (input i's shape) is input i's gradient      */
 /* g has shape `from` (what input i was broadcast to): summed over the broadcast axes, then input i's
- * gradient. Refuses when a symbolic dimension leaves it open whether an axis was broadcast. */
+ * gradient. An axis is decided from the shapes where they tell (equal dimensions or symbols; input 1;
+ * an input number other than 1; output 1; for an op broadcasting all its inputs, every input holding
+ * the same symbol or 1); an axis they leave open (two unrelated symbols) is decided at run time by
+ * comparing input i's shape with g's (Shape, Equal, Compress, then ReduceSum over the axes that differ).
+ * Refuses only where a rank is unknown. */
 void weft_grad_to_bcast(weft_grad_ctx *c, int i, int g, const weft_shape *from);
-/* g reduced from shape `from` to shape `to` (numpy broadcasting run backwards). */
+/* g reduced from shape `from` to shape `to` (numpy broadcasting run backwards), decided from the shapes
+ * alone: refuses when they leave open whether an axis was broadcast. */
 int weft_grad_unbroadcast(weft_grad_ctx *c, int g, const weft_shape *from, const weft_shape *to);
 
 /* Emitting ops. weft_grad_op emits a default-domain op at the opset gradients are written for

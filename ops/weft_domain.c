@@ -533,11 +533,59 @@ static weft_status grad_timeenc(weft_grad_ctx *c)
     return c->st;
 }
 
+/* GRUCell (gates r, z, n): the step is recomputed from its inputs,
+ *     a_i = x W_ih^T + b_ih, a_h = h W_hh^T + b_hh (each split into r, z, n blocks of H columns),
+ *     r = sigmoid(a_ir + a_hr), z = sigmoid(a_iz + a_hz), n = tanh(a_in + r a_hn), h' = (1 - z) n + z h,
+ * and with g = dL/dh':
+ *     dn = g (1 - z) (1 - n^2), dz = g (h - n) z (1 - z), dr = dn a_hn r (1 - r),
+ *     da_i = [dr, dz, dn], da_h = [dr, dz, dn r],
+ *     dx = da_i W_ih, dh = g z + da_h W_hh, dW_ih = da_i^T x, dW_hh = da_h^T h,
+ *     db_ih = sum over the batch of da_i, db_hh = sum over the batch of da_h. */
+static int gru_affine(weft_grad_ctx *c, int x, int w, int b)
+{
+    weft_attr tb = weft_grad_attr_int("transB", 1);
+    int in[3] = {x, w, b};
+    return weft_grad_op(c, "Gemm", in, b >= 0 ? 3 : 2, &tb, 1);
+}
+
+static weft_status grad_grucell(weft_grad_ctx *c)
+{
+    int x = c->in[0], h = c->in[1], wi = c->in[2], wh = c->in[3];
+    int bi = c->n_in > 4 ? c->in[4] : -1, bh = c->n_in > 5 ? c->in[5] : -1;
+    int g = weft_grad_dout(c, 0);
+    weft_attr three = weft_grad_attr_int("num_outputs", 3), ax1 = weft_grad_attr_int("axis", 1);
+    weft_attr split[2] = {ax1, three};
+    int ai[3], ah[3];
+    weft_grad_op_n(c, "Split", (int[]){gru_affine(c, x, wi, bi)}, 1, split, 2, ai, 3);
+    weft_grad_op_n(c, "Split", (int[]){gru_affine(c, h, wh, bh)}, 1, split, 2, ah, 3);
+    int r = weft_grad_op1(c, "Sigmoid", weft_grad_op2(c, "Add", ai[0], ah[0]));
+    int z = weft_grad_op1(c, "Sigmoid", weft_grad_op2(c, "Add", ai[1], ah[1]));
+    int n = weft_grad_op1(c, "Tanh", weft_grad_op2(c, "Add", ai[2], weft_grad_op2(c, "Mul", r, ah[2])));
+    int one = weft_grad_scalar(c, 1.0);
+    int dn = weft_grad_op2(c, "Mul", weft_grad_op2(c, "Mul", g, weft_grad_op2(c, "Sub", one, z)),
+                           weft_grad_op2(c, "Sub", one, weft_grad_op2(c, "Mul", n, n)));
+    int dz = weft_grad_op2(c, "Mul", weft_grad_op2(c, "Mul", g, weft_grad_op2(c, "Sub", h, n)),
+                           weft_grad_op2(c, "Mul", z, weft_grad_op2(c, "Sub", one, z)));
+    int dr = weft_grad_op2(c, "Mul", weft_grad_op2(c, "Mul", dn, ah[2]),
+                           weft_grad_op2(c, "Mul", r, weft_grad_op2(c, "Sub", one, r)));
+    int dai = weft_grad_op(c, "Concat", (int[]){dr, dz, dn}, 3, &ax1, 1);
+    int dah = weft_grad_op(c, "Concat", (int[]){dr, dz, weft_grad_op2(c, "Mul", dn, r)}, 3, &ax1, 1);
+    weft_attr ta = weft_grad_attr_int("transA", 1);
+    int64_t batch = 0;
+    if (c->want[0]) weft_grad_to(c, 0, weft_grad_op2(c, "MatMul", dai, wi));
+    if (c->want[1]) weft_grad_to(c, 1, weft_grad_op2(c, "Add", weft_grad_op2(c, "Mul", g, z), weft_grad_op2(c, "MatMul", dah, wh)));
+    if (c->want[2]) weft_grad_to(c, 2, weft_grad_op(c, "Gemm", (int[]){dai, x}, 2, &ta, 1));
+    if (c->want[3]) weft_grad_to(c, 3, weft_grad_op(c, "Gemm", (int[]){dah, h}, 2, &ta, 1));
+    if (bi >= 0 && c->want[4]) weft_grad_to(c, 4, weft_grad_reduce_sum(c, dai, &batch, 1, false));
+    if (bh >= 0 && c->want[5]) weft_grad_to(c, 5, weft_grad_reduce_sum(c, dah, &batch, 1, false));
+    return c->st;
+}
+
 const weft_op_def weft_ops_weft[] = {
     {"SegmentReduce", DOMAIN, 1, 0, 2, 4, 1, 1, WEFT_OP_VALUE_DEPENDENT_SHAPE, segment_infer, segment_run, 0x4, grad_segment},
     {"RowGather", DOMAIN, 1, 0, 2, 2, 1, 1, 0, rowgather_infer, rowgather_run, 0, grad_rowgather},
     {"EdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, edgesoftmax_infer, edgesoftmax_run, 0x4, grad_edgesoftmax},
     {"TimeEncoding", DOMAIN, 1, 0, 3, 3, 1, 1, 0, timeenc_infer, timeenc_run, 0, grad_timeenc},
-    {"GRUCell", DOMAIN, 1, 0, 4, 6, 1, 1, 0, grucell_infer, grucell_run},
+    {"GRUCell", DOMAIN, 1, 0, 4, 6, 1, 1, 0, grucell_infer, grucell_run, 0, grad_grucell},
 };
 const int weft_ops_weft_count = sizeof weft_ops_weft / sizeof weft_ops_weft[0];

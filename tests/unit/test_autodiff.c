@@ -325,6 +325,42 @@ static void test_binary(void)
     check1(&t, node(&t, "Where", (int[]){cv, a, b}, 3, "y"));
 }
 
+static int sum_sq(tc *t, int y);
+
+/* Dimension a of value v becomes symbol `name` (the data keeps its size: the run-time value). */
+static void symbolic(tc *t, int v, int a, const char *name)
+{
+    t->m.graph->values[v].shape.d[a] = (weft_dim){0, weft_sym_intern(&t->m.syms, name)};
+}
+
+/* Broadcasting between symbols the shapes do not relate: decided at run time, whether the symbolic
+ * input was broadcast (its size 1) or not. */
+static void test_binary_symbolic(void)
+{
+    tc t;
+    for (int bcast = 0; bcast < 2; bcast++) { /* [a, 3] + [b, 3] with b = 4 or 1 at run time */
+        begin(&t);
+        int x = param(&t, "x", 2, (int64_t[]){4, 3}), y = param(&t, "y", 2, (int64_t[]){bcast ? 1 : 4, 3});
+        symbolic(&t, x, 0, "a");
+        symbolic(&t, y, 0, "b");
+        check1(&t, sum_sq(&t, node(&t, "Add", (int[]){x, y}, 2, "z")));
+    }
+    /* [2, a, 3] * [b, 1]: a leading axis dropped, axis 1 (size 1) summed, b decided at run time (1) */
+    begin(&t);
+    int x = param(&t, "x", 3, (int64_t[]){2, 4, 3}), y = param(&t, "y", 2, (int64_t[]){1, 1});
+    symbolic(&t, x, 1, "a");
+    symbolic(&t, y, 0, "b");
+    check1(&t, sum_sq(&t, node(&t, "Mul", (int[]){x, y}, 2, "z")));
+    /* Where with the condition and y broadcast (b = 1 at run time) */
+    begin(&t);
+    x = param(&t, "x", 2, (int64_t[]){4, 3});
+    y = param(&t, "y", 2, (int64_t[]){1, 3});
+    int cond = node(&t, "Greater", (int[]){y, constant(&t, "zero", WEFT_FLOAT64, 0, NULL, (double[]){0.0})}, 2, "cond");
+    symbolic(&t, x, 0, "a");
+    symbolic(&t, y, 0, "b");
+    check1(&t, sum_sq(&t, node(&t, "Where", (int[]){cond, x, y}, 3, "z")));
+}
+
 /* --- dense --------------------------------------------------------------------------------------- */
 
 static void matmul_case(int ra, const int64_t *sa, int rb, const int64_t *sb)
@@ -758,6 +794,39 @@ static void test_gru(void)
     gru_case("forward", 1, 0, 0.7f, true, true, false, true);    /* a clip that cuts some gates */
 }
 
+/* ai.weft GRUCell of batch 3, input 4, hidden 2: every input a parameter; b_ih, b_hh or both absent. */
+static void grucell_case(bool b_ih, bool b_hh)
+{
+    tc t;
+    begin(&t);
+    const int64_t B = 3, I = 4, H = 2;
+    int in[6] = {-1, -1, -1, -1, -1, -1};
+    in[0] = param(&t, "x", 2, (int64_t[]){B, I});
+    in[1] = param(&t, "h", 2, (int64_t[]){B, H});
+    in[2] = param(&t, "w_ih", 2, (int64_t[]){3 * H, I});
+    in[3] = param(&t, "w_hh", 2, (int64_t[]){3 * H, H});
+    if (b_ih) in[4] = param(&t, "b_ih", 1, (int64_t[]){3 * H});
+    if (b_hh) in[5] = param(&t, "b_hh", 1, (int64_t[]){3 * H});
+    check1(&t, node_n(&t, "GRUCell", "ai.weft", 1, in, b_hh ? 6 : b_ih ? 5 : 4, "y", 1));
+}
+
+static void test_grucell(void)
+{
+    grucell_case(true, true);
+    grucell_case(false, false);
+    grucell_case(false, true);
+    /* two steps sharing the weights (as an unrolled GRUCell is exported): their gradients summed */
+    tc t;
+    begin(&t);
+    const int64_t B = 2, I = 3, H = 2;
+    int x0 = param(&t, "x0", 2, (int64_t[]){B, I}), x1 = param(&t, "x1", 2, (int64_t[]){B, I});
+    int h = param(&t, "h", 2, (int64_t[]){B, H});
+    int wi = param(&t, "w_ih", 2, (int64_t[]){3 * H, I}), wh = param(&t, "w_hh", 2, (int64_t[]){3 * H, H});
+    int bi = param(&t, "b_ih", 1, (int64_t[]){3 * H}), bh = param(&t, "b_hh", 1, (int64_t[]){3 * H});
+    int h1 = wnode(&t, "GRUCell", (int[]){x0, h, wi, wh, bi, bh}, 6, "h1");
+    check1(&t, wnode(&t, "GRUCell", (int[]){x1, h1, wi, wh, bi, bh}, 6, "h2"));
+}
+
 /* --- control flow ------------------------------------------------------------------------------- */
 
 /* A branch graph of If node `at` computing op(x) (x read from the enclosing graph). */
@@ -843,6 +912,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("autodiff", NULL, NULL);
     CU_add_test(s, "unary ops", test_unary);
     CU_add_test(s, "binary ops, broadcasting", test_binary);
+    CU_add_test(s, "broadcasting between unrelated symbols", test_binary_symbolic);
     CU_add_test(s, "MatMul", test_matmul);
     CU_add_test(s, "Gemm", test_gemm);
     CU_add_test(s, "ReduceSum / Mean / L2", test_reduce);
@@ -853,6 +923,7 @@ int main(void)
     CU_add_test(s, "Clip, Max, Min, PRelu, Mean", test_piecewise);
     CU_add_test(s, "Gather, RowGather, SegmentReduce, Scatter", test_gather);
     CU_add_test(s, "GRU", test_gru);
+    CU_add_test(s, "ai.weft GRUCell", test_grucell);
     CU_add_test(s, "If with a condition folding decides", test_if);
     CU_add_test(s, "paths: sums, indices, ops without rules", test_paths);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -205,6 +205,30 @@ static void test_time_encoder_ts17(void) { check_model("time_encoder_ts17", 1); 
 static void test_time_encoder_dynamo18(void) { check_model("time_encoder_dynamo18", 1); }
 static void test_traffic_encoder_ts17(void) { check_model("traffic_encoder_ts17", 3); }
 static void test_traffic_encoder_dynamo18(void) { check_model("traffic_encoder_dynamo18", 3); }
+static void test_graphconv_ts17(void) { check_model("graphconv_ts17", 1); }
+static void test_graphconv_dynamo18(void) { check_model("graphconv_dynamo18", 1); }
+/* (no sage_max_ts17: the TorchScript export of PyG's max aggregation starts its scatter from zeros, so
+ * each segment's value is max(0, its max) where eager takes the max itself (models/MANIFEST): another
+ * function than PyTorch's, whose gradients it cannot match) */
+static void test_sage_max_dynamo18(void) { check_model("sage_max_dynamo18", 1); }
+static void test_traffic_classifier_ts17(void) { check_model("traffic_classifier_ts17", 3); }
+static void test_traffic_classifier_dynamo18(void) { check_model("traffic_classifier_dynamo18", 3); }
+static void test_traffic_linkpred_ts17(void) { check_model("traffic_linkpred_ts17", 3); }
+static void test_traffic_linkpred_dynamo18(void) { check_model("traffic_linkpred_dynamo18", 3); }
+
+/* models/weft_ops: each family's ai.weft export and its standard twin, on test set 1 (small) */
+static const char *const weft_ops_models[] = {
+    "weft_ops/gat_std", "weft_ops/gat_weft", "weft_ops/gru_cell_std", "weft_ops/gru_cell_weft",
+    "weft_ops/sage_max_weft", "weft_ops/sage_mean_std", "weft_ops/sage_mean_weft", "weft_ops/time_encoder_std",
+    "weft_ops/time_encoder_weft", "weft_ops/traffic_encoder_std", "weft_ops/traffic_encoder_weft",
+};
+#define WEFT_OPS_TEST(k) static void test_weft_ops_##k(void) { check_model(weft_ops_models[k], 1); }
+WEFT_OPS_TEST(0) WEFT_OPS_TEST(1) WEFT_OPS_TEST(2) WEFT_OPS_TEST(3) WEFT_OPS_TEST(4) WEFT_OPS_TEST(5)
+WEFT_OPS_TEST(6) WEFT_OPS_TEST(7) WEFT_OPS_TEST(8) WEFT_OPS_TEST(9) WEFT_OPS_TEST(10)
+static void (*const weft_ops_tests[])(void) = {
+    test_weft_ops_0, test_weft_ops_1, test_weft_ops_2, test_weft_ops_3, test_weft_ops_4, test_weft_ops_5,
+    test_weft_ops_6, test_weft_ops_7, test_weft_ops_8, test_weft_ops_9, test_weft_ops_10,
+};
 
 int main(void)
 {
@@ -222,6 +246,15 @@ int main(void)
     CU_add_test(s, "time_encoder_dynamo18", test_time_encoder_dynamo18);
     CU_add_test(s, "traffic_encoder_ts17", test_traffic_encoder_ts17);
     CU_add_test(s, "traffic_encoder_dynamo18", test_traffic_encoder_dynamo18);
+    CU_add_test(s, "graphconv_ts17", test_graphconv_ts17);
+    CU_add_test(s, "graphconv_dynamo18", test_graphconv_dynamo18);
+    CU_add_test(s, "sage_max_dynamo18", test_sage_max_dynamo18);
+    CU_add_test(s, "traffic_classifier_ts17", test_traffic_classifier_ts17);
+    CU_add_test(s, "traffic_classifier_dynamo18", test_traffic_classifier_dynamo18);
+    CU_add_test(s, "traffic_linkpred_ts17", test_traffic_linkpred_ts17);
+    CU_add_test(s, "traffic_linkpred_dynamo18", test_traffic_linkpred_dynamo18);
+    for (size_t k = 0; k < sizeof weft_ops_models / sizeof *weft_ops_models; k++)
+        CU_add_test(s, weft_ops_models[k], weft_ops_tests[k]);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

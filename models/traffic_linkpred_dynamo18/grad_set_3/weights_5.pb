@@ -1,0 +1,1 @@
+Bscore__con__next_src__conJ‹Kã?`=¿Ó×\¾&u†¿’Bv¿Š–w?

@@ -1,0 +1,1 @@
+Bscore__con__next_src__conJ‎‏¾K1o>לי?ֹ®ױ¾°Z•¾ֻ@

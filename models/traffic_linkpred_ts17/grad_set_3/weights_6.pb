@@ -1,0 +1,1 @@
+Bscore__con__next_dst__conJrkĞ?yË4¾Ù40¿

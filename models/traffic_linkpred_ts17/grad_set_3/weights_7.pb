@@ -1,0 +1,1 @@
+Bscore__con__repeat__conJ BÍl=ìŽŽ¾«%{¿±Î°?«f?ê«%¿Hpo?­\×¾
