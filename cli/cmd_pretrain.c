@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "graph_data.h"
+#include "train_meta.h"
 #include "traffic/features.h"
 #include "traffic/graph.h"
 
@@ -260,6 +261,12 @@ int cmd_pretrain(int argc, char **argv)
         fprintf(stderr, "weft pretrain: %s\n", weft_last_error());
         goto out;
     }
+    /* what the encoder and its checkpoints carry: the graphs and scaling it was trained on, and the
+     * options a resumed run must repeat to continue the same run */
+    char train_meta[512];
+    snprintf(train_meta, sizeof train_meta, "pretrain seed=%ld neg_ratio=%ld sup_fraction=%.17g val_every=%ld lr=%.17g "
+             "clip_norm=%.17g", seed, neg, sup, val_every, lr, clip);
+    if (cli_meta_set(tr, "pretrain", &gp, &sc, train_meta)) goto out;
     /* graphs held out for validation: every val_every-th, when there are at least two graphs */
     order = malloc(c.n * sizeof *order);
     val = malloc(c.n * sizeof *val);
@@ -281,6 +288,7 @@ int cmd_pretrain(int argc, char **argv)
     long first_epoch = 0;
     if (resume_path) {
         int64_t done = 0;
+        if (cli_meta_check_resume("pretrain", resume_path, &gp, &sc, train_meta)) goto out;
         if (weft_trainer_load_checkpoint(tr, resume_path, &done)) {
             fprintf(stderr, "weft pretrain: --resume: %s\n", weft_last_error());
             goto out;

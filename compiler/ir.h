@@ -98,6 +98,8 @@ struct weft_model {
     weft_symtab syms;
     char *path;        /* the file it came from, or NULL */
     int n_functions;   /* model-local functions that were inlined */
+    char **meta_keys, **meta_values; /* ModelProto.metadata_props, in file order */
+    int n_meta;
 };
 
 /* --- graphs -------------------------------------------------------------------------------------- */

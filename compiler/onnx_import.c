@@ -936,6 +936,25 @@ static weft_status check_outer(const weft_graph *g)
 
 /* --- the model ---------------------------------------------------------------------------------- */
 
+const char *weft_model_metadata(const weft_model *m, const char *key)
+{
+    if (!m || !key) return NULL;
+    for (int i = m->n_meta - 1; i >= 0; i--) /* the last of repeated keys, as a map reads them */
+        if (strcmp(m->meta_keys[i], key) == 0) return m->meta_values[i];
+    return NULL;
+}
+
+int weft_model_metadata_count(const weft_model *m) { return m ? m->n_meta : 0; }
+
+weft_status weft_model_metadata_entry(const weft_model *m, int i, const char **key, const char **value)
+{
+    if (!m || !key || !value || i < 0 || i >= m->n_meta)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_model_metadata_entry: no entry %d", i);
+    *key = m->meta_keys[i];
+    *value = m->meta_values[i];
+    return WEFT_OK;
+}
+
 void weft_model_free(weft_model *m)
 {
     if (!m) return;
@@ -944,6 +963,9 @@ void weft_model_free(weft_model *m)
     free(m->producer_version);
     free(m->domain);
     free(m->doc_string);
+    for (int i = 0; i < m->n_meta; i++) free(m->meta_keys[i]), free(m->meta_values[i]);
+    free(m->meta_keys);
+    free(m->meta_values);
     for (int i = 0; i < m->n_opsets; i++) free(m->opsets[i].domain);
     free(m->opsets);
     weft_symtab_free(&m->syms);
@@ -991,6 +1013,24 @@ static weft_status import_model(const Onnx__ModelProto *mp, weft_model *m, const
         !(m->domain = xstrdup(mp->domain)) || !(m->doc_string = xstrdup(mp->doc_string)))
         return weft_error(WEFT_ERR_NOMEM, "out of memory");
     m->model_version = mp->has_model_version ? mp->model_version : 0;
+    /* metadata_props: what a trained model carries (class names, feature scaling, graph options) */
+    if (mp->n_metadata_props > INT_MAX / 2) return weft_error(WEFT_ERR_INVALID_MODEL, "too many metadata_props");
+    if (mp->n_metadata_props) {
+        m->meta_keys = calloc(mp->n_metadata_props, sizeof *m->meta_keys);
+        m->meta_values = calloc(mp->n_metadata_props, sizeof *m->meta_values);
+        if (!m->meta_keys || !m->meta_values) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < mp->n_metadata_props; i++) {
+            const Onnx__StringStringEntryProto *e = mp->metadata_props[i];
+            if (!e || !e->key) continue;
+            char *k = xstrdup(e->key), *v = xstrdup(e->value);
+            if (!k || !v) {
+                free(k), free(v);
+                return weft_error(WEFT_ERR_NOMEM, "out of memory");
+            }
+            m->meta_keys[m->n_meta] = k;
+            m->meta_values[m->n_meta++] = v;
+        }
+    }
 
     if (mp->n_opset_import > INT_MAX / 2) return weft_error(WEFT_ERR_INVALID_MODEL, "too many opset imports");
     m->opsets = calloc(mp->n_opset_import ? mp->n_opset_import : 1, sizeof *m->opsets);

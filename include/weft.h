@@ -106,6 +106,12 @@ weft_status weft_model_load(const char *path, weft_model **out);
 weft_status weft_model_load_from_buffer(const void *buf, size_t len, const char *base_dir,
                                         weft_model **out);
 void weft_model_free(weft_model *m);
+/* The model's metadata_props: the value of `key` (the last entry when repeated), or NULL; the entries in
+ * file order. Strings are owned by the model. A trained model carries its class names, feature scaling
+ * and graph options there (keys "weft.*", see weft_trainer_set_metadata). */
+const char *weft_model_metadata(const weft_model *m, const char *key);
+int weft_model_metadata_count(const weft_model *m);
+weft_status weft_model_metadata_entry(const weft_model *m, int i, const char **key, const char **value);
 
 typedef enum weft_describe_format {
     WEFT_DESCRIBE_TEXT = 0,
@@ -333,6 +339,10 @@ weft_status weft_trainer_set_lr(weft_trainer *t, double lr);
 int64_t weft_trainer_steps(const weft_trainer *t);
 /* The gradients' global norm at the last step, before clipping. */
 double weft_trainer_grad_norm(const weft_trainer *t);
+/* Metadata written with every model and checkpoint the trainer saves (ONNX metadata_props; read back
+ * with weft_model_metadata): the class names, feature scaling and graph options a model was trained
+ * with. Setting a key again replaces its value. */
+weft_status weft_trainer_set_metadata(weft_trainer *t, const char *key, const char *value);
 /* The training plan (forward, loss and backward) as weft_plan_describe shows it; *out: free(). */
 weft_status weft_trainer_describe(const weft_trainer *t, weft_describe_format fmt, char **out);
 /* Per-step times of the training plan summed over the steps so far (options.profile set), as

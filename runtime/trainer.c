@@ -50,6 +50,8 @@ struct weft_trainer {
     weft_tensor *in;         /* scratch: caller inputs + parameters */
     weft_tensor *out;        /* scratch: the training plan's outputs */
     size_t cap_in;
+    char **meta_keys, **meta_values; /* written into every model and checkpoint saved */
+    int n_meta;
 };
 
 void weft_trainer_options_default(weft_trainer_options *o)
@@ -143,8 +145,50 @@ void weft_trainer_free(weft_trainer *t)
     free(t->p);
     free(t->in);
     free(t->out);
+    for (int i = 0; i < t->n_meta; i++) free(t->meta_keys[i]), free(t->meta_values[i]);
+    free(t->meta_keys);
+    free(t->meta_values);
     weft_symtab_free(&t->syms);
     free(t);
+}
+
+weft_status weft_trainer_set_metadata(weft_trainer *t, const char *key, const char *value)
+{
+    if (!t || !key || !key[0] || !value)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_set_metadata: %s", !t ? "trainer is NULL" : "empty key or NULL value");
+    if (strcmp(key, "weft.checkpoint") == 0)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_set_metadata: 'weft.checkpoint' is the trainer's own key");
+    char *v = dupstr(value);
+    if (!v) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_meta; i++)
+        if (strcmp(t->meta_keys[i], key) == 0) {
+            free(t->meta_values[i]);
+            t->meta_values[i] = v;
+            return WEFT_OK;
+        }
+    char *k = dupstr(key), **nk = realloc(t->meta_keys, (size_t)(t->n_meta + 1) * sizeof *nk);
+    if (nk) t->meta_keys = nk;
+    char **nv = nk ? realloc(t->meta_values, (size_t)(t->n_meta + 1) * sizeof *nv) : NULL;
+    if (nv) t->meta_values = nv;
+    if (!k || !nk || !nv) {
+        free(k), free(v);
+        return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    }
+    t->meta_keys[t->n_meta] = k;
+    t->meta_values[t->n_meta++] = v;
+    return WEFT_OK;
+}
+
+/* The ONNX export options of a saved model: the base model's opsets, the trainer's metadata and, for a
+ * checkpoint, weft.checkpoint. keys / values have room for n_meta + 1 entries. */
+static weft_onnx_export_options export_options(const weft_trainer *t, const weft_model *m, bool checkpoint,
+                                               const char **keys, const char **values)
+{
+    int n = 0;
+    if (checkpoint) keys[n] = "weft.checkpoint", values[n++] = "1";
+    for (int i = 0; i < t->n_meta; i++) keys[n] = t->meta_keys[i], values[n++] = t->meta_values[i];
+    return (weft_onnx_export_options){.opsets = m->opsets, .n_opsets = m->n_opsets, .metadata_keys = keys,
+                                      .metadata_values = values, .n_metadata = n};
 }
 
 weft_status weft_trainer_create(const weft_model *model, const weft_trainer_options *opts, weft_trainer **out)
@@ -486,10 +530,14 @@ weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, c
         weft_ir_resolve_ops(g, NULL);
         st = weft_pass_infer(g, false, NULL);
     }
+    const char **keys = malloc((size_t)(t->n_meta + 1) * sizeof *keys), **values = malloc((size_t)(t->n_meta + 1) * sizeof *values);
+    if (!st && (!keys || !values)) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
     if (!st) {
-        weft_onnx_export_options eo = {.opsets = m->opsets, .n_opsets = m->n_opsets};
+        weft_onnx_export_options eo = export_options(t, m, false, keys, values);
         st = weft_ir_to_onnx(g, &m->syms, &eo, &buf, &len);
     }
+    free(keys);
+    free(values);
     if (!st) {
         const void *parts[1] = {buf};
         size_t lens[1] = {len};
@@ -558,12 +606,14 @@ weft_status weft_trainer_save_checkpoint(const weft_trainer *t, const char *path
         weft_ir_resolve_ops(g, NULL);
         st = weft_pass_infer(g, false, NULL);
     }
+    const char **keys = malloc((size_t)(t->n_meta + 1) * sizeof *keys), **values = malloc((size_t)(t->n_meta + 1) * sizeof *values);
+    if (!st && (!keys || !values)) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
     if (!st) {
-        const char *keys[1] = {"weft.checkpoint"}, *values[1] = {"1"};
-        weft_onnx_export_options eo = {.opsets = t->base->opsets, .n_opsets = t->base->n_opsets,
-                                       .metadata_keys = keys, .metadata_values = values, .n_metadata = 1};
+        weft_onnx_export_options eo = export_options(t, t->base, true, keys, values);
         st = weft_ir_to_onnx(g, &t->base->syms, &eo, &buf, &len);
     }
+    free(keys);
+    free(values);
     if (!st) {
         const void *parts[1] = {buf};
         size_t lens[1] = {len};

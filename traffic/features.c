@@ -121,6 +121,13 @@ float weft_scaler_apply(const weft_scaler *s, int c, double v)
     return (float)((v - lo) / (hi - lo));
 }
 
+static void scaler_write(const weft_scaler *s, FILE *f)
+{
+    fprintf(f, "weft-scaler 1\nquantiles %.17g %.17g\n", s->q_lo, s->q_hi);
+    for (int c = 0; c < WEFT_FEAT_NSTATS; c++)
+        fprintf(f, "%s %.17g %.17g\n", weft_feat_stat_names[c], s->lo[c], s->hi[c]);
+}
+
 int weft_scaler_save(const weft_scaler *s, const char *path, char *err, size_t err_n)
 {
     FILE *f = fopen(path, "w");
@@ -128,15 +135,27 @@ int weft_scaler_save(const weft_scaler *s, const char *path, char *err, size_t e
         weft_set_err(err, err_n, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "weft-scaler 1\nquantiles %.17g %.17g\n", s->q_lo, s->q_hi);
-    for (int c = 0; c < WEFT_FEAT_NSTATS; c++)
-        fprintf(f, "%s %.17g %.17g\n", weft_feat_stat_names[c], s->lo[c], s->hi[c]);
+    scaler_write(s, f);
     int bad = ferror(f);
     if (fclose(f) || bad) {
         weft_set_err(err, err_n, "%s: write failed", path);
         return -1;
     }
     return 0;
+}
+
+char *weft_scaler_to_text(const weft_scaler *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    scaler_write(s, f);
+    if (fclose(f)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 /* Reads one line into buf; returns false at end of file or when the line does not fit. */
@@ -163,13 +182,9 @@ static bool parse_num(const char *s, double *v)
     return *end == '\0' && isfinite(*v);
 }
 
-int weft_scaler_load(weft_scaler *out, const char *path, char *err, size_t err_n)
+/* Reads a scaler from f; `path` names it in messages. Closes f. */
+static int scaler_read(weft_scaler *out, FILE *f, const char *path, char *err, size_t err_n)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        weft_set_err(err, err_n, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
     weft_scaler s;
     char line[512], a[64], b[64], c[64], extra[2];
     bool too_long;
@@ -217,6 +232,27 @@ int weft_scaler_load(weft_scaler *out, const char *path, char *err, size_t err_n
 out:
     fclose(f);
     return rc;
+}
+
+int weft_scaler_load(weft_scaler *out, const char *path, char *err, size_t err_n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        weft_set_err(err, err_n, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    return scaler_read(out, f, path, err, err_n);
+}
+
+int weft_scaler_from_text(weft_scaler *out, const char *text, const char *what, char *err, size_t err_n)
+{
+    size_t n = strlen(text);
+    FILE *f = n ? fmemopen((void *)text, n, "r") : NULL;
+    if (!f) {
+        weft_set_err(err, err_n, "%s:1: not a weft scaler (expected the line 'weft-scaler 1')", what);
+        return -1;
+    }
+    return scaler_read(out, f, what, err, err_n);
 }
 
 void weft_pos_encoding(double p, int d, float *out)

@@ -57,6 +57,10 @@ float weft_scaler_apply(const weft_scaler *s, int col, double v);
  * loading gives the same bits). Both return 0, or -1 with err set (load: file, line and reason). */
 int weft_scaler_save(const weft_scaler *s, const char *path, char *err, size_t err_n);
 int weft_scaler_load(weft_scaler *s, const char *path, char *err, size_t err_n);
+/* The same text in memory (a trained model carries it as metadata): malloc'd, NULL when out of memory;
+ * and parsed back, `what` naming it in messages. */
+char *weft_scaler_to_text(const weft_scaler *s);
+int weft_scaler_from_text(weft_scaler *s, const char *text, const char *what, char *err, size_t err_n);
 
 /* pe[2i] = sin(p / 10000^(2i/d)), pe[2i+1] = cos(p / 10000^(2i/d)), computed in double; d even. */
 void weft_pos_encoding(double p, int d, float *out);

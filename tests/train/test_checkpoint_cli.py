@@ -78,3 +78,26 @@ def test_bad_checkpoints(flows, tmp_path):
              "--resume", str(bad), *COMMON)
     assert r.returncode == 1 and "checkpoint" in r.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_resume_refuses_other_options(flows, tmp_path):
+    # a checkpoint remembers the graphs, scaling and training options it was made with
+    ck = tmp_path / "ck.onnx"
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "a.onnx"), "--epochs", "1",
+             "--checkpoint", str(ck), *COMMON)
+    assert r.returncode == 0, r.stderr
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(str(ck)).metadata_props}
+    assert meta["weft.graph"].startswith("window=60 window_memory=5 ")
+    assert meta["weft.scaler"].startswith("weft-scaler 1\n") and "seed=5" in meta["weft.train"]
+    # the pretrained encoder carries the same graph options and scaling
+    enc = {p.key: p.value for p in onnx.load(str(tmp_path / "a.onnx")).metadata_props}
+    assert enc["weft.graph"] == meta["weft.graph"] and enc["weft.scaler"] == meta["weft.scaler"]
+    other_window = [a if a != "60" else "30" for a in COMMON]
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "b.onnx"), "--epochs", "2",
+             "--resume", str(ck), *other_window)
+    assert r.returncode == 1 and "was made with graph options 'window=60" in r.stderr, r.stderr
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "b.onnx"), "--epochs", "2",
+             "--resume", str(ck), *COMMON, "--neg-ratio", "2")
+    assert r.returncode == 1 and "training options" in r.stderr and "neg_ratio=1" in r.stderr, r.stderr
+    assert not (tmp_path / "b.onnx").exists()

@@ -202,9 +202,23 @@ static void test_train_eval_save(void)
     /* saved as ONNX and loaded back: the same predictions */
     char path[128];
     snprintf(path, sizeof path, "/tmp/weft_trainer_%d.onnx", (int)getpid());
+    /* metadata rides along: set, replaced, refused for the trainer's own key */
+    CU_ASSERT_EQUAL(weft_trainer_set_metadata(t, "weft.classes", "a\nb"), WEFT_OK);
+    CU_ASSERT_EQUAL(weft_trainer_set_metadata(t, "note", "first"), WEFT_OK);
+    CU_ASSERT_EQUAL(weft_trainer_set_metadata(t, "note", "second"), WEFT_OK);
+    CU_ASSERT_EQUAL(weft_trainer_set_metadata(t, "weft.checkpoint", "1"), WEFT_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(weft_trainer_set_metadata(t, "", "x"), WEFT_ERR_INVALID_ARGUMENT);
     CU_ASSERT_FATAL(weft_trainer_save_model(t, path) == WEFT_OK);
     weft_model *m2 = NULL;
     CU_ASSERT_FATAL(weft_model_load(path, &m2) == WEFT_OK);
+    CU_ASSERT_EQUAL(weft_model_metadata_count(m2), 2);
+    CU_ASSERT_STRING_EQUAL(weft_model_metadata(m2, "weft.classes"), "a\nb");
+    CU_ASSERT_STRING_EQUAL(weft_model_metadata(m2, "note"), "second");
+    CU_ASSERT_PTR_NULL(weft_model_metadata(m2, "weft.checkpoint"));
+    const char *mk, *mv;
+    CU_ASSERT_EQUAL(weft_model_metadata_entry(m2, 0, &mk, &mv), WEFT_OK);
+    CU_ASSERT_STRING_EQUAL(mk, "weft.classes");
+    CU_ASSERT_EQUAL(weft_model_metadata_entry(m2, 2, &mk, &mv), WEFT_ERR_INVALID_ARGUMENT);
     weft_plan *p2 = NULL;
     weft_compile_options co = {"ref", 1};
     CU_ASSERT_FATAL(weft_compile(m2, &co, &p2) == WEFT_OK);
