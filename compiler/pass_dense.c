@@ -3,6 +3,11 @@
  * constant weights become `ai.weft.FusedMatMul(X, W', bias)`, W' a constant in [K, M] row-major layout
  * (Gemm's transB transposes it here, at compile time, instead of in every run).
  *
+ * Weights computed at run time — a training plan's parameters, which are inputs, and the gradients'
+ * products — take the same form without packing: W is read as it is, a transB weight through
+ * FusedMatMul's `transpose`, and the bias may be any [M] value. Only exact forms are taken there (alpha
+ * and beta 1, a bias of rank 1), since nothing can be scaled at compile time.
+ *
  * Exactness. FusedMatMul's reference sums the products in double, k ascending, rounds once to T and
  * then adds the bias in T (ops/weft_dense.c), which is exactly MatMul followed by Add. Gemm computes
  * alpha * (A B) + beta * C in double and rounds once; here alpha is folded into W' and beta into the
@@ -51,13 +56,21 @@ static bool bias_shape(const weft_value *b, int64_t M, int out_rank)
 }
 
 typedef struct dense {
-    int x, w;   /* X and the [K, M] weight constant */
-    int bias;   /* [M] constant or -1 */
+    int x, w;   /* X and the [K, M] weight constant (or a run-time [K, M] / [M, K] weight) */
+    int bias;   /* [M] value or -1 */
     int last;   /* the node whose output the FusedMatMul writes */
+    bool trans; /* w is a run-time [M, K] weight */
 } dense;
 
-/* An Add(y, b) / Add(b, y) reading the private y with a constant bias: its node index, bias value. */
-static int bias_add(weft_rw *r, int y, int64_t M, int *bias)
+/* A value fixed at compile time (its data is in the graph). */
+static bool is_const(const weft_value *v)
+{
+    return (v->flags & WEFT_VALUE_CONST) && v->data && !(v->flags & WEFT_VALUE_INPUT);
+}
+
+/* An Add(y, b) / Add(b, y) reading the private y with a constant bias (or, with `live`, any [M]
+ * value): its node index, bias value. */
+static int bias_add(weft_rw *r, int y, int64_t M, int *bias, bool live)
 {
     const weft_graph *g = r->g;
     if (!weft_rw_private(r, y, 1)) return -1;
@@ -66,7 +79,7 @@ static int bias_add(weft_rw *r, int y, int64_t M, int *bias)
         if (!weft_rw_is(n, "Add") || n->n_inputs != 2 || (n->inputs[0] != y && n->inputs[1] != y)) continue;
         int b = n->inputs[0] == y ? n->inputs[1] : n->inputs[0];
         const weft_value *bv = &g->values[b], *yv = &g->values[y];
-        if (b == y || !(bv->flags & WEFT_VALUE_CONST) || !bv->data || (bv->flags & WEFT_VALUE_INPUT)) return -1;
+        if (b == y || !(is_const(bv) || (live && bv->shape.rank == 1))) return -1;
         if (bv->dtype != yv->dtype || !bias_shape(bv, M, yv->shape.rank) || n->outputs[0] < 0) return -1;
         if (!weft_rw_shape_eq(&g->values[n->outputs[0]].shape, &yv->shape)) return -1;
         *bias = b;
@@ -104,6 +117,7 @@ static weft_status emit(weft_rw *r, const dense *d, const char *name, int *chang
     int i = weft_rw_node(r, "FusedMatMul", "ai.weft", 1, name, in, d->bias >= 0 ? 3 : 2, NULL, 1);
     if (i < 0) return WEFT_ERR_INTERNAL;
     weft_status st = weft_rw_set_int(r, i, "terms", 1);
+    if (!st && d->trans) st = weft_rw_set_ints(r, i, "transpose", (const int64_t[]){1}, 1);
     if (st) return st;
     weft_rw_take_over(r, i, d->last);
     (*changed)++;
@@ -118,14 +132,35 @@ static weft_status try_matmul(weft_rw *r, int i, int *changed)
     if (n->n_inputs != 2 || n->inputs[0] < 0 || n->inputs[1] < 0 || n->outputs[0] < 0) return WEFT_OK;
     const weft_value *x = &g->values[n->inputs[0]], *w = &g->values[n->inputs[1]];
     if (!float_dtype(x->dtype) || w->dtype != x->dtype || x->shape.rank < 2) return WEFT_OK;
-    if (!(w->flags & WEFT_VALUE_CONST) || !w->data || (w->flags & WEFT_VALUE_INPUT) || w->shape.rank != 2 ||
-        !weft_shape_known(&w->shape))
-        return WEFT_OK;
-    dense d = {n->inputs[0], n->inputs[1], -1, i};
+    if (w->shape.rank != 2 || !weft_shape_known(&w->shape)) return WEFT_OK;
+    bool live = !is_const(w);
+    dense d = {n->inputs[0], n->inputs[1], -1, i, false};
     char name[256];
     snprintf(name, sizeof name, "%.200s/fused", n->name);
-    int b, add = bias_add(r, n->outputs[0], w->shape.d[1].v, &b);
+    int b, add = bias_add(r, n->outputs[0], w->shape.d[1].v, &b, live);
     if (add >= 0 && (d.bias = bias_const(r, b, w->shape.d[1].v, 1.0)) >= 0) d.last = add;
+    return emit(r, &d, name, changed);
+}
+
+/* Gemm(A, B, C) with transA = 0 and B computed at run time: alpha = beta = 1, C absent or [M]. */
+static weft_status try_gemm_live(weft_rw *r, int i, bool tb, double alpha, double beta, int *changed)
+{
+    const weft_graph *g = r->g;
+    const weft_node *n = &g->nodes[i];
+    const weft_value *bv = &g->values[n->inputs[1]];
+    int64_t M = bv->shape.d[tb ? 0 : 1].v;
+    int c = n->n_inputs >= 3 ? n->inputs[2] : -1;
+    if (alpha != 1 || (c >= 0 && beta != 1)) return WEFT_OK;
+    if (c >= 0) {
+        const weft_value *cv = &g->values[c];
+        if (cv->dtype != bv->dtype || cv->shape.rank != 1 || !weft_shape_known(&cv->shape) || cv->shape.d[0].v != M)
+            return WEFT_OK;
+    }
+    dense d = {n->inputs[0], n->inputs[1], c, i, tb};
+    char name[256];
+    snprintf(name, sizeof name, "%.200s/fused", n->name);
+    int b, add;
+    if (d.bias < 0 && (add = bias_add(r, n->outputs[0], M, &b, true)) >= 0) d.bias = b, d.last = add;
     return emit(r, &d, name, changed);
 }
 
@@ -141,9 +176,8 @@ static weft_status try_gemm(weft_rw *r, int i, int *changed)
     double alpha = weft_attr_float(&info, "alpha", 1.0f), beta = weft_attr_float(&info, "beta", 1.0f);
     const weft_value *a = &g->values[n->inputs[0]], *bv = &g->values[n->inputs[1]];
     if (!float_dtype(a->dtype) || bv->dtype != a->dtype || a->shape.rank != 2) return WEFT_OK;
-    if (!(bv->flags & WEFT_VALUE_CONST) || !bv->data || (bv->flags & WEFT_VALUE_INPUT) || bv->shape.rank != 2 ||
-        !weft_shape_known(&bv->shape))
-        return WEFT_OK;
+    if (bv->shape.rank != 2 || !weft_shape_known(&bv->shape)) return WEFT_OK;
+    if (!is_const(bv)) return try_gemm_live(r, i, tb, alpha, beta, changed);
     int64_t K = bv->shape.d[tb ? 1 : 0].v, M = bv->shape.d[tb ? 0 : 1].v;
     int c = n->n_inputs >= 3 ? n->inputs[2] : -1;
     const weft_value *cv = c >= 0 ? &g->values[c] : NULL;
@@ -196,11 +230,11 @@ static weft_status try_gemm(weft_rw *r, int i, int *changed)
         if (w < 0) return weft_error(WEFT_ERR_NOMEM, "out of memory packing the weights of node '%s'", g->nodes[i].name);
     }
     n = &g->nodes[i];
-    dense d = {n->inputs[0], w, bias, i};
+    dense d = {n->inputs[0], w, bias, i, false};
     char name[256];
     snprintf(name, sizeof name, "%.200s/fused", g->nodes[i].name);
     int b, add;
-    if (d.bias < 0 && (add = bias_add(r, g->nodes[i].outputs[0], M, &b)) >= 0 && (d.bias = bias_const(r, b, M, 1.0)) >= 0)
+    if (d.bias < 0 && (add = bias_add(r, g->nodes[i].outputs[0], M, &b, false)) >= 0 && (d.bias = bias_const(r, b, M, 1.0)) >= 0)
         d.last = add;
     return emit(r, &d, name, changed);
 }

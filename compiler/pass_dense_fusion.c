@@ -33,6 +33,7 @@ typedef struct fmm {
     int node;
     int terms;
     int x[MAX_TERMS], w[MAX_TERMS];
+    bool trans[MAX_TERMS]; /* W stored [M, K] (attribute transpose) */
     int bias, acc;
     bool normalize;
     float eps;
@@ -52,9 +53,13 @@ static bool read_fmm(const weft_rw *r, int v, fmm *f)
     memset(f, 0, sizeof *f);
     f->node = r->g->values[v].producer;
     f->terms = (int)t;
+    const int64_t *tr = NULL;
+    int n_tr = weft_attr_ints(&info, "transpose", &tr);
+    if (weft_attr_find(&info, "transpose") && n_tr != f->terms) return false;
     for (int i = 0; i < f->terms; i++) {
         f->x[i] = n->inputs[2 * i];
         f->w[i] = n->inputs[2 * i + 1];
+        f->trans[i] = n_tr > 0 && tr[i] == 1;
         if (f->x[i] < 0 || f->w[i] < 0) return false;
     }
     f->bias = n->n_inputs > 2 * t ? n->inputs[2 * t] : -1;
@@ -86,6 +91,10 @@ static weft_status emit_to(weft_rw *r, const fmm *f, int src, int out, const cha
     int k = weft_rw_node(r, "FusedMatMul", "ai.weft", 1, name, in, n_in, src < 0 ? &out : NULL, 1);
     if (k < 0) return WEFT_ERR_INTERNAL;
     weft_status st = weft_rw_set_int(r, k, "terms", f->terms);
+    bool any_trans = false;
+    int64_t tr[MAX_TERMS];
+    for (int i = 0; i < f->terms; i++) any_trans |= (tr[i] = f->trans[i]) != 0;
+    if (!st && any_trans) st = weft_rw_set_ints(r, k, "transpose", tr, f->terms);
     if (!st && f->normalize) st = weft_rw_set_int(r, k, "normalize", 1);
     if (!st && f->normalize && f->eps != 1e-12f) st = weft_rw_set_float(r, k, "eps", f->eps);
     if (!st && f->act[0]) st = weft_rw_set_string(r, k, "activation", f->act);
@@ -216,7 +225,9 @@ static bool merge_terms(weft_rw *r, fmm *a, const fmm *b)
 {
     for (int j = 0; j < b->terms; j++) {
         int k = 0;
-        while (k < a->terms && !(a->x[k] == b->x[j] && is_const(r, a->w[k]) && is_const(r, b->w[j]))) k++;
+        while (k < a->terms && !(a->x[k] == b->x[j] && is_const(r, a->w[k]) && is_const(r, b->w[j]) && !a->trans[k] &&
+                                 !b->trans[j]))
+            k++;
         if (k < a->terms) {
             int w = const_sum(r, a->w[k], b->w[j], "stacked");
             if (w < 0) return false;
@@ -225,6 +236,7 @@ static bool merge_terms(weft_rw *r, fmm *a, const fmm *b)
         }
         if (a->terms == MAX_TERMS) return false;
         a->x[a->terms] = b->x[j];
+        a->trans[a->terms] = b->trans[j];
         a->w[a->terms++] = b->w[j];
     }
     if (a->bias >= 0 && b->bias >= 0) {

@@ -154,7 +154,8 @@ weft_status weft_pass_identity(weft_graph *g, int *changed);
 weft_status weft_pass_message_passing(weft_graph *g, int *changed);
 /* identical constants, shape values and nodes -> one (edge-index gathers shared across layers) */
 weft_status weft_pass_cse(weft_graph *g, int *changed);
-/* MatMul / Gemm with constant weights (+ bias) -> ai.weft.FusedMatMul, weights packed [K, M] */
+/* MatMul / Gemm (+ bias) -> ai.weft.FusedMatMul: constant weights packed [K, M], run-time ones read as
+ * they are (a transB weight through `transpose`) */
 weft_status weft_pass_dense(weft_graph *g, int *changed);
 /* sum / clamp(count, 1) mean chains -> CsrReduce(mean) */
 weft_status weft_pass_mean(weft_graph *g, int *changed);

@@ -48,6 +48,13 @@ int weft_fused_activation(const weft_node_info *node, double *alpha)
 
 /* --- FusedMatMul --------------------------------------------------------------------------------- */
 
+/* Whether term i's W is stored [M, K] (attribute transpose; checked by fmm_attrs). */
+static bool fmm_transposed(const weft_node_info *n, int i)
+{
+    const weft_attr *tr = weft_attr_find(n, "transpose");
+    return tr && tr->type == WEFT_ATTR_INTS && i < tr->n && tr->ints[i] == 1;
+}
+
 /* Reads and checks the attributes; *terms is the number of (X, W) pairs. */
 static weft_status fmm_attrs(const weft_node_info *n, int n_in, int *terms, int *act, double *alpha, bool *normalize)
 {
@@ -58,6 +65,12 @@ static weft_status fmm_attrs(const weft_node_info *n, int n_in, int *terms, int 
         return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "terms = %lld needs %lld to %lld inputs, the node has %d",
                              (long long)t->i, (long long)(2 * t->i), (long long)(2 * t->i + 2), n_in);
     *terms = (int)t->i;
+    const weft_attr *tr = weft_attr_find(n, "transpose");
+    if (tr) {
+        bool ok = tr->type == WEFT_ATTR_INTS && tr->n == t->i;
+        for (int i = 0; ok && i < tr->n; i++) ok = tr->ints[i] == 0 || tr->ints[i] == 1;
+        if (!ok) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "attribute transpose must be %lld ints, each 0 or 1", (long long)t->i);
+    }
     int64_t nz = weft_attr_int(n, "normalize", 0);
     if (nz != 0 && nz != 1) return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "attribute normalize must be 0 or 1");
     *normalize = nz != 0;
@@ -96,17 +109,19 @@ static weft_status fmm_infer(weft_infer_ctx *c)
     weft_dim M = {0, -2};
     for (int i = 0; i < terms; i++) {
         const weft_shape *x = &c->in_shape[2 * i], *w = &c->in_shape[2 * i + 1];
+        int kd = fmm_transposed(n, i), md = !kd; /* W's K and M dims */
         if (x->rank == 0) return weft_op_error(n, WEFT_ERR_SHAPE, "input %d (X_%d) must have rank >= 1", 2 * i, i);
         if (w->rank >= 0 && w->rank != 2)
-            return weft_op_error(n, WEFT_ERR_SHAPE, "input %d (W_%d) must be 2-D [K, M], got rank %d", 2 * i + 1, i, w->rank);
-        if (x->rank > 0 && w->rank == 2 && known_ne(x->d[x->rank - 1], w->d[0]))
-            return weft_op_error(n, WEFT_ERR_SHAPE, "term %d: X_%d has K = %lld columns but W_%d has %lld rows", i, i,
-                                 (long long)x->d[x->rank - 1].v, i, (long long)w->d[0].v);
+            return weft_op_error(n, WEFT_ERR_SHAPE, "input %d (W_%d) must be 2-D [%s], got rank %d", 2 * i + 1, i,
+                                 kd ? "M, K" : "K, M", w->rank);
+        if (x->rank > 0 && w->rank == 2 && known_ne(x->d[x->rank - 1], w->d[kd]))
+            return weft_op_error(n, WEFT_ERR_SHAPE, "term %d: X_%d has K = %lld columns but W_%d has %lld %s", i, i,
+                                 (long long)x->d[x->rank - 1].v, i, (long long)w->d[kd].v, kd ? "columns" : "rows");
         if (w->rank == 2) {
-            if (M.sym == -2 || (!weft_dim_known(M) && weft_dim_known(w->d[1]))) M = w->d[1];
-            else if (known_ne(M, w->d[1]))
-                return weft_op_error(n, WEFT_ERR_SHAPE, "term %d: W_%d has M = %lld columns, an earlier W has %lld", i, i,
-                                     (long long)w->d[1].v, (long long)M.v);
+            if (M.sym == -2 || (!weft_dim_known(M) && weft_dim_known(w->d[md]))) M = w->d[md];
+            else if (known_ne(M, w->d[md]))
+                return weft_op_error(n, WEFT_ERR_SHAPE, "term %d: W_%d has M = %lld, an earlier W has %lld", i, i,
+                                     (long long)w->d[md].v, (long long)M.v);
         }
         if (i > 0 && x->rank > 0 && x0->rank > 0) {
             if (x->rank != x0->rank)
@@ -169,14 +184,15 @@ static weft_status fmm_run(weft_kernel_ctx *k)
     const weft_tview *x0 = &k->in[0], *w0 = &k->in[1];
     weft_tview *out = &k->out[0];
     if (x0->rank < 1 || w0->rank != 2) return weft_op_error(k->node, WEFT_ERR_SHAPE, "X_0 must have rank >= 1 and W_0 be 2-D");
-    int64_t rows = lead_rows(x0), M = w0->dims[1];
+    int64_t rows = lead_rows(x0), M = w0->dims[fmm_transposed(k->node, 0) ? 0 : 1];
     for (int i = 0; i < terms; i++) {
         const weft_tview *x = &k->in[2 * i], *w = &k->in[2 * i + 1];
+        int kd = fmm_transposed(k->node, i);
         bool same_lead = x->rank == x0->rank;
         for (int d = 0; same_lead && d + 1 < x->rank; d++) same_lead = x->dims[d] == x0->dims[d];
-        if (!same_lead || w->rank != 2 || w->dims[0] != x->dims[x->rank - 1] || w->dims[1] != M)
-            return weft_op_error(k->node, WEFT_ERR_SHAPE, "term %d: X_%d must be [X_0's leading dims, K] and W_%d [K, %lld]", i,
-                                 i, i, (long long)M);
+        if (!same_lead || w->rank != 2 || w->dims[kd] != x->dims[x->rank - 1] || w->dims[!kd] != M)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "term %d: X_%d must be [X_0's leading dims, K] and W_%d %s", i,
+                                 i, i, kd ? "[M, K]" : "[K, M]");
     }
     const weft_tview *bias = weft_kin_present(k, 2 * terms) ? &k->in[2 * terms] : NULL;
     const weft_tview *acc = weft_kin_present(k, 2 * terms + 1) ? &k->in[2 * terms + 1] : NULL;
@@ -200,10 +216,12 @@ static weft_status fmm_run(weft_kernel_ctx *k)
                 const weft_tview *xv = &k->in[2 * i];                                              \
                 const int64_t K = xv->dims[xv->rank - 1];                                          \
                 const T *x = (const T *)xv->data + r * K, *w = k->in[2 * i + 1].data;              \
+                /* W[k, m] at k * M + m, or at m * K + k when stored transposed */                 \
+                const int64_t sk = fmm_transposed(k->node, i) ? 1 : M, sm = sk == 1 ? K : 1;       \
                 for (int64_t kk = 0; kk < K; kk++) {                                               \
                     const double xk = (double)x[kk];                                               \
-                    const T *wr = w + kk * M;                                                      \
-                    for (int64_t m = 0; m < M; m++) s[m] += xk * (double)wr[m];                    \
+                    const T *wr = w + kk * sk;                                                     \
+                    for (int64_t m = 0; m < M; m++) s[m] += xk * (double)wr[m * sm];               \
                 }                                                                                  \
             }                                                                                      \
             T *y = (T *)out->data + r * M;                                                         \

@@ -66,8 +66,12 @@ bool weft_dense_parse(const weft_step_desc *s, weft_dense_spec *out)
         if (terms < 1 || terms > WEFT_DENSE_MAX_TERMS || s->n_in < 2 * terms || s->n_in > 2 * terms + 2) return false;
         sp.kind = WEFT_DENSE_FUSED;
         sp.n_terms = (int)terms;
+        const int64_t *tr = NULL;
+        int n_tr = weft_attr_ints(n, "transpose", &tr);
+        if (weft_attr_find(n, "transpose") && n_tr != terms) return false; /* the reference reports it */
         for (int t = 0; t < sp.n_terms; t++) {
-            sp.term[t] = (weft_dense_term){2 * t, 2 * t + 1, false, false};
+            if (n_tr > 0 && tr[t] != 0 && tr[t] != 1) return false;
+            sp.term[t] = (weft_dense_term){2 * t, 2 * t + 1, false, n_tr > 0 && tr[t] == 1};
             if (!shape_ok(&s->in_shape[2 * t], 1, WEFT_MAX_RANK) || !shape_ok(&s->in_shape[2 * t + 1], 2, 2)) return false;
         }
         int b = 2 * sp.n_terms;
@@ -147,9 +151,10 @@ static weft_status bind_terms(const weft_dense_spec *sp, const weft_kernel_ctx *
         if (W->rank != 2)
             return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d must be 2-D, got rank %d", sp->term[t].w, W->rank);
         int64_t rows = lead_rows(X), K = X->dims[X->rank - 1];
+        int kd = sp->term[t].trans_w, md = !kd; /* W's K and M dims */
         if (t == 0) {
             d->rows = rows;
-            d->n = W->dims[1];
+            d->n = W->dims[md];
         } else {
             const weft_tview *X0 = &k->in[sp->term[0].x];
             bool same = X->rank == X0->rank;
@@ -158,12 +163,12 @@ static weft_status bind_terms(const weft_dense_spec *sp, const weft_kernel_ctx *
                 return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d: leading dims differ from input %d's",
                                      sp->term[t].x, sp->term[0].x);
         }
-        if (W->dims[0] != K)
-            return weft_op_error(k->node, WEFT_ERR_SHAPE, "inner dimensions differ: input %d gives K = %lld, input %d has %lld rows",
-                                 sp->term[t].x, (long long)K, sp->term[t].w, (long long)W->dims[0]);
-        if (W->dims[1] != d->n)
-            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d has %lld columns, input %d has %lld",
-                                 sp->term[t].w, (long long)W->dims[1], sp->term[0].w, (long long)d->n);
+        if (W->dims[kd] != K)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "inner dimensions differ: input %d gives K = %lld, input %d has %lld",
+                                 sp->term[t].x, (long long)K, sp->term[t].w, (long long)W->dims[kd]);
+        if (W->dims[md] != d->n)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d has M = %lld, input %d has %lld",
+                                 sp->term[t].w, (long long)W->dims[md], sp->term[0].w, (long long)d->n);
         d->k[t] = K;
     }
     return WEFT_OK;

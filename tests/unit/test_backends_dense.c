@@ -337,12 +337,15 @@ static double act_ref(const char *a, double x, double alpha)
     return x;
 }
 
+/* Terms whose W fused_case stores transposed ([N, K], attribute transpose): bit t for term t. */
+static unsigned fused_transposed;
+
 /* out = act(acc + norm(sum_t X_t W_t + bias)), in double, written from the schema. */
 static void fused_naive(const step_case *c, int terms, bool has_bias, bool has_acc, bool normalize, const char *act,
                         double alpha, void *out)
 {
     weft_dtype dt = c->in[0].dtype;
-    int64_t N = c->in[1].dims[1], rows = 1;
+    int64_t N = c->in[1].dims[fused_transposed & 1 ? 0 : 1], rows = 1;
     for (int i = 0; i + 1 < c->in[0].rank; i++) rows *= c->in[0].dims[i];
     double *y = malloc(sizeof(double) * (size_t)(N ? N : 1));
     for (int64_t r = 0; r < rows; r++) {
@@ -351,8 +354,9 @@ static void fused_naive(const step_case *c, int terms, bool has_bias, bool has_a
             for (int t = 0; t < terms; t++) {
                 const weft_tensor *X = &c->in[2 * t], *W = &c->in[2 * t + 1];
                 int64_t K = X->dims[X->rank - 1];
+                bool tr = fused_transposed >> t & 1;
                 for (int64_t kk = 0; kk < K; kk++)
-                    s += weft_load_f64(dt, X->data, r * K + kk) * weft_load_f64(dt, W->data, kk * N + j);
+                    s += weft_load_f64(dt, X->data, r * K + kk) * weft_load_f64(dt, W->data, tr ? j * K + kk : kk * N + j);
             }
             if (has_bias) s += weft_load_f64(dt, c->in[2 * terms].data, j);
             y[j] = s;
@@ -376,9 +380,11 @@ static void fused_case(weft_dtype dt, int xrank, const int64_t *lead, int terms,
                        bool has_bias, bool has_acc, bool normalize, const char *act, int alpha_mode, bool const_w)
 {
     double alpha = !strcmp(act, "leaky_relu") ? (double)0.01f : 1.0;
-    weft_attr at[4];
+    weft_attr at[5];
     int n_at = 0;
     at[n_at++] = wt_attr_int("terms", terms);
+    int64_t tr[3] = {fused_transposed & 1, fused_transposed >> 1 & 1, fused_transposed >> 2 & 1};
+    if (fused_transposed) at[n_at++] = wt_attr_ints("transpose", terms, tr);
     at[n_at++] = wt_attr_int("normalize", normalize);
     at[n_at++] = wt_attr_string("activation", act);
     if (alpha_mode) {
@@ -391,7 +397,8 @@ static void fused_case(weft_dtype dt, int xrank, const int64_t *lead, int terms,
     for (int t = 0; t < terms; t++) {
         xd[xrank - 1] = Ks[t];
         c.in[2 * t] = rand_tensor(dt, xrank, xd);
-        c.in[2 * t + 1] = rand_tensor(dt, 2, (const int64_t[]){Ks[t], N});
+        bool trw = fused_transposed >> t & 1;
+        c.in[2 * t + 1] = rand_tensor(dt, 2, trw ? (const int64_t[]){N, Ks[t]} : (const int64_t[]){Ks[t], N});
         c.is_const[2 * t + 1] = const_w || t == 1; /* mixed constant and live weights */
     }
     c.out_rank = xrank;
@@ -447,6 +454,23 @@ static void test_fused_epilogues(void)
         fused_case(WEFT_FLOAT32, 2, lead, 1, Ks, 23, true, false, false, acts[a], 1, true);
         fused_case(WEFT_FLOAT64, 2, lead, 2, Ks, 23, true, true, a % 2, acts[a], a % 2, true);
     }
+}
+
+/* W stored transposed (a parameter in Gemm's transB layout, read as it is): live and constant weights,
+ * each term alone and together, with every epilogue part. */
+static void test_fused_transposed(void)
+{
+    if (!have_backends()) return;
+    const int64_t lead[1] = {41}, Ks[3] = {19, 5, 33};
+    for (unsigned mask = 1; mask < 8; mask++) {
+        fused_transposed = mask;
+        int terms = mask & 4 ? 3 : mask & 2 ? 2 : 1;
+        fused_case(WEFT_FLOAT32, 2, lead, terms, Ks, 23, true, mask & 1, false, "relu", 0, false);
+        fused_case(WEFT_FLOAT32, 2, lead, terms, Ks, 23, true, false, mask & 2, "leaky_relu", 1, true);
+        fused_case(WEFT_FLOAT64, 3, (const int64_t[]){3, 7}, terms, Ks, 9, false, true, false, "", 0, false);
+        fused_case(WEFT_FLOAT32, 2, (const int64_t[]){0}, terms, Ks, 6, true, false, false, "tanh", 0, false);
+    }
+    fused_transposed = 0;
 }
 
 static void test_fused_shapes(void)
@@ -636,6 +660,7 @@ int main(void)
     CU_add_test(s, "gemm", test_gemm);
     CU_add_test(s, "fused matmul epilogues", test_fused_epilogues);
     CU_add_test(s, "fused matmul shapes", test_fused_shapes);
+    CU_add_test(s, "fused matmul with transposed weights", test_fused_transposed);
     CU_add_test(s, "refusals and errors", test_refusals);
     CU_add_test(s, "whole model", test_model);
     CU_basic_set_mode(CU_BRM_VERBOSE);

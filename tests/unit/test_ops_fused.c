@@ -787,6 +787,13 @@ static void test_fused_matmul_errors(void)
                         wt_tensor(WEFT_FLOAT32, x, 2, D2(4, 3)), wt_tensor(WEFT_FLOAT32, w, 2, D2(3, 2))};
     weft_tensor out[1];
     weft_attr t1[] = {wt_attr_int("terms", 1)}, t2[] = {wt_attr_int("terms", 2)}, t3[] = {wt_attr_int("terms", 3)};
+    /* transpose: one 0/1 per term; a transposed W is [M, K], so a [K, M] one no longer fits */
+    weft_attr tb[] = {wt_attr_int("terms", 1), wt_attr_ints("transpose", 2, (const int64_t[]){0, 1})};
+    CU_ASSERT_EQUAL(runw("FusedMatMul", tb, 2, in, 2, out, 1), WEFT_ERR_INVALID_MODEL);
+    tb[1] = wt_attr_ints("transpose", 1, (const int64_t[]){2});
+    CU_ASSERT_EQUAL(runw("FusedMatMul", tb, 2, in, 2, out, 1), WEFT_ERR_INVALID_MODEL);
+    tb[1] = wt_attr_ints("transpose", 1, (const int64_t[]){1});
+    CU_ASSERT_EQUAL(runw("FusedMatMul", tb, 2, in, 2, out, 1), WEFT_ERR_SHAPE);
     /* terms missing, or more terms than inputs, or too many inputs for the terms */
     CU_ASSERT_EQUAL(runw("FusedMatMul", NULL, 0, in, 2, out, 1), WEFT_ERR_INVALID_MODEL);
     CU_ASSERT_EQUAL(runw("FusedMatMul", t3, 1, in, 4, out, 1), WEFT_ERR_INVALID_MODEL);

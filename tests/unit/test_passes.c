@@ -321,6 +321,50 @@ static void test_gemm_alpha(void)
     gemm_case(0.3f, false); /* rounds differently: stays a Gemm */
 }
 
+/* Gemm(A, W, c) with W and c graph inputs (a training plan's parameters): FusedMatMul reading W as it
+ * is (transpose = [transB]) with c as its bias, only when alpha and beta are 1; the same with MatMul + Add. */
+static void live_case(bool matmul, int trans_b, float alpha, bool want_fused)
+{
+    built b;
+    CU_ASSERT_FATAL(begin(&b));
+    weft_dim dn = {0, weft_sym_intern(&b.syms, "N")}, d3 = weft_dim_num(3), d2 = weft_dim_num(2);
+    int a = input(&b, "a", WEFT_FLOAT32, 2, (weft_dim[]){dn, d3});
+    int w = input(&b, "w", WEFT_FLOAT32, 2, trans_b ? (weft_dim[]){d2, d3} : (weft_dim[]){d3, d2});
+    int c = input(&b, "c", WEFT_FLOAT32, 1, &d2);
+    int y;
+    if (matmul) {
+        int p = node(&b, "MatMul", "", 17, (int[]){a, w}, 2, "p");
+        y = node(&b, "Add", "", 17, (int[]){p, c}, 2, "y");
+    } else {
+        y = node(&b, "Gemm", "", 17, (int[]){a, w, c}, 3, "y");
+        attr_f(&b, y, "alpha", alpha);
+        attr_i(&b, y, "transB", trans_b);
+    }
+    output(&b, y);
+    CU_ASSERT_FATAL(compile_built(&b));
+    CU_ASSERT_EQUAL(count_op(b.g, "ai.weft", "FusedMatMul"), want_fused);
+    for (int i = 0; i < b.g->n_nodes; i++) {
+        const weft_node *nd = &b.g->nodes[i];
+        if (strcmp(nd->op_type, "FusedMatMul")) continue;
+        CU_ASSERT_EQUAL(nd->inputs[1], w); /* read in place, never packed */
+        CU_ASSERT_EQUAL(nd->n_inputs, 3);
+        CU_ASSERT_EQUAL(nd->inputs[2], c);
+        weft_node_info info = weft_node_view(nd);
+        const int64_t *tr = NULL;
+        int n_tr = weft_attr_ints(&info, "transpose", &tr);
+        CU_ASSERT_EQUAL(n_tr > 0 && tr[0] == 1, trans_b);
+    }
+    end(&b);
+}
+
+static void test_dense_live_weights(void)
+{
+    live_case(false, 1, 1.0f, true);
+    live_case(false, 0, 1.0f, true);
+    live_case(false, 1, 2.0f, false); /* alpha cannot be folded into weights that change */
+    live_case(true, 0, 1.0f, true);
+}
+
 /* out = Div(S, Reshape(Clip(C, lo), [-1, 1])) with S, C segment sums over idx from zeros. */
 static void mean_case(float lo, bool same_index, bool want_mean)
 {
@@ -467,6 +511,7 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("passes", NULL, NULL);
+    CU_add_test(s, "dense layers with run-time weights", test_dense_live_weights);
     CU_add_test(s, "Gemm alpha folded only when exact", test_gemm_alpha);
     CU_add_test(s, "mean: only the sum / clamp(count, 1) over one index", test_mean_matcher);
     CU_add_test(s, "CSE merges only equal attributes", test_cse_attributes);
