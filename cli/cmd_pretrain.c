@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "graph_data.h"
+#include "graph_union.h"
 #include "train_meta.h"
 #include "traffic/features.h"
 #include "traffic/graph.h"
@@ -31,6 +32,7 @@ static void pretrain_help(FILE *f)
             "  --data PATH          captures, flow logs or flow CSVs (as 'weft flows' reads them); repeatable\n"
             "  -o, --output FILE    the pretrained encoder (ONNX, written atomically)\n"
             "  --epochs N           passes over the training graphs (10)\n"
+            "  --batch-graphs B     graphs per step, trained as one disjoint union (1; at most 64)\n"
             "  --lr X               Adam learning rate (1e-3)\n"
             "  --neg-ratio K        negatives per supervision edge (1)\n"
             "  --sup-fraction F     share of each edge type's edges used as supervision (0.2)\n"
@@ -44,7 +46,9 @@ static void pretrain_help(FILE *f)
             "  --checkpoint FILE    write a checkpoint (weights, optimizer state, epoch; ONNX, atomically)\n"
             "                       every --checkpoint-every epochs (1) and after the last\n"
             "  --resume FILE        go on from a checkpoint of the same model, data and options: the result\n"
-            "                       is the one an uninterrupted run gives, bit for bit\n"
+            "                       is the one an uninterrupted run gives, bit for bit (a checkpoint holds\n"
+            "                       the graph options, scaling and training options it was made with, and\n"
+            "                       others are refused)\n"
             "  -h, --help           this text\n"
             "\n"
             "One line per epoch on stderr. Exit status: 0 success, 1 failure, 2 bad command line.\n");
@@ -138,7 +142,7 @@ int cmd_pretrain(int argc, char **argv)
     long ckpt_every = 1;
     const char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0;
-    long epochs = 10, neg = 1, val_every = 10, threads = 0, seed = 1;
+    long epochs = 10, neg = 1, val_every = 10, threads = 0, seed = 1, batch = 1;
     double lr = 1e-3, sup = 0.2, clip = 0;
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
@@ -176,6 +180,7 @@ int cmd_pretrain(int argc, char **argv)
         else if (strcmp(a, "--window") == 0 && num_ok && dv > 0) gp.window = dv;
         else if (strcmp(a, "--epochs") == 0 && cli_parse_int(v, 1, 100000, &lv)) epochs = lv;
         else if (strcmp(a, "--neg-ratio") == 0 && cli_parse_int(v, 0, 100, &lv)) neg = lv;
+        else if (strcmp(a, "--batch-graphs") == 0 && cli_parse_int(v, 1, 64, &lv)) batch = lv;
         else if (strcmp(a, "--val-every") == 0 && cli_parse_int(v, 0, 1000000, &lv)) val_every = lv;
         else if (strcmp(a, "--seed") == 0 && cli_parse_int(v, 0, 2147483647L, &lv)) seed = lv;
         else if (strcmp(a, "--threads") == 0 && cli_parse_int(v, 0, 1024, &lv)) threads = lv;
@@ -265,7 +270,7 @@ int cmd_pretrain(int argc, char **argv)
      * options a resumed run must repeat to continue the same run */
     char train_meta[512];
     snprintf(train_meta, sizeof train_meta, "pretrain seed=%ld neg_ratio=%ld sup_fraction=%.17g val_every=%ld lr=%.17g "
-             "clip_norm=%.17g", seed, neg, sup, val_every, lr, clip);
+             "clip_norm=%.17g batch_graphs=%ld", seed, neg, sup, val_every, lr, clip, batch);
     if (cli_meta_set(tr, "pretrain", &gp, &sc, train_meta)) goto out;
     /* graphs held out for validation: every val_every-th, when there are at least two graphs */
     order = malloc(c.n * sizeof *order);
@@ -315,29 +320,42 @@ int cmd_pretrain(int argc, char **argv)
             size_t x = order[i - 1];
             order[i - 1] = order[j], order[j] = x;
         }
-        for (size_t i = 0; i < n_train; i++) {
+        size_t n_steps = 0;
+        for (size_t i = 0; i < n_train; i += (size_t)batch) {
+            /* one step over `batch` graphs: their disjoint union (one graph needs no copy) */
+            size_t nb = n_train - i < (size_t)batch ? n_train - i : (size_t)batch;
+            const cli_graph *parts[64];
+            cli_graph u = {0};
+            for (size_t k = 0; k < nb; k++) parts[k] = &c.g[order[i + k]];
+            if (nb > 1 && cli_graph_union(parts, nb, &u)) {
+                fprintf(stderr, "\nweft pretrain: out of memory batching graphs\n");
+                goto out;
+            }
             weft_linkpred_options bo = lo;
             bo.seed = mix((uint64_t)seed ^ ((uint64_t)ep << 32) ^ order[i]);
             weft_linkpred_batch b;
             double loss = 0;
-            if (weft_linkpred_make_batch(c.g[order[i]].t, 2 + WEFT_EDGE_TYPES, &bo, &b) ||
+            if (weft_linkpred_make_batch(nb > 1 ? u.t : parts[0]->t, 2 + WEFT_EDGE_TYPES, &bo, &b) ||
                 weft_trainer_step(tr, b.t, b.n, &loss)) {
                 weft_linkpred_batch_free(&b);
+                cli_graph_union_free(&u);
                 fprintf(stderr, "\nweft pretrain: epoch %ld, graph %zu: %s\n", ep + 1, order[i], weft_last_error());
                 goto out;
             }
             weft_linkpred_batch_free(&b);
+            cli_graph_union_free(&u);
             lsum += loss;
+            n_steps++;
             if (tty)
-                fprintf(stderr, "\repoch %ld/%ld  graph %zu/%zu  loss %.4f", ep + 1, epochs, i + 1, n_train,
-                        lsum / (double)(i + 1));
+                fprintf(stderr, "\repoch %ld/%ld  graph %zu/%zu  loss %.4f", ep + 1, epochs, i + nb, n_train,
+                        lsum / (double)n_steps);
         }
         double secs = now_s() - t0, vloss = NAN, vauc = -1;
         if (n_val && validate(tr, c.g, val, n_val, &lo, &vloss, &vauc)) {
             fprintf(stderr, "\nweft pretrain: validation: %s\n", weft_last_error());
             goto out;
         }
-        double tl = n_train ? lsum / (double)n_train : NAN;
+        double tl = n_steps ? lsum / (double)n_steps : NAN;
         fprintf(stderr, "%sepoch %ld/%ld: loss %.4f", tty ? "\r" : "", ep + 1, epochs, tl);
         if (n_val) fprintf(stderr, ", val loss %.4f, val AUC %.4f", vloss, vauc);
         fprintf(stderr, ", %.1f graphs/s, ETA %.0f s\n", secs > 0 ? (double)n_train / secs : 0.0,

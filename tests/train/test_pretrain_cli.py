@@ -58,6 +58,23 @@ def test_pretrain_writes_an_encoder_onnxruntime_runs(flows, tmp_path):
     assert all(np.array_equal(tw[k], t2[k]) for k in floats)
 
 
+def test_pretrain_batches_graphs(flows, tmp_path):
+    # --batch-graphs 4: a quarter of the steps, the same bookkeeping, still learning; out of range refused
+    js1, js4 = tmp_path / "b1.json", tmp_path / "b4.json"
+    common = ["--model", ENCODER, "--data", flows, "--epochs", "3", "--val-every", "3", "--window", "60", "--seed", "3"]
+    r = weft("pretrain", *common, "-o", str(tmp_path / "b1.onnx"), "--json", str(js1))
+    assert r.returncode == 0, r.stderr
+    r = weft("pretrain", *common, "-o", str(tmp_path / "b4.onnx"), "--json", str(js4), "--batch-graphs", "4")
+    assert r.returncode == 0, r.stderr
+    m1, m4 = json.loads(js1.read_text()), json.loads(js4.read_text())
+    assert m1["train_graphs"] == m4["train_graphs"] > 4
+    for e in m4["epochs"]:
+        assert 0 < e["loss"] < 5 and 0 <= e["val_auc"] <= 1
+    assert m4["epochs"][-1]["loss"] < m4["epochs"][0]["loss"]
+    r = weft("pretrain", *common, "-o", str(tmp_path / "x.onnx"), "--batch-graphs", "0")
+    assert r.returncode == 2 and "--batch-graphs" in r.stderr
+
+
 def test_pretrain_bad_command_lines(flows, tmp_path):
     r = weft("pretrain", "--data", flows, "-o", str(tmp_path / "x.onnx"))
     assert r.returncode == 2 and "--model" in r.stderr
