@@ -18,10 +18,10 @@ static void export_help(FILE *f)
                "\n"
                "Writes the inference part of a model trained by 'weft finetune': every output but the training\n"
                "loss, without the inputs only the loss reads (labels, class weights), so ONNX Runtime and any\n"
-               "other ONNX runtime run it. The class names (TASK.onnx.classes.txt) and the feature scaling\n"
-               "(TASK.onnx.scaler) written beside the task model go into the model's metadata_props as\n"
-               "'weft.classes' (one name per line) and 'weft.scaler' (the scaler file's text). Written\n"
-               "atomically (a temporary file, fsync, rename).\n"
+               "other ONNX runtime run it. The task model's metadata_props go with it: 'weft.classes' (one\n"
+               "name per line), 'weft.scaler' (the scaler file's text), 'weft.graph' and 'weft.train' (for a\n"
+               "task model without them, the class names and scaling from TASK.onnx.classes.txt and\n"
+               "TASK.onnx.scaler beside it). Written atomically (a temporary file, fsync, rename).\n"
                "exit status: 0 success, 1 failure, 2 bad command line.\n");
 }
 
@@ -120,18 +120,33 @@ int cmd_export(int argc, char **argv)
         g->n_inputs = w;
         free(read);
     }
+    /* the task model's metadata (class names, scaling, graph and training options) as it is; a model
+     * from before they were carried there has its class names and scaling in files beside it */
+    int n_meta = 0, n_have = weft_model_metadata_count(m);
+    const char **keys = malloc((size_t)(n_have + 2) * sizeof *keys), **values = malloc((size_t)(n_have + 2) * sizeof *values);
+    if (!keys || !values) {
+        free(keys), free(values);
+        fprintf(stderr, "weft export: out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < n_have; i++) {
+        const char *k, *v;
+        if (weft_model_metadata_entry(m, i, &k, &v) == WEFT_OK && strcmp(k, "weft.checkpoint") != 0)
+            keys[n_meta] = k, values[n_meta++] = v;
+    }
     char side[4096];
     snprintf(side, sizeof side, "%s.classes.txt", in);
-    classes = slurp(side);
+    if (!weft_model_metadata(m, "weft.classes") && (classes = slurp(side)))
+        keys[n_meta] = "weft.classes", values[n_meta++] = classes;
     snprintf(side, sizeof side, "%s.scaler", in);
-    scaler = slurp(side);
-    const char *keys[2], *values[2];
-    int n_meta = 0;
-    if (classes) keys[n_meta] = "weft.classes", values[n_meta++] = classes;
-    if (scaler) keys[n_meta] = "weft.scaler", values[n_meta++] = scaler;
+    if (!weft_model_metadata(m, "weft.scaler") && (scaler = slurp(side)))
+        keys[n_meta] = "weft.scaler", values[n_meta++] = scaler;
     weft_onnx_export_options eo = {.opsets = m->opsets, .n_opsets = m->n_opsets, .ir_version = m->ir_version,
                                    .metadata_keys = keys, .metadata_values = values, .n_metadata = n_meta};
-    if (weft_ir_to_onnx(g, &m->syms, &eo, &buf, &len)) {
+    weft_status est = weft_ir_to_onnx(g, &m->syms, &eo, &buf, &len);
+    free(keys);
+    free(values);
+    if (est) {
         fprintf(stderr, "weft export: %s\n", weft_last_error());
         goto out;
     }

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "graph_data.h"
+#include "train_meta.h"
 #include "compiler/ir.h"
 #include "traffic/features.h"
 #include "traffic/flow_csv.h"
@@ -44,7 +45,7 @@ static void finetune_help(FILE *f)
             "  --scratch FILE       an encoder trained from its initial weights (the same contract)\n"
             "  --data PATH          captures, flow logs or flow CSVs (as 'weft flows' reads them); repeatable\n"
             "  -o, --output FILE    the classifier (encoder, head and loss) as ONNX; the class names, one a\n"
-            "                       line, go to FILE.classes.txt and the feature scaling to FILE.scaler\n"
+            "                       line, also go to FILE.classes.txt and the feature scaling to FILE.scaler\n"
             "  --ndpi FILE          an nDPI .out file (ndpiReader's flow list): its application of each\n"
             "                       5-tuple becomes the flow's detail; repeatable\n"
             "  --label-map FILE     'name,class' lines: flows whose detail (else label) is a name get its\n"
@@ -60,9 +61,17 @@ static void finetune_help(FILE *f)
             "  --window S, --window-memory K, --flow-memory K, --max-flows N   graph options ('weft graph')\n"
             "  --backend LIST, --threads N\n"
             "  --json FILE          the split, the epochs and the test metrics as JSON\n"
+            "  --checkpoint FILE    write a checkpoint (weights, optimizer state, early stopping's best\n"
+            "                       weights and counters, epoch; ONNX, atomically) every\n"
+            "                       --checkpoint-every epochs (1) and after the last\n"
+            "  --resume FILE        go on from a checkpoint of the same data and options: the result is the\n"
+            "                       one an uninterrupted run gives, bit for bit\n"
             "  -h, --help           this text\n"
             "\n"
-            "Reports accuracy, macro and weighted F1, per-class precision / recall / F1, one-vs-rest ROC-AUC\n"
+            "The classifier carries its class names, feature scaling, graph options and training options\n"
+            "as ONNX metadata ('weft predict' and 'weft export' read them). With --base, the encoder's own\n"
+            "scaling and graph options (from 'weft pretrain') are used; graph options given here override\n"
+            "them. Reports accuracy, macro and weighted F1, per-class precision / recall / F1, one-vs-rest ROC-AUC\n"
             "and the confusion matrix of the test flows on stderr. Exit status: 0 success, 1 failure, 2 bad\n"
             "command line.\n");
 }
@@ -72,11 +81,12 @@ static void predict_help(FILE *f)
     fprintf(f,
             "usage: weft predict --model TASK.onnx --data PATH... [-o PRED.csv] [--json FILE] [options]\n"
             "\n"
-            "Classifies every flow of the data with a model 'weft finetune' wrote (its class names from\n"
-            "TASK.onnx.classes.txt, its feature scaling from TASK.onnx.scaler). One CSV row per flow that\n"
-            "appears in a graph: src,dst,sport,dport,proto,start,predicted,score_<class>... (stdout without\n"
-            "-o). Where flows carry labels (as for 'weft finetune'), the metrics over them on stderr and in\n"
-            "--json. The graph options must be those the model was trained with.\n"
+            "Classifies every flow of the data with a model 'weft finetune' wrote: its class names, feature\n"
+            "scaling and graph options come from the model's metadata (weft.classes, weft.scaler,\n"
+            "weft.graph; for a model without them, TASK.onnx.classes.txt and TASK.onnx.scaler beside it).\n"
+            "One CSV row per flow that appears in a graph: src,dst,sport,dport,proto,start,predicted,\n"
+            "score_<class>... (stdout without -o). Where flows carry labels (as for 'weft finetune'), the\n"
+            "metrics over them on stderr and in --json. Graph options given here override the model's.\n"
             "\n"
             "  --model FILE, --data PATH (repeatable), -o FILE, --json FILE\n"
             "  --ndpi FILE          as for 'weft finetune'\n"
@@ -456,6 +466,27 @@ static bool graph_option(const char *a, const char *v, weft_tgraph_params *gp)
     return true;
 }
 
+/* The graph options a trained model carries (weft.graph, when it has them) under those the command
+ * line gives (argv parsed already: every option but `flags` takes a value). 0, or -1 after a message. */
+static int graph_options_of(const char *cmd, const weft_model *m, const char *path, int argc, char **argv,
+                            const char *const *flags, weft_tgraph_params *gp)
+{
+    char err[1024];
+    const char *graph = weft_model_metadata(m, CLI_META_GRAPH);
+    if (graph && cli_meta_graph_parse(graph, gp, err, sizeof err)) {
+        fprintf(stderr, "weft %s: %s: %s\n", cmd, path, err);
+        return -1;
+    }
+    for (int i = 1; i + 1 < argc; i++) {
+        bool flag = false;
+        for (int k = 0; flags[k]; k++) flag |= strcmp(argv[i], flags[k]) == 0;
+        if (flag) continue;
+        graph_option(argv[i], argv[i + 1], gp);
+        i++;
+    }
+    return 0;
+}
+
 static uint64_t mix(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ULL;
@@ -556,9 +587,12 @@ int cmd_finetune(int argc, char **argv)
     int n_data = 0, n_ndpi = 0;
     long epochs = 20, shots = 0, hidden = 64, patience = 5, threads = 0, seed = 1;
     double lr = 1e-3, fraction = 0;
-    bool freeze = false;
+    bool freeze = false, base_scaler = false;
+    const char *ckpt_path = NULL, *resume_path = NULL;
+    long ckpt_every = 1;
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
+    weft_scaler sc;
     if (!data) return cli_usage("finetune", "out of memory");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -588,6 +622,9 @@ int cmd_finetune(int argc, char **argv)
         else if (strcmp(a, "--data") == 0) data[n_data++] = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out_path = v;
         else if (strcmp(a, "--json") == 0) json_path = v;
+        else if (strcmp(a, "--checkpoint") == 0) ckpt_path = v;
+        else if (strcmp(a, "--resume") == 0) resume_path = v;
+        else if (strcmp(a, "--checkpoint-every") == 0 && cli_parse_int(v, 1, 1000000, &lv)) ckpt_every = lv;
         else if (strcmp(a, "--backend") == 0) backend = v;
         else if (strcmp(a, "--lr") == 0 && num_ok && dv > 0 && dv < 10) lr = dv;
         else if (strcmp(a, "--fraction") == 0 && num_ok && dv > 0 && dv < 1) fraction = dv;
@@ -611,6 +648,31 @@ int cmd_finetune(int argc, char **argv)
         return cli_usage("finetune", "%s", usage_err);
     }
     if (!shots && fraction == 0) fraction = 0.5;
+    /* a pretrained encoder: its scaling, and its graph options under the command line's (the encoder
+     * learned on graphs made so) */
+    if (base) {
+        weft_model *bm = NULL;
+        static const char *const flags[] = {"--freeze-encoder", NULL};
+        if (weft_model_load(base, &bm)) {
+            fprintf(stderr, "weft finetune: --base %s: %s\n", base, weft_last_error());
+            free(data);
+            return CLI_FAIL;
+        }
+        const char *scaler = weft_model_metadata(bm, CLI_META_SCALER);
+        char what[4200], serr[1024];
+        snprintf(what, sizeof what, "%s (%s)", base, CLI_META_SCALER);
+        int bad = graph_options_of("finetune", bm, base, argc, argv, flags, &gp);
+        if (!bad && scaler && weft_scaler_from_text(&sc, scaler, what, serr, sizeof serr)) {
+            fprintf(stderr, "weft finetune: --base: %s\n", serr);
+            bad = 1;
+        }
+        base_scaler = !bad && scaler;
+        weft_model_free(bm);
+        if (bad) {
+            free(data);
+            return CLI_FAIL;
+        }
+    }
 
     int rc = CLI_FAIL, C = 0;
     char err[1024];
@@ -622,19 +684,18 @@ int cmd_finetune(int argc, char **argv)
     unsigned char *split = NULL;
     size_t *order = NULL, *count = NULL, *members = NULL;
     double *scores = NULL;
-    float *cwv = NULL, **best = NULL;
+    float *cwv = NULL;
     FILE *jf = NULL;
     feed fd = {0};
     metrics tm = {0};
     label_map lmap = {0};
     weft_labels *ndpi = NULL;
-    weft_scaler sc;
     if (map_path && label_map_load(&lmap, map_path, err, sizeof err)) {
         fprintf(stderr, "weft finetune: %s\n", err);
         goto out;
     }
     if (n_ndpi && !(ndpi = load_ndpi("finetune", ndpi_paths, n_ndpi))) goto out;
-    if (dataset_load("finetune", data, n_data, &gp, &sc, true, ndpi, &d)) goto out;
+    if (dataset_load("finetune", data, n_data, &gp, &sc, !base_scaler, ndpi, &d)) goto out;
 
     /* classes: the distinct names, sorted, so that the same data give the same class numbers */
     classes = calloc(d.n_flows + 1, sizeof *classes);
@@ -719,12 +780,24 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "weft finetune: %s\n", weft_last_error());
         goto out;
     }
+    /* what the classifier carries (weft predict, weft export) and a resumed run must repeat */
+    char train_meta[1024], *ctext = cli_meta_classes_text(classes, C);
+    snprintf(train_meta, sizeof train_meta, "finetune %s=%s seed=%ld shots=%ld fraction=%.17g lr=%.17g hidden=%ld "
+             "patience=%ld freeze_encoder=%d", base ? "base" : "scratch", base ? base : scratch, seed, shots, fraction,
+             lr, hidden, patience, (int)freeze);
+    if (!ctext) goto oom;
+    int mfail = cli_meta_set(tr, "finetune", &gp, &sc, train_meta) ||
+                weft_trainer_set_metadata(tr, CLI_META_CLASSES, ctext);
+    free(ctext);
+    if (mfail) {
+        fprintf(stderr, "weft finetune: %s\n", weft_last_error());
+        goto out;
+    }
     /* the graphs with a training node; only those make a step (the others' loss is 0 / 0) */
     order = malloc(d.c.n * sizeof *order);
     scores = malloc(d.n_flows * (size_t)C * sizeof *scores);
     int np = weft_trainer_num_params(tr);
-    best = calloc((size_t)np + 1, sizeof *best);
-    if (!order || !scores || !best) goto oom;
+    if (!order || !scores) goto oom;
     size_t n_train = 0;
     for (size_t g = 0; g < d.c.n; g++) {
         int n = make_feed(&fd, &d.c.g[g], truth, split, SPLIT_TRAIN, &cw);
@@ -755,9 +828,59 @@ int cmd_finetune(int argc, char **argv)
     }
     for (size_t f = 0; f < d.n_flows; f++) is_val[f] = split[f] == SPLIT_VAL, is_test[f] = split[f] == SPLIT_TEST;
     double best_loss = INFINITY;
-    long best_epoch = 0, since = 0;
-    bool tty = isatty(2), failed = false;
-    for (long ep = 0; ep < epochs && !failed; ep++) {
+    long best_epoch = 0, since = 0, first_epoch = 0;
+    bool tty = isatty(2), failed = false, stopped = false;
+    if (resume_path) {
+        /* the checkpoint must be this run's; then its weights, optimizer state, best weights and the
+         * early-stopping counters */
+        weft_model *cm = NULL;
+        const char *es = NULL;
+        int64_t done = 0;
+        int got = 0, was_stopped = 0;
+        if (cli_meta_check_resume("finetune", resume_path, &gp, &sc, train_meta)) {
+            free(is_val), free(is_test);
+            goto out;
+        }
+        if (weft_model_load(resume_path, &cm)) {
+            fprintf(stderr, "weft finetune: --resume: checkpoint %s: %s\n", resume_path, weft_last_error());
+            free(is_val), free(is_test);
+            goto out;
+        }
+        if ((es = weft_model_metadata(cm, "weft.early_stop")))
+            got = sscanf(es, "best_epoch=%ld since=%ld best_loss=%la stopped=%d", &best_epoch, &since, &best_loss,
+                         &was_stopped);
+        weft_model_free(cm);
+        stopped = was_stopped != 0;
+        if (got != 4) {
+            fprintf(stderr, "weft finetune: --resume: %s holds no early-stopping state (weft.early_stop)\n", resume_path);
+            free(is_val), free(is_test);
+            goto out;
+        }
+        if (weft_trainer_load_checkpoint(tr, resume_path, &done)) {
+            fprintf(stderr, "weft finetune: --resume: %s\n", weft_last_error());
+            free(is_val), free(is_test);
+            goto out;
+        }
+        if (done < 0 || done > epochs) {
+            fprintf(stderr, "weft finetune: --resume: %s was written after epoch %lld, outside 0 .. --epochs %ld\n",
+                    resume_path, (long long)done, epochs);
+            free(is_val), free(is_test);
+            goto out;
+        }
+        first_epoch = (long)done;
+        fprintf(stderr, "weft finetune: resuming after epoch %ld (%lld steps) from %s\n", first_epoch,
+                (long long)weft_trainer_steps(tr), resume_path);
+    }
+    size_t *order0 = malloc((n_train + 1) * sizeof *order0);
+    if (!order0) {
+        free(is_val), free(is_test);
+        goto oom;
+    }
+    memcpy(order0, order, n_train * sizeof *order);
+    for (long ep = first_epoch; ep < epochs && !failed && !stopped; ep++) {
+        /* a seeded shuffle, a function of the seed and the epoch alone (so a resumed run sees the epochs
+         * an uninterrupted one would) */
+        memcpy(order, order0, n_train * sizeof *order);
         uint64_t rs = mix((uint64_t)seed * 1000003u + (uint64_t)ep);
         for (size_t i = n_train; i > 1; i--) {
             rs = mix(rs);
@@ -795,7 +918,7 @@ int cmd_finetune(int argc, char **argv)
             fprintf(stderr, ", val loss %.4f, val accuracy %.4f, val macro F1 %.4f", vm.loss, vm.accuracy, vm.macro_f1);
         fprintf(stderr, "\n");
         if (jf) {
-            fprintf(jf, "%s\n  {\"epoch\": %ld, \"loss\": ", ep ? "," : "", ep + 1);
+            fprintf(jf, "%s\n  {\"epoch\": %ld, \"loss\": ", ep > first_epoch ? "," : "", ep + 1);
             json_num(jf, tl);
             fprintf(jf, ", \"val_loss\": ");
             json_num(jf, n_split[SPLIT_VAL] ? vm.loss : NAN);
@@ -811,30 +934,35 @@ int cmd_finetune(int argc, char **argv)
         metrics_free(&vm);
         if (crit < best_loss) {
             best_loss = crit, best_epoch = ep + 1, since = 0;
-            for (int p = 0; p < np; p++) {
-                weft_tensor v;
-                if (weft_trainer_param(tr, p, &v)) continue;
-                float *b = realloc(best[p], v.nbytes ? v.nbytes : 1);
-                if (!b) {
-                    failed = true;
-                    break;
-                }
-                best[p] = b;
-                memcpy(b, v.data, v.nbytes);
+            if (weft_trainer_snapshot(tr)) {
+                fprintf(stderr, "weft finetune: %s\n", weft_last_error());
+                failed = true;
+                break;
             }
         } else if (patience && ++since >= patience) {
             fprintf(stderr, "weft finetune: no better validation loss for %ld epochs: stopping\n", patience);
-            break;
+            stopped = true;
+        }
+        if (ckpt_path && ((ep + 1) % ckpt_every == 0 || ep + 1 == epochs || stopped)) {
+            char es[256];
+            snprintf(es, sizeof es, "best_epoch=%ld since=%ld best_loss=%a stopped=%d", best_epoch, since, best_loss,
+                     (int)stopped);
+            if (weft_trainer_set_metadata(tr, "weft.early_stop", es) || weft_trainer_save_checkpoint(tr, ckpt_path, ep + 1)) {
+                fprintf(stderr, "weft finetune: checkpoint: %s\n", weft_last_error());
+                failed = true;
+            }
         }
     }
+    free(order0);
     if (failed) {
         free(is_val), free(is_test);
         goto out;
     }
     if (jf) fprintf(jf, "\n ],\n \"best_epoch\": %ld,\n", best_epoch);
-    for (int p = 0; best_epoch && p < np; p++) {
-        weft_tensor v;
-        if (!weft_trainer_param(tr, p, &v) && best[p]) memcpy(v.data, best[p], v.nbytes);
+    if (best_epoch && weft_trainer_restore_snapshot(tr)) {
+        fprintf(stderr, "weft finetune: %s\n", weft_last_error());
+        free(is_val), free(is_test);
+        goto out;
     }
     fprintf(stderr, "weft finetune: the parameters of epoch %ld (best %s loss %.4f)\n", best_epoch,
             n_split[SPLIT_VAL] ? "validation" : "training", best_loss);
@@ -856,7 +984,7 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "weft finetune: %s\n", weft_last_error());
         goto out;
     }
-    /* the ONNX writer keeps no metadata_props: the class names and the scaling go beside the model */
+    /* the class names and the scaling also beside the model, for readers of the older layout */
     char side[4096];
     snprintf(side, sizeof side, "%s.classes.txt", out_path);
     FILE *cf = fopen(side, "w");
@@ -885,9 +1013,6 @@ out:
         rc = CLI_FAIL;
     }
     metrics_free(&tm);
-    if (best)
-        for (int p = 0; p < weft_trainer_num_params(tr); p++) free(best[p]);
-    free(best);
     free(fd.labels);
     free(cwv);
     free(scores);
@@ -949,6 +1074,7 @@ int cmd_predict(int argc, char **argv)
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
     if (!data) return cli_usage("predict", "out of memory");
+    weft_model *m = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long lv;
@@ -979,11 +1105,18 @@ int cmd_predict(int argc, char **argv)
         free(data);
         return cli_usage("predict", "--model and --data are required");
     }
+    /* the graph options the model was trained with, under the command line's */
+    static const char *const no_flags[] = {NULL};
+    if (weft_model_load(model_path, &m) || graph_options_of("predict", m, model_path, argc, argv, no_flags, &gp)) {
+        if (!m) fprintf(stderr, "weft predict: %s: %s\n", model_path, weft_last_error());
+        weft_model_free(m);
+        free(data);
+        return CLI_FAIL;
+    }
 
     int rc = CLI_FAIL, C = 0;
-    char err[1024], side[4096], line[1024];
+    char err[1024];
     char **classes = NULL;
-    weft_model *m = NULL;
     weft_plan *plan = NULL;
     weft_session *s = NULL;
     dataset d = {0};
@@ -996,41 +1129,12 @@ int cmd_predict(int argc, char **argv)
     label_map lmap = {0};
     weft_labels *ndpi = NULL;
     FILE *of = NULL, *jf = NULL;
-    /* the model's class names and scaling, as 'weft finetune' left them beside it */
-    snprintf(side, sizeof side, "%s.classes.txt", model_path);
-    FILE *cf = fopen(side, "r");
-    if (!cf) {
-        fprintf(stderr, "weft predict: cannot read the class names %s: %s\n", side, strerror(errno));
-        goto out;
-    }
-    while (fgets(line, sizeof line, cf)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!*line) continue;
-        char **a = realloc(classes, (size_t)(C + 1) * sizeof *a);
-        char *copy = a ? malloc(strlen(line) + 1) : NULL;
-        if (copy) strcpy(copy, line);
-        if (a) classes = a;
-        if (!copy) {
-            fclose(cf);
-            goto oom;
-        }
-        classes[C++] = copy;
-    }
-    fclose(cf);
-    if (C < 2) {
-        fprintf(stderr, "weft predict: %s names %d class%s; a classifier has two or more\n", side, C, C == 1 ? "" : "es");
-        goto out;
-    }
+    /* the model's class names and scaling: its metadata, or the files an older weft finetune left */
     weft_scaler sc;
-    snprintf(side, sizeof side, "%s.scaler", model_path);
-    if (weft_scaler_load(&sc, side, err, sizeof err)) {
-        fprintf(stderr, "weft predict: %s\n", err);
-        goto out;
-    }
+    if (cli_meta_task("predict", m, model_path, &classes, &C, &sc)) goto out;
     weft_compile_options co = {.backend = backend, .opt_level = 1};
     weft_session_options so = {.threads = (int)threads};
-    if (weft_model_load(model_path, &m) || weft_compile(m, &co, &plan) ||
-        weft_session_create_with_options(plan, &so, &s)) {
+    if (weft_compile(m, &co, &plan) || weft_session_create_with_options(plan, &so, &s)) {
         fprintf(stderr, "weft predict: %s: %s\n", model_path, weft_last_error());
         goto out;
     }
@@ -1122,8 +1226,7 @@ out:
         rc = CLI_FAIL;
     }
     metrics_free(&mt);
-    for (int k = 0; k < C; k++) free(classes[k]);
-    free(classes);
+    cli_meta_classes_free(classes, C);
     free(fd.labels);
     free(cwv);
     free(scores);

@@ -108,3 +108,86 @@ int cli_meta_check_resume(const char *cmd, const char *path, const weft_tgraph_p
     weft_model_free(m);
     return rc;
 }
+
+void cli_meta_classes_free(char **classes, int n)
+{
+    for (int k = 0; classes && k < n; k++) free(classes[k]);
+    free(classes);
+}
+
+char *cli_meta_classes_text(char *const *classes, int n)
+{
+    size_t len = 1;
+    for (int k = 0; k < n; k++) len += strlen(classes[k]) + 1;
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    for (int k = 0; k < n; k++) p += sprintf(p, "%s\n", classes[k]);
+    *p = 0;
+    return s;
+}
+
+/* Appends the non-empty lines of text to *classes. */
+static int add_lines(const char *text, char ***classes, int *n)
+{
+    while (*text) {
+        size_t len = strcspn(text, "\r\n");
+        if (len) {
+            char **a = realloc(*classes, (size_t)(*n + 1) * sizeof *a);
+            if (!a) return -1;
+            *classes = a;
+            if (!(a[*n] = malloc(len + 1))) return -1;
+            memcpy(a[*n], text, len);
+            a[(*n)++][len] = 0;
+        }
+        text += len;
+        text += strspn(text, "\r\n");
+    }
+    return 0;
+}
+
+int cli_meta_task(const char *cmd, const weft_model *m, const char *model_path, char ***classes, int *n_classes,
+                  weft_scaler *sc)
+{
+    char side[4096], err[1024];
+    *classes = NULL;
+    *n_classes = 0;
+    const char *text = weft_model_metadata(m, CLI_META_CLASSES);
+    if (text) {
+        snprintf(side, sizeof side, "%s (%s)", model_path, CLI_META_CLASSES);
+        if (add_lines(text, classes, n_classes)) goto oom;
+    } else {
+        snprintf(side, sizeof side, "%s.classes.txt", model_path);
+        FILE *f = fopen(side, "r");
+        if (!f) {
+            fprintf(stderr, "weft %s: %s holds no class names (%s) and %s cannot be read: %s\n", cmd, model_path,
+                    CLI_META_CLASSES, side, strerror(errno));
+            return -1;
+        }
+        char line[1024];
+        int bad = 0;
+        while (!bad && fgets(line, sizeof line, f)) bad = add_lines(line, classes, n_classes);
+        fclose(f);
+        if (bad) goto oom;
+    }
+    if (*n_classes < 2) {
+        fprintf(stderr, "weft %s: %s names %d class%s; a classifier has two or more\n", cmd, side, *n_classes,
+                *n_classes == 1 ? "" : "es");
+        goto fail;
+    }
+    text = weft_model_metadata(m, CLI_META_SCALER);
+    snprintf(side, sizeof side, "%s (%s)", model_path, CLI_META_SCALER);
+    int r = text ? weft_scaler_from_text(sc, text, side, err, sizeof err)
+                 : (snprintf(side, sizeof side, "%s.scaler", model_path), weft_scaler_load(sc, side, err, sizeof err));
+    if (r) {
+        fprintf(stderr, "weft %s: %s\n", cmd, err);
+        goto fail;
+    }
+    return 0;
+oom:
+    fprintf(stderr, "weft %s: out of memory\n", cmd);
+fail:
+    cli_meta_classes_free(*classes, *n_classes);
+    *classes = NULL;
+    *n_classes = 0;
+    return -1;
+}

@@ -42,4 +42,13 @@ int cli_meta_set(weft_trainer *tr, const char *cmd, const weft_tgraph_params *gp
 int cli_meta_check_resume(const char *cmd, const char *path, const weft_tgraph_params *gp, const weft_scaler *sc,
                           const char *train);
 
+/* A task model's class names and scaling: from its weft.classes and weft.scaler, else from the files
+ * an earlier weft finetune wrote beside it (MODEL.classes.txt, MODEL.scaler). *classes: malloc'd names
+ * (cli_meta_classes_free). Returns 0, or -1 with the reason printed as "weft CMD: ...". */
+int cli_meta_task(const char *cmd, const weft_model *m, const char *model_path, char ***classes, int *n_classes,
+                  weft_scaler *sc);
+void cli_meta_classes_free(char **classes, int n);
+/* The class names one a line, as weft.classes holds them (malloc'd; NULL when out of memory). */
+char *cli_meta_classes_text(char *const *classes, int n);
+
 #endif

@@ -339,6 +339,11 @@ weft_status weft_trainer_set_lr(weft_trainer *t, double lr);
 int64_t weft_trainer_steps(const weft_trainer *t);
 /* The gradients' global norm at the last step, before clipping. */
 double weft_trainer_grad_norm(const weft_trainer *t);
+/* Early stopping's memory: a copy of the parameters as they are now (the best so far), which
+ * checkpoints carry, and the parameters set back to it (the optimizer state stays as it is; restoring
+ * without a snapshot is an error). */
+weft_status weft_trainer_snapshot(weft_trainer *t);
+weft_status weft_trainer_restore_snapshot(weft_trainer *t);
 /* Metadata written with every model and checkpoint the trainer saves (ONNX metadata_props; read back
  * with weft_model_metadata): the class names, feature scaling and graph options a model was trained
  * with. Setting a key again replaces its value. */

@@ -32,6 +32,7 @@ typedef struct param {
     char *name;
     weft_tensor t;  /* the values (t.data owned) */
     double *m, *v;  /* optimizer state per element: momentum buffer / Adam's first and second moments */
+    void *snap;     /* the values at the last weft_trainer_snapshot (t.nbytes), or NULL */
     size_t n;       /* elements */
     int grad_out;   /* index of its gradient among the training plan's outputs */
 } param;
@@ -141,6 +142,7 @@ void weft_trainer_free(weft_trainer *t)
         free(t->p[i].t.data);
         free(t->p[i].m);
         free(t->p[i].v);
+        free(t->p[i].snap);
     }
     free(t->p);
     free(t->in);
@@ -485,6 +487,24 @@ weft_status weft_trainer_set_lr(weft_trainer *t, double lr)
 int64_t weft_trainer_steps(const weft_trainer *t) { return t ? t->steps : 0; }
 double weft_trainer_grad_norm(const weft_trainer *t) { return t ? t->last_norm : 0; }
 
+weft_status weft_trainer_snapshot(weft_trainer *t)
+{
+    if (!t) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_snapshot: trainer is NULL");
+    for (int k = 0; k < t->n_p; k++)
+        if (!t->p[k].snap && !(t->p[k].snap = malloc(t->p[k].t.nbytes + 1))) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < t->n_p; k++) memcpy(t->p[k].snap, t->p[k].t.data, t->p[k].t.nbytes);
+    return WEFT_OK;
+}
+
+weft_status weft_trainer_restore_snapshot(weft_trainer *t)
+{
+    if (!t) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_restore_snapshot: trainer is NULL");
+    if (t->n_p && !t->p[0].snap)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_restore_snapshot: no snapshot was taken");
+    for (int k = 0; k < t->n_p; k++) memcpy(t->p[k].t.data, t->p[k].snap, t->p[k].t.nbytes);
+    return WEFT_OK;
+}
+
 weft_status weft_trainer_describe(const weft_trainer *t, weft_describe_format fmt, char **out)
 {
     if (!t || !out) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_describe: NULL argument");
@@ -594,6 +614,10 @@ weft_status weft_trainer_save_checkpoint(const weft_trainer *t, const char *path
             snprintf(name, sizeof name, STATE "%s/v", t->p[k].name);
             add_state(&e, name, WEFT_FLOAT64, (int64_t)t->p[k].n, t->p[k].v);
         }
+        if (t->p[k].snap) {
+            snprintf(name, sizeof name, STATE "%s/snapshot", t->p[k].name);
+            add_state(&e, name, t->p[k].t.dtype, (int64_t)t->p[k].n, t->p[k].snap);
+        }
     }
     int64_t step = t->steps, opt = (int64_t)t->o.optimizer;
     add_state(&e, STATE "step", WEFT_INT64, 1, &step);
@@ -664,6 +688,17 @@ weft_status weft_trainer_load_checkpoint(weft_trainer *t, const char *path, int6
         if (ok && p->v) ok = state_of(g, name, WEFT_FLOAT64, p->n) != NULL;
         if (!ok) st = weft_error(WEFT_ERR_INVALID_MODEL, "%s: the optimizer state of '%s' is missing or wrong", path, p->name);
     }
+    /* a snapshot: every parameter's or none */
+    int snaps = 0;
+    for (int k = 0; k < t->n_p && !st; k++) {
+        char name[600];
+        snprintf(name, sizeof name, STATE "%s/snapshot", t->p[k].name);
+        snaps += state_of(g, name, t->p[k].t.dtype, t->p[k].n) != NULL;
+    }
+    if (!st && snaps && snaps != t->n_p)
+        st = weft_error(WEFT_ERR_INVALID_MODEL, "%s: a snapshot of %d of the %d parameters", path, snaps, t->n_p);
+    for (int k = 0; k < t->n_p && !st && snaps; k++)
+        if (!t->p[k].snap && !(t->p[k].snap = malloc(t->p[k].t.nbytes + 1))) st = weft_error(WEFT_ERR_NOMEM, "out of memory");
     if (!st) {
         for (int k = 0; k < t->n_p; k++) {
             param *p = &t->p[k];
@@ -675,6 +710,9 @@ weft_status weft_trainer_load_checkpoint(weft_trainer *t, const char *path, int6
                 snprintf(name, sizeof name, STATE "%s/v", p->name);
                 memcpy(p->v, state_of(g, name, WEFT_FLOAT64, p->n), p->n * sizeof *p->v);
             }
+            snprintf(name, sizeof name, STATE "%s/snapshot", p->name);
+            if (snaps) memcpy(p->snap, state_of(g, name, p->t.dtype, p->n), p->t.nbytes);
+            else free(p->snap), p->snap = NULL;
         }
         t->steps = *step;
         if (counter) *counter = *cnt;

@@ -1,4 +1,4 @@
-"""Checkpoints of `weft pretrain`: resuming from one gives, bit for bit, the weights an uninterrupted run
+"""Checkpoints of `weft pretrain` and `weft finetune`: resuming from one gives, bit for bit, the weights an uninterrupted run
 gives; a process killed with SIGKILL at any moment leaves the last complete checkpoint, which loads and
 resumes; a checkpoint of another model, or a damaged one, is a clear error.
 
@@ -101,3 +101,62 @@ def test_resume_refuses_other_options(flows, tmp_path):
              "--resume", str(ck), *COMMON, "--neg-ratio", "2")
     assert r.returncode == 1 and "training options" in r.stderr and "neg_ratio=1" in r.stderr, r.stderr
     assert not (tmp_path / "b.onnx").exists()
+
+
+FT = ["--window", "60", "--seed", "4", "--patience", "0"]
+
+
+def test_finetune_resume_is_bit_identical(flows, tmp_path):
+    # four epochs straight, against two with a checkpoint and two more from it: the same classifier and
+    # the same test metrics (early stopping's best weights and counters travel in the checkpoint)
+    a, c, ck = tmp_path / "a.onnx", tmp_path / "c.onnx", tmp_path / "ck.onnx"
+    ja, jc = tmp_path / "a.json", tmp_path / "c.json"
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(a), "--epochs", "4", "--json", str(ja), *FT)
+    assert r.returncode == 0, r.stderr
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(tmp_path / "b.onnx"), "--epochs", "2",
+             "--checkpoint", str(ck), *FT)
+    assert r.returncode == 0, r.stderr
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(str(ck)).metadata_props}
+    assert meta["weft.checkpoint"] == "1" and meta["weft.early_stop"].startswith("best_epoch=")
+    assert meta["weft.classes"].split() == ["Background", "Malicious"]
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(c), "--epochs", "4", "--resume", str(ck),
+             "--json", str(jc), *FT)
+    assert r.returncode == 0, r.stderr
+    assert "resuming after epoch 2" in r.stderr
+    wa, wc = weights(str(a)), weights(str(c))
+    assert wa.keys() == wc.keys() and all(wa[k] == wc[k] for k in wa)
+    import json
+    ma, mc = json.loads(ja.read_text()), json.loads(jc.read_text())
+    assert ma["best_epoch"] == mc["best_epoch"] and ma["test"] == mc["test"]
+    assert [e["epoch"] for e in mc["epochs"]] == [3, 4] and ma["epochs"][2:] == mc["epochs"]
+    # another seed is another run
+    other = [x if x != "4" else "5" for x in FT]
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(tmp_path / "d.onnx"), "--epochs", "4",
+             "--resume", str(ck), *other)
+    assert r.returncode == 1 and "training options" in r.stderr, r.stderr
+
+
+def test_task_model_carries_its_metadata(flows, tmp_path):
+    # predict needs nothing beside the model: classes, scaling and graph options are in it
+    import onnx
+    task = tmp_path / "task.onnx"
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(task), "--epochs", "1", *FT)
+    assert r.returncode == 0, r.stderr
+    meta = {p.key: p.value for p in onnx.load(str(task)).metadata_props}
+    assert meta["weft.graph"].startswith("window=60 ") and meta["weft.train"].startswith("finetune scratch=")
+    p1 = tmp_path / "p1.csv"
+    r = weft("predict", "--model", str(task), "--data", flows, "-o", str(p1))
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "task.onnx.classes.txt").unlink()
+    (tmp_path / "task.onnx.scaler").unlink()
+    p2 = tmp_path / "p2.csv"
+    r = weft("predict", "--model", str(task), "--data", flows, "-o", str(p2))
+    assert r.returncode == 0, r.stderr
+    assert p1.read_text() == p2.read_text()
+    # export keeps it all
+    out = tmp_path / "model.onnx"
+    r = weft("export", str(task), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    em = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert {k: em[k] for k in meta} == meta
