@@ -138,7 +138,7 @@ void weft_plan_destroy(struct weft_plan *p);
  * *report (malloc'd array of *n_report entries, names malloc'd) when report is not NULL. */
 weft_status weft_compile_graph(weft_graph *g, int opt_level, weft_pass_report **report, int *n_report);
 /* The passes whose rewrites emit only ops with gradient rules (the lowering of PyG's scatter chains to
- * SegmentReduce, common subexpressions, identities, constant If), for a graph about to be
+ * SegmentReduce, link scores, common subexpressions, identities, constant If), for a graph about to be
  * differentiated: the backward pass is then written over SegmentReduce / RowGather, whose adjoints the
  * later passes fuse into CSR kernels, instead of over the exporter's ScatterElements chains. */
 weft_status weft_compile_graph_differentiable(weft_graph *g);
@@ -165,6 +165,8 @@ weft_status weft_pass_csr(weft_graph *g, int *changed);
 weft_status weft_pass_gat(weft_graph *g, int *changed);
 /* ReduceSum(Gather(a, i) * Gather(b, j), last axis) -> LinkScore */
 weft_status weft_pass_sddmm(weft_graph *g, int *changed);
+/* Expand before an elementwise op that broadcasts anyway -> its input; PyG's stack-and-sum -> Adds */
+weft_status weft_pass_broadcast(weft_graph *g, int *changed);
 /* sums, biases, L2 normalisation and activations around FusedMatMul -> its epilogue */
 weft_status weft_pass_dense_fusion(weft_graph *g, int *changed);
 /* chains of elementwise float ops -> FusedElementwise */

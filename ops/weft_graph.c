@@ -21,6 +21,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "grad.h"
 #include "op.h"
 
 #define DOMAIN "ai.weft"
@@ -659,6 +660,30 @@ static weft_status link_run(weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
+/* out[p] = <a[ia[p]], b[ib[p]]>: a's row ia[p] receives g[p] b[ib[p]] (and b's row ib[p] g[p] a[ia[p]]),
+ * a gather of the other side's rows scaled by the score's gradient, summed into the rows by index: a
+ * SegmentReduce into zeros (its init form wraps negative indices, as LinkScore does), which the CSR
+ * pass turns into one weighted gather-reduce without the [P, F] rows. */
+static weft_status grad_link(weft_grad_ctx *c)
+{
+    /* g as a [P, 1] column, P written as the score's own length: the gradient's shape comes back from
+     * the loss through ops that may lose its symbol, and the CSR pass fuses the scaled gather only
+     * where the shapes provably agree */
+    int64_t one = 1;
+    weft_attr ax = weft_grad_attr_int("axis", 0);
+    int cat[2] = {weft_grad_shape_of(c, c->out[0], &c->out_shape[0]), weft_grad_i64s(c, &one, 1)};
+    int gcol = weft_grad_op2(c, "Reshape", weft_grad_dout(c, 0), weft_grad_op(c, "Concat", cat, 2, &ax, 1));
+    weft_attr sum = weft_grad_attr_string("reduce", "sum");
+    for (int side = 0; side < 2; side++) {
+        if (!c->want[side]) continue;
+        int other = c->in[1 - side], idx_other = c->in[3 - side], idx = c->in[2 + side];
+        int rows = weft_grad_op2(c, "Mul", gcol, weft_grad_op2(c, "Gather", other, idx_other));
+        int in[4] = {rows, idx, -1, weft_grad_zeros_like(c, c->in[side], &c->in_shape[side])};
+        weft_grad_to(c, side, weft_grad_op_in(c, "ai.weft", "SegmentReduce", in, 4, &sum, 1));
+    }
+    return c->st;
+}
+
 /* --- the table ----------------------------------------------------------------------------------- */
 
 const weft_op_def weft_ops_weft_graph[] = {
@@ -667,6 +692,6 @@ const weft_op_def weft_ops_weft_graph[] = {
     {"CsrReduce", DOMAIN, 1, 0, 3, 4, 1, 1, 0, csr_reduce_infer, csr_reduce_run, 0},
     {"CsrGatherReduce", DOMAIN, 1, 0, 3, 5, 1, 1, 0, gather_reduce_infer, gather_reduce_run, 0},
     {"CsrEdgeSoftmax", DOMAIN, 1, 0, 3, 3, 1, 1, 0, csr_softmax_infer, csr_softmax_run, 0},
-    {"LinkScore", DOMAIN, 1, 0, 4, 4, 1, 1, 0, link_infer, link_run, 0},
+    {"LinkScore", DOMAIN, 1, 0, 4, 4, 1, 1, 0, link_infer, link_run, 0, grad_link},
 };
 const int weft_ops_weft_graph_count = sizeof weft_ops_weft_graph / sizeof weft_ops_weft_graph[0];

@@ -708,6 +708,17 @@ static void test_gather(void)
     int init = param(&t, "init", 2, s43);
     idx = const_i64(&t, "idx", 5, (int64_t[]){1, 0, -1, 1, 1});
     check1(&t, wnode(&t, "SegmentReduce", (int[]){x, idx, -1, init}, 4, "y"));
+    /* LinkScore between two tables (repeats, a negative index, a row never used), and within one */
+    begin(&t);
+    x = param(&t, "a", 2, s43);
+    int b5 = param(&t, "b", 2, (int64_t[]){5, 3});
+    int ia = const_i64(&t, "ia", 6, (int64_t[]){0, 2, 2, -1, 0, 1}), ib = const_i64(&t, "ib", 6, (int64_t[]){4, 0, 1, 1, -2, 4});
+    check1(&t, wnode(&t, "LinkScore", (int[]){x, b5, ia, ib}, 4, "y"));
+    begin(&t);
+    x = param(&t, "a", 2, s43);
+    ia = const_i64(&t, "ia", 5, (int64_t[]){0, 2, 3, 3, 1});
+    ib = const_i64(&t, "ib", 5, (int64_t[]){1, 2, 0, 3, 1});
+    check1(&t, wnode(&t, "LinkScore", (int[]){x, x, ia, ib}, 4, "y"));
     /* EdgeSoftmax over [E] and [E, H] scores into 4 segments (one empty) */
     for (int h = 1; h < 3; h++) {
         begin(&t);
@@ -921,7 +932,7 @@ int main(void)
     CU_add_test(s, "movement ops", test_movement);
     CU_add_test(s, "Slice with bounds known at run time, steps", test_slice_runtime);
     CU_add_test(s, "Clip, Max, Min, PRelu, Mean", test_piecewise);
-    CU_add_test(s, "Gather, RowGather, SegmentReduce, Scatter", test_gather);
+    CU_add_test(s, "Gather, RowGather, SegmentReduce, LinkScore, Scatter", test_gather);
     CU_add_test(s, "GRU", test_gru);
     CU_add_test(s, "ai.weft GRUCell", test_grucell);
     CU_add_test(s, "If with a condition folding decides", test_if);

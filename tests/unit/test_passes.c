@@ -365,6 +365,49 @@ static void test_dense_live_weights(void)
     live_case(true, 0, 1.0f, true);
 }
 
+/* Div(x, Expand(c [N, 1], Shape(x))) reads c itself; ReduceSum(Concat(Unsqueeze(t_i, 0)), [0]) becomes
+ * Adds of the t_i; an Expand whose result the other operand does not match stays. */
+static void test_broadcast(void)
+{
+    built b;
+    CU_ASSERT_FATAL(begin(&b));
+    weft_dim dn = {0, weft_sym_intern(&b.syms, "N")}, d4 = weft_dim_num(4), d1 = weft_dim_num(1);
+    int x = input(&b, "x", WEFT_FLOAT32, 2, (weft_dim[]){dn, d4});
+    int c = input(&b, "c", WEFT_FLOAT32, 2, (weft_dim[]){dn, d1});
+    int r = input(&b, "r", WEFT_FLOAT32, 1, &d4);
+    int sh = node(&b, "Shape", "", 17, &x, 1, "sh");
+    int e = node(&b, "Expand", "", 17, (int[]){c, sh}, 2, "e");
+    int y = node(&b, "Div", "", 17, (int[]){x, e}, 2, "y");
+    output(&b, y);
+    /* r [4] against the expanded c: the other operand is not the result's shape, so Expand stays */
+    int z = node(&b, "Mul", "", 17, (int[]){r, e}, 2, "z");
+    output(&b, z);
+    int64_t zero = 0;
+    int ax = constant(&b, "ax", WEFT_INT64, 1, &d1, &zero, 8);
+    int t[3], u[3];
+    for (int k = 0; k < 3; k++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "t%d", k);
+        t[k] = input(&b, nm, WEFT_FLOAT32, 2, (weft_dim[]){dn, d4});
+        snprintf(nm, sizeof nm, "u%d", k);
+        u[k] = node(&b, "Unsqueeze", "", 17, (int[]){t[k], ax}, 2, nm);
+    }
+    int cat = node(&b, "Concat", "", 17, u, 3, "cat");
+    attr_i(&b, cat, "axis", 0);
+    int s = node(&b, "ReduceSum", "", 17, (int[]){cat, ax}, 2, "s");
+    attr_i(&b, s, "keepdims", 0);
+    output(&b, s);
+    CU_ASSERT_FATAL(compile_built(&b));
+    CU_ASSERT_EQUAL(count_op(b.g, "", "Concat"), 0);
+    CU_ASSERT_EQUAL(count_op(b.g, "", "ReduceSum"), 0);
+    CU_ASSERT_EQUAL(count_op(b.g, "", "Expand"), 1); /* the one Mul still needs */
+    for (int i = 0; i < b.g->n_nodes; i++) {
+        const weft_node *nd = &b.g->nodes[i];
+        if (nd->n_outputs && nd->outputs[0] == y) CU_ASSERT_EQUAL(nd->inputs[1], c);
+    }
+    end(&b);
+}
+
 /* out = Div(S, Reshape(Clip(C, lo), [-1, 1])) with S, C segment sums over idx from zeros. */
 static void mean_case(float lo, bool same_index, bool want_mean)
 {
@@ -512,6 +555,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("passes", NULL, NULL);
     CU_add_test(s, "dense layers with run-time weights", test_dense_live_weights);
+    CU_add_test(s, "broadcasts and stacks read as they are", test_broadcast);
     CU_add_test(s, "Gemm alpha folded only when exact", test_gemm_alpha);
     CU_add_test(s, "mean: only the sum / clamp(count, 1) over one index", test_mean_matcher);
     CU_add_test(s, "CSE merges only equal attributes", test_cse_attributes);
