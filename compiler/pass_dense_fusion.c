@@ -182,6 +182,9 @@ static weft_status try_l2(weft_rw *r, int i, int *changed)
     if (!clamp_min(r, q, &rd, &eps)) return WEFT_OK;
     const weft_node *red = weft_rw_producer_is(r, rd, "ReduceL2");
     if (!red || red->inputs[0] != y || weft_rw_attr_i(red, "keepdims", 1) != 1) return WEFT_OK;
+    /* a norm something else reads too (a training plan's backward pass) is computed anyway: dividing
+     * by it costs less than normalising again */
+    if (!weft_rw_private(r, rd, 1) || !weft_rw_private(r, q, 1)) return WEFT_OK;
     int64_t axes[2];
     int rank = yv->shape.rank;
     if (weft_rw_reduce_axes(r, red, rank, axes, 2) != 1 || axes[0] != rank - 1) {
