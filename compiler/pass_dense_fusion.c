@@ -12,9 +12,9 @@
  *    the products are summed in double once instead of rounded per term.
  *  - A sum with a term that normalises or already has its bias: the term computes `acc + norm(..)` in
  *    its epilogue (acc = the rest of the sum), bit for bit the Add it replaces; a heterogeneous layer's
- *    per-edge-type results (an Add chain, or PyG's stack-and-sum: ReduceSum(Concat(Unsqueeze(t_i, 0)),
- *    axes=[0])) become a chain of FusedMatMuls each adding the previous one's output, so no separate
- *    pass over memory sums them (the stack's double-precision sum becomes a sum in T, term by term).
+ *    per-edge-type results (an Add chain: pass_broadcast.c has made PyG's stack-and-sum one) become a
+ *    chain of FusedMatMuls each adding the previous one's output, so no separate pass over memory sums
+ *    them.
  *  - A constant bias added to a FusedMatMul without one, and an activation (Relu, LeakyRelu, Elu,
  *    Sigmoid, Tanh) of a FusedMatMul without one: its epilogue, bit for bit.
  * A FusedMatMul output something else reads (or a graph output, or a subgraph read) is never folded
@@ -292,77 +292,6 @@ static weft_status try_add(weft_rw *r, int i, int *changed)
     return WEFT_OK;
 }
 
-/* x = Unsqueeze(t, axis 0) read only by the stack: t. */
-static int unstacked(const weft_rw *r, int x)
-{
-    const weft_node *u = weft_rw_producer_is(r, x, "Unsqueeze");
-    if (!u || u->inputs[0] < 0 || !weft_rw_private(r, x, 1)) return -1;
-    weft_node_info info = weft_node_view(u);
-    const int64_t *ax = NULL;
-    int64_t buf[2];
-    int na = weft_attr_ints(&info, "axes", &ax);
-    if (na < 0 && u->n_inputs >= 2) {
-        na = weft_rw_ints(r, u->inputs[1], buf, 2);
-        ax = buf;
-    }
-    return na == 1 && ax[0] == 0 ? u->inputs[0] : -1;
-}
-
-/* ReduceSum(Concat(Unsqueeze(t_1, 0), ..., Unsqueeze(t_k, 0), axis 0), axes = [0], keepdims = 0):
- * t_1 + ... + t_k as a chain of FusedMatMuls, each adding the one before. */
-static weft_status try_stack_sum(weft_rw *r, int i, int *changed)
-{
-    weft_graph *g = r->g;
-    const weft_node *n = &g->nodes[i];
-    if (n->n_inputs < 1 || n->inputs[0] < 0 || n->outputs[0] < 0 || weft_rw_attr_i(n, "keepdims", 1) != 0) return WEFT_OK;
-    int stack = n->inputs[0];
-    const weft_node *c = weft_rw_producer_is(r, stack, "Concat");
-    if (!c || c->n_inputs < 2 || c->n_inputs > MAX_TERMS || weft_rw_attr_i(c, "axis", 0) != 0 || !weft_rw_private(r, stack, 1))
-        return WEFT_OK;
-    int64_t axes[2];
-    int rank = g->values[stack].shape.rank;
-    if (rank < 2 || weft_rw_reduce_axes(r, n, rank, axes, 2) != 1 || axes[0] != 0) return WEFT_OK;
-    weft_shape oshape = g->values[n->outputs[0]].shape; /* values move as new ones are added */
-    const weft_shape *os = &oshape;
-    int t[MAX_TERMS], k = c->n_inputs, first = -1;
-    fmm f[MAX_TERMS];
-    for (int j = 0; j < k; j++) {
-        if ((t[j] = unstacked(r, c->inputs[j])) < 0 || !weft_rw_shape_eq(&g->values[t[j]].shape, os)) return WEFT_OK;
-        /* every term but one must be a FusedMatMul that can take an acc; that one starts the chain */
-        if (!private_fmm(r, t[j], 1, &f[j]) || f[j].act[0] || f[j].acc >= 0) {
-            if (first >= 0) return WEFT_OK;
-            first = j;
-        }
-    }
-    if (first < 0) first = 0;
-    int order[MAX_TERMS], m = 0;
-    order[m++] = first;
-    for (int j = 0; j < k; j++)
-        if (j != first) order[m++] = j;
-    /* t_first + t_2 + ...: each FusedMatMul adds the partial sum before it; the last one writes the
-     * sum, and the stack (with the old FusedMatMuls only it read) is retired with it */
-    int acc = t[order[0]];
-    int c0 = *changed;
-    for (int j = 1; j < k; j++) {
-        fmm *fj = &f[order[j]];
-        fj->acc = acc;
-        weft_status st;
-        if (j == k - 1) {
-            st = emit(r, fj, i, changed);
-            *changed = c0 + 1; /* one rewrite for the whole chain */
-            return st;
-        }
-        int v = weft_rw_value(r, g->values[n->outputs[0]].name, "partial", g->values[t[order[j]]].dtype, os);
-        if (v < 0) return WEFT_ERR_NOMEM;
-        char base[224];
-        snprintf(base, sizeof base, "%s", g->nodes[fj->node].name);
-        if ((st = emit_to(r, fj, -1, v, base, changed))) return st;
-        acc = v;
-        n = &g->nodes[i];
-    }
-    return WEFT_OK;
-}
-
 /* --- activations --------------------------------------------------------------------------------- */
 
 static weft_status try_activation(weft_rw *r, int i, const char *act, int *changed)
@@ -393,7 +322,6 @@ static weft_status fusion_graph(weft_rw *r, int *changed)
             if (weft_rw_is(n, "Div")) st = try_l2(r, i, &c);
             else if (weft_rw_is_weft(n, "L2Normalize")) st = try_l2_fold(r, i, &c);
             else if (weft_rw_is(n, "Add")) st = try_add(r, i, &c);
-            else if (weft_rw_is(n, "ReduceSum")) st = try_stack_sum(r, i, &c);
             else
                 for (size_t k = 0; k < sizeof acts / sizeof *acts; k++)
                     if (weft_rw_is(n, acts[k].op)) st = try_activation(r, i, acts[k].act, &c);
