@@ -30,6 +30,7 @@
 #include <strings.h>
 
 #include "op.h"
+#include "rnn_geom.h"
 
 enum { GG_X, GG_W, GG_R, GG_B, GG_SEQ, GG_H0, GG_DY, GG_DYH };
 enum { GG_DX, GG_DW, GG_DR, GG_DB, GG_DH0 };
@@ -133,29 +134,6 @@ static weft_status gg_infer(weft_infer_ctx *c)
 
 /* --- kernel -------------------------------------------------------------------------------------- */
 
-typedef struct {
-    int64_t seq, batch, input, H, dirs;
-    int layout;
-} gg_geom;
-
-static int64_t gg_x_off(const gg_geom *g, int64_t t, int64_t b)
-{
-    return (g->layout ? b * g->seq + t : t * g->batch + b) * g->input;
-}
-static int64_t gg_y_off(const gg_geom *g, int64_t t, int64_t d, int64_t b)
-{
-    return (g->layout ? (b * g->seq + t) * g->dirs + d : (t * g->dirs + d) * g->batch + b) * g->H;
-}
-static int64_t gg_state_off(const gg_geom *g, int64_t d, int64_t b)
-{
-    return (g->layout ? b * g->dirs + d : d * g->batch + b) * g->H;
-}
-
-static double gg_clip(const gg_attrs *a, double v)
-{
-    if (!a->has_clip) return v;
-    return v < -a->clip ? -a->clip : v > a->clip ? a->clip : v;
-}
 /* The clip's derivative: 1 inside the range, 0 where it cut. */
 static double gg_pass(const gg_attrs *a, double v) { return !a->has_clip || (v >= -a->clip && v <= a->clip) ? 1.0 : 0.0; }
 static double gg_sigmoid(double x)
@@ -176,8 +154,8 @@ static double gg_sigmoid(double x)
         (q_ < H ? pz : pr - H)[q_] = acc;                                                                    \
     }                                                                                                        \
     for (int64_t j = 0; j < H; j++) {                                                                        \
-        z[j] = gg_sigmoid(gg_clip(&a, pz[j]));                                                               \
-        r[j] = gg_sigmoid(gg_clip(&a, pr[j]));                                                               \
+        z[j] = gg_sigmoid(weft_rnn_clip(a.has_clip, a.clip, pz[j]));                                                               \
+        r[j] = gg_sigmoid(weft_rnn_clip(a.has_clip, a.clip, pr[j]));                                                               \
     }                                                                                                        \
     if (!a.lbr)                                                                                              \
         for (int64_t i = 0; i < H; i++) q[i] = r[i] * h[i];                                                  \
@@ -189,7 +167,7 @@ static double gg_sigmoid(double x)
         if (a.lbr) { qh[j] = rec; acc += r[j] * rec; }                                                       \
         else acc += rec;                                                                                     \
         pn[j] = acc;                                                                                         \
-        n[j] = tanh(gg_clip(&a, acc));                                                                       \
+        n[j] = tanh(weft_rnn_clip(a.has_clip, a.clip, acc));                                                                       \
     }
 
 static weft_status gg_run(weft_kernel_ctx *k)
@@ -200,7 +178,7 @@ static weft_status gg_run(weft_kernel_ctx *k)
     const weft_tview *X = &k->in[GG_X], *W = &k->in[GG_W], *R = &k->in[GG_R];
     if (X->rank != 3 || W->rank != 3 || R->rank != 3)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "X, W and R must have rank 3");
-    gg_geom g;
+    weft_rnn_geom g;
     g.layout = a.layout;
     g.seq = X->dims[a.layout ? 1 : 0];
     g.batch = X->dims[a.layout ? 0 : 1];
@@ -265,11 +243,11 @@ static weft_status gg_run(weft_kernel_ctx *k)
             memset(dpar, 0, (size_t)n_par * sizeof(double));                                                \
             for (int64_t b = 0; b < g.batch; b++) {                                                          \
                 int64_t L = SL ? weft_load_i64(SL->dtype, SL->data, b) : g.seq;                              \
-                int64_t so = gg_state_off(&g, d, b);                                                         \
+                int64_t so = weft_rnn_state_off(&g, d, b);                                                         \
                 for (int64_t j = 0; j < H; j++) hist[j] = h0 ? (double)h0[so + j] : 0.0;                     \
                 for (int64_t s = 0; s < L; s++) { /* forward again, keeping the states */                    \
                     int64_t t = rev ? L - 1 - s : s;                                                         \
-                    const T *xt = x + gg_x_off(&g, t, b);                                                    \
+                    const T *xt = x + weft_rnn_x_off(&g, t, b);                                                    \
                     const double *h = hist + s * H;                                                          \
                     GG_STEP(T)                                                                               \
                     for (int64_t j = 0; j < H; j++) hist[(s + 1) * H + j] = (1.0 - z[j]) * n[j] + z[j] * h[j]; \
@@ -277,10 +255,10 @@ static weft_status gg_run(weft_kernel_ctx *k)
                 for (int64_t j = 0; j < H; j++) dh[j] = dyh && L > 0 ? (double)dyh[so + j] : 0.0;            \
                 for (int64_t s = L - 1; s >= 0; s--) {                                                       \
                     int64_t t = rev ? L - 1 - s : s;                                                         \
-                    const T *xt = x + gg_x_off(&g, t, b);                                                    \
+                    const T *xt = x + weft_rnn_x_off(&g, t, b);                                                    \
                     const double *h = hist + s * H;                                                          \
                     if (dy) {                                                                                \
-                        const T *dyt = dy + gg_y_off(&g, t, d, b);                                           \
+                        const T *dyt = dy + weft_rnn_y_off(&g, t, d, b);                                           \
                         for (int64_t j = 0; j < H; j++) dh[j] += (double)dyt[j];                             \
                     }                                                                                        \
                     GG_STEP(T)                                                                               \
@@ -339,7 +317,7 @@ static weft_status gg_run(weft_kernel_ctx *k)
                         }                                                                                    \
                     }                                                                                        \
                     if (dx) { /* the other direction adds to the same x_t */                                 \
-                        T *dxt = dx + gg_x_off(&g, t, b);                                                    \
+                        T *dxt = dx + weft_rnn_x_off(&g, t, b);                                                    \
                         for (int64_t i = 0; i < g.input; i++) dxt[i] = (T)((double)dxt[i] + dxs[i]);         \
                     }                                                                                        \
                     for (int64_t j = 0; j < H; j++) dh[j] = dprev[j];                                        \

@@ -23,6 +23,7 @@
 
 #include "grad.h"
 #include "op.h"
+#include "rnn_geom.h"
 
 enum { RNN_KIND_RNN, RNN_KIND_GRU, RNN_KIND_LSTM };
 
@@ -355,31 +356,6 @@ static weft_status rnn_infer(weft_infer_ctx *c, int kind)
 
 /* --- kernel -------------------------------------------------------------------------------------- */
 
-static double clip_to(const rnn_attrs *a, double v)
-{
-    if (!a->has_clip) return v;
-    return v < -a->clip ? -a->clip : v > a->clip ? a->clip : v;
-}
-
-/* Where things are, for one run. Element offsets; the layout decides the strides. */
-typedef struct {
-    int64_t seq, batch, input, H, dirs;
-    int layout;
-} rnn_geom;
-
-static int64_t x_off(const rnn_geom *g, int64_t t, int64_t b)
-{
-    return (g->layout ? b * g->seq + t : t * g->batch + b) * g->input;
-}
-static int64_t y_off(const rnn_geom *g, int64_t t, int64_t d, int64_t b)
-{
-    return (g->layout ? (b * g->seq + t) * g->dirs + d : (t * g->dirs + d) * g->batch + b) * g->H;
-}
-static int64_t state_off(const rnn_geom *g, int64_t d, int64_t b)
-{
-    return (g->layout ? b * g->dirs + d : d * g->batch + b) * g->H;
-}
-
 static weft_status rnn_run(weft_kernel_ctx *k, int kind)
 {
     rnn_attrs a;
@@ -388,7 +364,7 @@ static weft_status rnn_run(weft_kernel_ctx *k, int kind)
     const weft_tview *X = &k->in[IN_X], *W = &k->in[IN_W], *R = &k->in[IN_R];
     if (X->rank != 3 || W->rank != 3 || R->rank != 3)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "X, W and R must have rank 3");
-    rnn_geom g;
+    weft_rnn_geom g;
     g.layout = a.layout;
     g.seq = X->dims[a.layout ? 1 : 0];
     g.batch = X->dims[a.layout ? 0 : 1];
@@ -461,7 +437,7 @@ static weft_status rnn_run(weft_kernel_ctx *k, int kind)
             const T *pd = p ? p + d * 3 * H : NULL;                                                          \
             for (int64_t b = 0; b < g.batch; b++) {                                                          \
                 int64_t L = SL ? weft_load_i64(SL->dtype, SL->data, b) : g.seq;                              \
-                int64_t so = state_off(&g, d, b);                                                            \
+                int64_t so = weft_rnn_state_off(&g, d, b);                                                            \
                 for (int64_t j = 0; j < H; j++) {                                                            \
                     hs[j] = h0 ? (double)h0[so + j] : 0.0;                                                   \
                     cs[j] = c0 ? (double)c0[so + j] : 0.0;                                                   \
@@ -470,7 +446,7 @@ static weft_status rnn_run(weft_kernel_ctx *k, int kind)
                     for (int64_t j = 0; j < H; j++) hs[j] = cs[j] = 0.0;                                     \
                 for (int64_t s = 0; s < L; s++) {                                                            \
                     int64_t t = rev ? L - 1 - s : s;                                                         \
-                    const T *xt = x + x_off(&g, t, b);                                                       \
+                    const T *xt = x + weft_rnn_x_off(&g, t, b);                                                       \
                     /* gates = W x + Wb (+ R h + Rb, except for the GRU's candidate row block). */           \
                     for (int64_t q = 0; q < G * H; q++) {                                                    \
                         double acc = wb ? (double)wb[q] : 0.0;                                               \
@@ -485,10 +461,10 @@ static weft_status rnn_run(weft_kernel_ctx *k, int kind)
                         gates[q] = acc;                                                                      \
                     }                                                                                        \
                     if (a.kind == RNN_KIND_RNN) {                                                            \
-                        for (int64_t j = 0; j < H; j++) hs[j] = act_apply(&f[0], clip_to(&a, gates[j]));     \
+                        for (int64_t j = 0; j < H; j++) hs[j] = act_apply(&f[0], weft_rnn_clip(a.has_clip, a.clip, gates[j]));     \
                     } else if (a.kind == RNN_KIND_GRU) {                                                     \
                         double *z = gates, *rg = gates + H, *hc = gates + 2 * H;                             \
-                        for (int64_t j = 0; j < 2 * H; j++) gates[j] = act_apply(&f[0], clip_to(&a, gates[j])); \
+                        for (int64_t j = 0; j < 2 * H; j++) gates[j] = act_apply(&f[0], weft_rnn_clip(a.has_clip, a.clip, gates[j])); \
                         /* The candidate's recurrent term: Rh (r . h) + Rbh, or r . (Rh h + Rbh). */         \
                         const T *rh = rd + 2 * H * H;                                                        \
                         for (int64_t j = 0; j < H; j++) {                                                    \
@@ -502,32 +478,32 @@ static weft_status rnn_run(weft_kernel_ctx *k, int kind)
                                 for (int64_t i = 0; i < H; i++) acc += (double)rq[i] * (rg[i] * hs[i]);      \
                                 if (rb) acc += (double)rb[2 * H + j];                                        \
                             }                                                                                \
-                            tmp[j] = act_apply(&f[1], clip_to(&a, hc[j] + acc));                             \
+                            tmp[j] = act_apply(&f[1], weft_rnn_clip(a.has_clip, a.clip, hc[j] + acc));                             \
                         }                                                                                    \
                         for (int64_t j = 0; j < H; j++) hs[j] = (1.0 - z[j]) * tmp[j] + z[j] * hs[j];        \
                     } else {                                                                                 \
                         double *ig = gates, *og = gates + H, *fg = gates + 2 * H, *cg = gates + 3 * H;       \
                         for (int64_t j = 0; j < H; j++) {                                                    \
                             double iv = ig[j] + (pd ? (double)pd[j] * cs[j] : 0.0);                          \
-                            iv = act_apply(&f[0], clip_to(&a, iv));                                          \
+                            iv = act_apply(&f[0], weft_rnn_clip(a.has_clip, a.clip, iv));                                          \
                             double fv;                                                                       \
                             if (a.input_forget) {                                                            \
                                 fv = 1.0 - iv; /* coupled gates */                                           \
                             } else {                                                                         \
                                 fv = fg[j] + (pd ? (double)pd[2 * H + j] * cs[j] : 0.0);                     \
-                                fv = act_apply(&f[0], clip_to(&a, fv));                                      \
+                                fv = act_apply(&f[0], weft_rnn_clip(a.has_clip, a.clip, fv));                                      \
                             }                                                                                \
-                            double cv = act_apply(&f[1], clip_to(&a, cg[j]));                                \
+                            double cv = act_apply(&f[1], weft_rnn_clip(a.has_clip, a.clip, cg[j]));                                \
                             double cn = fv * cs[j] + iv * cv;                                                \
                             double ov = og[j] + (pd ? (double)pd[H + j] * cn : 0.0);                         \
-                            ov = act_apply(&f[0], clip_to(&a, ov));                                          \
+                            ov = act_apply(&f[0], weft_rnn_clip(a.has_clip, a.clip, ov));                                          \
                             tmp[j] = ov * act_apply(&f[2], cn);                                              \
                             cg[j] = cn; /* this gate's row is no longer needed: keep the new cell there */   \
                         }                                                                                    \
                         for (int64_t j = 0; j < H; j++) { hs[j] = tmp[j]; cs[j] = cg[j]; }                   \
                     }                                                                                        \
                     if (y) {                                                                                 \
-                        T *yt = y + y_off(&g, t, d, b);                                                      \
+                        T *yt = y + weft_rnn_y_off(&g, t, d, b);                                                      \
                         for (int64_t j = 0; j < H; j++) yt[j] = (T)hs[j];                                    \
                     }                                                                                        \
                 }                                                                                            \
