@@ -13,8 +13,9 @@
  *   ai.weft  CSR, CsrReduce, CsrGatherReduce, CsrEdgeSoftmax, LinkScore, L2Normalize, FusedElementwise,
  *            SegmentReduce, RowGather, EdgeSoftmax (RowGather: any fixed-size dtype);
  *   ONNX     Gather along axis 0 (any fixed-size dtype), Softmax / LogSoftmax over the last axis,
- *            ReduceSum / ReduceMean over adjacent axes, Greater / Less / GreaterOrEqual / LessOrEqual /
- *            Equal and Where (operands of the output's shape or single elements),
+ *            ReduceSum / ReduceMean / ReduceSumSquare / ReduceL2 over adjacent axes, Greater / Less /
+ *            GreaterOrEqual / LessOrEqual / Equal and Where (operands of the output's shape or single
+ *            elements),
  *            LayerNormalization, Add / Sub / Mul / Div, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp, Expand
  *            (as a repeated row or a column).
  * Results equal the reference kernels' bit for bit, except where a kernel evaluates exp / tanh in a

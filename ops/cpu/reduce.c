@@ -1,9 +1,10 @@
 /*
- * ops/cpu/reduce.c — ReduceSum and ReduceMean (float32 / float64) whose reduced axes are one run of
- * adjacent dimensions: the input is then [A, R, B] (A the kept axes before the run, B those after) and
- * out[a, b] = sum over r of x[a, r, b] (divided by R for the mean). Training makes these everywhere: a
+ * ops/cpu/reduce.c — ReduceSum, ReduceMean, ReduceSumSquare and ReduceL2 (float32 / float64) whose
+ * reduced axes are one run of adjacent dimensions: the input is then [A, R, B] (A the kept axes before
+ * the run, B those after) and out[a, b] = sum over r of x[a, r, b] (of its square for SumSquare and L2;
+ * then divided by R for the mean, the square root taken for L2). Training makes these everywhere: a
  * bias's gradient is the column sum of the output gradient ([N, F] over N), a mean loss reduces every
- * element.
+ * element, an L2 row normalisation keeps its rows' norms for the backward pass.
  *
  * As the reference (ops/reduce.c), sums are kept in double and rounded once to T. With B > 1 every
  * output element adds its R terms in order r = 0, 1, ..., exactly as the reference does: the same bits.
@@ -16,6 +17,7 @@
  *
  * Other axis patterns, the empty-axes identity and every error go to the reference kernel.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,12 +27,22 @@
 #define LANES 8
 #define COLS 64    /* columns of a tile when B > 1 (a [N, 128] column sum: two tiles, two threads) */
 
-/* The first opset where axes is an input (ReduceSum 13, ReduceMean 18). */
-static int axes_input_opset(bool mean) { return mean ? 18 : 13; }
+enum { K_SUM, K_MEAN, K_SUMSQ, K_L2 };
+static const char *const kind_names[] = {"ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL2"};
+
+/* The first opset where axes is an input (ReduceSum 13, the others 18). */
+static int axes_input_opset(int kind) { return kind == K_SUM ? 13 : 18; }
+
+static int reduce_kind(const weft_step_desc *s)
+{
+    for (int k = 0; k < 4; k++)
+        if (weft_cpu_is_op(s, "", kind_names[k])) return k;
+    return -1;
+}
 
 static bool reduce_supports(const weft_step_desc *s)
 {
-    if (!weft_cpu_is_op(s, "", "ReduceMean") && !weft_cpu_is_op(s, "", "ReduceSum")) return false;
+    if (reduce_kind(s) < 0) return false;
     /* the axes are read at run time: a pattern the kernel does not take goes to the reference then */
     return s->n_in >= 1 && weft_cpu_float(s->in_dtype[0]) && s->out_dtype[0] == s->in_dtype[0];
 }
@@ -40,7 +52,7 @@ static weft_status reduce_prepare(const weft_step_desc *s, void **prepared)
     weft_cpu_prep *p;
     weft_status st = weft_cpu_prep_new(s, &p);
     if (st) return st;
-    p->kind = weft_cpu_is_op(s, "", "ReduceMean");
+    p->kind = reduce_kind(s);
     *prepared = p;
     return WEFT_OK;
 }
@@ -101,36 +113,51 @@ typedef struct {
     const void *x;
     void *y;
     int64_t A, R, B;
-    bool mean;
+    int kind;
     double *scratch; /* B = 1: one sum per block; B > 1: COLS accumulators per thread */
     int64_t blocks;  /* B = 1: blocks per row */
     int nt;
     bool f64;
 } red_job;
 
-/* Sum of x[0..n) in LANES lanes, combined in a fixed order. */
+/* Sum of x[0..n) (of its squares with `sq`) in LANES lanes, combined in a fixed order; the square is
+ * taken in double, as the reference takes it. */
 #define DEF_ROWSUM(T, S)                                                                           \
-    WEFT_CPU_INLINE double rowsum_##S(const T *restrict x, int64_t n)                              \
+    WEFT_CPU_INLINE double rowsum_##S(const T *restrict x, int64_t n, bool sq)                     \
     {                                                                                              \
         double lane[LANES] = {0};                                                                  \
         int64_t i = 0;                                                                             \
-        for (; i + LANES <= n; i += LANES)                                                         \
-            for (int l = 0; l < LANES; l++) lane[l] += (double)x[i + l];                           \
-        for (int l = 0; i < n; i++, l++) lane[l] += (double)x[i];                                  \
+        if (sq) {                                                                                  \
+            for (; i + LANES <= n; i += LANES)                                                     \
+                for (int l = 0; l < LANES; l++) lane[l] += (double)x[i + l] * (double)x[i + l];    \
+            for (int l = 0; i < n; i++, l++) lane[l] += (double)x[i] * (double)x[i];               \
+        } else {                                                                                   \
+            for (; i + LANES <= n; i += LANES)                                                     \
+                for (int l = 0; l < LANES; l++) lane[l] += (double)x[i + l];                       \
+            for (int l = 0; i < n; i++, l++) lane[l] += (double)x[i];                              \
+        }                                                                                          \
         return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])); \
     }                                                                                              \
     /* Column sums of tile (a, columns [c0, c1)): acc holds c1 - c0 doubles. */                    \
     WEFT_CPU_INLINE void colsum_##S(const T *restrict x, T *restrict y, int64_t R, int64_t B, int64_t c0, \
-                                    int64_t c1, double *restrict acc, double div)                  \
+                                    int64_t c1, double *restrict acc, int kind)                    \
     {                                                                                              \
         int64_t w = c1 - c0;                                                                       \
+        bool sq = kind == K_SUMSQ || kind == K_L2;                                                 \
         for (int64_t c = 0; c < w; c++) acc[c] = 0;                                                \
         for (int64_t r = 0; r < R; r++) {                                                          \
             const T *restrict row = x + r * B + c0;                                                \
-            for (int64_t c = 0; c < w; c++) acc[c] += (double)row[c];                              \
+            if (sq) for (int64_t c = 0; c < w; c++) acc[c] += (double)row[c] * (double)row[c];      \
+            else for (int64_t c = 0; c < w; c++) acc[c] += (double)row[c];                         \
         }                                                                                          \
-        for (int64_t c = 0; c < w; c++) y[c0 + c] = (T)(div > 0 ? acc[c] / div : acc[c]);          \
+        for (int64_t c = 0; c < w; c++) y[c0 + c] = (T)finish(acc[c], kind, R);                    \
     }
+/* The reduction's last operation on a sum of R terms (in double, rounded once to T by the caller). */
+static inline double finish(double sum, int kind, int64_t R)
+{
+    return kind == K_MEAN ? sum / (double)R : kind == K_L2 ? sqrt(sum) : sum;
+}
+
 DEF_ROWSUM(float, f32)
 DEF_ROWSUM(double, f64)
 
@@ -141,8 +168,9 @@ static void rows_task(void *ctx, int t, int nt)
     weft_cpu_part(units, t, nt, &b, &e);
     for (int64_t u = b; u < e; u++) {
         int64_t a = u / j->blocks, blk = u % j->blocks, lo = blk * BLOCK, n = j->R - lo < BLOCK ? j->R - lo : BLOCK;
-        j->scratch[u] = j->f64 ? rowsum_f64((const double *)j->x + a * j->R + lo, n)
-                               : rowsum_f32((const float *)j->x + a * j->R + lo, n);
+        bool sq = j->kind == K_SUMSQ || j->kind == K_L2;
+        j->scratch[u] = j->f64 ? rowsum_f64((const double *)j->x + a * j->R + lo, n, sq)
+                               : rowsum_f32((const float *)j->x + a * j->R + lo, n, sq);
     }
 }
 
@@ -151,13 +179,13 @@ static void cols_task(void *ctx, int t, int nt)
     red_job *j = ctx;
     int64_t tiles_per_a = (j->B + COLS - 1) / COLS, b, e;
     weft_cpu_part(j->A * tiles_per_a, t, nt, &b, &e);
-    double div = j->mean ? (double)j->R : 0, *acc = j->scratch + (int64_t)t * COLS;
+    double *acc = j->scratch + (int64_t)t * COLS;
     for (int64_t u = b; u < e; u++) {
         int64_t a = u / tiles_per_a, c0 = (u % tiles_per_a) * COLS, c1 = c0 + COLS < j->B ? c0 + COLS : j->B;
         if (j->f64)
-            colsum_f64((const double *)j->x + a * j->R * j->B, (double *)j->y + a * j->B, j->R, j->B, c0, c1, acc, div);
+            colsum_f64((const double *)j->x + a * j->R * j->B, (double *)j->y + a * j->B, j->R, j->B, c0, c1, acc, j->kind);
         else
-            colsum_f32((const float *)j->x + a * j->R * j->B, (float *)j->y + a * j->B, j->R, j->B, c0, c1, acc, div);
+            colsum_f32((const float *)j->x + a * j->R * j->B, (float *)j->y + a * j->B, j->R, j->B, c0, c1, acc, j->kind);
     }
 }
 
@@ -168,7 +196,7 @@ static weft_status reduce_run(const void *prepared, weft_kernel_ctx *k)
     if (!weft_cpu_float(k->in[0].dtype) || k->out[0].dtype != k->in[0].dtype || !reduce_shape(p, k, &A, &R, &B) ||
         R == 0)
         return p->def->run(k); /* other patterns, an empty mean (NaN), errors: the reference */
-    red_job j = {k->in[0].data, k->out[0].data, A, R, B, p->kind != 0, NULL, 0, 1, k->in[0].dtype == WEFT_FLOAT64};
+    red_job j = {k->in[0].data, k->out[0].data, A, R, B, p->kind, NULL, 0, 1, k->in[0].dtype == WEFT_FLOAT64};
     if (A * B == 0) return WEFT_OK;
     if (B == 1) {
         j.blocks = (R + BLOCK - 1) / BLOCK;
@@ -179,7 +207,7 @@ static weft_status reduce_run(const void *prepared, weft_kernel_ctx *k)
         for (int64_t a = 0; a < A; a++) {
             double s = 0;
             for (int64_t blk = 0; blk < j.blocks; blk++) s += j.scratch[a * j.blocks + blk];
-            if (j.mean) s /= (double)R;
+            s = finish(s, j.kind, R);
             if (j.f64) ((double *)j.y)[a] = s;
             else ((float *)j.y)[a] = (float)s;
         }
@@ -194,5 +222,5 @@ static weft_status reduce_run(const void *prepared, weft_kernel_ctx *k)
     return WEFT_OK;
 }
 
-const weft_cpu_op weft_cpu_op_reduce = {"", "ReduceSum|ReduceMean", reduce_supports, reduce_prepare, reduce_run,
+const weft_cpu_op weft_cpu_op_reduce = {"", "ReduceSum|ReduceMean|ReduceSumSquare|ReduceL2", reduce_supports, reduce_prepare, reduce_run,
                                         weft_cpu_prep_free};

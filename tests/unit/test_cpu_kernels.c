@@ -747,6 +747,9 @@ static void test_reduce(void)
                 CHECK(label, "", "ReduceSum", 13, at, 1, ((weft_tensor[]){x, ax}), cases[c].n_axes ? 2 : 1, 1, m);
                 CHECK(label, "", "ReduceMean", 18, at, 1, ((weft_tensor[]){x, ax}), cases[c].n_axes ? 2 : 1, 1, m);
                 CHECK(label, "", "ReduceMean", 13, at, cases[c].n_axes ? 2 : 1, &x, 1, 1, m);
+                CHECK(label, "", "ReduceSumSquare", 18, at, 1, ((weft_tensor[]){x, ax}), cases[c].n_axes ? 2 : 1, 1, m);
+                CHECK(label, "", "ReduceL2", 18, at, 1, ((weft_tensor[]){x, ax}), cases[c].n_axes ? 2 : 1, 1, m);
+                CHECK(label, "", "ReduceL2", 13, at, cases[c].n_axes ? 2 : 1, &x, 1, 1, m);
                 tfree(&ax);
                 tfree(&x);
             }
@@ -953,7 +956,7 @@ int main(void)
     CU_add_test(s, "Add, Sub, Mul, Div", test_binary);
     CU_add_test(s, "Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp", test_unary);
     CU_add_test(s, "FusedElementwise", test_fused);
-    CU_add_test(s, "ReduceSum and ReduceMean", test_reduce);
+    CU_add_test(s, "ReduceSum, ReduceMean, ReduceSumSquare, ReduceL2", test_reduce);
     CU_add_test(s, "comparisons and Where", test_select);
     CU_add_test(s, "Expand", test_expand);
     CU_add_test(s, "refusals", test_refusals);
