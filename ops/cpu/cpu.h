@@ -20,8 +20,8 @@
  *            (as a repeated row or a column).
  * Results equal the reference kernels' bit for bit, except where a kernel evaluates exp / tanh in a
  * vectorisable form or sums a row in lanes (Softmax, LogSoftmax, LayerNormalization, L2Normalize, Elu,
- * Sigmoid, Tanh, Exp and those opcodes of FusedElementwise): there within a few ulp of double before
- * the final rounding (see each file).
+ * Sigmoid, Tanh, Exp and those opcodes of FusedElementwise, the reductions over a contiguous run):
+ * there within a few ulp of double before the final rounding (see each file).
  *
  * `supports` decides on what lowering knows (op, attributes, dtypes, ranks). At run time a kernel may
  * meet shapes outside its fast paths (an operand broadcast in another pattern, a malformed index): it
