@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "graph_data.h"
 #include "train_meta.h"
+#include "lr_options.h"
 #include "compiler/ir.h"
 #include "traffic/features.h"
 #include "traffic/flow_csv.h"
@@ -53,7 +54,9 @@ static void finetune_help(FILE *f)
             "  --shots K            training flows per class (at most half of a class's flows)\n"
             "  --fraction F         share of each class's flows used for training (0.5 without --shots)\n"
             "  --epochs N           passes over the training graphs (20)\n"
-            "  --lr X               Adam learning rate (1e-3)\n"
+            "  --lr X               Adam learning rate (1e-3)\n");
+    cli_lr_help(f);
+    fprintf(f,
             "  --hidden N           width of the head's hidden layer (64)\n"
             "  --patience N         epochs without a better validation loss before stopping (5; 0: never)\n"
             "  --freeze-encoder     train the head only\n"
@@ -587,7 +590,9 @@ int cmd_finetune(int argc, char **argv)
     int n_data = 0, n_ndpi = 0;
     long epochs = 20, shots = 0, hidden = 64, patience = 5, threads = 0, seed = 1;
     double lr = 1e-3, fraction = 0;
-    bool freeze = false, base_scaler = false;
+    bool freeze = false, base_scaler = false, lbad = false;
+    cli_lr_options lro;
+    cli_lr_defaults(&lro);
     const char *ckpt_path = NULL, *resume_path = NULL;
     long ckpt_every = 1;
     weft_tgraph_params gp;
@@ -627,6 +632,7 @@ int cmd_finetune(int argc, char **argv)
         else if (strcmp(a, "--checkpoint-every") == 0 && cli_parse_int(v, 1, 1000000, &lv)) ckpt_every = lv;
         else if (strcmp(a, "--backend") == 0) backend = v;
         else if (strcmp(a, "--lr") == 0 && num_ok && dv > 0 && dv < 10) lr = dv;
+        else if (cli_lr_option(a, v, &lro, &lbad) && !lbad) continue;
         else if (strcmp(a, "--fraction") == 0 && num_ok && dv > 0 && dv < 1) fraction = dv;
         else if (strcmp(a, "--shots") == 0 && cli_parse_int(v, 1, 1000000000L, &lv)) shots = lv;
         else if (strcmp(a, "--epochs") == 0 && cli_parse_int(v, 1, 100000, &lv)) epochs = lv;
@@ -643,6 +649,7 @@ int cmd_finetune(int argc, char **argv)
     if (!base == !scratch) usage_err = "give the encoder with one of --base and --scratch";
     else if (!out_path || !n_data) usage_err = "--data and -o are required";
     else if (shots && fraction > 0) usage_err = "--shots and --fraction exclude each other";
+    else if (cli_lr_check(&lro)) usage_err = cli_lr_check(&lro);
     if (usage_err) {
         free(data);
         return cli_usage("finetune", "%s", usage_err);
@@ -769,6 +776,16 @@ int cmd_finetune(int argc, char **argv)
         goto out;
     }
     if (freeze && !(frz = freeze_list(enc))) goto oom;
+    /* the graphs with a training node; only those make a step (the others' loss is 0 / 0) */
+    order = malloc(d.c.n * sizeof *order);
+    scores = malloc(d.n_flows * (size_t)C * sizeof *scores);
+    if (!order || !scores) goto oom;
+    size_t n_train = 0;
+    for (size_t g = 0; g < d.c.n; g++) {
+        int n = make_feed(&fd, &d.c.g[g], truth, split, SPLIT_TRAIN, &cw);
+        if (n < 0) goto oom;
+        if (n > 0) order[n_train++] = g;
+    }
     weft_trainer_options o;
     weft_trainer_options_default(&o);
     o.loss = "loss";
@@ -776,15 +793,17 @@ int cmd_finetune(int argc, char **argv)
     o.freeze = frz;
     o.backend = backend;
     o.threads = (int)threads;
+    cli_lr_apply(&lro, epochs * (long)n_train, &o);
     if (weft_trainer_create(cls, &o, &tr)) {
         fprintf(stderr, "weft finetune: %s\n", weft_last_error());
         goto out;
     }
     /* what the classifier carries (weft predict, weft export) and a resumed run must repeat */
-    char train_meta[1024], *ctext = cli_meta_classes_text(classes, C);
+    char train_meta[2048], lr_text[512], *ctext = cli_meta_classes_text(classes, C);
+    cli_lr_text(&lro, lr_text, sizeof lr_text);
     snprintf(train_meta, sizeof train_meta, "finetune %s=%s seed=%ld shots=%ld fraction=%.17g lr=%.17g hidden=%ld "
-             "patience=%ld freeze_encoder=%d", base ? "base" : "scratch", base ? base : scratch, seed, shots, fraction,
-             lr, hidden, patience, (int)freeze);
+             "patience=%ld freeze_encoder=%d%s", base ? "base" : "scratch", base ? base : scratch, seed, shots, fraction,
+             lr, hidden, patience, (int)freeze, lr_text);
     if (!ctext) goto oom;
     int mfail = cli_meta_set(tr, "finetune", &gp, &sc, train_meta) ||
                 weft_trainer_set_metadata(tr, CLI_META_CLASSES, ctext);
@@ -793,17 +812,7 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "weft finetune: %s\n", weft_last_error());
         goto out;
     }
-    /* the graphs with a training node; only those make a step (the others' loss is 0 / 0) */
-    order = malloc(d.c.n * sizeof *order);
-    scores = malloc(d.n_flows * (size_t)C * sizeof *scores);
     int np = weft_trainer_num_params(tr);
-    if (!order || !scores) goto oom;
-    size_t n_train = 0;
-    for (size_t g = 0; g < d.c.n; g++) {
-        int n = make_feed(&fd, &d.c.g[g], truth, split, SPLIT_TRAIN, &cw);
-        if (n < 0) goto oom;
-        if (n > 0) order[n_train++] = g;
-    }
     if (json_path && !(jf = fopen(json_path, "w"))) {
         fprintf(stderr, "weft finetune: cannot write %s: %s\n", json_path, strerror(errno));
         goto out;

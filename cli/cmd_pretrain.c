@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "graph_data.h"
 #include "graph_union.h"
+#include "lr_options.h"
 #include "train_meta.h"
 #include "traffic/features.h"
 #include "traffic/graph.h"
@@ -33,7 +34,9 @@ static void pretrain_help(FILE *f)
             "  -o, --output FILE    the pretrained encoder (ONNX, written atomically)\n"
             "  --epochs N           passes over the training graphs (10)\n"
             "  --batch-graphs B     graphs per step, trained as one disjoint union (1; at most 64)\n"
-            "  --lr X               Adam learning rate (1e-3)\n"
+            "  --lr X               Adam learning rate (1e-3)\n");
+    cli_lr_help(f);
+    fprintf(f,
             "  --neg-ratio K        negatives per supervision edge (1)\n"
             "  --sup-fraction F     share of each edge type's edges used as supervision (0.2)\n"
             "  --val-every K        every K-th graph is held out for validation (10; 0: none)\n"
@@ -143,6 +146,9 @@ int cmd_pretrain(int argc, char **argv)
     const char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0;
     long epochs = 10, neg = 1, val_every = 10, threads = 0, seed = 1, batch = 1;
+    cli_lr_options lro;
+    bool lbad = false;
+    cli_lr_defaults(&lro);
     double lr = 1e-3, sup = 0.2, clip = 0;
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
@@ -181,6 +187,7 @@ int cmd_pretrain(int argc, char **argv)
         else if (strcmp(a, "--epochs") == 0 && cli_parse_int(v, 1, 100000, &lv)) epochs = lv;
         else if (strcmp(a, "--neg-ratio") == 0 && cli_parse_int(v, 0, 100, &lv)) neg = lv;
         else if (strcmp(a, "--batch-graphs") == 0 && cli_parse_int(v, 1, 64, &lv)) batch = lv;
+        else if (cli_lr_option(a, v, &lro, &lbad) && !lbad) continue;
         else if (strcmp(a, "--val-every") == 0 && cli_parse_int(v, 0, 1000000, &lv)) val_every = lv;
         else if (strcmp(a, "--seed") == 0 && cli_parse_int(v, 0, 2147483647L, &lv)) seed = lv;
         else if (strcmp(a, "--threads") == 0 && cli_parse_int(v, 0, 1024, &lv)) threads = lv;
@@ -195,6 +202,10 @@ int cmd_pretrain(int argc, char **argv)
     if (!model_path || !out_path || !n_data) {
         free(data);
         return cli_usage("pretrain", "--model, --data and -o are required");
+    }
+    if (cli_lr_check(&lro)) {
+        free(data);
+        return cli_usage("pretrain", "%s", cli_lr_check(&lro));
     }
 
     int rc = CLI_FAIL;
@@ -260,6 +271,9 @@ int cmd_pretrain(int argc, char **argv)
     o.loss = "loss";
     o.lr = lr;
     o.clip_norm = clip;
+    size_t n_train0 = 0; /* the steps of the run, for a schedule over all of it */
+    for (size_t g = 0; g < c.n; g++) n_train0 += !held_out(g, c.n, val_every);
+    cli_lr_apply(&lro, epochs * (long)((n_train0 + (size_t)batch - 1) / (size_t)batch), &o);
     o.backend = backend;
     o.threads = (int)threads;
     if (weft_trainer_create(lpm, &o, &tr)) {
@@ -268,9 +282,10 @@ int cmd_pretrain(int argc, char **argv)
     }
     /* what the encoder and its checkpoints carry: the graphs and scaling it was trained on, and the
      * options a resumed run must repeat to continue the same run */
-    char train_meta[512];
+    char train_meta[1024], lr_text[512];
+    cli_lr_text(&lro, lr_text, sizeof lr_text);
     snprintf(train_meta, sizeof train_meta, "pretrain seed=%ld neg_ratio=%ld sup_fraction=%.17g val_every=%ld lr=%.17g "
-             "clip_norm=%.17g batch_graphs=%ld", seed, neg, sup, val_every, lr, clip, batch);
+             "clip_norm=%.17g batch_graphs=%ld%s", seed, neg, sup, val_every, lr, clip, batch, lr_text);
     if (cli_meta_set(tr, "pretrain", &gp, &sc, train_meta)) goto out;
     /* graphs held out for validation: every val_every-th, when there are at least two graphs */
     order = malloc(c.n * sizeof *order);

@@ -302,6 +302,8 @@ void weft_tensor_release(weft_tensor *t);
  * inputs — targets included) over the model's float initializers: those become parameters held by the
  * trainer, outside its plans, and every step updates them. `freeze` keeps some fixed. */
 typedef enum weft_optimizer_kind { WEFT_OPT_SGD = 1, WEFT_OPT_ADAM, WEFT_OPT_ADAMW } weft_optimizer_kind;
+/* What the learning rate does after the warm-up (torch.optim.lr_scheduler's closed forms). */
+typedef enum weft_lr_decay_kind { WEFT_DECAY_CONSTANT = 0, WEFT_DECAY_COSINE, WEFT_DECAY_STEP } weft_lr_decay_kind;
 
 typedef struct weft_trainer_options {
     const char *loss;          /* the name of the model output to minimise (one float value); required */
@@ -312,6 +314,18 @@ typedef struct weft_trainer_options {
     double weight_decay;       /* L2 in the gradient for SGD and Adam, decoupled for AdamW (0) */
     double momentum;           /* SGD (0) */
     double clip_norm;          /* clip the gradients' global norm to this (0: no clipping) */
+    /* The learning-rate schedule over the steps taken (all zero: lr at every step). The update after k
+     * steps uses: during the warm-up (k < warmup_steps) lr * (f + (1 - f) k / warmup_steps) with f =
+     * warmup_start (LinearLR); after it, with j = k - warmup_steps, lr (constant), min_lr + (lr - min_lr)
+     * (1 + cos(pi j / decay_steps)) / 2 up to j = decay_steps and min_lr after (cosine), or lr *
+     * gamma^floor(j / step_size) (step). weft_trainer_set_lr changes lr, the schedule's base. */
+    int64_t warmup_steps;
+    double warmup_start;
+    weft_lr_decay_kind lr_decay;
+    int64_t decay_steps;       /* cosine: steps from lr down to min_lr */
+    double min_lr;             /* cosine: the floor */
+    int64_t step_size;         /* step: steps between decays */
+    double gamma;              /* step: the factor at each decay */
     const char *backend;       /* as in weft_compile_options */
     int opt_level;             /* as in weft_compile_options (1) */
     int threads;               /* as in weft_session_options (0: one per core) */
@@ -337,6 +351,8 @@ int weft_trainer_num_params(const weft_trainer *t);
 weft_status weft_trainer_param(weft_trainer *t, int i, weft_tensor *view);
 weft_status weft_trainer_set_lr(weft_trainer *t, double lr);
 int64_t weft_trainer_steps(const weft_trainer *t);
+/* The learning rate the next step will use (the schedule's value after weft_trainer_steps steps). */
+double weft_trainer_lr(const weft_trainer *t);
 /* The gradients' global norm at the last step, before clipping. */
 double weft_trainer_grad_norm(const weft_trainer *t);
 /* Early stopping's memory: a copy of the parameters as they are now (the best so far), which

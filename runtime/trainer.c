@@ -25,6 +25,7 @@
 #include "../compiler/onnx_export.h"
 #include "../compiler/atomic_write.h"
 #include "../compiler/plan.h"
+#include "../ops/lr_schedule.h"
 #include "graph_edit.h"
 #include "weft.h"
 
@@ -67,6 +68,8 @@ void weft_trainer_options_default(weft_trainer_options *o)
     o->momentum = 0.0;
     o->opt_level = 1;
 }
+
+static weft_lr_schedule schedule_of(const weft_trainer_options *o);
 
 static char *dupstr(const char *s)
 {
@@ -210,6 +213,11 @@ weft_status weft_trainer_create(const weft_model *model, const weft_trainer_opti
                           "decay %g, momentum %g, clip norm %g)",
                           opts->lr, opts->beta1, opts->beta2, opts->eps, opts->weight_decay, opts->momentum,
                           opts->clip_norm);
+    if (opts->lr_decay != WEFT_DECAY_CONSTANT && opts->lr_decay != WEFT_DECAY_COSINE && opts->lr_decay != WEFT_DECAY_STEP)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_create: unknown learning-rate decay %d", (int)opts->lr_decay);
+    weft_lr_schedule sched = schedule_of(opts);
+    weft_status sst = weft_lr_schedule_check(&sched);
+    if (sst) return weft_error_wrap(sst, "weft_trainer_create");
     weft_trainer *t = calloc(1, sizeof *t);
     if (!t) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     t->o = *opts;
@@ -394,7 +402,24 @@ static void set_elem(weft_tensor *x, size_t i, double v)
  *   Adam:  g += wd·θ;  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
  *          θ -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps)
  *   AdamW: θ -= lr·wd·θ first (decoupled), then Adam without the decay in g. */
-static void update(const weft_trainer *t, param *p, const weft_tensor *g, double scale)
+/* The options' schedule in ops/lr_schedule.h's terms. */
+static weft_lr_schedule schedule_of(const weft_trainer_options *o)
+{
+    weft_lr_schedule s = {o->lr, o->warmup_steps, o->warmup_start, WEFT_LR_CONSTANT, o->decay_steps, o->min_lr,
+                          o->step_size, o->gamma};
+    s.decay = o->lr_decay == WEFT_DECAY_COSINE ? WEFT_LR_COSINE : o->lr_decay == WEFT_DECAY_STEP ? WEFT_LR_STEP
+                                                                                               : WEFT_LR_CONSTANT;
+    return s;
+}
+
+double weft_trainer_lr(const weft_trainer *t)
+{
+    if (!t) return 0;
+    weft_lr_schedule s = schedule_of(&t->o);
+    return weft_lr_at(&s, t->steps);
+}
+
+static void update(const weft_trainer *t, param *p, const weft_tensor *g, double scale, double lr)
 {
     const weft_trainer_options *o = &t->o;
     double step = (double)t->steps; /* already counts this step */
@@ -408,17 +433,17 @@ static void update(const weft_trainer *t, param *p, const weft_tensor *g, double
                 p->m[i] = t->steps == 1 ? gr : o->momentum * p->m[i] + gr;
                 gr = p->m[i];
             }
-            th -= o->lr * gr;
+            th -= lr * gr;
             break;
         case WEFT_OPT_ADAMW:
-            th -= o->lr * o->weight_decay * th;
+            th -= lr * o->weight_decay * th;
             /* then Adam's update without the decay in the gradient */
             __attribute__((fallthrough));
         case WEFT_OPT_ADAM:
             if (o->optimizer == WEFT_OPT_ADAM && o->weight_decay) gr += o->weight_decay * th;
             p->m[i] = o->beta1 * p->m[i] + (1 - o->beta1) * gr;
             p->v[i] = o->beta2 * p->v[i] + (1 - o->beta2) * gr * gr;
-            th -= o->lr * (p->m[i] / bc1) / (sqrt(p->v[i] / bc2) + o->eps);
+            th -= lr * (p->m[i] / bc1) / (sqrt(p->v[i] / bc2) + o->eps);
             break;
         }
         set_elem(&p->t, i, th);
@@ -453,8 +478,9 @@ weft_status weft_trainer_step(weft_trainer *t, const weft_tensor *in, size_t n_i
         return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_step: a gradient is not finite: parameters left as they were");
     double scale = 1.0;
     if (t->o.clip_norm > 0 && t->last_norm > t->o.clip_norm) scale = t->o.clip_norm / (t->last_norm + 1e-6);
+    double lr = weft_trainer_lr(t); /* after t->steps updates */
     t->steps++;
-    for (int k = 0; k < t->n_p; k++) update(t, &t->p[k], &t->out[t->p[k].grad_out], scale);
+    for (int k = 0; k < t->n_p; k++) update(t, &t->p[k], &t->out[t->p[k].grad_out], scale, lr);
     return WEFT_OK;
 }
 
@@ -480,6 +506,11 @@ weft_status weft_trainer_set_lr(weft_trainer *t, double lr)
 {
     if (!t || !(lr >= 0) || !isfinite(lr))
         return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_trainer_set_lr: %s", t ? "lr must be finite and >= 0" : "NULL");
+    weft_trainer_options o = t->o;
+    o.lr = lr;
+    weft_lr_schedule sched = schedule_of(&o);
+    weft_status st = weft_lr_schedule_check(&sched);
+    if (st) return weft_error_wrap(st, "weft_trainer_set_lr");
     t->o.lr = lr;
     return WEFT_OK;
 }

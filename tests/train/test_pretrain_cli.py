@@ -75,6 +75,21 @@ def test_pretrain_batches_graphs(flows, tmp_path):
     assert r.returncode == 2 and "--batch-graphs" in r.stderr
 
 
+def test_pretrain_learning_rate_schedule(flows, tmp_path):
+    # a warm-up then a cosine decay: recorded with the run, and a schedule without its length refused
+    import onnx
+    out = tmp_path / "s.onnx"
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(out), "--epochs", "2", "--val-every", "3",
+             "--window", "60", "--warmup-steps", "3", "--lr-decay", "cosine", "--min-lr", "1e-4")
+    assert r.returncode == 0, r.stderr
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert "warmup_steps=3 " in meta["weft.train"] and "lr_decay=cosine" in meta["weft.train"]
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "x.onnx"), "--lr-decay", "step")
+    assert r.returncode == 2 and "--step-size" in r.stderr
+    r = weft("pretrain", "--model", ENCODER, "--data", flows, "-o", str(tmp_path / "x.onnx"), "--lr-decay", "linear")
+    assert r.returncode == 2 and "--lr-decay" in r.stderr
+
+
 def test_pretrain_bad_command_lines(flows, tmp_path):
     r = weft("pretrain", "--data", flows, "-o", str(tmp_path / "x.onnx"))
     assert r.returncode == 2 and "--model" in r.stderr

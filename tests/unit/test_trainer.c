@@ -164,6 +164,60 @@ static void test_updates_match_formulas(void)
     }
 }
 
+/* Learning-rate schedules: SGD steps with warm-up then cosine decay, and step decay, against the
+ * closed forms; a schedule out of range is refused. */
+static void test_schedules(void)
+{
+    const float w0[D] = {0.1f, 0.2f, -0.3f};
+    for (int kind = 0; kind < 2; kind++) {
+        lr_model lm;
+        build(&lm, w0, 0.05f);
+        weft_trainer_options o;
+        weft_trainer_options_default(&o);
+        o.loss = "loss";
+        o.optimizer = WEFT_OPT_SGD;
+        o.lr = 0.1;
+        o.backend = "ref";
+        o.warmup_steps = 2;
+        o.warmup_start = 0.25;
+        o.lr_decay = kind ? WEFT_DECAY_STEP : WEFT_DECAY_COSINE;
+        o.decay_steps = 3;
+        o.min_lr = 0.01;
+        o.step_size = 2;
+        o.gamma = 0.5;
+        weft_trainer *t = NULL;
+        CU_ASSERT_FATAL(weft_trainer_create(&lm.m, &o, &t) == WEFT_OK);
+        double w[D] = {w0[0], w0[1], w0[2]}, b = 0.05f;
+        weft_tensor in[2];
+        batch(&lm, in);
+        for (int k = 0; k < 6; k++) {
+            double lr;
+            if (k < 2) lr = 0.1 * (0.25 + 0.75 * k / 2.0);
+            else if (kind) lr = 0.1 * pow(0.5, (k - 2) / 2);
+            else lr = k - 2 >= 3 ? 0.01 : 0.01 + (0.1 - 0.01) * (1 + cos(M_PI * (k - 2) / 3.0)) / 2;
+            CU_ASSERT_DOUBLE_EQUAL(weft_trainer_lr(t), lr, 1e-12);
+            double gw[D + 1], loss = 0;
+            grads(&lm, w, b, gw, &gw[D]);
+            CU_ASSERT_EQUAL_FATAL(weft_trainer_step(t, in, 2, &loss), WEFT_OK);
+            for (int j = 0; j < D; j++) w[j] -= lr * gw[j];
+            b -= lr * gw[D];
+        }
+        weft_tensor pw;
+        CU_ASSERT_FATAL(find_param(t, "W", &pw) >= 0);
+        for (int j = 0; j < D; j++) CU_ASSERT_DOUBLE_EQUAL(((float *)pw.data)[j], w[j], 2e-6);
+        /* a base below the cosine floor is refused, and leaves the rate as it was */
+        if (!kind) {
+            CU_ASSERT_EQUAL(weft_trainer_set_lr(t, 0.001), WEFT_ERR_INVALID_ARGUMENT);
+            CU_ASSERT_DOUBLE_EQUAL(weft_trainer_lr(t), 0.01, 1e-12);
+        }
+        weft_trainer_free(t);
+        o.decay_steps = 0; /* cosine without a length / step without a size */
+        o.step_size = 0;
+        CU_ASSERT_EQUAL(weft_trainer_create(&lm.m, &o, &t), WEFT_ERR_INVALID_ARGUMENT);
+        release(&lm);
+    }
+}
+
 /* Training converges to the generating weights; evaluation, freezing, clipping, saving. */
 static void test_train_eval_save(void)
 {
@@ -393,6 +447,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("trainer", NULL, NULL);
     CU_add_test(s, "SGD with momentum, Adam, AdamW: three steps against the formulas", test_updates_match_formulas);
     CU_add_test(s, "training converges; eval, save and load, freeze, clip", test_train_eval_save);
+    CU_add_test(s, "learning-rate schedules", test_schedules);
     CU_add_test(s, "errors", test_errors);
     CU_add_test(s, "AUC", test_auc);
     CU_add_test(s, "link prediction on the traffic encoder", test_linkpred_traffic_encoder);
