@@ -169,6 +169,9 @@ weft_status weft_pass_sddmm(weft_graph *g, int *changed);
 weft_status weft_pass_broadcast(weft_graph *g, int *changed);
 /* sums, biases, L2 normalisation and activations around FusedMatMul -> its epilogue */
 weft_status weft_pass_dense_fusion(weft_graph *g, int *changed);
+/* BatchNormalization after a Conv -> the Conv's weights and bias; Conv + residual Add + activation ->
+ * ai.weft.FusedConv */
+weft_status weft_pass_conv_fusion(weft_graph *g, int *changed);
 /* chains of elementwise float ops -> FusedElementwise */
 weft_status weft_pass_eltwise(weft_graph *g, int *changed);
 

@@ -25,6 +25,9 @@
  * plain primitives with weft's epilogue pass.
  *
  * oneDNN has no float64 matmul on CPU: float64 steps are left to the next backend.
+ *
+ * Convolutions (Conv, ai.weft FusedConv), pools and batch norm are ops/onednn/conv.c's (onednn_conv.h):
+ * this file's table forwards those steps to it.
  */
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -35,12 +38,15 @@
 
 #include "../cpu/cpu.h"
 #include "../dense/dense.h"
+#include "onednn_conv.h"
 
 /* Rows of the representative shape used to ask oneDNN for its preferred weight layout when the rows are
  * not known at compile time. */
 #define DN_NOMINAL_ROWS 4096
 
 typedef struct dn_prep {
+    /* a convolution, pool or batch norm (ops/onednn/conv.c): its prepared object */
+    void *conv;
     /* a step that is not dense work: weft's own kernel (ops/cpu/) and its prepared object */
     const weft_cpu_op *cpu;
     void *cpu_prep;
@@ -64,6 +70,7 @@ typedef struct dn_prim {
 } dn_prim;
 
 typedef struct dn_state {
+    void *conv; /* a convolution's, pool's or batch norm's state (ops/onednn/conv.c) */
     weft_dense_dims d;
     dnnl_stream_t stream;
     int n_prims;
@@ -86,13 +93,14 @@ static bool dn_supports(const weft_step_desc *s)
 {
     weft_dense_spec sp;
     if (weft_dense_parse(s, &sp)) return sp.dtype == WEFT_FLOAT32; /* float64 dense work: the next backend */
-    return weft_cpu_find(s) != NULL;
+    return weft_dn_conv_supports(s) || weft_cpu_find(s) != NULL;
 }
 
 static void dn_release(void *prepared)
 {
     dn_prep *p = prepared;
     if (!p) return;
+    if (p->conv) weft_dn_conv_release(p->conv);
     if (p->cpu && p->cpu->release) p->cpu->release(p->cpu_prep);
     for (int t = 0; t < WEFT_DENSE_MAX_TERMS; t++) free(p->w[t]);
     if (p->eng) dnnl_engine_destroy(p->eng);
@@ -170,6 +178,11 @@ static weft_status dn_prepare(const weft_step_desc *s, void **prepared)
     dn_prep *p = calloc(1, sizeof *p);
     if (!p) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     weft_status st = WEFT_OK;
+    if (!weft_dense_parse(s, &p->sp) && weft_dn_conv_supports(s)) {
+        if ((st = weft_dn_conv_prepare(s, &p->conv))) goto fail;
+        *prepared = p;
+        return WEFT_OK;
+    }
     if (!weft_dense_parse(s, &p->sp)) {
         p->cpu = weft_cpu_find(s);
         st = !p->cpu ? weft_op_error(s->node, WEFT_ERR_UNSUPPORTED, "the onednn backend does not take this step")
@@ -247,6 +260,7 @@ static void dn_release_state(void *state)
 {
     dn_state *s = state;
     if (!s) return;
+    if (s->conv) weft_dn_conv_release_state(s->conv);
     free_prims(s);
     if (s->dst) dnnl_memory_destroy(s->dst);
     if (s->bias) dnnl_memory_destroy(s->bias);
@@ -409,6 +423,15 @@ static weft_status dn_reshape(const void *prepared, const weft_kernel_ctx *k, vo
     if (p->cpu) return WEFT_OK; /* weft's kernels keep no per-size state */
     dn_state *s = calloc(1, sizeof *s);
     if (!s) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    if (p->conv) {
+        weft_status cs = weft_dn_conv_reshape(p->conv, k, &s->conv);
+        if (cs) {
+            free(s);
+            return cs;
+        }
+        *state = s;
+        return WEFT_OK;
+    }
     weft_status st = weft_dense_bind(&p->sp, k, &s->d);
     for (int t = 0; !st && t < p->sp.n_terms; t++)
         if (p->w[t] && (p->wk[t] != s->d.k[t] || p->wn[t] != s->d.n))
@@ -457,6 +480,7 @@ static weft_status dn_run(const void *prepared, void *state, weft_kernel_ctx *k)
 {
     const dn_prep *p = prepared;
     if (p->cpu) return p->cpu->run(p->cpu_prep, k);
+    if (p->conv) return weft_dn_conv_run(p->conv, state ? ((dn_state *)state)->conv : NULL, k);
     const weft_dense_spec *sp = &p->sp;
     dn_state *s = state;
     if (!s) return weft_op_error(k->node, WEFT_ERR_INTERNAL, "onednn: run before reshape");

@@ -249,7 +249,7 @@ def test_o0_keeps_the_exported_graph():
 # --- weft compile --print-passes ------------------------------------------------------------------
 
 PASSES = ["infer", "inline-if", "identity", "message-passing", "cse", "broadcast", "dense", "mean", "gat", "csr", "sddmm",
-          "dense-fusion", "eltwise", "dce"]
+          "dense-fusion", "conv-fusion", "eltwise", "dce"]
 
 
 def test_print_passes_json():
