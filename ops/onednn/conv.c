@@ -19,8 +19,8 @@
  * AveragePool counting the padding then falls back to the reference (ONNX counts only the declared
  * padding), as does MaxPool's Indices output (not taken at lowering) and any window lying wholly in the
  * padding.
- * With WEFT_ONEDNN_STRICT set in the environment (tests), a step oneDNN declines at reshape is an error
- * instead of a fallback.
+ * With WEFT_ONEDNN_STRICT set in the environment (tests), a step that would fall back to the reference
+ * kernel at reshape is an error instead.
  * BatchNormalization: y = x * a[c] + b[c] with a, b in double per run, bit for bit the reference kernel,
  * planes split over threads.
  */
@@ -601,6 +601,10 @@ weft_status weft_dn_conv_reshape(const void *prepared, const weft_kernel_ctx *k,
     }
     if (ok && p->kind != CV_CONV) ok = x->dims[1] == y->dims[1] && x->dims[0] == y->dims[0];
     if (ok) ok = geom(p, k->node, x->dims, y->dims, &g);
+    if (!ok && getenv("WEFT_ONEDNN_STRICT")) {
+        free(s);
+        return weft_op_error(k->node, WEFT_ERR_UNSUPPORTED, "oneDNN: shapes outside the primitive's form");
+    }
     if (!ok) {
         /* shapes outside the primitive's form (empty tensors, malformed operands): the reference kernel,
          * which also reports every error */
