@@ -322,19 +322,24 @@ static Onnx__GraphProto *graph_proto(exporter *x, const weft_graph *g)
     }
     for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]] = true;
 
-    size_t n_init = 0, n_vi = 0;
+    /* Constants that came in as initializers go out as initializers; the others (Constant nodes, values
+     * a pass or a model builder made) as Constant nodes, so that a trainer reading the file back trains
+     * what was trained before and nothing more. */
+    size_t n_init = 0, n_vi = 0, n_cnodes = 0;
     for (int v = 0; v < g->n_values; v++) {
         const weft_value *val = &g->values[v];
         if (val->flags & WEFT_VALUE_OUTER) continue;
-        if (val->flags & WEFT_VALUE_CONST) n_init += used[v];
-        else if (!(val->flags & (WEFT_VALUE_INPUT | WEFT_VALUE_OUTPUT)) && val->producer >= 0) n_vi++;
+        if (val->flags & WEFT_VALUE_CONST) {
+            if (val->flags & WEFT_VALUE_INITIALIZER) n_init += used[v];
+            else n_cnodes += used[v];
+        } else if (!(val->flags & (WEFT_VALUE_INPUT | WEFT_VALUE_OUTPUT)) && val->producer >= 0) n_vi++;
     }
     if (!x->value_info) n_vi = 0;
     gp->initializer = ex_array(x, n_init, sizeof *gp->initializer);
     gp->value_info = ex_array(x, n_vi, sizeof *gp->value_info);
     gp->input = ex_array(x, (size_t)g->n_inputs, sizeof *gp->input);
     gp->output = ex_array(x, (size_t)g->n_outputs, sizeof *gp->output);
-    gp->node = ex_array(x, (size_t)g->n_nodes, sizeof *gp->node);
+    gp->node = ex_array(x, (size_t)g->n_nodes + n_cnodes, sizeof *gp->node);
     if (!gp->initializer || !gp->value_info || !gp->input || !gp->output || !gp->node) return NULL;
 
     for (int v = 0; v < g->n_values; v++) {
@@ -351,7 +356,31 @@ static Onnx__GraphProto *graph_proto(exporter *x, const weft_graph *g)
             for (int d = 0; d < val->shape.rank; d++) dims[d] = val->shape.d[d].v;
             Onnx__TensorProto *t = tensor_proto(x, names[v], val->dtype, val->shape.rank, dims, val->data, val->nbytes);
             if (!t) return NULL;
-            gp->initializer[gp->n_initializer++] = t;
+            if (val->flags & WEFT_VALUE_INITIALIZER) {
+                gp->initializer[gp->n_initializer++] = t;
+                continue;
+            }
+            /* Constant(value = t) -> the value, ahead of every reader */
+            Onnx__NodeProto *np = ex_alloc(x, sizeof *np);
+            Onnx__AttributeProto *ap = ex_alloc(x, sizeof *ap);
+            char **out = ex_array(x, 1, sizeof *out);
+            Onnx__AttributeProto **aps = ex_array(x, 1, sizeof *aps);
+            if (!np || !ap || !out || !aps) return NULL;
+            onnx__node_proto__init(np);
+            onnx__attribute_proto__init(ap);
+            ap->name = "value";
+            ap->has_type = true;
+            ap->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+            ap->t = t;
+            aps[0] = ap;
+            out[0] = (char *)names[v];
+            np->name = (char *)names[v];
+            np->op_type = "Constant";
+            np->n_output = 1;
+            np->output = out;
+            np->n_attribute = 1;
+            np->attribute = aps;
+            gp->node[gp->n_node++] = np;
         }
     }
     /* intermediate types in node order: the order a reader creates the values in, so that saving what
@@ -378,8 +407,7 @@ static Onnx__GraphProto *graph_proto(exporter *x, const weft_graph *g)
     }
     gp->n_output = (size_t)g->n_outputs;
     for (int i = 0; i < g->n_nodes; i++)
-        if (!(gp->node[i] = node_proto(x, g, &g->nodes[i], names))) return NULL;
-    gp->n_node = (size_t)g->n_nodes;
+        if (!(gp->node[gp->n_node++] = node_proto(x, g, &g->nodes[i], names))) return NULL;
     return gp;
 }
 

@@ -71,6 +71,9 @@ void weft_trainer_options_default(weft_trainer_options *o)
 
 static weft_lr_schedule schedule_of(const weft_trainer_options *o);
 
+/* The prefix of a checkpoint's optimizer-state tensors. */
+#define STATE "__weft_state__/"
+
 static char *dupstr(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -258,6 +261,7 @@ weft_status weft_trainer_create(const weft_model *model, const weft_trainer_opti
         weft_value *v = &g->values[i];
         if (!(v->flags & WEFT_VALUE_INITIALIZER) || !(v->flags & WEFT_VALUE_CONST) || !v->data || !v->name) continue;
         if (v->dtype != WEFT_FLOAT32 && v->dtype != WEFT_FLOAT64) continue; /* integer tables are not trained */
+        if (strncmp(v->name, STATE, strlen(STATE)) == 0) continue; /* a checkpoint's optimizer state */
         if (matches_any(opts->freeze, v->name)) continue;
         param *p = &t->p[t->n_p];
         p->name = dupstr(v->name);
@@ -606,11 +610,10 @@ weft_status weft_trainer_save_into(const weft_trainer *t, const weft_model *m, c
  * and AdamW; float64, one per element), and the int64 scalars "__weft_state__/step" (updates made),
  * "__weft_state__/optimizer" and "__weft_state__/counter" (the caller's: an epoch, say). The state
  * tensors are graph outputs, so the file stays a valid ONNX model that any runtime loads. */
-#define STATE "__weft_state__/"
 
 static int add_state(weft_gedit *e, const char *name, weft_dtype dt, int64_t n, const void *data)
 {
-    int v = weft_gedit_constant(e, name, dt, 1, &n, data);
+    int v = weft_gedit_initializer(e, name, dt, 1, &n, data);
     if (v >= 0) {
         int *o = realloc(e->g->outputs, (size_t)(e->g->n_outputs + 1) * sizeof *o);
         if (!o) {
