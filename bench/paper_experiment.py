@@ -218,33 +218,23 @@ def pretrain(args, weft, enc, corpus, work):
     return out, curve
 
 
-def restore_constants(ref, src, dst):
-    """`weft pretrain` writes every Constant node of the encoder as an initializer; weft trains and runs
-    such a model about 4x slower than the exported one (the 48 float scalars of the L2 normalisations
-    among the initializers). The same model with those initializers turned back into Constant nodes
-    (the names the exported encoder has as initializers stay initializers) computes the same."""
+def save_scaler(model, dst):
+    """The feature scaling `weft pretrain` fitted on the pretraining corpus, from the encoder's
+    metadata: both arms of the comparison scale the task's flows with it, so that they differ only in
+    the encoder's starting weights."""
     import onnx
-    from onnx import helper
-    names = {i.name for i in onnx.load(ref).graph.initializer}
-    m = onnx.load(src)
-    g = m.graph
-    keep = [i for i in g.initializer if i.name in names]
-    consts = [helper.make_node("Constant", [], [i.name], value=i) for i in g.initializer if i.name not in names]
-    nodes = consts + list(g.node)
-    del g.initializer[:]
-    g.initializer.extend(keep)
-    del g.node[:]
-    g.node.extend(nodes)
-    onnx.save(m, dst)
-    return len(consts)
+    meta = {p.key: p.value for p in onnx.load(model).metadata_props}
+    with open(dst, "w") as f:
+        f.write(meta["weft.scaler"])
+    return dst
 
 
-def finetune(args, weft, task, spec, mode, model, seed, work):
+def finetune(args, weft, task, spec, mode, model, seed, work, scaler):
     out = os.path.join(work, "runs", f"{task}-{mode}-{seed}.onnx")
     js = out[:-5] + ".json"
     cmd = [weft, "finetune", "--base" if mode == "pretrained" else "--scratch", model, "-o", out,
            "--json", js, "--shots", str(args.shots), "--epochs", str(args.epochs), "--patience",
-           str(args.patience), "--lr", str(args.lr), "--seed", str(seed), "--threads", "1"]
+           str(args.patience), "--lr", str(args.lr), "--seed", str(seed), "--threads", "1", "--scaler", scaler]
     for d in spec["data"]:
         cmd += ["--data", d]
     cmd += spec["extra"]
@@ -479,12 +469,10 @@ def readme_section(args, res):
     L.append("- **Not as in the paper**: far less pretraining data and time (the paper pretrains on large "
              "captures for many epochs), smaller task sets, the paper's exact datasets, splits and shot counts "
              "are not known (`../shared/seeds/model-notes.md`), and only " f"{cfg['seeds']} seeds per arm.")
-    L.append("- **The pretrained encoder is rewritten before finetuning**: `weft pretrain` writes the encoder's "
-             "Constant nodes as initializers, and `weft finetune` on that file ran about 4x slower than on the "
-             "exported encoder (18 s against 4.5 s for one epoch of the intrusion task; the 48 float scalars of "
-             "the L2 normalisations are among those initializers). The script turns the initializers the "
-             "exported encoder does not have back into Constant nodes (`base-constants.onnx`): the same model "
-             "and weights, the same test metrics (checked on one run), the exported encoder's speed.")
+    L.append("- **One feature scaling for both arms**: the scaling `weft pretrain` fitted on the pretraining "
+             "corpus (carried in the encoder's metadata) scales every task's flows in the pretrained and the "
+             "scratch runs alike (`weft finetune --scaler`), so the two arms differ only in the encoder's "
+             "starting weights.")
     L.append("")
     L.append(f"Per-run results (metrics, splits, epochs, wall time) and the pretraining curve: "
              f"`{res['json']}`.")
@@ -570,9 +558,7 @@ def main():
     t = time.time()
     base, curve = pretrain(args, weft, enc, corpus, work)
     pre_s = time.time() - t
-    n = restore_constants(enc, base, os.path.join(work, "base-constants.onnx"))
-    base = os.path.join(work, "base-constants.onnx")
-    log(f"  {n} initializers of the pretrained encoder back to Constant nodes -> {os.path.relpath(base, ROOT)}")
+    scaler = save_scaler(base, os.path.join(work, "pretrain.scaler"))
 
     order = sorted(tasks, key=lambda t: ["malware", "intrusion", "traffic"].index(t))  # the longest first
     jobs = [(task, mode, seed) for task in order for seed in range(1, args.seeds + 1)
@@ -582,7 +568,7 @@ def main():
     runs = []
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
         futs = {ex.submit(finetune, args, weft, task, tasks[task], mode, base if mode == "pretrained" else enc,
-                          seed, work): (task, mode, seed) for task, mode, seed in jobs}
+                          seed, work, scaler): (task, mode, seed) for task, mode, seed in jobs}
         for fu in concurrent.futures.as_completed(futs):
             r = fu.result()
             runs.append(r)

@@ -60,6 +60,8 @@ static void finetune_help(FILE *f)
             "  --hidden N           width of the head's hidden layer (64)\n"
             "  --patience N         epochs without a better validation loss before stopping (5; 0: never)\n"
             "  --freeze-encoder     train the head only\n"
+            "  --scaler FILE        the feature scaling ('weft graph --save-scaler'); default: the base\n"
+            "                       encoder's (--base), else fitted on the data's flows\n"
             "  --seed S             the split, the head's initial weights and the graph order (1)\n"
             "  --window S, --window-memory K, --flow-memory K, --max-flows N   graph options ('weft graph')\n"
             "  --backend LIST, --threads N\n"
@@ -593,7 +595,7 @@ int cmd_finetune(int argc, char **argv)
     bool freeze = false, base_scaler = false, lbad = false;
     cli_lr_options lro;
     cli_lr_defaults(&lro);
-    const char *ckpt_path = NULL, *resume_path = NULL;
+    const char *ckpt_path = NULL, *resume_path = NULL, *scaler_path = NULL;
     long ckpt_every = 1;
     weft_tgraph_params gp;
     weft_tgraph_params_default(&gp);
@@ -630,6 +632,7 @@ int cmd_finetune(int argc, char **argv)
         else if (strcmp(a, "--checkpoint") == 0) ckpt_path = v;
         else if (strcmp(a, "--resume") == 0) resume_path = v;
         else if (strcmp(a, "--checkpoint-every") == 0 && cli_parse_int(v, 1, 1000000, &lv)) ckpt_every = lv;
+        else if (strcmp(a, "--scaler") == 0) scaler_path = v;
         else if (strcmp(a, "--backend") == 0) backend = v;
         else if (strcmp(a, "--lr") == 0 && num_ok && dv > 0 && dv < 10) lr = dv;
         else if (cli_lr_option(a, v, &lro, &lbad) && !lbad) continue;
@@ -679,6 +682,16 @@ int cmd_finetune(int argc, char **argv)
             free(data);
             return CLI_FAIL;
         }
+    }
+    /* a scaling given outright: for both arms of a pretrained-against-scratch comparison */
+    if (scaler_path) {
+        char serr[1024];
+        if (weft_scaler_load(&sc, scaler_path, serr, sizeof serr)) {
+            fprintf(stderr, "weft finetune: --scaler: %s\n", serr);
+            free(data);
+            return CLI_FAIL;
+        }
+        base_scaler = true;
     }
 
     int rc = CLI_FAIL, C = 0;

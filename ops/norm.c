@@ -739,7 +739,7 @@ static weft_status grad_logsoftmax(weft_grad_ctx *c)
  * gradient (rather than the infinities of dividing by it). */
 static weft_status grad_lpnorm(weft_grad_ctx *c)
 {
-    int axis, p;
+    int axis = 0, p = 2;
     weft_status st = lp_params(c->node, c->in_shape[0].rank, &axis, &p);
     if (st) return c->st = st;
     int64_t ax = axis;

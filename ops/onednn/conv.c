@@ -204,7 +204,7 @@ static bool geom(const cv_prep *p, const weft_node_info *node, const int64_t *x,
             g->d[i] = 1;
             continue;
         }
-        int64_t o, pb, pe;
+        int64_t o = 0, pb = 0, pe = 0;
         if (win_axis(node, &p->w, i, x[i + 2], &o, &pb, &pe)) {
             weft_error_clear();
             return false;
