@@ -160,3 +160,22 @@ def test_task_model_carries_its_metadata(flows, tmp_path):
     assert r.returncode == 0, r.stderr
     em = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert {k: em[k] for k in meta} == meta
+
+
+def test_finetune_scaler_option(flows, tmp_path):
+    # --scaler: the given scaling, carried in the classifier's metadata; a broken file is a clear error
+    import onnx
+    sc, csv = tmp_path / "s.txt", tmp_path / "f.csv"
+    r = weft("flows", flows, "-o", str(csv))
+    assert r.returncode == 0, r.stderr
+    r = weft("graph", str(csv), "--window", "60", "--save-scaler", str(sc))
+    assert r.returncode == 0, r.stderr
+    task = tmp_path / "t.onnx"
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(task), "--epochs", "1", "--scaler", str(sc), *FT)
+    assert r.returncode == 0, r.stderr
+    meta = {p.key: p.value for p in onnx.load(str(task)).metadata_props}
+    assert meta["weft.scaler"] == sc.read_text()
+    bad = tmp_path / "bad.txt"
+    bad.write_text("weft-scaler 1\nquantiles 0.9 0.1\n")
+    r = weft("finetune", "--scratch", ENCODER, "--data", flows, "-o", str(tmp_path / "u.onnx"), "--scaler", str(bad), *FT)
+    assert r.returncode == 1 and "--scaler" in r.stderr and "quantiles" in r.stderr
