@@ -178,13 +178,7 @@ static weft_status gg_run(weft_kernel_ctx *k)
     const weft_tview *X = &k->in[GG_X], *W = &k->in[GG_W], *R = &k->in[GG_R];
     if (X->rank != 3 || W->rank != 3 || R->rank != 3)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "X, W and R must have rank 3");
-    weft_rnn_geom g;
-    g.layout = a.layout;
-    g.seq = X->dims[a.layout ? 1 : 0];
-    g.batch = X->dims[a.layout ? 0 : 1];
-    g.input = X->dims[2];
-    g.H = a.hidden >= 0 ? a.hidden : R->dims[2];
-    g.dirs = a.dirs;
+    weft_rnn_geom g = weft_rnn_geom_of(X, R, a.layout, a.hidden, a.dirs);
     const int64_t H = g.H;
     if (W->dims[0] != g.dirs || W->dims[1] != 3 * H || W->dims[2] != g.input || R->dims[0] != g.dirs ||
         R->dims[1] != 3 * H || R->dims[2] != H)

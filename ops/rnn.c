@@ -364,13 +364,7 @@ static weft_status rnn_run(weft_kernel_ctx *k, int kind)
     const weft_tview *X = &k->in[IN_X], *W = &k->in[IN_W], *R = &k->in[IN_R];
     if (X->rank != 3 || W->rank != 3 || R->rank != 3)
         return weft_op_error(k->node, WEFT_ERR_SHAPE, "X, W and R must have rank 3");
-    weft_rnn_geom g;
-    g.layout = a.layout;
-    g.seq = X->dims[a.layout ? 1 : 0];
-    g.batch = X->dims[a.layout ? 0 : 1];
-    g.input = X->dims[2];
-    g.H = a.hidden >= 0 ? a.hidden : R->dims[2];
-    g.dirs = a.dirs;
+    weft_rnn_geom g = weft_rnn_geom_of(X, R, a.layout, a.hidden, a.dirs);
     const int64_t H = g.H, G = a.gates;
     /* infer checked these when the shapes were symbolic only as far as they were known: check again. */
     if (W->dims[0] != g.dirs || W->dims[1] != G * H || W->dims[2] != g.input || R->dims[0] != g.dirs ||
