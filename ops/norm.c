@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "grad.h"
+#include "norm.h"
 #include "op.h"
 
 /* --- shared checks ------------------------------------------------------------------------------- */
@@ -657,15 +658,10 @@ static weft_status batchnorm_infer(weft_infer_ctx *c)
         }                                                                                             \
     }
 
-static weft_status batchnorm_body(weft_kernel_ctx *k, void *scratch)
+void weft_batchnorm_coefficients(const weft_kernel_ctx *k, int64_t n, double *a, double *b)
 {
-    const weft_tview *xv = &k->in[0];
-    int64_t plen = bn_param_len(k->node, xv->dims, xv->rank);
-    /* Parameters may have their own float type (T1, T2 from opset 15): read them as doubles and fold
-     * into y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a. */
-    double *a = scratch, *b = a + plen;
     double eps = weft_attr_float(k->node, "epsilon", 1e-5f);
-    for (int64_t q = 0; q < plen; q++) {
+    for (int64_t q = 0; q < n; q++) {
         double sc = weft_load_f64(k->in[1].dtype, k->in[1].data, q);
         double bi = weft_load_f64(k->in[2].dtype, k->in[2].data, q);
         double mu = weft_load_f64(k->in[3].dtype, k->in[3].data, q);
@@ -673,6 +669,16 @@ static weft_status batchnorm_body(weft_kernel_ctx *k, void *scratch)
         a[q] = sc / sqrt(var + eps);
         b[q] = bi - mu * a[q];
     }
+}
+
+static weft_status batchnorm_body(weft_kernel_ctx *k, void *scratch)
+{
+    const weft_tview *xv = &k->in[0];
+    int64_t plen = bn_param_len(k->node, xv->dims, xv->rank);
+    /* Parameters may have their own float type (T1, T2 from opset 15): read them as doubles and fold
+     * into y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a. */
+    double *a = scratch, *b = a + plen;
+    weft_batchnorm_coefficients(k, plen, a, b);
     /* Element i's parameter: channel-major index over the elements sharing it. */
     int64_t inner_y = 1;
     if (plen == xv->dims[1])

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "../cpu/cpu.h"
+#include "../norm.h"
 #include "../weft_conv.h"
 #include "../window.h"
 #include "onednn_conv.h"
@@ -638,15 +639,7 @@ static weft_status bn_run(weft_kernel_ctx *k, const cv_state *s)
     double *a = k->scratch(k->user, (size_t)(2 * C + 1) * sizeof(double));
     if (!a) return weft_op_error(k->node, WEFT_ERR_NOMEM, "cannot allocate scratch");
     double *b = a + C;
-    double eps = weft_attr_float(k->node, "epsilon", 1e-5f);
-    for (int64_t q = 0; q < C; q++) {
-        double sc = weft_load_f64(k->in[1].dtype, k->in[1].data, q);
-        double bi = weft_load_f64(k->in[2].dtype, k->in[2].data, q);
-        double mu = weft_load_f64(k->in[3].dtype, k->in[3].data, q);
-        double var = weft_load_f64(k->in[4].dtype, k->in[4].data, q);
-        a[q] = sc / sqrt(var + eps);
-        b[q] = bi - mu * a[q];
-    }
+    weft_batchnorm_coefficients(k, C, a, b);
     const float *x = k->in[0].data;
     float *y = k->out[0].data;
     int64_t planes = s->planes, plane = s->plane;
