@@ -4,7 +4,7 @@
 # traffic of ../shared/data, finetunes it few-shot on intrusion detection, traffic classification and
 # malware family classification (5 seeds, pretrained vs from scratch) and writes
 # bench/results/paper-experiment-<date>.json, bench/paper_experiment*.svg and the "Paper experiment"
-# section of bench/README.md (bench/paper_experiment.py). About 30 minutes on 2 cores.
+# section of bench/README.md (bench/paper_experiment.py). About 31 minutes on 2 cores.
 #   bench/paper_experiment.sh [bench/paper_experiment.py options, e.g. --seeds 3 --pretrain-epochs 2]
 set -euo pipefail
 t0=$(date +%s.%N)
