@@ -19,12 +19,6 @@
 
 #include "rewrite.h"
 
-static bool is_const(const weft_rw *r, int v)
-{
-    if (v < 0) return false;
-    const weft_value *val = &r->g->values[v];
-    return (val->flags & WEFT_VALUE_CONST) && val->data && !(val->flags & WEFT_VALUE_INPUT);
-}
 
 static bool is_float(weft_dtype t) { return t == WEFT_FLOAT32 || t == WEFT_FLOAT64; }
 
@@ -76,7 +70,7 @@ static weft_status fold_bn(weft_rw *r, int i, int *changed)
     if (!cv || cv->outputs[0] != x || !weft_rw_private(r, x, 1) || cv->n_inputs < 2) return WEFT_OK;
     int ci = g->values[x].producer;
     int w = cv->inputs[1], b = cv->n_inputs > 2 ? cv->inputs[2] : -1;
-    if (!is_const(r, w) || (b >= 0 && !is_const(r, b))) return WEFT_OK;
+    if (!weft_rw_const(r, w) || (b >= 0 && !weft_rw_const(r, b))) return WEFT_OK;
     const weft_value *wv = &g->values[w];
     if (!is_float(wv->dtype) || wv->shape.rank < 3 || !weft_shape_known(&wv->shape)) return WEFT_OK;
     int64_t M = wv->shape.d[0].v, per = 1;
@@ -84,7 +78,7 @@ static weft_status fold_bn(weft_rw *r, int i, int *changed)
     if (b >= 0 && (g->values[b].dtype != wv->dtype || weft_shape_numel(&g->values[b].shape) != M)) return WEFT_OK;
     for (int k = 1; k < 5; k++) {
         int v = bn->inputs[k];
-        if (!is_const(r, v) || !is_float(g->values[v].dtype) || weft_shape_numel(&g->values[v].shape) != M) return WEFT_OK;
+        if (!weft_rw_const(r, v) || !is_float(g->values[v].dtype) || weft_shape_numel(&g->values[v].shape) != M) return WEFT_OK;
     }
     weft_dtype dt = wv->dtype;
     size_t es = weft_dtype_size(dt);

@@ -62,11 +62,6 @@ typedef struct dense {
     bool trans; /* w is a run-time [M, K] weight */
 } dense;
 
-/* A value fixed at compile time (its data is in the graph). */
-static bool is_const(const weft_value *v)
-{
-    return (v->flags & WEFT_VALUE_CONST) && v->data && !(v->flags & WEFT_VALUE_INPUT);
-}
 
 /* An Add(y, b) / Add(b, y) reading the private y with a constant bias (or, with `live`, any [M]
  * value): its node index, bias value. */
@@ -79,7 +74,7 @@ static int bias_add(weft_rw *r, int y, int64_t M, int *bias, bool live)
         if (!weft_rw_is(n, "Add") || n->n_inputs != 2 || (n->inputs[0] != y && n->inputs[1] != y)) continue;
         int b = n->inputs[0] == y ? n->inputs[1] : n->inputs[0];
         const weft_value *bv = &g->values[b], *yv = &g->values[y];
-        if (b == y || !(is_const(bv) || (live && bv->shape.rank == 1))) return -1;
+        if (b == y || !(weft_rw_const(r, b) || (live && bv->shape.rank == 1))) return -1;
         if (bv->dtype != yv->dtype || !bias_shape(bv, M, yv->shape.rank) || n->outputs[0] < 0) return -1;
         if (!weft_rw_shape_eq(&g->values[n->outputs[0]].shape, &yv->shape)) return -1;
         *bias = b;
@@ -133,7 +128,7 @@ static weft_status try_matmul(weft_rw *r, int i, int *changed)
     const weft_value *x = &g->values[n->inputs[0]], *w = &g->values[n->inputs[1]];
     if (!float_dtype(x->dtype) || w->dtype != x->dtype || x->shape.rank < 2) return WEFT_OK;
     if (w->shape.rank != 2 || !weft_shape_known(&w->shape)) return WEFT_OK;
-    bool live = !is_const(w);
+    bool live = !weft_rw_const(r, n->inputs[1]);
     dense d = {n->inputs[0], n->inputs[1], -1, i, false};
     char name[256];
     snprintf(name, sizeof name, "%.200s/fused", n->name);
@@ -177,7 +172,7 @@ static weft_status try_gemm(weft_rw *r, int i, int *changed)
     const weft_value *a = &g->values[n->inputs[0]], *bv = &g->values[n->inputs[1]];
     if (!float_dtype(a->dtype) || bv->dtype != a->dtype || a->shape.rank != 2) return WEFT_OK;
     if (bv->shape.rank != 2 || !weft_shape_known(&bv->shape)) return WEFT_OK;
-    if (!is_const(bv)) return try_gemm_live(r, i, tb, alpha, beta, changed);
+    if (!weft_rw_const(r, n->inputs[1])) return try_gemm_live(r, i, tb, alpha, beta, changed);
     int64_t K = bv->shape.d[tb ? 1 : 0].v, M = bv->shape.d[tb ? 0 : 1].v;
     int c = n->n_inputs >= 3 ? n->inputs[2] : -1;
     const weft_value *cv = c >= 0 ? &g->values[c] : NULL;

@@ -117,11 +117,6 @@ static bool private_fmm(const weft_rw *r, int v, int reads, fmm *f) { return wef
 
 static bool plain(const fmm *f) { return !f->normalize && !f->act[0] && f->acc < 0; }
 
-static bool is_const(const weft_rw *r, int v)
-{
-    const weft_value *val = &r->g->values[v];
-    return (val->flags & WEFT_VALUE_CONST) && val->data && !(val->flags & WEFT_VALUE_INPUT);
-}
 
 /* a + b of two constants of the same dtype and shape, as a new constant. */
 static int const_sum(weft_rw *r, int a, int b, const char *tag)
@@ -228,7 +223,7 @@ static bool merge_terms(weft_rw *r, fmm *a, const fmm *b)
 {
     for (int j = 0; j < b->terms; j++) {
         int k = 0;
-        while (k < a->terms && !(a->x[k] == b->x[j] && is_const(r, a->w[k]) && is_const(r, b->w[j]) && !a->trans[k] &&
+        while (k < a->terms && !(a->x[k] == b->x[j] && weft_rw_const(r, a->w[k]) && weft_rw_const(r, b->w[j]) && !a->trans[k] &&
                                  !b->trans[j]))
             k++;
         if (k < a->terms) {
@@ -243,7 +238,7 @@ static bool merge_terms(weft_rw *r, fmm *a, const fmm *b)
         a->w[a->terms++] = b->w[j];
     }
     if (a->bias >= 0 && b->bias >= 0) {
-        if (!is_const(r, a->bias) || !is_const(r, b->bias) || (a->bias = const_sum(r, a->bias, b->bias, "bias")) < 0) return false;
+        if (!weft_rw_const(r, a->bias) || !weft_rw_const(r, b->bias) || (a->bias = const_sum(r, a->bias, b->bias, "bias")) < 0) return false;
     } else if (b->bias >= 0) {
         a->bias = b->bias;
     }
@@ -270,7 +265,7 @@ static weft_status try_add(weft_rw *r, int i, int *changed)
     for (int k = 0; k < 2; k++) {
         fmm f;
         int y = n->inputs[k], c = n->inputs[1 - k];
-        if (!private_fmm(r, y, 1, &f) || !plain(&f) || f.bias >= 0 || !is_const(r, c)) continue;
+        if (!private_fmm(r, y, 1, &f) || !plain(&f) || f.bias >= 0 || !weft_rw_const(r, c)) continue;
         const weft_value *cv = &g->values[c];
         const weft_shape *ys = &g->values[y].shape;
         if (cv->dtype != g->values[y].dtype || cv->shape.rank != 1 || !weft_rw_shape_eq(ys, os) || ys->rank < 1 ||

@@ -159,7 +159,7 @@ bool weft_rw_private(const weft_rw *r, int v, int reads)
 
 bool weft_rw_unread(const weft_rw *r, int v) { return weft_rw_private(r, v, 0); }
 
-static bool is_const(const weft_rw *r, int v)
+bool weft_rw_const(const weft_rw *r, int v)
 {
     return v >= 0 && (r->g->values[v].flags & WEFT_VALUE_CONST) && r->g->values[v].data &&
            !(r->g->values[v].flags & WEFT_VALUE_INPUT);
@@ -183,7 +183,7 @@ static bool numeric(weft_dtype t)
 
 bool weft_rw_scalar(const weft_rw *r, int v, double *out)
 {
-    if (!is_const(r, v)) return false;
+    if (!weft_rw_const(r, v)) return false;
     const weft_value *val = &r->g->values[v];
     if (!numeric(val->dtype) || const_numel(val) != 1) return false;
     *out = weft_load_f64(val->dtype, val->data, 0);
@@ -192,7 +192,7 @@ bool weft_rw_scalar(const weft_rw *r, int v, double *out)
 
 int weft_rw_ints(const weft_rw *r, int v, int64_t *out, int max)
 {
-    if (!is_const(r, v)) return -1;
+    if (!weft_rw_const(r, v)) return -1;
     const weft_value *val = &r->g->values[v];
     if (val->dtype != WEFT_INT64 && val->dtype != WEFT_INT32) return -1;
     int64_t n = const_numel(val);
@@ -205,7 +205,7 @@ static bool filled(const weft_rw *r, int v, double x, int depth)
 {
     if (v < 0 || depth > 8) return false;
     const weft_value *val = &r->g->values[v];
-    if (is_const(r, v)) {
+    if (weft_rw_const(r, v)) {
         if (!numeric(val->dtype)) return false;
         int64_t n = const_numel(val);
         for (int64_t i = 0; i < n; i++)
@@ -595,7 +595,7 @@ int weft_rw_dim_value(weft_rw *r, weft_dim d, int hint, int hint_axis)
         for (int v = 0; v < g->n_values; v++) {
             weft_dim e;
             const weft_value *val = &g->values[v];
-            if (is_const(r, v) && val->dtype == WEFT_INT64 && val->shape.rank == 1 && weft_rw_dim_of(r, v, &e) &&
+            if (weft_rw_const(r, v) && val->dtype == WEFT_INT64 && val->shape.rank == 1 && weft_rw_dim_of(r, v, &e) &&
                 weft_dim_eq(d, e) && strstr(val->name, "/dim"))
                 return v;
         }

@@ -59,6 +59,8 @@ weft_node *weft_rw_producer_is(const weft_rw *r, int v, const char *op);
 bool weft_rw_private(const weft_rw *r, int v, int reads);
 /* v is read by no node and not pinned. */
 bool weft_rw_unread(const weft_rw *r, int v);
+/* v holds data fixed at compile time (a constant, not a graph input). */
+bool weft_rw_const(const weft_rw *r, int v);
 
 /* v is a constant holding one element (any rank); its value as a double. */
 bool weft_rw_scalar(const weft_rw *r, int v, double *out);
