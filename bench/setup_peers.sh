@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/setup_peers.sh — the Python environment of the peer systems weft is compared with: a venv at
-# bench/.venv holding numpy, onnx, onnxruntime, torch, torch_geometric and matplotlib from PyPI.
+# bench/.venv holding numpy, onnx, onnxruntime, torch, torch_geometric, transformers, onnxscript and matplotlib
+# from PyPI (transformers and onnxscript: the sequence reference models, models/export_seq.py).
 #
 #   bench/setup_peers.sh            everything (torch from PyPI brings its CUDA wheels: a one-time,
 #                                   multi-gigabyte install; the benchmark itself runs on the CPU)
@@ -38,6 +39,10 @@ want matplotlib matplotlib
 if [ $with_torch -eq 1 ]; then
     want torch torch
     want torch_geometric torch_geometric
+    # 5.25.0 needs kernels>=0.19.1, which PyPI does not have
+    want transformers transformers==5.24.0
+    # the dynamo exporter (torch.onnx.export(dynamo=True)) of the reference-model exports
+    want onnxscript onnxscript
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing into $venv: ${need[*]}"
@@ -45,7 +50,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 "$py" - <<'EOF'
 import importlib
-for m in ("numpy", "onnx", "onnxruntime", "matplotlib", "torch", "torch_geometric"):
+for m in ("numpy", "onnx", "onnxruntime", "matplotlib", "torch", "torch_geometric", "transformers", "onnxscript"):
     try:
         print(f"  {m} {importlib.import_module(m).__version__}")
     except ImportError:
