@@ -27,7 +27,7 @@
  * oneDNN has no float64 matmul on CPU: float64 steps are left to the next backend.
  *
  * Convolutions (Conv, ai.weft FusedConv), pools and batch norm are ops/onednn/conv.c's (onednn_conv.h):
- * this file's table forwards those steps to it.
+ * this file's table forwards those steps to it. LSTM and GRU are ops/onednn/rnn.c's (onednn_rnn.h), the same way.
  */
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -39,6 +39,7 @@
 #include "../cpu/cpu.h"
 #include "../dense/dense.h"
 #include "onednn_conv.h"
+#include "onednn_rnn.h"
 
 /* Rows of the representative shape used to ask oneDNN for its preferred weight layout when the rows are
  * not known at compile time. */
@@ -47,6 +48,8 @@
 typedef struct dn_prep {
     /* a convolution, pool or batch norm (ops/onednn/conv.c): its prepared object */
     void *conv;
+    /* an LSTM or GRU (ops/onednn/rnn.c): its prepared object */
+    void *rnn;
     /* a step that is not dense work: weft's own kernel (ops/cpu/) and its prepared object */
     const weft_cpu_op *cpu;
     void *cpu_prep;
@@ -71,6 +74,7 @@ typedef struct dn_prim {
 
 typedef struct dn_state {
     void *conv; /* a convolution's, pool's or batch norm's state (ops/onednn/conv.c) */
+    void *rnn;  /* an LSTM's or GRU's state (ops/onednn/rnn.c) */
     weft_dense_dims d;
     dnnl_stream_t stream;
     int n_prims;
@@ -93,7 +97,7 @@ static bool dn_supports(const weft_step_desc *s)
 {
     weft_dense_spec sp;
     if (weft_dense_parse(s, &sp)) return sp.dtype == WEFT_FLOAT32; /* float64 dense work: the next backend */
-    return weft_dn_conv_supports(s) || weft_cpu_find(s) != NULL;
+    return weft_dn_conv_supports(s) || weft_dn_rnn_supports(s) || weft_cpu_find(s) != NULL;
 }
 
 static void dn_release(void *prepared)
@@ -101,6 +105,7 @@ static void dn_release(void *prepared)
     dn_prep *p = prepared;
     if (!p) return;
     if (p->conv) weft_dn_conv_release(p->conv);
+    if (p->rnn) weft_dn_rnn_release(p->rnn);
     if (p->cpu && p->cpu->release) p->cpu->release(p->cpu_prep);
     for (int t = 0; t < WEFT_DENSE_MAX_TERMS; t++) free(p->w[t]);
     if (p->eng) dnnl_engine_destroy(p->eng);
@@ -183,6 +188,11 @@ static weft_status dn_prepare(const weft_step_desc *s, void **prepared)
         *prepared = p;
         return WEFT_OK;
     }
+    if (!weft_dense_parse(s, &p->sp) && weft_dn_rnn_supports(s)) {
+        if ((st = weft_dn_rnn_prepare(s, &p->rnn))) goto fail;
+        *prepared = p;
+        return WEFT_OK;
+    }
     if (!weft_dense_parse(s, &p->sp)) {
         p->cpu = weft_cpu_find(s);
         st = !p->cpu ? weft_op_error(s->node, WEFT_ERR_UNSUPPORTED, "the onednn backend does not take this step")
@@ -261,6 +271,7 @@ static void dn_release_state(void *state)
     dn_state *s = state;
     if (!s) return;
     if (s->conv) weft_dn_conv_release_state(s->conv);
+    if (s->rnn) weft_dn_rnn_release_state(s->rnn);
     free_prims(s);
     if (s->dst) dnnl_memory_destroy(s->dst);
     if (s->bias) dnnl_memory_destroy(s->bias);
@@ -432,6 +443,15 @@ static weft_status dn_reshape(const void *prepared, const weft_kernel_ctx *k, vo
         *state = s;
         return WEFT_OK;
     }
+    if (p->rnn) {
+        weft_status rs = weft_dn_rnn_reshape(p->rnn, k, &s->rnn);
+        if (rs) {
+            free(s);
+            return rs;
+        }
+        *state = s;
+        return WEFT_OK;
+    }
     weft_status st = weft_dense_bind(&p->sp, k, &s->d);
     for (int t = 0; !st && t < p->sp.n_terms; t++)
         if (p->w[t] && (p->wk[t] != s->d.k[t] || p->wn[t] != s->d.n))
@@ -481,6 +501,7 @@ static weft_status dn_run(const void *prepared, void *state, weft_kernel_ctx *k)
     const dn_prep *p = prepared;
     if (p->cpu) return p->cpu->run(p->cpu_prep, k);
     if (p->conv) return weft_dn_conv_run(p->conv, state ? ((dn_state *)state)->conv : NULL, k);
+    if (p->rnn) return weft_dn_rnn_run(p->rnn, state ? ((dn_state *)state)->rnn : NULL, k);
     const weft_dense_spec *sp = &p->sp;
     dn_state *s = state;
     if (!s) return weft_op_error(k->node, WEFT_ERR_INTERNAL, "onednn: run before reshape");
