@@ -33,25 +33,6 @@ static int only_reader(const weft_rw *r, int v)
     return -1;
 }
 
-/* Copies node src's attributes (ints, int lists, floats, strings) onto node dst. */
-static weft_status copy_attrs(weft_rw *r, int dst, int src)
-{
-    for (int a = 0; a < r->g->nodes[src].n_attrs; a++) {
-        const weft_attr *at = &r->g->nodes[src].attrs[a];
-        weft_status st = WEFT_OK;
-        switch (at->type) {
-        case WEFT_ATTR_INT: st = weft_rw_set_int(r, dst, at->name, at->i); break;
-        case WEFT_ATTR_FLOAT: st = weft_rw_set_float(r, dst, at->name, at->f); break;
-        case WEFT_ATTR_STRING: st = weft_rw_set_string(r, dst, at->name, at->s); break;
-        case WEFT_ATTR_INTS: st = weft_rw_set_ints(r, dst, at->name, at->ints, at->n); break;
-        case WEFT_ATTR_FLOATS: st = weft_rw_set_floats(r, dst, at->name, at->floats, at->n); break;
-        default: return WEFT_ERR_UNSUPPORTED;
-        }
-        if (st) return st;
-    }
-    return WEFT_OK;
-}
-
 /* --- BatchNormalization into the Conv before it ----------------------------------------------------- */
 
 static weft_status fold_bn(weft_rw *r, int i, int *changed)
@@ -232,7 +213,7 @@ static weft_status fuse_conv(weft_rw *r, int i, int *changed)
     snprintf(name, sizeof name, "%.200s/fused", cv->name);
     int k = weft_rw_node(r, "FusedConv", "ai.weft", 1, name, in, acc >= 0 ? 4 : in[2] >= 0 ? 3 : 2, NULL, 1);
     if (k < 0) return WEFT_ERR_INTERNAL;
-    weft_status st = copy_attrs(r, k, i);
+    weft_status st = weft_rw_copy_attrs(r, k, i);
     if (st == WEFT_ERR_UNSUPPORTED) {
         /* an attribute of a kind Conv does not have: leave the chain as it is */
         weft_error_clear();

@@ -172,6 +172,9 @@ weft_status weft_pass_dense_fusion(weft_graph *g, int *changed);
 /* BatchNormalization after a Conv -> the Conv's weights and bias; Conv + residual Add + activation ->
  * ai.weft.FusedConv */
 weft_status weft_pass_conv_fusion(weft_graph *g, int *changed);
+/* convolutions, pools and the elementwise ops between them -> channels-last activations (ai.weft
+ * ChannelsLast), Transposes only where the layout changes */
+weft_status weft_pass_channels_last(weft_graph *g, int *changed);
 /* chains of elementwise float ops -> FusedElementwise */
 weft_status weft_pass_eltwise(weft_graph *g, int *changed);
 

@@ -338,9 +338,10 @@ static const weft_op_def *find_def(weft_rw *r, const char *domain, const char *o
     for (int i = 0; i < r->n_defs; i++)
         if (r->defs[i].opset == opset && !strcmp(r->defs[i].op, op) && !strcmp(r->defs[i].domain, domain)) return r->defs[i].def;
     const weft_op_def *def = weft_op_find(domain, op, opset);
+    if (strlen(domain) >= sizeof r->defs[0].domain || strlen(op) >= sizeof r->defs[0].op) return def;
     int k = r->n_defs < 8 ? r->n_defs++ : 7;
-    r->defs[k].domain = domain; /* string literals of the passes */
-    r->defs[k].op = op;
+    snprintf(r->defs[k].domain, sizeof r->defs[k].domain, "%s", domain);
+    snprintf(r->defs[k].op, sizeof r->defs[k].op, "%s", op);
     r->defs[k].opset = opset;
     r->defs[k].def = def;
     return def;
@@ -531,6 +532,24 @@ weft_status weft_rw_set_floats(weft_rw *r, int i, const char *name, const float 
     if (!a.floats) { weft_attr_clear(&a); return weft_error(WEFT_ERR_NOMEM, "out of memory"); }
     if (n) memcpy(a.floats, v, (size_t)n * sizeof *v);
     return set_attr(r, i, &a);
+}
+
+weft_status weft_rw_copy_attrs(weft_rw *r, int dst, int src)
+{
+    for (int a = 0; a < r->g->nodes[src].n_attrs; a++) {
+        const weft_attr *at = &r->g->nodes[src].attrs[a];
+        weft_status st = WEFT_OK;
+        switch (at->type) {
+        case WEFT_ATTR_INT: st = weft_rw_set_int(r, dst, at->name, at->i); break;
+        case WEFT_ATTR_FLOAT: st = weft_rw_set_float(r, dst, at->name, at->f); break;
+        case WEFT_ATTR_STRING: st = weft_rw_set_string(r, dst, at->name, at->s); break;
+        case WEFT_ATTR_INTS: st = weft_rw_set_ints(r, dst, at->name, at->ints, at->n); break;
+        case WEFT_ATTR_FLOATS: st = weft_rw_set_floats(r, dst, at->name, at->floats, at->n); break;
+        default: return WEFT_ERR_UNSUPPORTED;
+        }
+        if (st) return st;
+    }
+    return WEFT_OK;
 }
 
 /* --- sizes and indices --------------------------------------------------------------------------- */

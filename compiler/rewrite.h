@@ -22,7 +22,7 @@ typedef struct weft_rw {
     int cap;      /* values the tables cover */
     bool added;   /* nodes were added: sort before closing */
     struct {      /* op definitions looked up so far (the registry is a linear table) */
-        const char *domain, *op;
+        char domain[32], op[64];
         int opset;
         const weft_op_def *def;
     } defs[8];
@@ -124,6 +124,9 @@ weft_status weft_rw_set_float(weft_rw *r, int i, const char *name, float v);
 weft_status weft_rw_set_string(weft_rw *r, int i, const char *name, const char *v);
 weft_status weft_rw_set_ints(weft_rw *r, int i, const char *name, const int64_t *v, int n);
 weft_status weft_rw_set_floats(weft_rw *r, int i, const char *name, const float *v, int n);
+/* Copies node src's attributes (ints, floats, strings and their lists) onto node dst;
+ * WEFT_ERR_UNSUPPORTED (no error message set) when src has one of another kind (a graph, a tensor). */
+weft_status weft_rw_copy_attrs(weft_rw *r, int dst, int src);
 
 /* --- sizes and indices --------------------------------------------------------------------------- */
 

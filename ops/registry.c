@@ -37,6 +37,7 @@ WEFT_OP_FAMILY(binarizer)
 WEFT_OP_FAMILY(weft_graph)
 WEFT_OP_FAMILY(weft_dense)
 WEFT_OP_FAMILY(weft_conv)
+WEFT_OP_FAMILY(weft_layout)
 
 static const struct {
     const weft_op_def *defs;
@@ -60,7 +61,7 @@ static const struct {
     {weft_ops_det, &weft_ops_det_count}, {weft_ops_center_crop_pad, &weft_ops_center_crop_pad_count},
     {weft_ops_unpool, &weft_ops_unpool_count}, {weft_ops_binarizer, &weft_ops_binarizer_count},
     {weft_ops_weft_graph, &weft_ops_weft_graph_count}, {weft_ops_weft_dense, &weft_ops_weft_dense_count},
-    {weft_ops_weft_conv, &weft_ops_weft_conv_count},
+    {weft_ops_weft_conv, &weft_ops_weft_conv_count}, {weft_ops_weft_layout, &weft_ops_weft_layout_count},
 };
 
 const weft_op_def *weft_op_at(int i)

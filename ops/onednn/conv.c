@@ -35,6 +35,7 @@
 #include "../cpu/cpu.h"
 #include "../norm.h"
 #include "../weft_conv.h"
+#include "../weft_layout.h"
 #include "../window.h"
 #include "onednn_conv.h"
 
@@ -51,6 +52,7 @@ typedef struct cv_prep {
     win_geom w;              /* the window (not for the global pools / BN) */
     int64_t group;
     bool fused;              /* ai.weft FusedConv */
+    bool cl;                 /* activations channels-last (ai.weft ChannelsLast) */
     weft_conv_epilogue epi;
     bool count_pad;          /* AveragePool's count_include_pad */
     /* a constant W: as given (plain) and in the layout prepare chose (wmd; NULL when that is plain) */
@@ -78,24 +80,45 @@ static weft_status cv_fail(const weft_node_info *node, dnnl_status_t s, const ch
     return weft_op_error(node, st, "oneDNN: %s: status %d", what, (int)s);
 }
 
-static int kind_of(const weft_step_desc *s)
+/* The op a step runs: its own, or the one an ai.weft ChannelsLast wraps (*cl set). */
+static int kind_of_op(const char *domain, const char *name)
+{
+    if (strcmp(domain, "ai.weft") == 0) return strcmp(name, "FusedConv") == 0 ? CV_CONV : -1;
+    if (domain[0] && strcmp(domain, "ai.onnx") != 0) return -1;
+    if (strcmp(name, "Conv") == 0) return CV_CONV;
+    if (strcmp(name, "MaxPool") == 0) return CV_MAXPOOL;
+    if (strcmp(name, "AveragePool") == 0) return CV_AVGPOOL;
+    if (strcmp(name, "GlobalAveragePool") == 0) return CV_GAVGPOOL;
+    if (strcmp(name, "GlobalMaxPool") == 0) return CV_GMAXPOOL;
+    if (strcmp(name, "BatchNormalization") == 0) return CV_BN;
+    return -1;
+}
+
+static int kind_of(const weft_step_desc *s, bool *cl, bool *fused)
 {
     const weft_op_def *d = s->def;
+    *cl = *fused = false;
     if (!d) return -1;
-    if (strcmp(d->domain, "ai.weft") == 0) return strcmp(d->name, "FusedConv") == 0 ? CV_CONV : -1;
-    if (d->domain[0] && strcmp(d->domain, "ai.onnx") != 0) return -1;
-    if (strcmp(d->name, "Conv") == 0) return CV_CONV;
-    if (strcmp(d->name, "MaxPool") == 0) return CV_MAXPOOL;
-    if (strcmp(d->name, "AveragePool") == 0) return CV_AVGPOOL;
-    if (strcmp(d->name, "GlobalAveragePool") == 0) return CV_GAVGPOOL;
-    if (strcmp(d->name, "GlobalMaxPool") == 0) return CV_GMAXPOOL;
-    if (strcmp(d->name, "BatchNormalization") == 0) return CV_BN;
-    return -1;
+    if (strcmp(d->domain, "ai.weft") == 0 && strcmp(d->name, "ChannelsLast") == 0) {
+        weft_node_info inner;
+        const weft_op_def *id;
+        if (weft_layout_inner(s->node, &inner, &id, NULL)) {
+            weft_error_clear();
+            return -1;
+        }
+        int k = kind_of_op(id->domain, id->name);
+        *cl = true;
+        *fused = strcmp(id->name, "FusedConv") == 0;
+        return k == CV_BN ? -1 : k;
+    }
+    *fused = strcmp(d->domain, "ai.weft") == 0 && strcmp(d->name, "FusedConv") == 0;
+    return kind_of_op(d->domain, d->name);
 }
 
 bool weft_dn_conv_supports(const weft_step_desc *s)
 {
-    int kind = kind_of(s);
+    bool cl, fused;
+    int kind = kind_of(s, &cl, &fused);
     if (kind < 0 || s->n_in < 1 || s->in_dtype[0] != WEFT_FLOAT32 || s->out_dtype[0] != WEFT_FLOAT32) return false;
     int rank = s->in_shape[0].rank;
     if (kind == CV_BN) {
@@ -114,7 +137,7 @@ bool weft_dn_conv_supports(const weft_step_desc *s)
         if (s->n_in > 2 && s->in_dtype[2] != WEFT_UNDEFINED && s->in_dtype[2] != WEFT_FLOAT32) return false;
         if (s->n_in > 3 && s->in_dtype[3] != WEFT_UNDEFINED && s->in_dtype[3] != WEFT_FLOAT32) return false;
         if (weft_attr_int(s->node, "group", 1) < 1) return false;
-        if (kind_of(s) == CV_CONV && strcmp(s->def->name, "FusedConv") == 0) {
+        if (fused) {
             weft_conv_epilogue e;
             if (weft_conv_epilogue_read(s->node, &e)) return false;
         }
@@ -306,7 +329,7 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
     cv_prep *p = calloc(1, sizeof *p);
     if (!p) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     weft_status st = WEFT_OK;
-    p->kind = kind_of(s);
+    p->kind = kind_of(s, &p->cl, &p->fused);
     p->def = s->def;
     p->rank = s->in_shape[0].rank;
     p->group = weft_attr_int(s->node, "group", 1);
@@ -320,7 +343,6 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
     if (p->kind == CV_BN || p->kind == CV_GAVGPOOL || p->kind == CV_GMAXPOOL) goto done;
     int nsp = p->rank - 2;
     if (p->kind == CV_CONV) {
-        p->fused = strcmp(s->def->name, "FusedConv") == 0;
         if (p->fused && (st = weft_conv_epilogue_read(s->node, &p->epi))) goto fail;
         const weft_shape *ws = &s->in_shape[1];
         int64_t kd[WEFT_MAX_RANK];
@@ -341,7 +363,9 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
             }
             memcpy(p->wplain, s->in_const[1], bytes);
             /* the layout oneDNN prefers, on the compile-time shape (nominal sizes where unknown) */
-            const weft_shape *xs = &s->in_shape[0];
+            weft_shape xsh = s->in_shape[0];
+            if (p->cl) weft_layout_shape_to_first(&s->in_shape[0], &xsh);
+            const weft_shape *xs = &xsh;
             int64_t x[WEFT_MAX_RANK], y[WEFT_MAX_RANK];
             x[0] = weft_dim_known(xs->d[0]) ? xs->d[0].v : 1;
             x[1] = p->wdims[1] * p->group;
@@ -414,6 +438,18 @@ static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *d
     return dnnl_memory_desc_init_by_tag(md, rank, d, dnnl_f32, plain_tag(rank));
 }
 
+/* The descriptor of an activation: channels-first dims `dims` (as oneDNN names them), stored plain or,
+ * for ChannelsLast, channels-last. */
+static dnnl_status_t act_md(const cv_prep *p, dnnl_memory_desc_t *md, const int64_t *dims)
+{
+    static const dnnl_format_tag_t last[] = {dnnl_format_tag_undef, dnnl_format_tag_undef, dnnl_format_tag_undef,
+                                             dnnl_acb, dnnl_acdb, dnnl_acdeb};
+    if (!p->cl) return plain_md(md, p->rank, dims);
+    dnnl_dims_t d;
+    for (int i = 0; i < p->rank; i++) d[i] = dims[i];
+    return dnnl_memory_desc_init_by_tag(md, p->rank, d, dnnl_f32, p->rank <= 5 ? last[p->rank] : dnnl_format_tag_undef);
+}
+
 /* A reorder primitive from -> to (user scratchpad; its size raises *scr). */
 static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
                                   dnnl_primitive_t *out, size_t *scr)
@@ -434,7 +470,8 @@ static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *f
     return s;
 }
 
-static dnnl_status_t conv_reshape(const cv_prep *p, const weft_kernel_ctx *k, const cv_geom *g, cv_state *s)
+static dnnl_status_t conv_reshape(const cv_prep *p, const weft_kernel_ctx *k, const cv_geom *g, const int64_t *xd,
+                                  const int64_t *yd, cv_state *s)
 {
     dnnl_dims_t wd;
     int wnd = wei_dims(p, k->in[1].dims, wd);
@@ -462,8 +499,8 @@ static dnnl_status_t conv_reshape(const cv_prep *p, const weft_kernel_ctx *k, co
     dnnl_memory_desc_t bmd;
     dnnl_dims_t bd = {g->m};
     dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a);
-    if ((ds = plain_md(&px, p->rank, k->in[0].dims)) ||
-        (ds = plain_md(&py, p->rank, k->out[0].dims)) ||
+    if ((ds = act_md(p, &px, xd)) ||
+        (ds = act_md(p, &py, yd)) ||
         (ds = dnnl_memory_desc_init_by_tag(&pw, wnd, wd, dnnl_f32, plain_tag(wnd))))
         goto out;
     bool x_blocked = !dnnl_memory_desc_equal(qx, &px), y_blocked = !dnnl_memory_desc_equal(qy, &py);
@@ -532,7 +569,7 @@ out:
     return ds;
 }
 
-static dnnl_status_t pool_reshape(const cv_prep *p, const weft_kernel_ctx *k, const cv_geom *g, cv_state *s)
+static dnnl_status_t pool_reshape(const cv_prep *p, const cv_geom *g, const int64_t *xd, const int64_t *yd, cv_state *s)
 {
     dnnl_memory_desc_t px, py;
     dnnl_dims_t st, kd, dl, pl, pr;
@@ -547,9 +584,7 @@ static dnnl_status_t pool_reshape(const cv_prep *p, const weft_kernel_ctx *k, co
                           : p->count_pad && p->kind == CV_AVGPOOL        ? dnnl_pooling_avg_include_padding
                                                                          : dnnl_pooling_avg_exclude_padding;
     dnnl_status_t ds;
-    if ((ds = plain_md(&px, p->rank, k->in[0].dims)) ||
-        (ds = plain_md(&py, p->rank, k->out[0].dims)))
-        return ds;
+    if ((ds = act_md(p, &px, xd)) || (ds = act_md(p, &py, yd))) return ds;
     dnnl_pooling_v2_desc_t pdsc;
     if ((ds = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &px, &py, st, kd, dl, pl, pr))) return ds;
     dnnl_primitive_attr_t attr = NULL;
@@ -589,19 +624,28 @@ weft_status weft_dn_conv_reshape(const void *prepared, const weft_kernel_ctx *k,
     }
     cv_geom g;
     bool ok = x->rank == p->rank && y->rank == p->rank && x->dtype == WEFT_FLOAT32;
+    /* channels-first dims, as the checks and oneDNN name them */
+    int64_t xd[WEFT_MAX_RANK], yd[WEFT_MAX_RANK];
+    if (ok && p->cl) {
+        weft_layout_dims_to_first(p->rank, x->dims, xd);
+        weft_layout_dims_to_first(p->rank, y->dims, yd);
+    } else if (ok) {
+        memcpy(xd, x->dims, sizeof xd);
+        memcpy(yd, y->dims, sizeof yd);
+    }
     if (ok && p->kind == CV_CONV) {
-        ok = k->in[1].rank == p->rank && k->in[1].dtype == WEFT_FLOAT32 && k->in[1].dims[1] * p->group == x->dims[1] &&
-             k->in[1].dims[0] == y->dims[1] && y->dims[1] % p->group == 0;
+        ok = k->in[1].rank == p->rank && k->in[1].dtype == WEFT_FLOAT32 && k->in[1].dims[1] * p->group == xd[1] &&
+             k->in[1].dims[0] == yd[1] && yd[1] % p->group == 0;
         for (int i = 0; ok && i < p->rank; i++) ok = !p->wplain || k->in[1].dims[i] == p->wdims[i];
         for (int i = 0; ok && i < p->rank - 2; i++) ok = k->in[1].dims[i + 2] == p->w.k[i];
-        if (ok && weft_kin_present(k, 2)) ok = k->in[2].numel == y->dims[1] && k->in[2].dtype == WEFT_FLOAT32;
+        if (ok && weft_kin_present(k, 2)) ok = k->in[2].numel == yd[1] && k->in[2].dtype == WEFT_FLOAT32;
         if (ok && p->fused && weft_kin_present(k, 3)) {
             ok = k->in[3].rank == y->rank && k->in[3].dtype == WEFT_FLOAT32;
             for (int i = 0; ok && i < y->rank; i++) ok = k->in[3].dims[i] == y->dims[i];
         }
     }
-    if (ok && p->kind != CV_CONV) ok = x->dims[1] == y->dims[1] && x->dims[0] == y->dims[0];
-    if (ok) ok = geom(p, k->node, x->dims, y->dims, &g);
+    if (ok && p->kind != CV_CONV) ok = xd[1] == yd[1] && xd[0] == yd[0];
+    if (ok) ok = geom(p, k->node, xd, yd, &g);
     if (!ok && getenv("WEFT_ONEDNN_STRICT")) {
         free(s);
         return weft_op_error(k->node, WEFT_ERR_UNSUPPORTED, "oneDNN: shapes outside the primitive's form");
@@ -615,7 +659,7 @@ weft_status weft_dn_conv_reshape(const void *prepared, const weft_kernel_ctx *k,
     }
     weft_cpu_set_threads(weft_kthreads(k));
     dnnl_status_t ds = dnnl_stream_create(&s->stream, p->eng, dnnl_stream_default_flags);
-    if (!ds) ds = p->kind == CV_CONV ? conv_reshape(p, k, &g, s) : pool_reshape(p, k, &g, s);
+    if (!ds) ds = p->kind == CV_CONV ? conv_reshape(p, k, &g, xd, yd, s) : pool_reshape(p, &g, xd, yd, s);
     if (ds && getenv("WEFT_ONEDNN_STRICT")) {
         /* tests: a step oneDNN declines is an error instead of a fallback */
         weft_dn_conv_release_state(s);

@@ -240,6 +240,23 @@ def test_gcn():
     assert count(plan, "ScatterElements") == 0 and count(plan, "Range") == 1
 
 
+@pytest.mark.parametrize("name,concats", [("resnet_small_ts17", 0), ("mobilenet_small_ts17", 0),
+                                          ("squeezenet_small_ts17", 3)])
+def test_cnn_runs_channels_last(name, concats):
+    """Every convolution and pool of the CNNs runs channels-last (BatchNormalization folded, activations
+    and residual adds fused or following the layout): one Transpose into the chain at the image, one out of
+    it before Flatten, and the fire modules' Concats along the channel axis, now the last."""
+    plan = compile_json(exported(name))
+    assert count(plan, "Conv") == 0 and count(plan, "FusedConv", "ai.weft") == 0
+    assert count(plan, "BatchNormalization") == 0
+    for op in ("MaxPool", "AveragePool", "GlobalAveragePool", "Relu", "Add", "Clip", "HardSwish"):
+        assert count(plan, op) == 0, op
+    assert count(plan, "ChannelsLast", "ai.weft") >= 10
+    assert count(plan, "Transpose") == 2
+    cats = steps(plan, "Concat")
+    assert len(cats) == concats
+
+
 def test_o0_keeps_the_exported_graph():
     plan = compile_json(exported("sage_mean_ts18"), "-O", "0")
     assert all(s["domain"] == "" for s in plan["schedule"])
@@ -249,7 +266,7 @@ def test_o0_keeps_the_exported_graph():
 # --- weft compile --print-passes ------------------------------------------------------------------
 
 PASSES = ["infer", "inline-if", "identity", "message-passing", "cse", "broadcast", "dense", "mean", "gat", "csr", "sddmm",
-          "dense-fusion", "conv-fusion", "eltwise", "dce"]
+          "dense-fusion", "conv-fusion", "channels-last", "eltwise", "dce"]
 
 
 def test_print_passes_json():

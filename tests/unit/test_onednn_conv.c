@@ -9,9 +9,12 @@
  * 2 threads, with constant and run-time weights, compared with the op's reference kernel (through the op
  * harness) within 1e-4 relative. WEFT_ONEDNN_STRICT is set, so a shape the primitive declines is an
  * error here rather than a silent fallback to the reference.
- * Pass: small graphs (Conv + BatchNormalization + residual Add + Relu, and each activation) compiled at
+ * Every kernel case runs again wrapped in ai.weft ChannelsLast (channels-last operands): the reference
+ * wrapper must give the reference's numbers transposed bit for bit, the onednn backend within 1e-4.
+ * Passes: small graphs (Conv + BatchNormalization + residual Add + Relu, and each activation) compiled at
  * -O1 must hold FusedConv and no BatchNormalization, and give -O0's outputs on `ref` within 1e-5 (and on
- * `onednn` within 1e-4).
+ * `onednn` within 1e-4); a chain of convolutions, pools and the ops between them must run channels-last
+ * with Transposes only at its borders, with -O0's numbers.
  */
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -25,7 +28,7 @@
 #include "tests/unit/op_harness.h"
 
 #define MAX_IN 5
-#define MAX_ATTRS 12
+#define MAX_ATTRS 16
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
@@ -129,7 +132,71 @@ static bool close_enough(const float *got, const float *want, int64_t n, double 
     return true;
 }
 
-/* The reference kernel's output, then the onednn backend's on 1 and 2 threads. */
+/* t ([N, C, S...]) copied channels-last ([N, S..., C]). */
+static weft_tensor to_last(const weft_tensor *t)
+{
+    int64_t d[WEFT_MAX_RANK];
+    d[0] = t->dims[0];
+    for (int i = 1; i < t->rank - 1; i++) d[i] = t->dims[i + 1];
+    d[t->rank - 1] = t->dims[1];
+    weft_tensor o = wt_alloc(WEFT_FLOAT32, t->rank, d);
+    int64_t N = t->dims[0], C = t->dims[1], S = 1;
+    for (int i = 2; i < t->rank; i++) S *= t->dims[i];
+    const float *a = t->data;
+    float *b = o.data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t s = 0; s < S; s++) b[(n * S + s) * C + c] = a[(n * C + c) * S + s];
+    return o;
+}
+
+/* The same case as ai.weft ChannelsLast (compiler/pass_channels_last.c): the reference wrapper must give
+ * the reference's output transposed bit for bit, the onednn backend (channels-last memory descriptors)
+ * within 1e-4. */
+static void check_channels_last(const kcase *c, const weft_tensor *ref, const char *label)
+{
+    kcase w = *c;
+    w.domain = "ai.weft";
+    w.op = "ChannelsLast";
+    w.opset = 1;
+    w.attrs[w.n_attrs++] = wt_attr_string("op", c->op);
+    w.attrs[w.n_attrs++] = wt_attr_string("op_domain", c->domain);
+    w.attrs[w.n_attrs++] = wt_attr_int("op_opset", c->opset);
+    bool fused = !strcmp(c->op, "FusedConv");
+    for (int i = 0; i < c->n_in; i++)
+        if ((i == 0 || (i == 3 && fused)) && c->in[i].dtype != WEFT_UNDEFINED) w.in[i] = to_last(&c->in[i]);
+    weft_tensor want = to_last(ref), got_ref;
+    memset(&got_ref, 0, sizeof got_ref);
+    weft_status st = wt_run_op_domain(w.domain, w.op, w.opset, w.attrs, w.n_attrs, w.in, w.n_in, &got_ref, 1);
+    if (st) fprintf(stderr, "  reference ChannelsLast %s: %s\n", label, weft_last_error());
+    CU_ASSERT_EQUAL(st, WEFT_OK);
+    if (!st) {
+        CU_ASSERT_EQUAL(got_ref.rank, want.rank);
+        CU_ASSERT(memcmp(got_ref.dims, want.dims, (size_t)want.rank * sizeof want.dims[0]) == 0);
+        CU_ASSERT(memcmp(got_ref.data, want.data, (size_t)wt_numel(&want) * sizeof(float)) == 0);
+        wt_free_outputs(&got_ref, 1);
+    }
+    const weft_backend *be = weft_backend_find("onednn");
+    int64_t n = wt_numel(&want);
+    float *got = malloc((size_t)(n ? n : 1) * sizeof(float));
+    for (int threads = 1; be && threads <= 2; threads++) {
+        st = drive(be, &w, &want, threads, got);
+        if (st) fprintf(stderr, "  onednn ChannelsLast %s (%d threads): %s\n", label, threads, weft_last_error());
+        CU_ASSERT_EQUAL(st, WEFT_OK);
+        if (st) continue;
+        char what[512];
+        snprintf(what, sizeof what, "ChannelsLast %s, %d threads", label, threads);
+        CU_ASSERT(close_enough(got, want.data, n, 1e-4, what));
+        n_compared++;
+    }
+    free(got);
+    free(want.data);
+    for (int i = 0; i < c->n_in; i++)
+        if (w.in[i].data != c->in[i].data) free(w.in[i].data);
+}
+
+/* The reference kernel's output, then the onednn backend's on 1 and 2 threads (and both again with the
+ * activations channels-last, except for batch norm, which is not wrapped). */
 static void check(kcase *c, const char *label)
 {
     const weft_backend *be = weft_backend_find("onednn");
@@ -155,6 +222,7 @@ static void check(kcase *c, const char *label)
         n_compared++;
     }
     free(got);
+    if (strcmp(c->op, "BatchNormalization") != 0) check_channels_last(c, &ref, label);
     wt_free_outputs(&ref, 1);
 }
 
@@ -503,6 +571,111 @@ static void test_pass(void)
     }
 }
 
+/* --- the channels-last pass --------------------------------------------------------------------------- */
+
+/* x [2, 6, 9, 8] -> Conv(6 -> 8, 3x3, pad 1) -> Relu = r (also a graph output) -> Conv(8 -> 8, 3x3, pad 1)
+ * -> Add r -> MaxPool 2x2 -> Mul by a per-channel [1, 8, 1, 1] constant -> Concat(axis 1) with a
+ * depthwise conv of itself -> Sigmoid -> GlobalAveragePool -> Flatten = y. Every op follows the layout but
+ * Flatten: Transposes at x, at r (a graph output) and before Flatten. */
+static weft_graph *build_chain(weft_symtab *syms)
+{
+    weft_graph *g = weft_graph_new(NULL, syms);
+    int64_t xd[4] = {2, 6, 9, 8}, w1d[4] = {8, 6, 3, 3}, w2d[4] = {8, 8, 3, 3}, w3d[4] = {8, 1, 3, 3}, sd[4] = {1, 8, 1, 1};
+    float w1[8 * 6 * 9], w2[8 * 8 * 9], w3[8 * 9], sc[8];
+    uint64_t save = rng;
+    rng = 0x7654321;
+    for (int i = 0; i < 8 * 6 * 9; i++) w1[i] = uniform() * 0.5f;
+    for (int i = 0; i < 8 * 8 * 9; i++) w2[i] = uniform() * 0.3f;
+    for (int i = 0; i < 8 * 9; i++) w3[i] = uniform() * 0.5f;
+    for (int i = 0; i < 8; i++) sc[i] = 1.0f + uniform();
+    rng = save;
+    int64_t pads[4] = {1, 1, 1, 1}, k2[2] = {2, 2};
+    int x = irb_input(g, "x", WEFT_FLOAT32, 4, xd);
+    int c1 = irb_node(g, "Conv", "", 17, (int[]){x, irb_constant(g, "w1", WEFT_FLOAT32, 4, w1d, w1)}, 2, "c1", 1);
+    irb_attr_ints(g, c1, "pads", 4, pads);
+    int r = irb_node(g, "Relu", "", 17, &c1, 1, "r", 1);
+    int c2 = irb_node(g, "Conv", "", 17, (int[]){r, irb_constant(g, "w2", WEFT_FLOAT32, 4, w2d, w2)}, 2, "c2", 1);
+    irb_attr_ints(g, c2, "pads", 4, pads);
+    int a = irb_node(g, "Add", "", 17, (int[]){c2, r}, 2, "a", 1);
+    int mp = irb_node(g, "MaxPool", "", 17, &a, 1, "mp", 1);
+    irb_attr_ints(g, mp, "kernel_shape", 2, k2);
+    irb_attr_ints(g, mp, "strides", 2, k2);
+    int m = irb_node(g, "Mul", "", 17, (int[]){mp, irb_constant(g, "scale", WEFT_FLOAT32, 4, sd, sc)}, 2, "m", 1);
+    int dw = irb_node(g, "Conv", "", 17, (int[]){m, irb_constant(g, "w3", WEFT_FLOAT32, 4, w3d, w3)}, 2, "dw", 1);
+    irb_attr_ints(g, dw, "pads", 4, pads);
+    irb_attr_i(g, dw, "group", 8);
+    int cat = irb_node(g, "Concat", "", 17, (int[]){m, dw}, 2, "cat", 1);
+    irb_attr_i(g, cat, "axis", 1);
+    int sg = irb_node(g, "Sigmoid", "", 17, &cat, 1, "sg", 1);
+    int gap = irb_node(g, "GlobalAveragePool", "", 17, &sg, 1, "gap", 1);
+    int y = irb_node(g, "Flatten", "", 17, &gap, 1, "y", 1);
+    irb_output(g, y);
+    irb_output(g, r);
+    return g;
+}
+
+/* Runs the chain at -O`lvl` on `backend`: y [2, 16] into y, r [2, 8, 9, 8] into r; counts ChannelsLast
+ * and Transpose nodes. */
+static bool run_chain(int lvl, const char *backend, const float *x, float *y, float *r, int *n_cl, int *n_tr)
+{
+    weft_symtab *syms = calloc(1, sizeof *syms);
+    weft_graph *g = build_chain(syms);
+    weft_ir_resolve_ops(g, NULL);
+    weft_plan *p = NULL;
+    weft_session *s = NULL;
+    bool ok = weft_compile_graph(g, lvl, NULL, NULL) == WEFT_OK;
+    if (ok) {
+        *n_cl = count_op(g, "ChannelsLast");
+        *n_tr = count_op(g, "Transpose");
+    }
+    const weft_backend *be[2];
+    int nb = 0;
+    ok = ok && weft_backend_parse_list(backend, be, 2, &nb) == WEFT_OK;
+    if (ok) ok = weft_plan_lower(g, syms, be, nb, NULL, &p) == WEFT_OK;
+    else {
+        weft_graph_free(g);
+        weft_symtab_free(syms);
+        free(syms);
+    }
+    ok = ok && weft_session_create(p, &s) == WEFT_OK;
+    weft_tensor in = {"x", WEFT_FLOAT32, 4, {2, 6, 9, 8}, (void *)x, 2 * 6 * 9 * 8 * sizeof(float)};
+    weft_tensor o[2];
+    memset(o, 0, sizeof o);
+    ok = ok && weft_session_run(s, &in, 1, o, 2) == WEFT_OK && o[0].nbytes == 2 * 16 * sizeof(float) &&
+         o[1].nbytes == 2 * 8 * 9 * 8 * sizeof(float) && o[1].dims[1] == 8;
+    if (ok) {
+        memcpy(y, o[0].data, o[0].nbytes);
+        memcpy(r, o[1].data, o[1].nbytes);
+    } else {
+        fprintf(stderr, "\n  chain -O%d on %s: %s\n", lvl, backend, weft_last_error());
+    }
+    weft_session_free(s);
+    weft_plan_free(p);
+    return ok;
+}
+
+static void test_channels_last_pass(void)
+{
+    enum { NX = 2 * 6 * 9 * 8, NY = 2 * 16, NR = 2 * 8 * 9 * 8 };
+    float x[NX], y0[NY], y1[NY], r0[NR], r1[NR];
+    for (int i = 0; i < NX; i++) x[i] = uniform() * 2.0f;
+    int cl0 = -1, tr0 = -1, cl1 = -1, tr1 = -1;
+    CU_ASSERT_FATAL(run_chain(0, "ref", x, y0, r0, &cl0, &tr0));
+    CU_ASSERT_FATAL(run_chain(1, "ref", x, y1, r1, &cl1, &tr1));
+    CU_ASSERT_EQUAL(cl0, 0);
+    CU_ASSERT_EQUAL(tr0, 0);
+    CU_ASSERT_EQUAL(cl1, 5); /* three convolutions (two fused), the max pool and the global pool */
+    CU_ASSERT_EQUAL(tr1, 3);
+    /* the reference wrapper computes the wrapped ops' numbers bit for bit */
+    CU_ASSERT(close_enough(y1, y0, NY, 0, "chain y: -O1 vs -O0 on ref"));
+    CU_ASSERT(close_enough(r1, r0, NR, 0, "chain r: -O1 vs -O0 on ref"));
+    if (weft_backend_find("onednn")) {
+        CU_ASSERT_FATAL(run_chain(1, "onednn", x, y1, r1, &cl1, &tr1));
+        CU_ASSERT(close_enough(y1, y0, NY, 1e-4, "chain y: onednn -O1 vs ref -O0"));
+        CU_ASSERT(close_enough(r1, r0, NR, 1e-4, "chain r: onednn -O1 vs ref -O0"));
+    }
+}
+
 int main(void)
 {
     setenv("WEFT_ONEDNN_STRICT", "1", 1);
@@ -514,6 +687,7 @@ int main(void)
     CU_add_test(s, "pools", test_pools);
     CU_add_test(s, "batch norm", test_batchnorm);
     CU_add_test(s, "conv-fusion pass", test_pass);
+    CU_add_test(s, "channels-last pass", test_channels_last_pass);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int fails = (int)CU_get_number_of_failures();
