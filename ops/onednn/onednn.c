@@ -26,8 +26,9 @@
  *
  * oneDNN has no float64 matmul on CPU: float64 steps are left to the next backend.
  *
- * Convolutions (Conv, ai.weft FusedConv), pools and batch norm are ops/onednn/conv.c's (onednn_conv.h):
- * this file's table forwards those steps to it. LSTM and GRU are ops/onednn/rnn.c's (onednn_rnn.h), the same way.
+ * Convolutions (Conv, ai.weft FusedConv, ai.weft ChannelsLast), pools and batch norm are ops/onednn/conv.c's
+ * (onednn_conv.h), LSTM and GRU ops/onednn/rnn.c's (onednn_rnn.h), MatMul with a batched B
+ * ops/onednn/bmm.c's (onednn_bmm.h): this file's `parts` table forwards those steps to them.
  */
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -38,6 +39,7 @@
 
 #include "../cpu/cpu.h"
 #include "../dense/dense.h"
+#include "onednn_bmm.h"
 #include "onednn_conv.h"
 #include "onednn_rnn.h"
 
@@ -46,10 +48,10 @@
 #define DN_NOMINAL_ROWS 4096
 
 typedef struct dn_prep {
-    /* a convolution, pool or batch norm (ops/onednn/conv.c): its prepared object */
-    void *conv;
-    /* an LSTM or GRU (ops/onednn/rnn.c): its prepared object */
-    void *rnn;
+    /* a step another file of this backend runs (`parts` below): that file's entry points and its
+     * prepared object */
+    const struct dn_part *part;
+    void *part_prep;
     /* a step that is not dense work: weft's own kernel (ops/cpu/) and its prepared object */
     const weft_cpu_op *cpu;
     void *cpu_prep;
@@ -73,8 +75,8 @@ typedef struct dn_prim {
 } dn_prim;
 
 typedef struct dn_state {
-    void *conv; /* a convolution's, pool's or batch norm's state (ops/onednn/conv.c) */
-    void *rnn;  /* an LSTM's or GRU's state (ops/onednn/rnn.c) */
+    void *part;           /* the state of a step another file runs (dn_prep.part) ... */
+    const void *part_of;  /* ... and that file's dn_part, which releases it */
     weft_dense_dims d;
     dnnl_stream_t stream;
     int n_prims;
@@ -93,19 +95,46 @@ static weft_status dn_fail(const weft_node_info *node, dnnl_status_t s, const ch
                 : weft_error(st, "oneDNN: %s: %s", what, dnnl_status2str(s));
 }
 
+/* The steps the backend's other files run, each with its own prepare / reshape / run: convolutions,
+ * pools and batch norm (conv.c), LSTM and GRU (rnn.c), batched MatMul (bmm.c). */
+typedef struct dn_part {
+    bool (*supports)(const weft_step_desc *s);
+    weft_status (*prepare)(const weft_step_desc *s, void **prepared);
+    weft_status (*reshape)(const void *prepared, const weft_kernel_ctx *k, void **state);
+    weft_status (*run)(const void *prepared, void *state, weft_kernel_ctx *k);
+    void (*release)(void *prepared);
+    void (*release_state)(void *state);
+} dn_part;
+
+static const dn_part parts[] = {
+    {weft_dn_conv_supports, weft_dn_conv_prepare, weft_dn_conv_reshape, weft_dn_conv_run, weft_dn_conv_release,
+     weft_dn_conv_release_state},
+    {weft_dn_rnn_supports, weft_dn_rnn_prepare, weft_dn_rnn_reshape, weft_dn_rnn_run, weft_dn_rnn_release,
+     weft_dn_rnn_release_state},
+    {weft_dn_bmm_supports, weft_dn_bmm_prepare, weft_dn_bmm_reshape, weft_dn_bmm_run, weft_dn_bmm_release,
+     weft_dn_bmm_release_state},
+};
+
+/* The part that runs s (not dense work), or NULL. */
+static const dn_part *find_part(const weft_step_desc *s)
+{
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i].supports(s)) return &parts[i];
+    return NULL;
+}
+
 static bool dn_supports(const weft_step_desc *s)
 {
     weft_dense_spec sp;
     if (weft_dense_parse(s, &sp)) return sp.dtype == WEFT_FLOAT32; /* float64 dense work: the next backend */
-    return weft_dn_conv_supports(s) || weft_dn_rnn_supports(s) || weft_cpu_find(s) != NULL;
+    return find_part(s) || weft_cpu_find(s) != NULL;
 }
 
 static void dn_release(void *prepared)
 {
     dn_prep *p = prepared;
     if (!p) return;
-    if (p->conv) weft_dn_conv_release(p->conv);
-    if (p->rnn) weft_dn_rnn_release(p->rnn);
+    if (p->part && p->part_prep) p->part->release(p->part_prep);
     if (p->cpu && p->cpu->release) p->cpu->release(p->cpu_prep);
     for (int t = 0; t < WEFT_DENSE_MAX_TERMS; t++) free(p->w[t]);
     if (p->eng) dnnl_engine_destroy(p->eng);
@@ -183,13 +212,8 @@ static weft_status dn_prepare(const weft_step_desc *s, void **prepared)
     dn_prep *p = calloc(1, sizeof *p);
     if (!p) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     weft_status st = WEFT_OK;
-    if (!weft_dense_parse(s, &p->sp) && weft_dn_conv_supports(s)) {
-        if ((st = weft_dn_conv_prepare(s, &p->conv))) goto fail;
-        *prepared = p;
-        return WEFT_OK;
-    }
-    if (!weft_dense_parse(s, &p->sp) && weft_dn_rnn_supports(s)) {
-        if ((st = weft_dn_rnn_prepare(s, &p->rnn))) goto fail;
+    if (!weft_dense_parse(s, &p->sp) && (p->part = find_part(s))) {
+        if ((st = p->part->prepare(s, &p->part_prep))) goto fail;
         *prepared = p;
         return WEFT_OK;
     }
@@ -270,8 +294,7 @@ static void dn_release_state(void *state)
 {
     dn_state *s = state;
     if (!s) return;
-    if (s->conv) weft_dn_conv_release_state(s->conv);
-    if (s->rnn) weft_dn_rnn_release_state(s->rnn);
+    if (s->part) ((const dn_part *)s->part_of)->release_state(s->part);
     free_prims(s);
     if (s->dst) dnnl_memory_destroy(s->dst);
     if (s->bias) dnnl_memory_destroy(s->bias);
@@ -434,21 +457,13 @@ static weft_status dn_reshape(const void *prepared, const weft_kernel_ctx *k, vo
     if (p->cpu) return WEFT_OK; /* weft's kernels keep no per-size state */
     dn_state *s = calloc(1, sizeof *s);
     if (!s) return weft_error(WEFT_ERR_NOMEM, "out of memory");
-    if (p->conv) {
-        weft_status cs = weft_dn_conv_reshape(p->conv, k, &s->conv);
-        if (cs) {
+    if (p->part) {
+        weft_status ps = p->part->reshape(p->part_prep, k, &s->part);
+        if (ps) {
             free(s);
-            return cs;
+            return ps;
         }
-        *state = s;
-        return WEFT_OK;
-    }
-    if (p->rnn) {
-        weft_status rs = weft_dn_rnn_reshape(p->rnn, k, &s->rnn);
-        if (rs) {
-            free(s);
-            return rs;
-        }
+        s->part_of = p->part;
         *state = s;
         return WEFT_OK;
     }
@@ -500,8 +515,7 @@ static weft_status dn_run(const void *prepared, void *state, weft_kernel_ctx *k)
 {
     const dn_prep *p = prepared;
     if (p->cpu) return p->cpu->run(p->cpu_prep, k);
-    if (p->conv) return weft_dn_conv_run(p->conv, state ? ((dn_state *)state)->conv : NULL, k);
-    if (p->rnn) return weft_dn_rnn_run(p->rnn, state ? ((dn_state *)state)->rnn : NULL, k);
+    if (p->part) return p->part->run(p->part_prep, state ? ((dn_state *)state)->part : NULL, k);
     const weft_dense_spec *sp = &p->sp;
     dn_state *s = state;
     if (!s) return weft_op_error(k->node, WEFT_ERR_INTERNAL, "onednn: run before reshape");
