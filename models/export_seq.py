@@ -11,6 +11,7 @@ after bench/setup_peers.sh):
 Reproducible: weights and inputs come from fixed seeds.
 """
 import os
+import re
 import shutil
 import sys
 
@@ -52,8 +53,18 @@ def failed_row(family, suffix, factory, cases, data, notes, err):
             "versions": common.versions(), "opset": opset, "params": common.param_count(factory()),
             "data": data + "; " + "; ".join(common.describe_case(k, c) for k, c in enumerate(cases)),
             "notes": notes,
-            "deviation": "the exported model fails in ONNX Runtime: " + common.failure_cause(err)[:300]
+            "deviation": "the exported model fails in ONNX Runtime: " + ort_failure(err)
                          + (f" -- cause: {cause}" if cause else "")}
+
+
+def ort_failure(err):
+    """ONNX Runtime's failure in one line: the failing node and the last sentence of its message."""
+    text = str(err)
+    m = re.search(r"running (\w+) node\. Name:'([^']*)'", text)
+    tail = text.strip().splitlines()[0].rsplit(" was false. ", 1)[-1]
+    if m:
+        return f"{m.group(1)} node {m.group(2)}: {tail[:200]}"
+    return common.failure_cause(err)[:300]
 
 
 def main(argv):
