@@ -270,7 +270,7 @@ static void test_gru(void) { sweep(false); }
 
 static void test_edges(void)
 {
-    /* sequence length 1, batch 1, hidden 1, input 1, and a larger case, both kinds, each direction */
+    /* sequence length 1, batch 1, hidden 1, input 1, and larger cases, both kinds, each direction */
     for (int lstm = 0; lstm < 2; lstm++)
         for (int dir = 0; dir < 3; dir++)
             for (int layout = 0; layout < 2; layout++) {
@@ -288,6 +288,12 @@ static void test_edges(void)
                 s.I = 19;
                 s.H = 45;
                 s.wconst = !s.wconst;
+                run_spec(&s);
+                /* enough work per step for the primitive to get both threads */
+                s.T = 5;
+                s.N = 41;
+                s.I = 9;
+                s.H = 67;
                 run_spec(&s);
             }
 }
@@ -460,7 +466,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("onednn_rnn", NULL, NULL);
     CU_add_test(s, "LSTM", test_lstm);
     CU_add_test(s, "GRU", test_gru);
-    CU_add_test(s, "sequence length 1, batch 1, sizes 1, a longer case", test_edges);
+    CU_add_test(s, "sequence length 1, batch 1, sizes 1, larger cases", test_edges);
     CU_add_test(s, "fallbacks to the reference kernel", test_fallbacks);
     CU_add_test(s, "LSTM -> GRU session", test_session);
     CU_basic_set_mode(CU_BRM_VERBOSE);
