@@ -82,6 +82,7 @@ static const weft_pass_entry passes[] = {
     {"sddmm", weft_pass_sddmm, 1, false, true},
     {"dense-fusion", weft_pass_dense_fusion, 1, true, false},
     {"conv-fusion", weft_pass_conv_fusion, 1, true, false},
+    {"attention", weft_pass_attention, 1, true, false},
     {"channels-last", weft_pass_channels_last, 1, true, false},
     {"eltwise", weft_pass_eltwise, 1, true, false},
     {"dce", weft_pass_dce, 0, false, true},

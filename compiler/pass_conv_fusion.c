@@ -22,17 +22,6 @@
 
 static bool is_float(weft_dtype t) { return t == WEFT_FLOAT32 || t == WEFT_FLOAT64; }
 
-/* The only node reading v (v read once), or -1. */
-static int only_reader(const weft_rw *r, int v)
-{
-    if (!weft_rw_private(r, v, 1)) return -1;
-    const weft_graph *g = r->g;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++)
-            if (g->nodes[i].inputs[k] == v) return i;
-    return -1;
-}
-
 /* --- BatchNormalization into the Conv before it ----------------------------------------------------- */
 
 static weft_status fold_bn(weft_rw *r, int i, int *changed)
@@ -137,7 +126,7 @@ static bool match_act(const weft_rw *r, int v, act_match *m)
         m->last = mul;
         return true;
     }
-    int i = only_reader(r, v);
+    int i = weft_rw_only_reader(r, v);
     if (i < 0) return false;
     const weft_node *n = &g->nodes[i];
     if (n->n_outputs < 1 || n->inputs[0] != v) return false;
@@ -192,7 +181,7 @@ static weft_status fuse_conv(weft_rw *r, int i, int *changed)
     if (!is_float(dt)) return WEFT_OK;
     int cur = y, acc = -1, last = -1;
     /* a residual Add */
-    int a = only_reader(r, cur);
+    int a = weft_rw_only_reader(r, cur);
     if (a >= 0 && weft_rw_is(&g->nodes[a], "Add") && g->nodes[a].n_inputs == 2) {
         const weft_node *an = &g->nodes[a];
         int o = an->inputs[0] == cur ? an->inputs[1] : an->inputs[0];

@@ -181,6 +181,16 @@ static bool numeric(weft_dtype t)
     }
 }
 
+int weft_rw_only_reader(const weft_rw *r, int v)
+{
+    if (!weft_rw_private(r, v, 1)) return -1;
+    const weft_graph *g = r->g;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == v) return i;
+    return -1;
+}
+
 bool weft_rw_scalar(const weft_rw *r, int v, double *out)
 {
     if (!weft_rw_const(r, v)) return false;

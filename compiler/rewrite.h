@@ -57,6 +57,8 @@ weft_node *weft_rw_producer_is(const weft_rw *r, int v, const char *op);
 /* v is read exactly `reads` times by nodes and is neither a graph output nor read by a subgraph: the
  * nodes that read it may be fused away with it. */
 bool weft_rw_private(const weft_rw *r, int v, int reads);
+/* The only node reading v when v is read exactly once and not pinned (weft_rw_private), else -1. */
+int weft_rw_only_reader(const weft_rw *r, int v);
 /* v is read by no node and not pinned. */
 bool weft_rw_unread(const weft_rw *r, int v);
 /* v holds data fixed at compile time (a constant, not a graph input). */

@@ -38,6 +38,7 @@ WEFT_OP_FAMILY(weft_graph)
 WEFT_OP_FAMILY(weft_dense)
 WEFT_OP_FAMILY(weft_conv)
 WEFT_OP_FAMILY(weft_layout)
+WEFT_OP_FAMILY(weft_attention)
 
 static const struct {
     const weft_op_def *defs;
@@ -62,6 +63,7 @@ static const struct {
     {weft_ops_unpool, &weft_ops_unpool_count}, {weft_ops_binarizer, &weft_ops_binarizer_count},
     {weft_ops_weft_graph, &weft_ops_weft_graph_count}, {weft_ops_weft_dense, &weft_ops_weft_dense_count},
     {weft_ops_weft_conv, &weft_ops_weft_conv_count}, {weft_ops_weft_layout, &weft_ops_weft_layout_count},
+    {weft_ops_weft_attention, &weft_ops_weft_attention_count},
 };
 
 const weft_op_def *weft_op_at(int i)

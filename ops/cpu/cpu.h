@@ -11,7 +11,8 @@
  *
  * What the table takes (float32 / float64 data; anything else is left to `ref`):
  *   ai.weft  CSR, CsrReduce, CsrGatherReduce, CsrEdgeSoftmax, LinkScore, L2Normalize, FusedElementwise,
- *            SegmentReduce, RowGather, EdgeSoftmax (RowGather: any fixed-size dtype);
+ *            SegmentReduce, RowGather, EdgeSoftmax (RowGather: any fixed-size dtype), FusedAttention
+ *            (float32);
  *   ONNX     Gather along axis 0 (any fixed-size dtype), Softmax / LogSoftmax over the last axis,
  *            ReduceSum / ReduceMean / ReduceSumSquare / ReduceL2 over adjacent axes, Greater / Less /
  *            GreaterOrEqual / LessOrEqual / Equal and Where (operands of the output's shape or single

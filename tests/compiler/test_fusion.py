@@ -266,7 +266,7 @@ def test_o0_keeps_the_exported_graph():
 # --- weft compile --print-passes ------------------------------------------------------------------
 
 PASSES = ["infer", "inline-if", "identity", "message-passing", "cse", "broadcast", "dense", "mean", "gat", "csr", "sddmm",
-          "dense-fusion", "conv-fusion", "channels-last", "eltwise", "dce"]
+          "dense-fusion", "conv-fusion", "attention", "channels-last", "eltwise", "dce"]
 
 
 def test_print_passes_json():
