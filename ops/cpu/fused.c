@@ -12,9 +12,11 @@
  *
  * Arithmetic, Max / Min, Neg, Abs, Relu, LeakyRelu, Sqrt and Reciprocal give the reference's bits (one
  * rounding, or a double result rounded once to T, which for these is the same thing). Exp, Sigmoid,
- * Tanh and Elu use vmath.h's vectorisable forms, as the CPU kernels of the ONNX ops do (within a few
- * ulp of double: float32 results nearly always bit for bit, float64 within 1e-15 relative). Log, Cos,
- * Sin, Erf, Softplus, Gelu and Pow call libm per element, exactly as the reference.
+ * Tanh, Elu, Erf and Gelu (both forms: erf, and the tanh approximation) use vmath.h's vectorisable
+ * forms, as the CPU kernels of the ONNX ops do (within a few ulp of double: float32 results nearly
+ * always bit for bit, float64 within 1e-15 relative). Gelu keeps the reference's formula around them,
+ * 0.5 x (1 + erf(x / sqrt 2)) or 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), in double. Log,
+ * Cos, Sin, Softplus and Pow call libm per element, exactly as the reference.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,19 @@ DEF_FILL(double, f64)
                 double v = (double)a[i];                                                           \
                 y[i] = (T)(v < 0 ? alpha * weft_vexpm1(v) : v);                                    \
             }                                                                                      \
+            break;                                                                                 \
+        case WEFT_FUSED_ERF: for (int64_t i = 0; i < len; i++) y[i] = (T)weft_verf((double)a[i]); break; \
+        case WEFT_FUSED_GELU:                                                                      \
+            if (alpha != 0)                                                                        \
+                for (int64_t i = 0; i < len; i++) {                                                \
+                    double v = (double)a[i];                                                       \
+                    y[i] = (T)(0.5 * v * (1.0 + weft_vtanh(0.79788456080286535588 * (v + 0.044715 * v * v * v)))); \
+                }                                                                                  \
+            else                                                                                   \
+                for (int64_t i = 0; i < len; i++) {                                                \
+                    double v = (double)a[i];                                                       \
+                    y[i] = (T)(0.5 * v * (1.0 + weft_verf(v * 0.70710678118654752440)));           \
+                }                                                                                  \
             break;                                                                                 \
         case WEFT_FUSED_POW:                                                                       \
             for (int64_t i = 0; i < len; i++) y[i] = (T)pow((double)a[i], (double)b[i]);           \

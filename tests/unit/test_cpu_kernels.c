@@ -17,6 +17,7 @@
  * them) on 1 and 2 threads; the numbers are printed, never asserted.
  */
 #include <CUnit/Basic.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 
 #include "ops/cpu/kern.h"
+#include "ops/cpu/vmath.h"
 #include "tests/unit/op_harness.h"
 
 #define W "ai.weft"
@@ -672,6 +674,107 @@ static void test_unary(void)
     }
 }
 
+/* weft_verf (vmath.h) against libm's erf: a dense grid over [-8, 8], a geometric sweep from the
+ * subnormals up, the neighbourhood of the piece boundary (1.5) and of where erf reaches 1, and special
+ * values. The largest relative error is printed; vmath.h quotes it. */
+static double verf_rel(double x, double *worst, double *worst_at)
+{
+    double g = weft_verf(x), w = erf(x);
+    double r = g == w ? 0 : fabs(g - w) / fabs(w);
+    if (r > *worst) {
+        *worst = r;
+        *worst_at = x;
+    }
+    return r;
+}
+
+static void test_verf(void)
+{
+    double worst = 0, at = 0;
+    for (int64_t i = -1600000; i <= 1600000; i++) verf_rel((double)i * 5e-6, &worst, &at);
+    for (double x = 1e-300; x < 10; x *= 1.0001) {
+        verf_rel(x, &worst, &at);
+        verf_rel(-x, &worst, &at);
+    }
+    static const double centres[] = {1.5, 5.9, 5.921, 5.93, 6.0};
+    for (int c = 0; c < 5; c++) {
+        double x = centres[c];
+        for (int k = 0; k < 2000; k++) x = nextafter(x, 0);
+        for (int k = 0; k < 4000; k++, x = nextafter(x, 10)) {
+            verf_rel(x, &worst, &at);
+            verf_rel(-x, &worst, &at);
+        }
+        for (double d = -1e-3; d <= 1e-3; d += 1e-7) verf_rel(centres[c] + d, &worst, &at);
+    }
+    printf("\n  weft_verf: max relative error vs libm erf %.3g (at x = %.17g) ", worst, at);
+    CU_ASSERT(worst < 1e-15);
+    /* special values: NaN, +-inf, +-0 (signed), the ends of the double range */
+    CU_ASSERT(isnan(weft_verf(NAN)) && isnan(weft_verf(-NAN)));
+    CU_ASSERT(weft_verf(INFINITY) == 1.0 && weft_verf(-INFINITY) == -1.0);
+    CU_ASSERT(weft_verf(0.0) == 0.0 && !signbit(weft_verf(0.0)));
+    CU_ASSERT(weft_verf(-0.0) == 0.0 && signbit(weft_verf(-0.0)));
+    CU_ASSERT(weft_verf(DBL_MAX) == 1.0 && weft_verf(-DBL_MAX) == -1.0);
+    CU_ASSERT(weft_verf(6.0) == 1.0 && weft_verf(-30.0) == -1.0 && weft_verf(5.93) == erf(5.93));
+    /* subnormals and the smallest normals: x 2/sqrt(pi) rounded once, within one unit of libm's */
+    static const double tiny[] = {4.9406564584124654e-324, 1e-320, 2.2250738585072009e-308, 2.2250738585072014e-308,
+                                  1e-310, 3e-315};
+    for (int i = 0; i < 6; i++)
+        for (int sg = 0; sg < 2; sg++) {
+            double x = sg ? -tiny[i] : tiny[i], g = weft_verf(x), w = erf(x);
+            CU_ASSERT(g == w || nextafter(g, w) == w);
+            CU_ASSERT(signbit(g) == signbit(x) && g != 0);
+        }
+}
+
+/* FusedElementwise's Erf and Gelu (vmath.h's erf) against the reference (libm): Erf alone over a dense
+ * grid with special values (float64 within 1e-15 relative; float32 nearly always bit for bit), the
+ * exact GELU chain as the exporters write it (Div by sqrt 2, Erf, Add 1, Mul x, Mul 0.5) and the Gelu
+ * opcode in both forms. */
+static void test_fused_erf_gelu(void)
+{
+    static const double special[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e-310, -1e-310, 1e-40, -1e-40, 1.5,
+                                     -1.5, 1.4999999999999998, 5.92, -5.92, 6, -6, 30, -30, 3.0e38, -3.0e38};
+    const int64_t n = 200000;
+    static const int64_t erf_prog[] = {23, 1, 0, 0};
+    static const int64_t chain[] = {3, 1, 0, -1, 23, 2, 1, 0, 0, 3, 2, -2, 2, 4, 0, 3, 2, 5, 4, -3};
+    static const float chain_c[] = {1.4142135381698608f, 1.0f, 0.5f};
+    static const int64_t gelu[] = {25, 1, 0, 0};
+    static const float exact_a[] = {0}, tanh_a[] = {1};
+    for (int t = 0; t < 2; t++) {
+        weft_dtype ft = t ? WEFT_FLOAT64 : WEFT_FLOAT32;
+        const char *tn = t ? "float64" : "float32";
+        weft_tensor x = wt_alloc(ft, 1, (int64_t[]){n});
+        for (int64_t i = 0; i < n; i++) weft_store_f64(ft, x.data, i, -8.0 + 16.0 * (double)i / (double)n);
+        for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+            weft_store_f64(ft, x.data, (int64_t)(i * 997), special[i]);
+        cmp_mode m = tol(t ? 1e-15 : 1e-6, 0);
+        weft_attr a1[] = {wt_attr_ints("program", 4, erf_prog)};
+        CHECK(tn, W, "FusedElementwise", 1, a1, 1, &x, 1, 1, m);
+        weft_attr a2[] = {wt_attr_ints("program", 20, chain), wt_attr_floats("constants", 3, chain_c)};
+        /* 1 + erf(x) cancels for x << 0 (in the reference too): absolute slack relative to the largest */
+        CHECK(tn, W, "FusedElementwise", 1, a2, 2, &x, 1, 1, tol(t ? 1e-14 : 1e-6, 1e-9));
+        weft_attr a3[] = {wt_attr_ints("program", 4, gelu), wt_attr_floats("alphas", 1, exact_a)};
+        CHECK(tn, W, "FusedElementwise", 1, a3, 2, &x, 1, 1, tol(t ? 1e-14 : 1e-6, 1e-9));
+        weft_attr a4[] = {wt_attr_ints("program", 4, gelu), wt_attr_floats("alphas", 1, tanh_a)};
+        CHECK(tn, W, "FusedElementwise", 1, a4, 2, &x, 1, 1, tol(t ? 1e-14 : 1e-6, 1e-9));
+        if (!t) { /* float32: how often the bits differ from the reference's */
+            weft_tensor ref[1], got[1];
+            bool taken;
+            int64_t diff = 0;
+            CU_ASSERT_FATAL(wt_run_op_domain(W, "FusedElementwise", 1, a2, 2, &x, 1, ref, 1) == WEFT_OK);
+            CU_ASSERT_FATAL(cpu_run(W, "FusedElementwise", 1, a2, 2, &x, 1, got, 1, 1, &taken) == WEFT_OK);
+            for (int64_t i = 0; i < n; i++)
+                diff += memcmp((float *)ref[0].data + i, (float *)got[0].data + i, sizeof(float)) != 0;
+            printf("\n  GELU chain, float32: %lld of %lld elements differ from the reference's bits ", (long long)diff,
+                   (long long)n);
+            CU_ASSERT(diff <= n / 10000);
+            wt_free_outputs(ref, 1);
+            wt_free_outputs(got, 1);
+        }
+        tfree(&x);
+    }
+}
+
 /* The program (opcode, dst, a, b) over inputs of the given shapes. */
 static void fused_case(const char *label, weft_dtype ft, int nin, const int64_t (*shapes)[3], const int64_t *prog,
                        int n_insns, const float *consts, int n_consts, const float *alphas, cmp_mode m)
@@ -956,6 +1059,8 @@ int main(void)
     CU_add_test(s, "Add, Sub, Mul, Div", test_binary);
     CU_add_test(s, "Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp", test_unary);
     CU_add_test(s, "FusedElementwise", test_fused);
+    CU_add_test(s, "vectorised erf against libm", test_verf);
+    CU_add_test(s, "FusedElementwise Erf and Gelu", test_fused_erf_gelu);
     CU_add_test(s, "ReduceSum, ReduceMean, ReduceSumSquare, ReduceL2", test_reduce);
     CU_add_test(s, "comparisons and Where", test_select);
     CU_add_test(s, "Expand", test_expand);
