@@ -18,7 +18,7 @@
  *            GreaterOrEqual / LessOrEqual / Equal and Where (operands of the output's shape or single
  *            elements),
  *            LayerNormalization, Add / Sub / Mul / Div, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Exp, Expand
- *            (as a repeated row or a column).
+ *            (as a repeated row or a column), Transpose (any fixed-size dtype).
  * Results equal the reference kernels' bit for bit, except where a kernel evaluates exp / tanh in a
  * vectorisable form or sums a row in lanes (Softmax, LogSoftmax, LayerNormalization, L2Normalize, Elu,
  * Sigmoid, Tanh, Exp and those opcodes of FusedElementwise, the reductions over a contiguous run):

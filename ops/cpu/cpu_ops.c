@@ -13,7 +13,7 @@
 #define WEFT_CPU_ENTRIES(X)                                                                        \
     X(csr) X(csr_reduce) X(csr_gather_reduce) X(csr_edge_softmax) X(link_score) X(l2_normalize)     \
     X(fused_elementwise) X(segment_reduce) X(row_gather) X(edge_softmax) X(gather) X(softmax)       \
-    X(layer_norm) X(binary) X(unary) X(reduce) X(select) X(expand) X(attention)
+    X(layer_norm) X(binary) X(unary) X(reduce) X(select) X(expand) X(attention) X(transpose)
 
 #define DECLARE(x) extern const weft_cpu_op weft_cpu_op_##x;
 WEFT_CPU_ENTRIES(DECLARE)
