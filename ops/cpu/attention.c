@@ -25,7 +25,8 @@
 
 #define ATTN_ROWS 64
 #define LANES 16
-#define RB 4 /* query rows computed together */
+#define RB 4  /* query rows computed together */
+#define TW 16 /* keys (or output columns) of one register tile */
 
 typedef struct attn_prep {
     const weft_op_def *def;
@@ -142,20 +143,37 @@ WEFT_CPU_INLINE void attn_rows_body(const attn_job *j, int64_t b, int64_t i0, in
     const float *vb = j->v + off[2];
     for (int64_t i = i0; i < i1; i += RB) {
         int nr = i1 - i < RB ? (int)(i1 - i) : RB;
-        float *restrict s0 = S, *restrict s1 = S + Sk, *restrict s2 = S + 2 * Sk, *restrict s3 = S + 3 * Sk;
-        for (int64_t t = 0; t < RB * Sk; t++) S[t] = 0.0f;
-        for (int64_t d = 0; d < D; d++) {
-            float qv[RB] = {0.0f, 0.0f, 0.0f, 0.0f}; /* rows past i1 multiply by zero and are not written */
-            for (int r = 0; r < nr; r++) qv[r] = j->q[off[0] + (i + r) * j->qi + d * j->qd];
-            const float *restrict pr = panel + d * Sk;
-            for (int64_t t = 0; t < Sk; t++) {
-                float kv = pr[t];
-                s0[t] += qv[0] * kv;
-                s1[t] += qv[1] * kv;
-                s2[t] += qv[2] * kv;
-                s3[t] += qv[3] * kv;
+        /* the block's Q rows, [D, RB] (zeros past i1), then S[r, t] for TW keys at a time with the
+         * sums held in registers over d */
+        float *restrict qp = acc + RB * Dv;
+        for (int64_t d = 0; d < D; d++)
+            for (int r = 0; r < RB; r++) qp[d * RB + r] = r < nr ? j->q[off[0] + (i + r) * j->qi + d * j->qd] : 0.0f;
+        int64_t t0 = 0;
+        for (; t0 + TW <= Sk; t0 += TW) {
+            float c0[TW] = {0}, c1[TW] = {0}, c2[TW] = {0}, c3[TW] = {0};
+            for (int64_t d = 0; d < D; d++) {
+                const float *restrict w = panel + d * Sk + t0;
+                const float q0 = qp[d * RB], q1 = qp[d * RB + 1], q2 = qp[d * RB + 2], q3 = qp[d * RB + 3];
+                for (int u = 0; u < TW; u++) {
+                    c0[u] += q0 * w[u];
+                    c1[u] += q1 * w[u];
+                    c2[u] += q2 * w[u];
+                    c3[u] += q3 * w[u];
+                }
+            }
+            for (int u = 0; u < TW; u++) {
+                S[t0 + u] = c0[u];
+                S[Sk + t0 + u] = c1[u];
+                S[2 * Sk + t0 + u] = c2[u];
+                S[3 * Sk + t0 + u] = c3[u];
             }
         }
+        for (int64_t t = t0; t < Sk; t++)
+            for (int r = 0; r < RB; r++) {
+                float sum = 0.0f;
+                for (int64_t d = 0; d < D; d++) sum += qp[d * RB + r] * panel[d * Sk + t];
+                S[r * Sk + t] = sum;
+            }
         for (int r = 0; r < nr; r++) {
             float *restrict s = S + r * Sk;
             if (a->has_scale) {
@@ -175,29 +193,35 @@ WEFT_CPU_INLINE void attn_rows_body(const attn_job *j, int64_t b, int64_t i0, in
         }
         for (int r = nr; r < RB; r++)
             for (int64_t t = 0; t < Sk; t++) S[r * Sk + t] = 0.0f;
-        float *restrict a0 = acc, *restrict a1 = acc + Dv, *restrict a2 = acc + 2 * Dv, *restrict a3 = acc + 3 * Dv;
-        for (int64_t c = 0; c < RB * Dv; c++) acc[c] = 0.0f;
-        for (int64_t t = 0; t < Sk; t++) {
-            const float p0 = s0[t], p1 = s1[t], p2 = s2[t], p3 = s3[t];
-            const float *restrict vr = vb + t * j->vj;
-            if (j->ve == 1) {
-                for (int64_t c = 0; c < Dv; c++) {
-                    float x = vr[c];
-                    a0[c] += p0 * x;
-                    a1[c] += p1 * x;
-                    a2[c] += p2 * x;
-                    a3[c] += p3 * x;
+        /* Y[r, c] for TW columns at a time, the sums held in registers over the keys */
+        const float *restrict s0 = S, *restrict s1 = S + Sk, *restrict s2 = S + 2 * Sk, *restrict s3 = S + 3 * Sk;
+        int64_t c0i = 0;
+        if (j->ve == 1)
+            for (; c0i + TW <= Dv; c0i += TW) {
+                float c0[TW] = {0}, c1[TW] = {0}, c2[TW] = {0}, c3[TW] = {0};
+                for (int64_t t = 0; t < Sk; t++) {
+                    const float *restrict vr = vb + t * j->vj + c0i;
+                    const float p0 = s0[t], p1 = s1[t], p2 = s2[t], p3 = s3[t];
+                    for (int u = 0; u < TW; u++) {
+                        c0[u] += p0 * vr[u];
+                        c1[u] += p1 * vr[u];
+                        c2[u] += p2 * vr[u];
+                        c3[u] += p3 * vr[u];
+                    }
                 }
-            } else {
-                for (int64_t c = 0; c < Dv; c++) {
-                    float x = vr[c * j->ve];
-                    a0[c] += p0 * x;
-                    a1[c] += p1 * x;
-                    a2[c] += p2 * x;
-                    a3[c] += p3 * x;
+                for (int u = 0; u < TW; u++) {
+                    acc[c0i + u] = c0[u];
+                    acc[Dv + c0i + u] = c1[u];
+                    acc[2 * Dv + c0i + u] = c2[u];
+                    acc[3 * Dv + c0i + u] = c3[u];
                 }
             }
-        }
+        for (int64_t c = c0i; c < Dv; c++)
+            for (int r = 0; r < RB; r++) {
+                float sum = 0.0f;
+                for (int64_t t = 0; t < Sk; t++) sum += S[r * Sk + t] * vb[t * j->vj + c * j->ve];
+                acc[r * Dv + c] = sum;
+            }
         for (int r = 0; r < nr; r++) {
             float *yr = j->y + off[3] + (i + r) * j->yi;
             for (int64_t c = 0; c < Dv; c++) yr[c * j->ye] = acc[r * Dv + c];
@@ -302,7 +326,7 @@ static weft_status attn_run(const void *prepared, weft_kernel_ctx *k)
     j.y = Y->data;
     j.n_blocks = (j.Sq + ATTN_ROWS - 1) / ATTN_ROWS;
     j.per_thread = weft_cpu_round((size_t)(j.D * j.Sk) * sizeof(float)) + weft_cpu_round((size_t)(RB * j.Sk) * sizeof(float)) +
-                   weft_cpu_round((size_t)(RB * j.Dv) * sizeof(float));
+                   weft_cpu_round((size_t)(RB * (j.Dv + j.D)) * sizeof(float));
     int64_t tasks = j.n_batch * j.n_blocks;
     j.nt = weft_cpu_threads_for(k, j.n_batch * j.Sq * j.Sk * (j.D + j.Dv));
     if (j.nt > tasks) j.nt = (int)tasks;
