@@ -236,11 +236,22 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
     char shape[512];
     bool json = fmt & WEFT_DESCRIBE_JSON;
     int per_backend[WEFT_MAX_BACKENDS] = {0}, by_runtime = 0, shape_only = 0, n_copies = 0, n_uploads = 0;
-    weft_bytes_expr moved = {0}, uploaded = {0};
-    char moved_s[256], uploaded_s[256];
+    weft_bytes_expr moved = {0}, uploaded = {0}, relaid = {0};
+    char moved_s[256], uploaded_s[256], relaid_s[256];
+    /* layout boundaries: the Transposes compiler/pass_channels_last.c puts where channels-last values
+     * meet channels-first ones, and the steps between them */
+    int n_cl = 0, n_relayout = 0;
     for (int i = 0; i < p->n_steps; i++) {
         const weft_step *s = &p->steps[i];
         shape_only += s->shape_only;
+        if (s->def && !strcmp(s->def->name, "ChannelsLast") && !strcmp(s->def->domain, "ai.weft")) n_cl++;
+        const char *nm = s->info.name ? s->info.name : "";
+        size_t nl = strlen(nm);
+        if (s->def && !strcmp(s->def->name, "Transpose") && s->n_in > 0 && s->in[0] >= 0 &&
+            ((nl > 17 && !strcmp(nm + nl - 17, "/to_channels_last")) || (nl > 18 && !strcmp(nm + nl - 18, "/to_channels_first")))) {
+            n_relayout++;
+            weft_bytes_add(&relaid, p->slots[s->in[0]].dtype, &p->slots[s->in[0]].shape, 1.0);
+        }
         if (s->kind == WEFT_STEP_COPY) {
             const weft_slot *src = &p->slots[s->in[0]];
             bool once = src->kind == WEFT_SLOT_CONST;
@@ -256,6 +267,7 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
     }
     weft_bytes_format(&moved, p->syms, moved_s, sizeof moved_s);
     weft_bytes_format(&uploaded, p->syms, uploaded_s, sizeof uploaded_s);
+    weft_bytes_format(&relaid, p->syms, relaid_s, sizeof relaid_s);
     if (json) {
         weft_sb_puts(&b, "{\"backend\": ");
         weft_sb_json_str(&b, backends);
@@ -271,6 +283,9 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         weft_sb_json_str(&b, moved_s);
         weft_sb_printf(&b, ", \"uploads\": %d, \"upload_bytes\": ", n_uploads);
         weft_sb_json_str(&b, uploaded_s);
+        weft_sb_printf(&b, ", \"channels_last_steps\": %d, \"layout_transposes\": %d, \"layout_bytes_per_run\": ", n_cl,
+                       n_relayout);
+        weft_sb_json_str(&b, relaid_s);
         weft_sb_printf(&b, ", \"steps\": %d, \"buffers\": %d, \"constants\": %d, \"constant_bytes\": %zu, \"ops\": [",
                        total, p->n_buffers, n_const, const_bytes);
         for (int k = 0; k < n_kinds; k++) {
@@ -313,6 +328,9 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
         if (n_copies || n_uploads)
             weft_sb_printf(&b, "copies between buffer types: %d per run moving %s; %d constants uploaded once (%s)\n", n_copies,
                            moved_s, n_uploads, uploaded_s);
+        if (n_cl || n_relayout)
+            weft_sb_printf(&b, "layout: %d steps channels-last; %d Transposes at layout boundaries moving %s per run\n", n_cl,
+                           n_relayout, relaid_s);
         weft_sb_printf(&b, "constants: %d, %zu bytes\n", n_const, const_bytes);
         for (int io = 0; io < 2; io++) {
             int n = io ? p->n_outputs : p->n_inputs;

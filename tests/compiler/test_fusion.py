@@ -253,6 +253,9 @@ def test_cnn_runs_channels_last(name, concats):
         assert count(plan, op) == 0, op
     assert count(plan, "ChannelsLast", "ai.weft") >= 10
     assert count(plan, "Transpose") == 2
+    # `weft compile` counts the layout boundaries and what they move
+    assert plan["channels_last_steps"] == count(plan, "ChannelsLast", "ai.weft")
+    assert plan["layout_transposes"] == 2 and "batch" in plan["layout_bytes_per_run"]
     cats = steps(plan, "Concat")
     assert len(cats) == concats
 
