@@ -86,7 +86,13 @@ static weft_op_class classify(const weft_step *s)
         return WEFT_CLASS_OTHER;
     }
     if (strcmp(s->info.domain, "ai.weft") == 0) {
-        if (op_is(s, "ai.weft", "FusedMatMul") || op_is(s, "ai.weft", "GRUCell")) return WEFT_CLASS_DENSE;
+        if (op_is(s, "ai.weft", "FusedMatMul") || op_is(s, "ai.weft", "GRUCell") || op_is(s, "ai.weft", "FusedConv") ||
+            op_is(s, "ai.weft", "FusedAttention") || op_is(s, "ai.weft", "GRUGrad"))
+            return WEFT_CLASS_DENSE;
+        if (op_is(s, "ai.weft", "ChannelsLast")) { /* a convolution or a pool */
+            const char *w = weft_attr_string(&s->info, "op", "");
+            return strcmp(w, "Conv") == 0 || strcmp(w, "FusedConv") == 0 ? WEFT_CLASS_DENSE : WEFT_CLASS_OTHER;
+        }
         if (op_is(s, "ai.weft", "FusedElementwise") || op_is(s, "ai.weft", "TimeEncoding")) return WEFT_CLASS_ELEMENTWISE;
         if (op_is(s, "ai.weft", "L2Normalize")) return WEFT_CLASS_OTHER;
         return WEFT_CLASS_MESSAGE; /* SegmentReduce, RowGather, EdgeSoftmax, CSR, Csr*, LinkScore */
