@@ -11,6 +11,7 @@
 
 #include "op.h"
 #include "window.h"
+#include "window_transpose.h"
 
 /* Spatial geometry of one node for input spatial dims `in` and kernel dims `kd` (all known). */
 typedef struct {
@@ -18,59 +19,12 @@ typedef struct {
     int64_t in[WEFT_MAX_RANK], out[WEFT_MAX_RANK], pb[WEFT_MAX_RANK];
 } conv_plan;
 
-static weft_status transpose_axis(const weft_node_info *n, const win_geom *w, int i, int64_t in, int64_t *out,
-                                  int64_t *pb)
-{
-    const int64_t *op, *os, *pads;
-    int nop = weft_attr_ints(n, "output_padding", &op);
-    int nos = weft_attr_ints(n, "output_shape", &os);
-    int npads = weft_attr_ints(n, "pads", &pads);
-    int nsp = w->nsp;
-    if (nop >= 0 && nop != nsp && nop != 2 * nsp)
-        return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "output_padding has %d values for %d spatial axes", nop, nsp);
-    int64_t opad = nop >= 0 ? op[i] : 0;
-    if (opad < 0 || opad >= (w->s[i] > w->d[i] ? w->s[i] : w->d[i]))
-        return weft_op_error(n, WEFT_ERR_INVALID_MODEL,
-                             "output_padding[%d] = %lld must be smaller than the stride or the dilation", i,
-                             (long long)opad);
-    int64_t span = win_span(w, i);
-    int64_t full = w->s[i] * (in - 1) + opad + span; /* output size before any padding is removed */
-    if (in == 0) full = 0;
-    int64_t target = -1;
-    if (nos >= 0) {
-        if (nos != nsp && nos != nsp + 2)
-            return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "output_shape has %d values for %d spatial axes", nos, nsp);
-        target = os[nos - nsp + i];
-    } else if (w->auto_pad == WIN_SAME_UPPER || w->auto_pad == WIN_SAME_LOWER) {
-        target = in * w->s[i];
-    }
-    if (target < 0 || (npads >= 0 && w->auto_pad == WIN_NOTSET && nos < 0)) {
-        *pb = w->pb[i];
-        *out = full - w->pb[i] - w->pe[i];
-    } else if (npads >= 0 && w->auto_pad == WIN_NOTSET) {
-        /* Both pads and output_shape: the pads place the output, output_shape sizes it. */
-        *pb = w->pb[i];
-        *out = target;
-    } else {
-        /* total < 0 when output_shape asks for more than the input covers: the extra lands at the end,
-         * so halve with floor division (C's / truncates toward zero). */
-        int64_t total = full - target;
-        int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
-        *pb = w->auto_pad == WIN_SAME_UPPER ? half : total - half;
-        *out = target;
-    }
-    if (*out < 0)
-        return weft_op_error(n, WEFT_ERR_SHAPE, "spatial axis %d: the output size %lld is negative", i,
-                             (long long)*out);
-    return WEFT_OK;
-}
-
 /* `tr`, here and below: the op is ConvTranspose, told by the op's own wrappers at the end (no lookup of
  * its type name). */
 static weft_status conv_axis(const weft_node_info *n, bool tr, const win_geom *w, int i, int64_t in, int64_t *out,
                              int64_t *pb)
 {
-    if (tr) return transpose_axis(n, w, i, in, out, pb);
+    if (tr) return win_transpose_axis(n, w, i, in, out, pb);
     int64_t pe;
     return win_axis(n, w, i, in, out, pb, &pe);
 }

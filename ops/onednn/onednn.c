@@ -41,6 +41,7 @@
 #include "../dense/dense.h"
 #include "onednn_bmm.h"
 #include "onednn_conv.h"
+#include "onednn_deconv.h"
 #include "onednn_rnn.h"
 
 /* Rows of the representative shape used to ask oneDNN for its preferred weight layout when the rows are
@@ -109,6 +110,8 @@ typedef struct dn_part {
 static const dn_part parts[] = {
     {weft_dn_conv_supports, weft_dn_conv_prepare, weft_dn_conv_reshape, weft_dn_conv_run, weft_dn_conv_release,
      weft_dn_conv_release_state},
+    {weft_dn_deconv_supports, weft_dn_deconv_prepare, weft_dn_deconv_reshape, weft_dn_deconv_run, weft_dn_deconv_release,
+     weft_dn_deconv_release_state},
     {weft_dn_rnn_supports, weft_dn_rnn_prepare, weft_dn_rnn_reshape, weft_dn_rnn_run, weft_dn_rnn_release,
      weft_dn_rnn_release_state},
     {weft_dn_bmm_supports, weft_dn_bmm_prepare, weft_dn_bmm_reshape, weft_dn_bmm_run, weft_dn_bmm_release,
