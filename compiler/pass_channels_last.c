@@ -18,7 +18,9 @@
  *    which is what lets a squeeze-and-excitation scale [N, 1, 1, C] multiply [N, H, W, C]);
  *  - Concat along the channel axis (axis 1 becomes the last).
  * A value some other reader needs channels-first keeps its identity: a Transpose writes it from its
- * channels-last twin. Constants entering the chain are transposed once by constant folding.
+ * channels-last twin. A convolution or pool whose input is not channels-last reads it as it is
+ * (x_channels_first): the image entering a CNN needs no Transpose. Constants entering an elementwise op
+ * of the chain are transposed once by constant folding.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ static const char *const nary_ops[] = {"Add", "Sub", "Mul", "Div", "Max", "Min",
 typedef struct cl_pass {
     weft_rw *r;
     char *kind;  /* per node: CL_* */
+    char *xfirst; /* per node: a wrapped op reading its input 0 channels-first (x_channels_first) */
     char *cl;    /* per value: a converted node will write it channels-last */
     int *twin;   /* per value: its channels-last twin, -1 until made */
     int n_nodes; /* nodes before the pass added any */
@@ -70,6 +73,7 @@ static unsigned act_inputs(const cl_pass *c, int i)
     unsigned m = 0;
     if (c->kind[i] == CL_WRAP) {
         weft_layout_wraps(n->domain, n->op_type, &m);
+        if (c->xfirst[i]) m &= ~1u;
     } else if (c->kind[i] == CL_ELT) {
         if (in_list(n->op_type, unary_ops)) return 1u;
         for (int k = 0; k < n->n_inputs && k < 32; k++)
@@ -224,7 +228,8 @@ static weft_status convert(cl_pass *c, int i)
         snprintf(dom, sizeof dom, "%s", strcmp(old->domain, "ai.onnx") == 0 ? "" : old->domain);
         int opset = old->opset;
         if ((st = weft_rw_set_string(r, k, "op", op)) || (st = weft_rw_set_string(r, k, "op_domain", dom)) ||
-            (st = weft_rw_set_int(r, k, "op_opset", opset)))
+            (st = weft_rw_set_int(r, k, "op_opset", opset)) ||
+            (c->xfirst[i] && (st = weft_rw_set_int(r, k, "x_channels_first", 1))))
             return st;
     } else if (strcmp(old->op_type, "Concat") == 0) {
         if ((st = weft_rw_set_int(r, k, "axis", ys.rank - 1))) return st;
@@ -248,10 +253,10 @@ static weft_status cl_graph(weft_rw *r, int *changed)
     weft_graph *g = r->g;
     if (!weft_rw_have("ChannelsLast")) return WEFT_OK;
     int n_nodes = g->n_nodes;
-    cl_pass c = {r, calloc((size_t)n_nodes + 1, 1), calloc((size_t)g->n_values + 1, 1),
+    cl_pass c = {r, calloc((size_t)n_nodes + 1, 1), calloc((size_t)n_nodes + 1, 1), calloc((size_t)g->n_values + 1, 1),
                  malloc(((size_t)g->n_values + 1) * sizeof(int)), n_nodes};
     weft_status st = WEFT_OK;
-    if (!c.kind || !c.cl || !c.twin) {
+    if (!c.kind || !c.xfirst || !c.cl || !c.twin) {
         st = weft_error(WEFT_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -263,6 +268,9 @@ static weft_status cl_graph(weft_rw *r, int *changed)
         c.kind[i] = (char)wrap_kind(r, n);
         if (c.kind[i] == CL_NONE) c.kind[i] = (char)elt_kind(&c, n);
         if (c.kind[i] == CL_NONE) continue;
+        /* a chain's first convolution or pool reads its input as it is (oneDNN converts while it reads):
+         * no Transpose where the chain starts */
+        if (c.kind[i] == CL_WRAP && !c.cl[n->inputs[0]]) c.xfirst[i] = 1;
         c.cl[n->outputs[0]] = 1;
         if (c.kind[i] == CL_WRAP && (weft_rw_is(n, "Conv") || weft_rw_is_weft(n, "FusedConv"))) convs++;
     }
@@ -274,6 +282,7 @@ static weft_status cl_graph(weft_rw *r, int *changed)
     }
 done:
     free(c.kind);
+    free(c.xfirst);
     free(c.cl);
     free(c.twin);
     return st;

@@ -7,7 +7,9 @@
  *
  * The wrapped op is named by attributes (`op`, `op_domain`, `op_opset`); every other attribute is the
  * wrapped op's. The channels-last operands are input 0, FusedConv's `acc` (input 3) and output 0; the
- * others (weights, bias) are as the wrapped op reads them.
+ * others (weights, bias) are as the wrapped op reads them. With `x_channels_first` set, input 0 stays
+ * channels-first (the first convolution of a chain reads the image as given and writes channels-last,
+ * so no Transpose is needed where the chain starts).
  *
  * Shape inference permutes those shapes to channels-first, asks the wrapped op, and permutes back. The
  * reference kernel does the same with the data: it copies the channels-last operands into
@@ -57,6 +59,7 @@ weft_status weft_layout_inner(const weft_node_info *n, weft_node_info *inner, co
     const weft_op_def *d = weft_op_find(dom, op, (int)opset);
     if (opset < 1 || opset > 1000 || !d)
         return weft_op_error(n, WEFT_ERR_INVALID_MODEL, "op '%s' has no definition at opset %lld", op, (long long)opset);
+    if (act_inputs && weft_attr_int(n, "x_channels_first", 0)) *act_inputs &= ~1u;
     *inner = *n;
     inner->op_type = op;
     inner->domain = dom;

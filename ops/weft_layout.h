@@ -12,7 +12,8 @@
  * activation inputs (bit i: input i is channels-last under the wrapper) in *act_inputs when not NULL. */
 bool weft_layout_wraps(const char *domain, const char *op, unsigned *act_inputs);
 /* The wrapped op of a ChannelsLast node: a node info naming it (the same attributes), its definition,
- * its activation inputs. WEFT_ERR_INVALID_MODEL when the attributes name no op it can wrap. */
+ * its channels-last inputs (the wrapped op's activation inputs, less input 0 under x_channels_first).
+ * WEFT_ERR_INVALID_MODEL when the attributes name no op it can wrap. */
 weft_status weft_layout_inner(const weft_node_info *n, weft_node_info *inner, const weft_op_def **def,
                               unsigned *act_inputs);
 /* [N, D1..Dk, C] -> [N, C, D1..Dk] and back (ranks below 3 are left as they are). */

@@ -52,7 +52,8 @@ typedef struct cv_prep {
     win_geom w;              /* the window (not for the global pools / BN) */
     int64_t group;
     bool fused;              /* ai.weft FusedConv */
-    bool cl;                 /* activations channels-last (ai.weft ChannelsLast) */
+    bool cl;                 /* activations channels-last (ai.weft ChannelsLast) ... */
+    bool x_first;            /* ... except input 0 (x_channels_first) */
     weft_conv_epilogue epi;
     bool count_pad;          /* AveragePool's count_include_pad */
     /* a constant W: as given (plain) and in the layout prepare chose (wmd; NULL when that is plain) */
@@ -330,6 +331,7 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
     if (!p) return weft_error(WEFT_ERR_NOMEM, "out of memory");
     weft_status st = WEFT_OK;
     p->kind = kind_of(s, &p->cl, &p->fused);
+    p->x_first = p->cl && weft_attr_int(s->node, "x_channels_first", 0) != 0;
     p->def = s->def;
     p->rank = s->in_shape[0].rank;
     p->group = weft_attr_int(s->node, "group", 1);
@@ -364,7 +366,7 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
             memcpy(p->wplain, s->in_const[1], bytes);
             /* the layout oneDNN prefers, on the compile-time shape (nominal sizes where unknown) */
             weft_shape xsh = s->in_shape[0];
-            if (p->cl) weft_layout_shape_to_first(&s->in_shape[0], &xsh);
+            if (p->cl && !p->x_first) weft_layout_shape_to_first(&s->in_shape[0], &xsh);
             const weft_shape *xs = &xsh;
             int64_t x[WEFT_MAX_RANK], y[WEFT_MAX_RANK];
             x[0] = weft_dim_known(xs->d[0]) ? xs->d[0].v : 1;
@@ -440,11 +442,11 @@ static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *d
 
 /* The descriptor of an activation: channels-first dims `dims` (as oneDNN names them), stored plain or,
  * for ChannelsLast, channels-last. */
-static dnnl_status_t act_md(const cv_prep *p, dnnl_memory_desc_t *md, const int64_t *dims)
+static dnnl_status_t act_md(const cv_prep *p, dnnl_memory_desc_t *md, const int64_t *dims, bool first)
 {
     static const dnnl_format_tag_t last[] = {dnnl_format_tag_undef, dnnl_format_tag_undef, dnnl_format_tag_undef,
                                              dnnl_acb, dnnl_acdb, dnnl_acdeb};
-    if (!p->cl) return plain_md(md, p->rank, dims);
+    if (!p->cl || first) return plain_md(md, p->rank, dims);
     dnnl_dims_t d;
     for (int i = 0; i < p->rank; i++) d[i] = dims[i];
     return dnnl_memory_desc_init_by_tag(md, p->rank, d, dnnl_f32, p->rank <= 5 ? last[p->rank] : dnnl_format_tag_undef);
@@ -499,8 +501,8 @@ static dnnl_status_t conv_reshape(const cv_prep *p, const weft_kernel_ctx *k, co
     dnnl_memory_desc_t bmd;
     dnnl_dims_t bd = {g->m};
     dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a);
-    if ((ds = act_md(p, &px, xd)) ||
-        (ds = act_md(p, &py, yd)) ||
+    if ((ds = act_md(p, &px, xd, p->x_first)) ||
+        (ds = act_md(p, &py, yd, false)) ||
         (ds = dnnl_memory_desc_init_by_tag(&pw, wnd, wd, dnnl_f32, plain_tag(wnd))))
         goto out;
     bool x_blocked = !dnnl_memory_desc_equal(qx, &px), y_blocked = !dnnl_memory_desc_equal(qy, &py);
@@ -584,7 +586,7 @@ static dnnl_status_t pool_reshape(const cv_prep *p, const cv_geom *g, const int6
                           : p->count_pad && p->kind == CV_AVGPOOL        ? dnnl_pooling_avg_include_padding
                                                                          : dnnl_pooling_avg_exclude_padding;
     dnnl_status_t ds;
-    if ((ds = act_md(p, &px, xd)) || (ds = act_md(p, &py, yd))) return ds;
+    if ((ds = act_md(p, &px, xd, p->x_first)) || (ds = act_md(p, &py, yd, false))) return ds;
     dnnl_pooling_v2_desc_t pdsc;
     if ((ds = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &px, &py, st, kd, dl, pl, pr))) return ds;
     dnnl_primitive_attr_t attr = NULL;
@@ -627,7 +629,8 @@ weft_status weft_dn_conv_reshape(const void *prepared, const weft_kernel_ctx *k,
     /* channels-first dims, as the checks and oneDNN name them */
     int64_t xd[WEFT_MAX_RANK], yd[WEFT_MAX_RANK];
     if (ok && p->cl) {
-        weft_layout_dims_to_first(p->rank, x->dims, xd);
+        if (p->x_first) memcpy(xd, x->dims, sizeof xd);
+        else weft_layout_dims_to_first(p->rank, x->dims, xd);
         weft_layout_dims_to_first(p->rank, y->dims, yd);
     } else if (ok) {
         memcpy(xd, x->dims, sizeof xd);
