@@ -106,8 +106,8 @@ void weft_cpu_set_isa_limit(int isa);
  * name_base, name_avx2 and name_avx512 (the same code compiled for each instruction set) and
  * name_pick(), which returns the best one for this CPU. Bodies are written as plain loops over
  * contiguous features that each compiler target vectorises at its own width. Used where the clones
- * measured faster (on an AVX2 machine): the CSR reductions, the vectorised transcendental functions,
- * softmax and FusedElementwise.
+ * measured faster: the CSR reductions, the vectorised transcendental functions, softmax,
+ * FusedElementwise (on an AVX2 machine) and LayerNormalization (on an AVX-512 one).
  */
 #if WEFT_CPU_HAVE_CLONES
 #define WEFT_CPU_CLONES(name, params, args)                                                        \

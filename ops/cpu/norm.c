@@ -7,8 +7,9 @@
  * cancellation), inv = 1 / sqrt(var + eps), y = (x - mean) * inv * scale + bias rounded once. The
  * sums are kept in 8 lanes added in a fixed order, so the statistics agree with the reference's
  * sequential sums within a few ulp of double (outputs within 1e-12 relative; float32 outputs nearly
- * always bit for bit) and do not depend on the thread count or instruction set. One version for every
- * instruction set: AVX2 clones measured no faster (two passes over each row, bound by memory).
+ * always bit for bit) and do not depend on the thread count or instruction set. AVX2 / AVX-512 clones:
+ * on an AVX2 machine they measured no faster than baseline code, on an AVX-512 one (8 doubles a vector)
+ * about 1.2x faster ([8, 64, 64] float32 on one thread, 0.036 -> 0.030 ms in weft bench).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ typedef struct {
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    WEFT_CPU_SINGLE(layernorm_##S, (const void *jv, int64_t r0, int64_t r1), (jv, r0, r1))
+    WEFT_CPU_CLONES(layernorm_##S, (const void *jv, int64_t r0, int64_t r1), (jv, r0, r1))
 DEF_LAYERNORM(float, f32)
 DEF_LAYERNORM(double, f64)
 #undef DEF_LAYERNORM

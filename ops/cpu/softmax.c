@@ -3,10 +3,14 @@
  * from `axis` on (before 13, where the input is coerced to 2-D): either way each row is contiguous.
  *
  * The reference's formula, in double: m = the row's maximum (NaN ignored), s = sum exp(x - m),
- * y = exp(x - m) / s or (x - m) - log(s). The maximum and the sum are kept in 8 lanes combined in a
- * fixed order (so every instruction set and thread count gives the same bits) and exp is vmath.h's:
- * results agree with the reference within a few ulp of double before the final rounding (float32
- * results nearly always bit for bit, float64 within 1e-15 relative).
+ * y = exp(x - m) / s or (x - m) - log(s). The maximum is taken in the element type (comparisons are
+ * exact, so it is the same value), the sum is kept in 8 lanes combined in a fixed order (so every
+ * instruction set and thread count gives the same bits) and exp is vmath.h's. Softmax rows of up to
+ * KEEP elements keep their exponentials in double for the last pass, which multiplies them by 1 / s
+ * (longer rows compute them again): one exp per element instead of two, and a multiply instead of a
+ * divide, which differs from exp(x - m) / s by at most one more rounding in double. Results agree with
+ * the reference within a few ulp of double before the final rounding (float32 results nearly always
+ * bit for bit, float64 within 1e-15 relative).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +19,8 @@
 #include "vmath.h"
 
 #define LANES 8
+/* Rows up to this long keep their exponentials (on the stack) for the last pass. */
+#define KEEP 1024
 
 typedef struct {
     const void *x;
@@ -28,31 +34,43 @@ typedef struct {
 #define DEF_SOFTMAX(T, S)                                                                          \
     WEFT_CPU_INLINE void softmax_##S##_body(const void *xv, void *yv, int64_t r0, int64_t r1, int64_t n, bool lg) \
     {                                                                                              \
+        double e[KEEP]; /* the row's exp(x - m), when it fits: computed once */                   \
+        const bool keep = !lg && n <= KEEP;                                                        \
         for (int64_t r = r0; r < r1; r++) {                                                        \
             const T *restrict x = (const T *)xv + r * n;                                           \
             T *restrict y = (T *)yv + r * n;                                                       \
-            double lane[LANES];                                                                    \
+            T lane[LANES];                                                                         \
+            double sl[LANES];                                                                      \
             int64_t j = 0;                                                                         \
-            for (int l = 0; l < LANES; l++) lane[l] = -INFINITY;                                   \
+            /* the maximum in T itself: comparisons are exact, so it is the double maximum */      \
+            for (int l = 0; l < LANES; l++) lane[l] = (T)-INFINITY;                                \
             for (; j + LANES <= n; j += LANES)                                                     \
-                for (int l = 0; l < LANES; l++) {                                                  \
-                    double v = (double)x[j + l];                                                   \
-                    lane[l] = v > lane[l] ? v : lane[l];                                           \
-                }                                                                                  \
-            double m = -INFINITY;                                                                  \
-            for (int l = 0; l < LANES; l++) m = lane[l] > m ? lane[l] : m;                         \
-            for (; j < n; j++) m = (double)x[j] > m ? (double)x[j] : m;                            \
-            for (int l = 0; l < LANES; l++) lane[l] = 0;                                           \
-            for (j = 0; j + LANES <= n; j += LANES)                                                \
-                for (int l = 0; l < LANES; l++) lane[l] += weft_vexp((double)x[j + l] - m);        \
+                for (int l = 0; l < LANES; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l]; \
+            T mt = (T)-INFINITY;                                                                   \
+            for (int l = 0; l < LANES; l++) mt = lane[l] > mt ? lane[l] : mt;                      \
+            for (; j < n; j++) mt = x[j] > mt ? x[j] : mt;                                         \
+            const double m = (double)mt;                                                           \
+            for (int l = 0; l < LANES; l++) sl[l] = 0;                                             \
+            if (keep) { /* one plain loop (vectorised at full width), then the lane sums */        \
+                for (j = 0; j < n; j++) e[j] = weft_vexp((double)x[j] - m);                        \
+                for (j = 0; j + LANES <= n; j += LANES)                                            \
+                    for (int l = 0; l < LANES; l++) sl[l] += e[j + l];                             \
+            } else {                                                                               \
+                for (j = 0; j + LANES <= n; j += LANES)                                            \
+                    for (int l = 0; l < LANES; l++) sl[l] += weft_vexp((double)x[j + l] - m);      \
+            }                                                                                      \
             double s = 0;                                                                          \
-            for (int l = 0; l < LANES; l++) s += lane[l];                                          \
-            for (; j < n; j++) s += weft_vexp((double)x[j] - m);                                   \
+            for (int l = 0; l < LANES; l++) s += sl[l];                                            \
+            for (; j < n; j++) s += keep ? e[j] : weft_vexp((double)x[j] - m);                     \
             if (lg) {                                                                              \
                 const double ls = log(s);                                                          \
                 for (j = 0; j < n; j++) y[j] = (T)(((double)x[j] - m) - ls);                       \
+            } else if (keep) {                                                                     \
+                const double inv = 1.0 / s;                                                        \
+                for (j = 0; j < n; j++) y[j] = (T)(e[j] * inv);                                    \
             } else {                                                                               \
-                for (j = 0; j < n; j++) y[j] = (T)(weft_vexp((double)x[j] - m) / s);               \
+                const double inv = 1.0 / s;                                                        \
+                for (j = 0; j < n; j++) y[j] = (T)(weft_vexp((double)x[j] - m) * inv);             \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
