@@ -5,14 +5,19 @@
  * builds zeros of shape [num_nodes, 8]. With symbolic dims these chains cannot fold to numbers, but
  * their *contents* are still known as dims: Shape(x) holds x's dims, numbers or symbols. This module
  * tracks those contents for small int tensors through the ops that shape chains use (Shape, Gather,
- * Slice, Concat, Unsqueeze, Squeeze, Reshape, Identity, Cast, constants) and then sharpens the output
- * shapes of the ops that take a shape input (Reshape, Expand, ConstantOfShape), which the ops' own
- * inference, seeing no numbers, leaves as fresh symbols.
+ * Slice, Concat, Unsqueeze, Squeeze, Reshape, Identity, Cast, constants, and the Equal / Where pair
+ * that exporters use to replace -1s in a shape) and then sharpens the output shapes of the ops that
+ * take a shape input (Reshape, with its 0s and -1, Expand, ConstantOfShape), a size (Range) or bounds
+ * (Slice), which the ops' own inference, seeing no numbers, leaves as fresh symbols.
+ *
+ * A symbolic entry is always a dim, never negative: `N + v` is at least v. Bool tensors (Equal's
+ * output) hold 0 and 1.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "symval.h"
+#include "../ops/movement.h"
 
 static bool is(const weft_node *n, const char *op) { return !n->domain[0] && strcmp(n->op_type, op) == 0; }
 
@@ -21,7 +26,8 @@ static bool get(const weft_symval *t, const weft_graph *g, int v, weft_symval *o
 {
     if (v < 0) return false;
     const weft_value *val = &g->values[v];
-    if ((val->flags & WEFT_VALUE_CONST) && (val->dtype == WEFT_INT64 || val->dtype == WEFT_INT32) && val->shape.rank <= 1) {
+    if ((val->flags & WEFT_VALUE_CONST) && (val->dtype == WEFT_INT64 || val->dtype == WEFT_INT32 || val->dtype == WEFT_BOOL) &&
+        val->shape.rank <= 1) {
         int64_t n = (int64_t)(val->nbytes / weft_dtype_size(val->dtype));
         if (n > WEFT_MAX_RANK) return false;
         out->len = (int)n;
@@ -42,6 +48,32 @@ static bool const_int(const weft_graph *g, int v, int64_t *out)
     if (!(val->flags & WEFT_VALUE_CONST) || (val->dtype != WEFT_INT64 && val->dtype != WEFT_INT32)) return false;
     if (val->nbytes != weft_dtype_size(val->dtype)) return false;
     *out = weft_load_i64(val->dtype, val->data, 0);
+    return true;
+}
+
+/* Whether two entries are equal: 1, 0, or -1 when that depends on a symbol's value. */
+static int dims_equal(weft_dim x, weft_dim y)
+{
+    if (weft_dim_known(x) && weft_dim_known(y)) return x.v == y.v;
+    if (weft_dim_eq(x, y)) return 1;
+    if (x.sym == y.sym) return 0; /* N + 1 is never N */
+    if (weft_dim_known(x) && x.v < y.v) return 0; /* y = M + v >= v */
+    if (weft_dim_known(y) && y.v < x.v) return 0;
+    return -1;
+}
+
+/* The length of an elementwise result of 1-D (or scalar) operands, each of that length or of 1:
+ * r->len and r->scalar (all operands scalars); false if they do not broadcast so. c may be NULL. */
+static bool broadcast_len(weft_symval *r, const weft_symval *a, const weft_symval *b, const weft_symval *c)
+{
+    const weft_symval *ops[3] = {a, b, c};
+    r->len = 1;
+    r->scalar = true;
+    for (int k = 0; k < 3 && ops[k]; k++) {
+        if (ops[k]->len != 1 && r->len != 1 && ops[k]->len != r->len) return false;
+        if (ops[k]->len != 1) r->len = ops[k]->len;
+        r->scalar &= ops[k]->scalar;
+    }
     return true;
 }
 
@@ -100,6 +132,25 @@ void weft_symval_propagate(weft_symval *t, const weft_graph *g, const weft_node 
             if (!get(t, g, n->inputs[k], &a) || r.len + a.len > WEFT_MAX_RANK) return;
             for (int i = 0; i < a.len; i++) r.d[r.len++] = a.d[i];
         }
+    } else if (is(n, "Equal") && n->n_inputs == 2) {
+        weft_symval a, b;
+        if (!get(t, g, n->inputs[0], &a) || !get(t, g, n->inputs[1], &b)) return;
+        if (!broadcast_len(&r, &a, &b, NULL)) return;
+        for (int i = 0; i < r.len; i++) {
+            weft_dim x = a.d[a.len == 1 ? 0 : i], y = b.d[b.len == 1 ? 0 : i];
+            int e = dims_equal(x, y);
+            if (e < 0) return;
+            r.d[i] = weft_dim_num(e);
+        }
+    } else if (is(n, "Where") && n->n_inputs == 3) {
+        weft_symval c, a, b;
+        if (!get(t, g, n->inputs[0], &c) || !get(t, g, n->inputs[1], &a) || !get(t, g, n->inputs[2], &b)) return;
+        if (!broadcast_len(&r, &c, &a, &b)) return;
+        for (int i = 0; i < r.len; i++) {
+            weft_dim k = c.d[c.len == 1 ? 0 : i];
+            if (!weft_dim_known(k)) return;
+            r.d[i] = k.v ? a.d[a.len == 1 ? 0 : i] : b.d[b.len == 1 ? 0 : i];
+        }
     } else if (is(n, "Slice") && n->n_inputs >= 3) {
         weft_symval a;
         if (!get(t, g, n->inputs[0], &a)) return;
@@ -132,11 +183,83 @@ static void refine_segments(const weft_symval *t, weft_graph *g, const weft_node
     if (o->rank >= 1 && !weft_dim_known(o->d[0])) o->d[0] = csr ? weft_dim_add(s.d[0], 1) : s.d[0];
 }
 
+/* Range(start, limit, delta)'s length max(ceil((limit - start) / delta), 0) when the scalars' symbolic
+ * values tell it: all numbers, or delta 1 with limit - start a symbol plus a number >= 0 (so never
+ * negative), or with limit and start the same symbol. */
+static void refine_range(const weft_symval *t, weft_graph *g, const weft_node *n)
+{
+    weft_symval a[3];
+    for (int i = 0; i < 3; i++)
+        if (!get(t, g, n->inputs[i], &a[i]) || a[i].len != 1) return;
+    weft_shape *o = &g->values[n->outputs[0]].shape;
+    if (o->rank != 1 || weft_dim_known(o->d[0])) return;
+    weft_dim s = a[0].d[0], l = a[1].d[0], dl = a[2].d[0];
+    if (!weft_dim_known(dl) || dl.v == 0) return;
+    if (weft_dim_known(s) && weft_dim_known(l)) {
+        /* |values| stay far from overflow: they came from dims and small constants */
+        if (s.v < -((int64_t)1 << 61) || s.v > ((int64_t)1 << 61) || l.v < -((int64_t)1 << 61) || l.v > ((int64_t)1 << 61))
+            return;
+        int64_t span = l.v - s.v, q;
+        if (dl.v > 0) q = span > 0 ? (span + dl.v - 1) / dl.v : 0;
+        else q = span < 0 ? (-span + -dl.v - 1) / -dl.v : 0;
+        o->d[0] = weft_dim_num(q);
+    } else if (dl.v == 1 && weft_dim_known(s) && !weft_dim_known(l) && l.v - s.v >= 0) {
+        o->d[0] = weft_dim_add(l, -s.v);
+    } else if (dl.v == 1 && !weft_dim_known(s) && s.sym == l.sym) {
+        o->d[0] = weft_dim_num(l.v > s.v ? l.v - s.v : 0);
+    }
+}
+
+/* Slice (opset 10+) with run-time starts / ends: an axis it does not slice keeps its dim, and so does
+ * one sliced from 0 with step 1 to the dim itself (x[:, :x.shape[1]]) or past any size. */
+static void refine_slice(const weft_symval *t, weft_graph *g, const weft_node *n)
+{
+    if (n->inputs[0] < 0) return;
+    const weft_shape *in = &g->values[n->inputs[0]].shape;
+    weft_shape *o = &g->values[n->outputs[0]].shape;
+    if (in->rank < 0 || o->rank != in->rank) return;
+    weft_symval st, en, ax, sp;
+    if (!get(t, g, n->inputs[1], &st) || !get(t, g, n->inputs[2], &en) || st.len != en.len) return;
+    bool has_ax = n->n_inputs > 3 && n->inputs[3] >= 0, has_sp = n->n_inputs > 4 && n->inputs[4] >= 0;
+    if ((has_ax && (!get(t, g, n->inputs[3], &ax) || ax.len != st.len)) ||
+        (has_sp && (!get(t, g, n->inputs[4], &sp) || sp.len != st.len)))
+        return;
+    int axis_of[WEFT_MAX_RANK];
+    bool sliced[WEFT_MAX_RANK] = {false};
+    for (int i = 0; i < st.len; i++) {
+        int64_t a = i;
+        if (has_ax) {
+            if (!weft_dim_known(ax.d[i])) return;
+            a = ax.d[i].v < 0 ? ax.d[i].v + in->rank : ax.d[i].v;
+        }
+        if (a < 0 || a >= in->rank || sliced[a]) return; /* the op's own checks report it */
+        sliced[a] = true;
+        axis_of[i] = (int)a;
+    }
+    for (int a = 0; a < in->rank; a++)
+        if (!sliced[a] && !weft_dim_known(o->d[a])) o->d[a] = in->d[a];
+    for (int i = 0; i < st.len; i++) {
+        int a = axis_of[i];
+        weft_dim s = st.d[i], e = en.d[i];
+        if (weft_dim_known(o->d[a]) || (has_sp && (!weft_dim_known(sp.d[i]) || sp.d[i].v != 1))) continue;
+        if (!weft_dim_known(s) || s.v != 0) continue;
+        if (weft_dim_eq(e, in->d[a]) || (weft_dim_known(e) && e.v >= (int64_t)1 << 62)) o->d[a] = in->d[a];
+    }
+}
+
 void weft_symval_refine(const weft_symval *t, weft_graph *g, const weft_node *n)
 {
     if (n->n_outputs < 1 || n->outputs[0] < 0) return;
     if (is_weft(n, "CSR") || is_weft(n, "SegmentReduce")) {
         refine_segments(t, g, n);
+        return;
+    }
+    if (is(n, "Range")) {
+        if (n->n_inputs == 3) refine_range(t, g, n);
+        return;
+    }
+    if (is(n, "Slice")) {
+        if (n->opset >= 10 && n->n_inputs >= 3) refine_slice(t, g, n);
         return;
     }
     int shape_in = is(n, "ConstantOfShape") ? 0 : (is(n, "Reshape") || is(n, "Expand")) ? 1 : -1;
@@ -154,13 +277,20 @@ void weft_symval_refine(const weft_symval *t, weft_graph *g, const weft_node *n)
         if (o->rank != s.len) return;
         weft_node_info info = weft_node_view(n);
         bool allowzero = weft_attr_int(&info, "allowzero", 0) != 0;
+        int minus1 = -1, n_minus1 = 0;
         for (int i = 0; i < s.len; i++) {
-            if (weft_dim_known(o->d[i])) continue;
             weft_dim d = s.d[i];
+            if (weft_dim_known(d) && d.v == -1) minus1 = i, n_minus1++;
+            if (weft_dim_known(o->d[i])) continue;
             if (!weft_dim_known(d)) o->d[i] = d;
             else if (d.v == 0 && !allowzero && in && in->rank > i) o->d[i] = in->d[i];
             else if (d.v > 0) o->d[i] = d;
         }
+        /* The -1 once the other dims are known: the element counts, with symbols, must agree. */
+        weft_dim d;
+        if (n_minus1 == 1 && !weft_dim_known(o->d[minus1]) && in && in->rank >= 0 &&
+            weft_movement_reshape_minus1(in, o, minus1, &d))
+            o->d[minus1] = d;
     } else { /* Expand: broadcast of the input's shape with the target */
         if (!in || in->rank < 0) return;
         int R = o->rank;

@@ -15,7 +15,7 @@ typedef struct weft_symval {
  * inputs'. `t` is indexed by value, len = -1 where unknown. */
 void weft_symval_propagate(weft_symval *t, const weft_graph *g, const weft_node *n);
 /* Sharpens the output shape of a Reshape / Expand / ConstantOfShape whose shape input has symbolic
- * contents. */
+ * contents (Reshape's 0s and -1 included), and a Range's length from its scalars'. */
 void weft_symval_refine(const weft_symval *t, weft_graph *g, const weft_node *n);
 
 #endif

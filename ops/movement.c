@@ -337,37 +337,48 @@ static weft_status mv_infer_identity(weft_infer_ctx *c)
 
 /*
  * The output dim that the -1 stands for, when input and the other output dims are partly symbolic:
- * cancel the symbols the two sides share, then the known products must divide. Unknown otherwise.
+ * cancel the symbolic dims the two sides share (a symbol with its offset, N + 1 is not N), then what
+ * remains must be a number (the known products divide) or one symbolic dim of the input (the known
+ * products agree). False when it is anything else: the caller then makes a fresh symbol.
  */
-static weft_dim mv_reshape_infer_minus1(weft_infer_ctx *c, const weft_shape *in, const weft_shape *out, int skip)
+bool weft_movement_reshape_minus1(const weft_shape *in, const weft_shape *out, int skip, weft_dim *d)
 {
-    int32_t syms[WEFT_MAX_RANK];
+    weft_dim syms[WEFT_MAX_RANK];
     int ns = 0;
     int64_t pin = 1, pout = 1;
+    if (in->rank < 0 || out->rank < 0) return false;
     for (int i = 0; i < in->rank; i++) {
         if (weft_dim_known(in->d[i])) {
-            if (!weft_movement_mul(pin, in->d[i].v, &pin)) return weft_dim_unknown(c);
+            if (!weft_movement_mul(pin, in->d[i].v, &pin)) return false;
         } else {
-            syms[ns++] = in->d[i].sym;
+            syms[ns++] = in->d[i];
         }
     }
     for (int i = 0; i < out->rank; i++) {
         if (i == skip) continue;
         if (weft_dim_known(out->d[i])) {
-            if (!weft_movement_mul(pout, out->d[i].v, &pout)) return weft_dim_unknown(c);
+            if (!weft_movement_mul(pout, out->d[i].v, &pout)) return false;
             continue;
         }
         int j = 0;
-        while (j < ns && syms[j] != out->d[i].sym) j++;
-        if (j == ns) return weft_dim_unknown(c); /* a symbol of the output that the input lacks */
+        while (j < ns && !weft_dim_eq(syms[j], out->d[i])) j++;
+        if (j == ns) return false; /* a symbol of the output that the input lacks */
         syms[j] = syms[--ns];
     }
+    if (pout == 0) return false; /* zero elements: the -1 is not determined */
     if (ns == 1 && pin == pout) {
-        weft_dim d = {0, syms[0]};
-        return d;
+        *d = syms[0];
+        return true;
     }
-    if (ns != 0 || pout == 0 || pin % pout != 0) return weft_dim_unknown(c);
-    return weft_dim_num(pin / pout);
+    if (ns != 0 || pin % pout != 0) return false;
+    *d = weft_dim_num(pin / pout);
+    return true;
+}
+
+static weft_dim mv_reshape_infer_minus1(weft_infer_ctx *c, const weft_shape *in, const weft_shape *out, int skip)
+{
+    weft_dim d;
+    return weft_movement_reshape_minus1(in, out, skip, &d) ? d : weft_dim_unknown(c);
 }
 
 static weft_status mv_infer_reshape(weft_infer_ctx *c)

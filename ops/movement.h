@@ -31,6 +31,11 @@ bool weft_movement_mul(int64_t a, int64_t b, int64_t *out);
  * when b == 1). Sets a WEFT_ERR_SHAPE error and returns false on overflow. */
 bool weft_movement_dim_mul(weft_infer_ctx *c, weft_dim a, int64_t b, weft_dim *out);
 
+/* Reshape's -1 at out->d[skip] from the input's dims and the output's others, which may be symbolic:
+ * the common symbolic dims cancel and what is left must be a number or one symbolic dim. False when
+ * it cannot be told (the value of out->d[skip] is not read). */
+bool weft_movement_reshape_minus1(const weft_shape *in, const weft_shape *out, int skip, weft_dim *d);
+
 /* After infer set output o: its byte size, when known, must fit int64 (value-made shapes such as
  * Range's or Tile's can be absurd). Returns WEFT_ERR_SHAPE with a message otherwise. */
 weft_status weft_movement_check_bytes(weft_infer_ctx *c, int o);

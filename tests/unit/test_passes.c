@@ -8,6 +8,10 @@
  *    that is not a power of two, a mean whose count clamps to 2, an edge-softmax eps that is not
  *    negligible, an elementwise intermediate that is a graph output, nodes that differ only in an
  *    attribute) keep their ops, and the ones that must say yes rewrite.
+ *  - Shape inference through exporters' shape chains (compiler/symval.c): Reshape's 0 and -1, Range,
+ *    Slice and Expand over run-time shape values keep symbolic dims where the element counts tell them, and give
+ *    fresh symbols where they do not (a product of symbols, N + 1 against N, a length that may be
+ *    negative).
  */
 #include <CUnit/Basic.h>
 #include <dirent.h>
@@ -550,6 +554,201 @@ static void test_softmax_eps(void)
     softmax_case(1e-3f, false); /* would change the sum */
 }
 
+/* --- symbolic shapes through shape chains (compiler/symval.c) ------------------------------------ */
+
+/* The shape of v after inference (no folding: the chains stay as nodes) as "[batch,seq,4,16]", with
+ * fresh symbols as "?". */
+static void shape_str(built *b, int v, char *buf, size_t n)
+{
+    const weft_shape *s = &b->g->values[v].shape;
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < s->rank && k < n; i++) {
+        weft_dim d = s->d[i];
+        const char *nm = weft_dim_known(d) ? NULL : weft_sym_name(&b->syms, d.sym);
+        if (weft_dim_known(d)) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)d.v);
+        else if (!strncmp(nm, "unk__", 5)) k += (size_t)snprintf(buf + k, n - k, "%s?", i ? "," : "");
+        else if (d.v) k += (size_t)snprintf(buf + k, n - k, "%s%s+%lld", i ? "," : "", nm, (long long)d.v);
+        else k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? "," : "", nm);
+    }
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+static bool infer_built(built *b, bool fold)
+{
+    weft_ir_resolve_ops(b->g, NULL);
+    weft_status st = weft_pass_infer(b->g, fold, NULL);
+    if (st) fprintf(stderr, "\ninfer: %s\n", weft_last_error());
+    return st == WEFT_OK;
+}
+
+#define CHECK_SHAPE(b, v, want)                                                                                 \
+    do {                                                                                                       \
+        char got_[160];                                                                                        \
+        shape_str(b, v, got_, sizeof got_);                                                                    \
+        if (strcmp(got_, want)) fprintf(stderr, "\n%s:%d: shape %s, expected %s\n", __FILE__, __LINE__, got_, want); \
+        CU_ASSERT_STRING_EQUAL(got_, want);                                                                    \
+    } while (0)
+
+static int i64s(built *b, const char *name, int n, const int64_t *v)
+{
+    weft_dim d = weft_dim_num(n);
+    return constant(b, name, WEFT_INT64, 1, &d, v, (size_t)n * 8);
+}
+
+static int i64_scalar(built *b, const char *name, int64_t v) { return constant(b, name, WEFT_INT64, 0, NULL, &v, 8); }
+
+/* Shape(x)[i] as a 1-element vector. */
+static int dim_of(built *b, int x, int64_t i, const char *name)
+{
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s_shape", name);
+    int sh = node(b, "Shape", "", 17, &x, 1, nm);
+    snprintf(nm, sizeof nm, "%s_ix", name);
+    int ix = i64s(b, nm, 1, &i);
+    return node(b, "Gather", "", 17, (int[]){sh, ix}, 2, name);
+}
+
+/* Reshape whose shape is Concat(pieces) of run-time dims and constants, as exporters write it. */
+static void test_symbolic_reshape(void)
+{
+    for (int fold = 0; fold < 2; fold++) {
+        built b;
+        CU_ASSERT_FATAL(begin(&b));
+        weft_dim batch = {0, weft_sym_intern(&b.syms, "batch")}, seq = {0, weft_sym_intern(&b.syms, "seq")};
+        weft_dim n1 = {1, weft_sym_intern(&b.syms, "N")}, n = {0, n1.sym};
+        int x = input(&b, "x", WEFT_FLOAT32, 3, (weft_dim[]){batch, seq, weft_dim_num(64)});
+        int img = input(&b, "img", WEFT_FLOAT32, 4, (weft_dim[]){batch, weft_dim_num(64), weft_dim_num(4), weft_dim_num(4)});
+        int ids = input(&b, "ids", WEFT_INT64, 2, (weft_dim[]){batch, seq});
+        int p = input(&b, "p", WEFT_FLOAT32, 2, (weft_dim[]){n1, weft_dim_num(4)});
+        int q = input(&b, "q", WEFT_FLOAT32, 1, &n);
+        int db = dim_of(&b, x, 0, "db"), ds = dim_of(&b, x, 1, "ds");
+        int64_t m1 = -1, c16 = 16, c0 = 0, c64 = 64;
+        int k_m1 = i64s(&b, "k_m1", 1, &m1), k_16 = i64s(&b, "k_16", 1, &c16), k_0 = i64s(&b, "k_0", 1, &c0);
+        int k_64 = i64s(&b, "k_64", 1, &c64);
+        /* view(batch, seq, -1, 16): the head count */
+        int s1 = node(&b, "Concat", "", 17, (int[]){db, ds, k_m1, k_16}, 4, "s1");
+        attr_i(&b, s1, "axis", 0);
+        int heads = node(&b, "Reshape", "", 17, (int[]){x, s1}, 2, "heads");
+        /* [batch,64,4,4] -> Shape[0:2] ++ [-1] */
+        int64_t z = 0, two = 2;
+        int ish = node(&b, "Shape", "", 17, &img, 1, "ish");
+        int sl = node(&b, "Slice", "", 17, (int[]){ish, i64s(&b, "sl0", 1, &z), i64s(&b, "sl2", 1, &two)}, 3, "sl");
+        int s2 = node(&b, "Concat", "", 17, (int[]){sl, k_m1}, 2, "s2");
+        attr_i(&b, s2, "axis", 0);
+        int flat = node(&b, "Reshape", "", 17, (int[]){img, s2}, 2, "flat");
+        /* [0, seq, -1]: 0 copies batch, the -1 is 64 */
+        int s3 = node(&b, "Concat", "", 17, (int[]){k_0, ds, k_m1}, 3, "s3");
+        attr_i(&b, s3, "axis", 0);
+        int same = node(&b, "Reshape", "", 17, (int[]){x, s3}, 2, "same");
+        /* ids.view(-1, seq): the -1 is the one symbol left, batch */
+        int s4 = node(&b, "Concat", "", 17, (int[]){k_m1, ds}, 2, "s4");
+        attr_i(&b, s4, "axis", 0);
+        int ids2 = node(&b, "Reshape", "", 17, (int[]){ids, s4}, 2, "ids2");
+        /* x.view(-1, 64): batch * seq has no one symbol: a fresh one */
+        int s5 = node(&b, "Concat", "", 17, (int[]){k_m1, k_64}, 2, "s5");
+        attr_i(&b, s5, "axis", 0);
+        int rows = node(&b, "Reshape", "", 17, (int[]){x, s5}, 2, "rows");
+        /* x.view(batch, -1, 16): 4 * seq: fresh */
+        int s6 = node(&b, "Concat", "", 17, (int[]){db, k_m1, k_16}, 3, "s6");
+        attr_i(&b, s6, "axis", 0);
+        int mixed = node(&b, "Reshape", "", 17, (int[]){x, s6}, 2, "mixed");
+        /* p [N+1, 4] to [N, -1]: N + 1 does not cancel N */
+        int dn = dim_of(&b, q, 0, "dn");
+        int s7 = node(&b, "Concat", "", 17, (int[]){dn, k_m1}, 2, "s7");
+        attr_i(&b, s7, "axis", 0);
+        int off = node(&b, "Reshape", "", 17, (int[]){p, s7}, 2, "off");
+        /* the same with a constant shape: the op's own inference, [N+1, 4] to [-1, 2] is 2N + 2: fresh */
+        int s8 = i64s(&b, "s8", 2, (int64_t[]){-1, 2});
+        int off2 = node(&b, "Reshape", "", 17, (int[]){p, s8}, 2, "off2");
+        /* and [N+1, 4] to [-1, 4] is N + 1 */
+        int s9 = i64s(&b, "s9", 2, (int64_t[]){-1, 4});
+        int keep = node(&b, "Reshape", "", 17, (int[]){p, s9}, 2, "keep");
+        /* constant shape with a symbolic input: [batch, seq, 64] to [0, 0, -1, 16] */
+        int s10 = i64s(&b, "s10", 4, (int64_t[]){0, 0, -1, 16});
+        int heads2 = node(&b, "Reshape", "", 17, (int[]){x, s10}, 2, "heads2");
+        int outs[] = {heads, flat, same, ids2, rows, mixed, off, off2, keep, heads2};
+        for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) output(&b, outs[i]);
+        CU_ASSERT_FATAL(infer_built(&b, fold));
+        CHECK_SHAPE(&b, heads, "[batch,seq,4,16]");
+        CHECK_SHAPE(&b, flat, "[batch,64,16]");
+        CHECK_SHAPE(&b, same, "[batch,seq,64]");
+        CHECK_SHAPE(&b, ids2, "[batch,seq]");
+        CHECK_SHAPE(&b, rows, "[?,64]");
+        CHECK_SHAPE(&b, mixed, "[batch,?,16]");
+        CHECK_SHAPE(&b, off, "[N,?]");
+        CHECK_SHAPE(&b, off2, "[?,2]");
+        CHECK_SHAPE(&b, keep, "[N+1,4]");
+        CHECK_SHAPE(&b, heads2, "[batch,seq,4,16]");
+        end(&b);
+    }
+}
+
+/* Range over run-time scalars, Slice to run-time ends, and Expand through the Equal / Where that
+ * replaces -1 by 1. */
+static void test_symbolic_range_expand(void)
+{
+    for (int fold = 0; fold < 2; fold++) {
+        built b;
+        CU_ASSERT_FATAL(begin(&b));
+        weft_dim batch = {0, weft_sym_intern(&b.syms, "batch")}, seq = {0, weft_sym_intern(&b.syms, "seq")};
+        int x = input(&b, "x", WEFT_FLOAT32, 2, (weft_dim[]){batch, seq});
+        int sh = node(&b, "Shape", "", 17, &x, 1, "sh");
+        int k1 = i64_scalar(&b, "k1", 1);
+        int len = node(&b, "Gather", "", 17, (int[]){sh, k1}, 2, "len"); /* scalar seq */
+        int z = i64_scalar(&b, "z", 0), one = i64_scalar(&b, "one", 1), two = i64_scalar(&b, "two", 2);
+        int r0 = node(&b, "Range", "", 17, (int[]){z, len, one}, 3, "r0");
+        int r1 = node(&b, "Range", "", 17, (int[]){two, len, one}, 3, "r1"); /* seq - 2 may be negative */
+        int r2 = node(&b, "Range", "", 17, (int[]){z, len, two}, 3, "r2");  /* ceil(seq / 2) */
+        int r3 = node(&b, "Range", "", 17, (int[]){len, len, one}, 3, "r3"); /* empty */
+        int lenc = node(&b, "Cast", "", 17, &len, 1, "lenc");
+        attr_i(&b, lenc, "to", WEFT_INT64);
+        int r4 = node(&b, "Range", "", 17, (int[]){z, lenc, one}, 3, "r4");
+        /* cls.expand(batch, -1, -1) as torch exports it */
+        int64_t c1 = 1;
+        weft_dim d1 = weft_dim_num(1), d64 = weft_dim_num(64);
+        float zf[64] = {0};
+        int cls = constant(&b, "cls", WEFT_FLOAT32, 3, (weft_dim[]){d1, d1, d64}, zf, sizeof zf);
+        int k0v = i64s(&b, "k0v", 1, (int64_t[]){0});
+        int db = node(&b, "Gather", "", 17, (int[]){sh, k0v}, 2, "db");
+        int mm = i64s(&b, "mm", 2, (int64_t[]){-1, -1});
+        int tgt = node(&b, "Concat", "", 17, (int[]){db, mm}, 2, "tgt");
+        attr_i(&b, tgt, "axis", 0);
+        int neg = i64s(&b, "neg", 3, (int64_t[]){-1, -1, -1});
+        int eq = node(&b, "Equal", "", 17, (int[]){tgt, neg}, 2, "eq");
+        int ones = i64s(&b, "ones", 3, (int64_t[]){1, 1, 1});
+        int wh = node(&b, "Where", "", 17, (int[]){eq, ones, tgt}, 3, "wh");
+        int ex = node(&b, "Expand", "", 17, (int[]){cls, wh}, 2, "ex");
+        /* Equal of two unrelated symbols is not known: neither is the target built on it */
+        int y = input(&b, "y", WEFT_FLOAT32, 1, (weft_dim[]){{0, weft_sym_intern(&b.syms, "other")}});
+        int ysh = node(&b, "Shape", "", 17, &y, 1, "ysh");
+        int eq2 = node(&b, "Equal", "", 17, (int[]){db, ysh}, 2, "eq2");
+        int pick = node(&b, "Where", "", 17, (int[]){eq2, i64s(&b, "c1", 1, &c1), db}, 3, "pick");
+        int pk = node(&b, "Concat", "", 17, (int[]){pick, i64s(&b, "c1b", 1, &c1), i64s(&b, "c64", 1, (int64_t[]){64})}, 3, "pk");
+        attr_i(&b, pk, "axis", 0);
+        int ex2 = node(&b, "Expand", "", 17, (int[]){cls, pk}, 2, "ex2");
+        /* Slices to a run-time end on axis 1: x[:, :seq] is x; pos[:, :seq] of a [1, 128] buffer is
+         * min(seq, 128): unknown, but the axis it does not slice keeps its 1 */
+        int lv = node(&b, "Unsqueeze", "", 17, (int[]){len, k0v}, 2, "lv");
+        int sx = node(&b, "Slice", "", 17, (int[]){x, k0v, lv, i64s(&b, "ax1", 1, &c1)}, 4, "sx");
+        int64_t pos_data[128] = {0};
+        int pos = constant(&b, "pos", WEFT_INT64, 2, (weft_dim[]){d1, weft_dim_num(128)}, pos_data, sizeof pos_data);
+        int sp = node(&b, "Slice", "", 17, (int[]){pos, k0v, lv, i64s(&b, "ax1b", 1, &c1)}, 4, "sp");
+        int outs[] = {r0, r1, r2, r3, r4, ex, ex2, sx, sp};
+        for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) output(&b, outs[i]);
+        CU_ASSERT_FATAL(infer_built(&b, fold));
+        CHECK_SHAPE(&b, r0, "[seq]");
+        CHECK_SHAPE(&b, r1, "[?]");
+        CHECK_SHAPE(&b, r2, "[?]");
+        CHECK_SHAPE(&b, r3, "[0]");
+        CHECK_SHAPE(&b, r4, "[seq]");
+        CHECK_SHAPE(&b, ex, "[batch,1,64]");
+        CHECK_SHAPE(&b, ex2, "[?,?,?]"); /* the whole target is unknown */
+        CHECK_SHAPE(&b, sx, "[batch,seq]");
+        CHECK_SHAPE(&b, sp, "[1,?]");
+        end(&b);
+    }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -561,6 +760,8 @@ int main(void)
     CU_add_test(s, "CSE merges only equal attributes", test_cse_attributes);
     CU_add_test(s, "elementwise fusion stops at graph outputs", test_eltwise_stops_at_outputs);
     CU_add_test(s, "edge softmax: eps below half an ulp only", test_softmax_eps);
+    CU_add_test(s, "Reshape's 0 and -1 with symbolic dims", test_symbolic_reshape);
+    CU_add_test(s, "Range, Slice and Expand over run-time shape values", test_symbolic_range_expand);
     CU_add_test(s, "every model: -O1 equals -O0", test_models_o1_equals_o0);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
