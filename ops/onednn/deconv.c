@@ -281,7 +281,7 @@ weft_status weft_dn_deconv_prepare(const weft_step_desc *s, void **prepared)
     }
     int nsp = p->rank - 2;
     const weft_shape *ws = &s->in_shape[1];
-    int64_t kd[WEFT_MAX_RANK];
+    int64_t kd[WEFT_MAX_RANK] = {0};
     for (int i = 0; i < p->rank; i++) p->wdims[i] = ws->d[i].v;
     for (int i = 0; i < nsp; i++) kd[i] = ws->d[i + 2].v;
     if ((st = win_read(s->node, nsp, kd, false, &p->w))) goto fail;
