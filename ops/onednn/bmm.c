@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../cpu/cpu.h"
+#include "onednn_prim.h"
 #include "onednn_bmm.h"
 
 #define BMM_MAX_RANK 12 /* oneDNN's limit */
@@ -35,12 +36,6 @@ typedef struct bmm_state {
     dnnl_memory_t a, b, y, scr;
     size_t scr_bytes;
 } bmm_state;
-
-static weft_status bmm_fail(const weft_node_info *node, dnnl_status_t s, const char *what)
-{
-    weft_status st = s == dnnl_out_of_memory ? WEFT_ERR_NOMEM : s == dnnl_unimplemented ? WEFT_ERR_UNSUPPORTED : WEFT_ERR_INTERNAL;
-    return weft_op_error(node, st, "oneDNN: %s: status %d", what, (int)s);
-}
 
 bool weft_dn_bmm_supports(const weft_step_desc *s)
 {
@@ -63,7 +58,7 @@ weft_status weft_dn_bmm_prepare(const weft_step_desc *s, void **prepared)
     dnnl_status_t ds = dnnl_engine_create(&p->eng, dnnl_cpu, 0);
     if (ds) {
         free(p);
-        return bmm_fail(s->node, ds, "creating the CPU engine");
+        return weft_dn_fail(s->node, ds, "creating the CPU engine");
     }
     *prepared = p;
     return WEFT_OK;
@@ -168,7 +163,7 @@ out:
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (ds) {
         weft_dn_bmm_release_state(s);
-        if (getenv("WEFT_ONEDNN_STRICT")) return bmm_fail(k->node, ds, "creating the primitive");
+        if (getenv("WEFT_ONEDNN_STRICT")) return weft_dn_fail(k->node, ds, "creating the primitive");
         if (!(s = calloc(1, sizeof *s))) return weft_error(WEFT_ERR_NOMEM, "out of memory");
         s->fallback = true; /* oneDNN declines these shapes: the reference kernel */
     }
@@ -193,9 +188,9 @@ weft_status weft_dn_bmm_run(const void *prepared, void *state, weft_kernel_ctx *
     if (!ds) ds = dnnl_memory_set_data_handle(s->b, k->in[1].data);
     if (!ds) ds = dnnl_memory_set_data_handle(s->y, k->out[0].data);
     if (!ds && s->scr) ds = dnnl_memory_set_data_handle(s->scr, scr);
-    if (ds) return bmm_fail(k->node, ds, "binding memory");
+    if (ds) return weft_dn_fail(k->node, ds, "binding memory");
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->y}, {DNNL_ARG_SCRATCHPAD, s->scr}};
     ds = dnnl_primitive_execute(s->prim, s->stream, s->scr ? 4 : 3, args);
     if (!ds) ds = dnnl_stream_wait(s->stream);
-    return ds ? bmm_fail(k->node, ds, "executing matmul") : WEFT_OK;
+    return ds ? weft_dn_fail(k->node, ds, "executing matmul") : WEFT_OK;
 }

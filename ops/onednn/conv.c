@@ -37,6 +37,7 @@
 #include "../weft_conv.h"
 #include "../weft_layout.h"
 #include "../window.h"
+#include "onednn_prim.h"
 #include "onednn_conv.h"
 
 enum { CV_CONV, CV_MAXPOOL, CV_AVGPOOL, CV_GAVGPOOL, CV_GMAXPOOL, CV_BN };
@@ -74,12 +75,6 @@ typedef struct cv_state {
     void *wown;      /* weights reordered in reshape */
     int64_t planes, plane; /* BN */
 } cv_state;
-
-static weft_status cv_fail(const weft_node_info *node, dnnl_status_t s, const char *what)
-{
-    weft_status st = s == dnnl_out_of_memory ? WEFT_ERR_NOMEM : s == dnnl_unimplemented ? WEFT_ERR_UNSUPPORTED : WEFT_ERR_INTERNAL;
-    return weft_op_error(node, st, "oneDNN: %s: status %d", what, (int)s);
-}
 
 /* The op a step runs: its own, or the one an ai.weft ChannelsLast wraps (*cl set). */
 static int kind_of_op(const char *domain, const char *name)
@@ -146,12 +141,6 @@ bool weft_dn_conv_supports(const weft_step_desc *s)
     return true;
 }
 
-static dnnl_format_tag_t plain_tag(int ndims)
-{
-    static const dnnl_format_tag_t t[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
-    return ndims >= 1 && ndims <= 6 ? t[ndims] : dnnl_format_tag_undef;
-}
-
 /* The weights' oneDNN dims: [G, M/G, C/G, k...] with groups, [M, C, k...] without. */
 static int wei_dims(const cv_prep *p, const int64_t *wd, dnnl_dims_t out)
 {
@@ -175,34 +164,6 @@ void weft_dn_conv_release(void *prepared)
     if (p->eng) dnnl_engine_destroy(p->eng);
     free(p);
 }
-
-/* Runs a reorder from `from` (data a) to `to` (data b) on a fresh stream. */
-static dnnl_status_t reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const void *a,
-                                  const dnnl_memory_desc_t *to, void *b)
-{
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t ma = NULL, mb = NULL;
-    dnnl_stream_t stream = NULL;
-    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
-    if (!s) s = dnnl_primitive_create(&prim, pd);
-    if (!s) s = dnnl_memory_create(&ma, from, eng, (void *)a);
-    if (!s) s = dnnl_memory_create(&mb, to, eng, b);
-    if (!s) s = dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
-    if (!s) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ma}, {DNNL_ARG_TO, mb}};
-        s = dnnl_primitive_execute(prim, stream, 2, args);
-        if (!s) s = dnnl_stream_wait(stream);
-    }
-    if (stream) dnnl_stream_destroy(stream);
-    if (mb) dnnl_memory_destroy(mb);
-    if (ma) dnnl_memory_destroy(ma);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return s;
-}
-
-static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) & ~(size_t)63); }
 
 /* The geometry of one binding: spatial sizes and pads as oneDNN reads them. */
 typedef struct cv_geom {
@@ -296,7 +257,7 @@ static dnnl_status_t conv_pd(const cv_prep *p, const cv_geom *g, const dnnl_dims
         pl[i] = g->pl[i];
         pr[i] = g->pr[i];
     }
-    dnnl_format_tag_t at = plain_act ? plain_tag(p->rank) : dnnl_format_tag_any;
+    dnnl_format_tag_t at = plain_act ? weft_dn_plain_tag(p->rank) : dnnl_format_tag_any;
     dnnl_status_t s;
     if ((s = dnnl_memory_desc_init_by_tag(&src, p->rank, xd, dnnl_f32, at)) ||
         (s = dnnl_memory_desc_init_by_tag(&dst, p->rank, yd, dnnl_f32, at)) ||
@@ -339,7 +300,7 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
     dnnl_status_t ds = dnnl_engine_create(&p->eng, dnnl_cpu, 0);
     if (ds) {
         p->eng = NULL;
-        st = cv_fail(s->node, ds, "creating the CPU engine");
+        st = weft_dn_fail(s->node, ds, "creating the CPU engine");
         goto fail;
     }
     if (p->kind == CV_BN || p->kind == CV_GAVGPOOL || p->kind == CV_GMAXPOOL) goto done;
@@ -359,7 +320,7 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
         if (s->in_const && s->in_const[1]) {
             size_t bytes = sizeof(float);
             for (int i = 0; i < p->rank; i++) bytes *= (size_t)p->wdims[i];
-            if (!(p->wplain = alloc64(bytes ? bytes : 1))) {
+            if (!(p->wplain = weft_dn_alloc64(bytes ? bytes : 1))) {
                 st = weft_error(WEFT_ERR_NOMEM, "out of memory");
                 goto fail;
             }
@@ -390,11 +351,11 @@ weft_status weft_dn_conv_prepare(const weft_step_desc *s, void **prepared)
                 !conv_pd(p, &g, wd, wnd, false, NULL, false, false, false, &pd)) {
                 const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
                 dnnl_memory_desc_t plain;
-                dnnl_memory_desc_init_by_tag(&plain, wnd, wd, dnnl_f32, plain_tag(wnd));
+                dnnl_memory_desc_init_by_tag(&plain, wnd, wd, dnnl_f32, weft_dn_plain_tag(wnd));
                 if (q && !dnnl_memory_desc_equal(q, &plain)) {
                     p->wmd = *q;
-                    if ((p->wpacked = alloc64(dnnl_memory_desc_get_size(q))) &&
-                        reorder_once(p->eng, &plain, p->wplain, q, p->wpacked)) {
+                    if ((p->wpacked = weft_dn_alloc64(dnnl_memory_desc_get_size(q))) &&
+                        weft_dn_reorder_once(p->eng, &plain, p->wplain, q, p->wpacked)) {
                         free(p->wpacked);
                         p->wpacked = NULL;
                     }
@@ -430,14 +391,12 @@ void weft_dn_conv_release_state(void *state)
     free(s);
 }
 
-static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 /* A plain descriptor of `rank` dims. */
 static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims)
 {
     dnnl_dims_t d;
     for (int i = 0; i < rank; i++) d[i] = dims[i];
-    return dnnl_memory_desc_init_by_tag(md, rank, d, dnnl_f32, plain_tag(rank));
+    return dnnl_memory_desc_init_by_tag(md, rank, d, dnnl_f32, weft_dn_plain_tag(rank));
 }
 
 /* The descriptor of an activation: channels-first dims `dims` (as oneDNN names them), stored plain or,
@@ -450,26 +409,6 @@ static dnnl_status_t act_md(const cv_prep *p, dnnl_memory_desc_t *md, const int6
     dnnl_dims_t d;
     for (int i = 0; i < p->rank; i++) d[i] = dims[i];
     return dnnl_memory_desc_init_by_tag(md, p->rank, d, dnnl_f32, p->rank <= 5 ? last[p->rank] : dnnl_format_tag_undef);
-}
-
-/* A reorder primitive from -> to (user scratchpad; its size raises *scr). */
-static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
-                                  dnnl_primitive_t *out, size_t *scr)
-{
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
-    if (!s) s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (!s) s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr);
-    if (!s) {
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        size_t b = smd ? dnnl_memory_desc_get_size(smd) : 0;
-        if (b > *scr) *scr = b;
-        s = dnnl_primitive_create(out, pd);
-    }
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    return s;
 }
 
 static dnnl_status_t conv_reshape(const cv_prep *p, const weft_kernel_ctx *k, const cv_geom *g, const int64_t *xd,
@@ -492,64 +431,48 @@ static dnnl_status_t conv_reshape(const cv_prep *p, const weft_kernel_ctx *k, co
         }
     }
     if (ds) return ds;
-    dnnl_memory_desc_t px, py, pw;
-    const dnnl_memory_desc_t *qx = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *qy = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *qw = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *qs = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    s->scr_bytes = qs ? dnnl_memory_desc_get_size(qs) : 0;
-    dnnl_memory_desc_t bmd;
+    dnnl_memory_desc_t px, py, pw, bmd;
     dnnl_dims_t bd = {g->m};
     dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a);
     if ((ds = act_md(p, &px, xd, p->x_first)) ||
         (ds = act_md(p, &py, yd, false)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&pw, wnd, wd, dnnl_f32, plain_tag(wnd))))
+        (ds = dnnl_memory_desc_init_by_tag(&pw, wnd, wd, dnnl_f32, weft_dn_plain_tag(wnd))))
         goto out;
+    const dnnl_memory_desc_t *qw = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    s->w_live = !p->wplain;
+    if (s->w_live && !dnnl_memory_desc_equal(qw, &pw)) {
+        /* live weights in a blocked layout: ask again with plain weights (the activations' layouts may
+         * change with them) */
+        dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+        if ((ds = conv_pd(p, g, wd, wnd, s->has_bias, &pw, false, s->sum, act && !s->post_epi, &pd))) goto out;
+        qw = &pw;
+    }
+    /* activations: reorders where the primitive wants another layout than the step's */
+    const dnnl_memory_desc_t *qx = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *qy = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *qs = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    s->scr_bytes = qs ? dnnl_memory_desc_get_size(qs) : 0;
     bool x_blocked = !dnnl_memory_desc_equal(qx, &px), y_blocked = !dnnl_memory_desc_equal(qy, &py);
-    if (x_blocked && (ds = make_reorder(p->eng, &px, qx, &s->r_src, &s->scr_bytes))) goto out;
-    if (y_blocked && (ds = make_reorder(p->eng, qy, &py, &s->r_dst, &s->scr_bytes))) goto out;
-    if (y_blocked && s->sum && (ds = make_reorder(p->eng, &py, qy, &s->r_acc, &s->scr_bytes))) goto out;
-    s->xb_off = up64(s->scr_bytes);
-    s->yb_off = s->xb_off + (x_blocked ? up64(dnnl_memory_desc_get_size(qx)) : 0);
-    s->total = s->yb_off + (y_blocked ? up64(dnnl_memory_desc_get_size(qy)) : 0);
+    if (x_blocked && (ds = weft_dn_make_reorder(p->eng, &px, qx, &s->r_src, &s->scr_bytes))) goto out;
+    if (y_blocked && (ds = weft_dn_make_reorder(p->eng, qy, &py, &s->r_dst, &s->scr_bytes))) goto out;
+    if (y_blocked && s->sum && (ds = weft_dn_make_reorder(p->eng, &py, qy, &s->r_acc, &s->scr_bytes))) goto out;
+    s->xb_off = weft_dn_up64(s->scr_bytes);
+    s->yb_off = s->xb_off + (x_blocked ? weft_dn_up64(dnnl_memory_desc_get_size(qx)) : 0);
+    s->total = s->yb_off + (y_blocked ? weft_dn_up64(dnnl_memory_desc_get_size(qy)) : 0);
     /* weights: live ones as stored; constant ones in the layout asked for */
     const void *wdata = DNNL_MEMORY_NONE;
-    s->w_live = !p->wplain;
     if (!s->w_live) {
         if (dnnl_memory_desc_equal(qw, &pw)) wdata = p->wplain;
         else if (p->wpacked && dnnl_memory_desc_equal(qw, &p->wmd)) wdata = p->wpacked;
         else {
-            if (!(s->wown = alloc64(dnnl_memory_desc_get_size(qw)))) {
+            if (!(s->wown = weft_dn_alloc64(dnnl_memory_desc_get_size(qw)))) {
                 ds = dnnl_out_of_memory;
                 goto out;
             }
-            if ((ds = reorder_once(p->eng, &pw, p->wplain, qw, s->wown))) goto out;
+            if ((ds = weft_dn_reorder_once(p->eng, &pw, p->wplain, qw, s->wown))) goto out;
             wdata = s->wown;
         }
-    } else if (!dnnl_memory_desc_equal(qw, &pw)) {
-        /* live weights in a blocked layout: ask again with plain weights */
-        dnnl_primitive_desc_destroy(pd);
-        pd = NULL;
-        ds = conv_pd(p, g, wd, wnd, s->has_bias, &pw, false, s->sum, act && !s->post_epi, &pd);
-        if (ds) goto out;
-        /* the activations' layouts may change with the weights' */
-        if (s->r_src) dnnl_primitive_destroy(s->r_src);
-        if (s->r_dst) dnnl_primitive_destroy(s->r_dst);
-        if (s->r_acc) dnnl_primitive_destroy(s->r_acc);
-        s->r_src = s->r_dst = s->r_acc = NULL;
-        qx = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-        qy = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-        qs = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        s->scr_bytes = qs ? dnnl_memory_desc_get_size(qs) : 0;
-        x_blocked = !dnnl_memory_desc_equal(qx, &px);
-        y_blocked = !dnnl_memory_desc_equal(qy, &py);
-        if (x_blocked && (ds = make_reorder(p->eng, &px, qx, &s->r_src, &s->scr_bytes))) goto out;
-        if (y_blocked && (ds = make_reorder(p->eng, qy, &py, &s->r_dst, &s->scr_bytes))) goto out;
-        if (y_blocked && s->sum && (ds = make_reorder(p->eng, &py, qy, &s->r_acc, &s->scr_bytes))) goto out;
-        s->xb_off = up64(s->scr_bytes);
-        s->yb_off = s->xb_off + (x_blocked ? up64(dnnl_memory_desc_get_size(qx)) : 0);
-        s->total = s->yb_off + (y_blocked ? up64(dnnl_memory_desc_get_size(qy)) : 0);
-        qw = &pw;
     }
     if ((ds = dnnl_primitive_create(&s->prim, pd))) goto out;
     if ((ds = dnnl_memory_create(&s->m_x, &px, p->eng, DNNL_MEMORY_NONE)) ||
@@ -666,7 +589,7 @@ weft_status weft_dn_conv_reshape(const void *prepared, const weft_kernel_ctx *k,
     if (ds && getenv("WEFT_ONEDNN_STRICT")) {
         /* tests: a step oneDNN declines is an error instead of a fallback */
         weft_dn_conv_release_state(s);
-        return cv_fail(k->node, ds, "creating the primitive");
+        return weft_dn_fail(k->node, ds, "creating the primitive");
     }
     if (ds) {
         /* oneDNN declines these shapes: the reference kernel */
@@ -718,12 +641,12 @@ weft_status weft_dn_conv_run(const void *prepared, void *state, weft_kernel_ctx 
     dnnl_status_t ds = dnnl_memory_set_data_handle(s->m_x, k->in[0].data);
     if (!ds) ds = dnnl_memory_set_data_handle(s->m_y, k->out[0].data);
     if (!ds && s->m_scr) ds = dnnl_memory_set_data_handle(s->m_scr, scr);
-    if (ds) return cv_fail(k->node, ds, "binding memory");
+    if (ds) return weft_dn_fail(k->node, ds, "binding memory");
     if (p->kind != CV_CONV) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, s->m_x}, {DNNL_ARG_DST, s->m_y}, {DNNL_ARG_SCRATCHPAD, s->m_scr}};
         ds = dnnl_primitive_execute(s->prim, s->stream, s->m_scr ? 3 : 2, args);
         if (!ds) ds = dnnl_stream_wait(s->stream);
-        return ds ? cv_fail(k->node, ds, "executing pooling") : WEFT_OK;
+        return ds ? weft_dn_fail(k->node, ds, "executing pooling") : WEFT_OK;
     }
     const void *acc = p->fused && weft_kin_present(k, 3) ? k->in[3].data : NULL;
     if (s->m_xb) ds = dnnl_memory_set_data_handle(s->m_xb, scr + s->xb_off);
@@ -759,7 +682,7 @@ weft_status weft_dn_conv_run(const void *prepared, void *state, weft_kernel_ctx 
         ds = dnnl_primitive_execute(s->r_dst, s->stream, s->m_scr ? 3 : 2, a);
     }
     if (!ds) ds = dnnl_stream_wait(s->stream);
-    if (ds) return cv_fail(k->node, ds, "executing convolution");
+    if (ds) return weft_dn_fail(k->node, ds, "executing convolution");
     if (s->post_epi) weft_conv_epilogue_apply(&p->epi, WEFT_FLOAT32, k->out[0].data, acc, k->out[0].numel);
     return WEFT_OK;
 }

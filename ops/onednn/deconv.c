@@ -33,6 +33,7 @@
 
 #include "../cpu/cpu.h"
 #include "../window_transpose.h"
+#include "onednn_prim.h"
 #include "onednn_deconv.h"
 
 /* Spatial sizes of the representative shape used to ask for the weight layout when not known. */
@@ -61,15 +62,6 @@ typedef struct dc_state {
     void *wown;      /* constant weights reordered in reshape */
 } dc_state;
 
-static weft_status dc_fail(const weft_node_info *node, dnnl_status_t s, const char *what)
-{
-    weft_status st = s == dnnl_out_of_memory ? WEFT_ERR_NOMEM : s == dnnl_unimplemented ? WEFT_ERR_UNSUPPORTED : WEFT_ERR_INTERNAL;
-    return weft_op_error(node, st, "oneDNN: %s: status %d", what, (int)s);
-}
-
-static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
-static void *alloc64(size_t bytes) { return aligned_alloc(64, up64(bytes ? bytes : 1)); }
-
 bool weft_dn_deconv_supports(const weft_step_desc *s)
 {
     const weft_op_def *d = s->def;
@@ -83,12 +75,6 @@ bool weft_dn_deconv_supports(const weft_step_desc *s)
     if (ws->rank != rank || !weft_shape_known(ws)) return false;
     if (s->n_in > 2 && s->in_dtype[2] != WEFT_UNDEFINED && s->in_dtype[2] != WEFT_FLOAT32) return false;
     return weft_attr_int(s->node, "group", 1) >= 1;
-}
-
-static dnnl_format_tag_t plain_tag(int ndims)
-{
-    static const dnnl_format_tag_t t[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
-    return ndims >= 1 && ndims <= 6 ? t[ndims] : dnnl_format_tag_undef;
 }
 
 /* ONNX's weights [C, M/G, k...] (wd) described over oneDNN's dims: [M, C, k...], with groups
@@ -124,52 +110,6 @@ void weft_dn_deconv_release(void *prepared)
     free(p->wpacked);
     if (p->eng) dnnl_engine_destroy(p->eng);
     free(p);
-}
-
-/* Runs a reorder from `from` (data a) to `to` (data b) on a fresh stream. */
-static dnnl_status_t reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const void *a,
-                                  const dnnl_memory_desc_t *to, void *b)
-{
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t ma = NULL, mb = NULL;
-    dnnl_stream_t stream = NULL;
-    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
-    if (!s) s = dnnl_primitive_create(&prim, pd);
-    if (!s) s = dnnl_memory_create(&ma, from, eng, (void *)a);
-    if (!s) s = dnnl_memory_create(&mb, to, eng, b);
-    if (!s) s = dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
-    if (!s) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ma}, {DNNL_ARG_TO, mb}};
-        s = dnnl_primitive_execute(prim, stream, 2, args);
-        if (!s) s = dnnl_stream_wait(stream);
-    }
-    if (stream) dnnl_stream_destroy(stream);
-    if (mb) dnnl_memory_destroy(mb);
-    if (ma) dnnl_memory_destroy(ma);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return s;
-}
-
-/* A reorder primitive from -> to (user scratchpad; its size raises *scr). */
-static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
-                                  dnnl_primitive_t *out, size_t *scr)
-{
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
-    if (!s) s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (!s) s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr);
-    if (!s) {
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        size_t b = smd ? dnnl_memory_desc_get_size(smd) : 0;
-        if (b > *scr) *scr = b;
-        s = dnnl_primitive_create(out, pd);
-    }
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    return s;
 }
 
 /* The geometry of one binding as oneDNN reads it. */
@@ -276,7 +216,7 @@ weft_status weft_dn_deconv_prepare(const weft_step_desc *s, void **prepared)
     dnnl_status_t ds = dnnl_engine_create(&p->eng, dnnl_cpu, 0);
     if (ds) {
         p->eng = NULL;
-        st = dc_fail(s->node, ds, "creating the CPU engine");
+        st = weft_dn_fail(s->node, ds, "creating the CPU engine");
         goto fail;
     }
     int nsp = p->rank - 2;
@@ -293,7 +233,7 @@ weft_status weft_dn_deconv_prepare(const weft_step_desc *s, void **prepared)
     if (s->in_const && s->in_const[1]) {
         size_t bytes = sizeof(float);
         for (int i = 0; i < p->rank; i++) bytes *= (size_t)p->wdims[i];
-        if (!(p->wplain = alloc64(bytes))) {
+        if (!(p->wplain = weft_dn_alloc64(bytes))) {
             st = weft_error(WEFT_ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -320,8 +260,8 @@ weft_status weft_dn_deconv_prepare(const weft_step_desc *s, void **prepared)
             const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
             if (q) {
                 p->wmd = *q;
-                if ((p->wpacked = alloc64(dnnl_memory_desc_get_size(q))) &&
-                    reorder_once(p->eng, &user, p->wplain, q, p->wpacked)) {
+                if ((p->wpacked = weft_dn_alloc64(dnnl_memory_desc_get_size(q))) &&
+                    weft_dn_reorder_once(p->eng, &user, p->wplain, q, p->wpacked)) {
                     free(p->wpacked);
                     p->wpacked = NULL;
                 }
@@ -368,8 +308,8 @@ static dnnl_status_t deconv_reshape(const dc_prep *p, const weft_kernel_ctx *k, 
     }
     dnnl_status_t ds;
     if ((ds = onnx_wei_md(p, k->in[1].dims, &user)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&px, p->rank, dx, dnnl_f32, plain_tag(p->rank))) ||
-        (ds = dnnl_memory_desc_init_by_tag(&py, p->rank, dy, dnnl_f32, plain_tag(p->rank))) ||
+        (ds = dnnl_memory_desc_init_by_tag(&px, p->rank, dx, dnnl_f32, weft_dn_plain_tag(p->rank))) ||
+        (ds = dnnl_memory_desc_init_by_tag(&py, p->rank, dy, dnnl_f32, weft_dn_plain_tag(p->rank))) ||
         (ds = dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a)))
         return ds;
     /* a partial output: the primitive's part of the output is a view of it, written by a reorder */
@@ -388,24 +328,24 @@ static dnnl_status_t deconv_reshape(const dc_prep *p, const weft_kernel_ctx *k, 
     s->scr_bytes = qs ? dnnl_memory_desc_get_size(qs) : 0;
     bool x_blocked = !dnnl_memory_desc_equal(qx, &px), y_blocked = g->partial || !dnnl_memory_desc_equal(qy, &py);
     bool w_reorder = !p->wplain && !dnnl_memory_desc_equal(qw, &user);
-    if (x_blocked && (ds = make_reorder(p->eng, &px, qx, &s->r_src, &s->scr_bytes))) goto out;
-    if (y_blocked && (ds = make_reorder(p->eng, qy, &py, &s->r_dst, &s->scr_bytes))) goto out;
-    if (w_reorder && (ds = make_reorder(p->eng, &user, qw, &s->r_wei, &s->scr_bytes))) goto out;
-    s->xb_off = up64(s->scr_bytes);
-    s->yb_off = s->xb_off + (x_blocked ? up64(dnnl_memory_desc_get_size(qx)) : 0);
-    s->wb_off = s->yb_off + (y_blocked ? up64(dnnl_memory_desc_get_size(qy)) : 0);
-    s->total = s->wb_off + (w_reorder ? up64(dnnl_memory_desc_get_size(qw)) : 0);
+    if (x_blocked && (ds = weft_dn_make_reorder(p->eng, &px, qx, &s->r_src, &s->scr_bytes))) goto out;
+    if (y_blocked && (ds = weft_dn_make_reorder(p->eng, qy, &py, &s->r_dst, &s->scr_bytes))) goto out;
+    if (w_reorder && (ds = weft_dn_make_reorder(p->eng, &user, qw, &s->r_wei, &s->scr_bytes))) goto out;
+    s->xb_off = weft_dn_up64(s->scr_bytes);
+    s->yb_off = s->xb_off + (x_blocked ? weft_dn_up64(dnnl_memory_desc_get_size(qx)) : 0);
+    s->wb_off = s->yb_off + (y_blocked ? weft_dn_up64(dnnl_memory_desc_get_size(qy)) : 0);
+    s->total = s->wb_off + (w_reorder ? weft_dn_up64(dnnl_memory_desc_get_size(qw)) : 0);
     /* constant weights: in the layout asked for, reordered once (prepare's when it matches) */
     void *wdata = DNNL_MEMORY_NONE;
     if (p->wplain) {
         if (p->wpacked && dnnl_memory_desc_equal(qw, &p->wmd)) wdata = p->wpacked;
         else if (dnnl_memory_desc_equal(qw, &user)) wdata = p->wplain;
         else {
-            if (!(s->wown = alloc64(dnnl_memory_desc_get_size(qw)))) {
+            if (!(s->wown = weft_dn_alloc64(dnnl_memory_desc_get_size(qw)))) {
                 ds = dnnl_out_of_memory;
                 goto out;
             }
-            if ((ds = reorder_once(p->eng, &user, p->wplain, qw, s->wown))) goto out;
+            if ((ds = weft_dn_reorder_once(p->eng, &user, p->wplain, qw, s->wown))) goto out;
             wdata = s->wown;
         }
     }
@@ -459,7 +399,7 @@ weft_status weft_dn_deconv_reshape(const void *prepared, const weft_kernel_ctx *
     if (ds && getenv("WEFT_ONEDNN_STRICT")) {
         /* tests: a step oneDNN declines is an error instead of a fallback */
         weft_dn_deconv_release_state(s);
-        return dc_fail(k->node, ds, "creating the deconvolution primitive");
+        return weft_dn_fail(k->node, ds, "creating the deconvolution primitive");
     }
     if (ds) {
         /* oneDNN declines these shapes: the reference kernel */
@@ -520,7 +460,7 @@ weft_status weft_dn_deconv_run(const void *prepared, void *state, weft_kernel_ct
         ds = dnnl_memory_set_data_handle(s->m_w, k->in[1].data);
     }
     if (!ds && s->has_bias) ds = dnnl_memory_set_data_handle(s->m_b, k->in[2].data);
-    if (ds) return dc_fail(k->node, ds, "binding memory");
+    if (ds) return weft_dn_fail(k->node, ds, "binding memory");
     if (s->partial) fill_bias(k, s->has_bias);
     if (s->r_wei) ds = exec_reorder(s->r_wei, s->stream, s->m_wu, s->m_w, s->m_scr);
     if (!ds && s->r_src) ds = exec_reorder(s->r_src, s->stream, s->m_x, s->m_xb, s->m_scr);
@@ -536,5 +476,5 @@ weft_status weft_dn_deconv_run(const void *prepared, void *state, weft_kernel_ct
     }
     if (!ds && s->r_dst) ds = exec_reorder(s->r_dst, s->stream, s->m_yb, s->m_y, s->m_scr);
     if (!ds) ds = dnnl_stream_wait(s->stream);
-    return ds ? dc_fail(k->node, ds, "executing deconvolution") : WEFT_OK;
+    return ds ? weft_dn_fail(k->node, ds, "executing deconvolution") : WEFT_OK;
 }

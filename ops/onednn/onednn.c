@@ -39,6 +39,7 @@
 
 #include "../cpu/cpu.h"
 #include "../dense/dense.h"
+#include "onednn_prim.h"
 #include "onednn_bmm.h"
 #include "onednn_conv.h"
 #include "onednn_deconv.h"
@@ -88,13 +89,6 @@ typedef struct dn_state {
     unsigned post;   /* epilogue parts weft applies after the primitives */
     size_t scratch_bytes, bias_off; /* the largest scratchpad; where a computed bias row starts */
 } dn_state;
-
-static weft_status dn_fail(const weft_node_info *node, dnnl_status_t s, const char *what)
-{
-    weft_status st = s == dnnl_out_of_memory ? WEFT_ERR_NOMEM : s == dnnl_unimplemented ? WEFT_ERR_UNSUPPORTED : WEFT_ERR_INTERNAL;
-    return node ? weft_op_error(node, st, "oneDNN: %s: %s", what, dnnl_status2str(s))
-                : weft_error(st, "oneDNN: %s: %s", what, dnnl_status2str(s));
-}
 
 /* The steps the backend's other files run, each with its own prepare / reshape / run: convolutions,
  * pools and batch norm (conv.c), LSTM and GRU (rnn.c), batched MatMul (bmm.c). */
@@ -204,7 +198,7 @@ static weft_status reorder_weights(const weft_node_info *node, dnnl_engine_t eng
     if (s) {
         free(*out);
         *out = NULL;
-        return dn_fail(node, s, "reordering constant weights");
+        return weft_dn_fail(node, s, "reordering constant weights");
     }
     return WEFT_OK;
 }
@@ -238,7 +232,7 @@ static weft_status dn_prepare(const weft_step_desc *s, void **prepared)
     dnnl_status_t ds = dnnl_engine_create(&p->eng, dnnl_cpu, 0);
     if (ds) {
         p->eng = NULL;
-        st = dn_fail(s->node, ds, "creating the CPU engine");
+        st = weft_dn_fail(s->node, ds, "creating the CPU engine");
         goto fail;
     }
     /* the rows of the compile-time shape when known: the layout query's representative shape */
@@ -504,7 +498,7 @@ static weft_status dn_reshape(const void *prepared, const weft_kernel_ctx *k, vo
         char what[160];
         snprintf(what, sizeof what, "matmul primitive for [%lld x %lld] x [%lld x %lld]", (long long)s->d.rows,
                  (long long)s->d.k[0], (long long)s->d.k[0], (long long)s->d.n);
-        st = dn_fail(k->node, ds, what);
+        st = weft_dn_fail(k->node, ds, what);
         dn_release_state(s);
         return st;
     }
@@ -571,7 +565,7 @@ static weft_status dn_run(const void *prepared, void *state, weft_kernel_ctx *k)
         ds = dnnl_primitive_execute(q->prim, s->stream, na, args);
     }
     if (!ds && s->n_prims) ds = dnnl_stream_wait(s->stream);
-    if (ds) return dn_fail(k->node, ds, "executing matmul");
+    if (ds) return weft_dn_fail(k->node, ds, "executing matmul");
     weft_dense_epilogue_par(sp, d, &io, s->post, threads);
     return WEFT_OK;
 }

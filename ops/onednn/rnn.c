@@ -43,6 +43,7 @@
 #include <strings.h>
 
 #include "../cpu/cpu.h"
+#include "onednn_prim.h"
 #include "onednn_rnn.h"
 
 enum { RN_LSTM, RN_GRU };
@@ -131,17 +132,7 @@ typedef struct rn_state {
     size_t scr_bytes, total;
 } rn_state;
 
-static weft_status rn_fail(const weft_node_info *node, dnnl_status_t s, const char *what)
-{
-    weft_status st = s == dnnl_out_of_memory ? WEFT_ERR_NOMEM : s == dnnl_unimplemented ? WEFT_ERR_UNSUPPORTED : WEFT_ERR_INTERNAL;
-    return weft_op_error(node, st, "oneDNN: %s: status %d", what, (int)s);
-}
-
 static bool strict(void) { return getenv("WEFT_ONEDNN_STRICT") != NULL; }
-
-static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
-
-static void *alloc64(size_t bytes) { return aligned_alloc(64, up64(bytes ? bytes : 1)); }
 
 static int kind_of(const weft_step_desc *s)
 {
@@ -348,52 +339,6 @@ static const dnnl_memory_desc_t *arg_md(const_dnnl_primitive_desc_t pd, int arg)
     return dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
 }
 
-/* Runs a reorder from `from` (data a) to `to` (data b) on a fresh stream. */
-static dnnl_status_t reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const void *a,
-                                  const dnnl_memory_desc_t *to, void *b)
-{
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t ma = NULL, mb = NULL;
-    dnnl_stream_t stream = NULL;
-    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
-    if (!s) s = dnnl_primitive_create(&prim, pd);
-    if (!s) s = dnnl_memory_create(&ma, from, eng, (void *)a);
-    if (!s) s = dnnl_memory_create(&mb, to, eng, b);
-    if (!s) s = dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
-    if (!s) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ma}, {DNNL_ARG_TO, mb}};
-        s = dnnl_primitive_execute(prim, stream, 2, args);
-        if (!s) s = dnnl_stream_wait(stream);
-    }
-    if (stream) dnnl_stream_destroy(stream);
-    if (mb) dnnl_memory_destroy(mb);
-    if (ma) dnnl_memory_destroy(ma);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return s;
-}
-
-/* A reorder primitive from -> to (user scratchpad; its size raises *scr). */
-static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
-                                  dnnl_primitive_t *out, size_t *scr)
-{
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
-    if (!s) s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (!s) s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr);
-    if (!s) {
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        size_t b = smd ? dnnl_memory_desc_get_size(smd) : 0;
-        if (b > *scr) *scr = b;
-        s = dnnl_primitive_create(out, pd);
-    }
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    return s;
-}
-
 /* --- prepare ---------------------------------------------------------------------------------------- */
 
 void weft_dn_rnn_release(void *prepared)
@@ -427,7 +372,7 @@ weft_status weft_dn_rnn_prepare(const weft_step_desc *s, void **prepared)
     dnnl_status_t ds = dnnl_engine_create(&p->eng, dnnl_cpu, 0);
     if (ds) {
         p->eng = NULL;
-        st = rn_fail(s->node, ds, "creating the CPU engine");
+        st = weft_dn_fail(s->node, ds, "creating the CPU engine");
         goto fail;
     }
     if (p->why) goto done;
@@ -440,7 +385,7 @@ weft_status weft_dn_rnn_prepare(const weft_step_desc *s, void **prepared)
         if (!s->in_const || !s->in_const[IN_W + l] || !weft_shape_known(sh)) continue;
         int64_t cols = sh->d[2].v;
         if (sh->d[0].v != p->dirs || sh->d[1].v != p->G * H || cols <= 0 || (l == 1 && cols != H)) continue;
-        if (!(p->wplain[l] = alloc64((size_t)(p->dirs * p->G * H * cols) * sizeof(float)))) {
+        if (!(p->wplain[l] = weft_dn_alloc64((size_t)(p->dirs * p->G * H * cols) * sizeof(float)))) {
             st = weft_error(WEFT_ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -450,7 +395,7 @@ weft_status weft_dn_rnn_prepare(const weft_step_desc *s, void **prepared)
     if (s->n_in > IN_B && s->in_dtype[IN_B] == WEFT_FLOAT32 && s->in_const && s->in_const[IN_B] &&
         weft_shape_known(&s->in_shape[IN_B]) && s->in_shape[IN_B].rank == 2 && s->in_shape[IN_B].d[0].v == p->dirs &&
         s->in_shape[IN_B].d[1].v == 2 * p->G * H) {
-        if (!(p->bias = alloc64((size_t)(p->dirs * p->Gb * H) * sizeof(float)))) {
+        if (!(p->bias = weft_dn_alloc64((size_t)(p->dirs * p->Gb * H) * sizeof(float)))) {
             st = weft_error(WEFT_ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -472,8 +417,8 @@ weft_status weft_dn_rnn_prepare(const weft_step_desc *s, void **prepared)
                 md_w(&plain, p, &g, l, false);
                 if (!q || dnnl_memory_desc_equal(q, &plain)) continue;
                 p->wmd[l] = *q;
-                if ((p->wpack[l] = alloc64(dnnl_memory_desc_get_size(q))) &&
-                    reorder_once(p->eng, &plain, p->wplain[l], q, p->wpack[l])) {
+                if ((p->wpack[l] = weft_dn_alloc64(dnnl_memory_desc_get_size(q))) &&
+                    weft_dn_reorder_once(p->eng, &plain, p->wplain[l], q, p->wpack[l])) {
                     free(p->wpack[l]);
                     p->wpack[l] = NULL;
                 }
@@ -584,7 +529,7 @@ static dnnl_status_t setup_io(const rn_prep *p, rn_state *s, const_dnnl_primitiv
     io->scr = true;
     io->off = *at;
     io->bytes = dnnl_memory_desc_get_size(q);
-    *at += up64(io->bytes);
+    *at += weft_dn_up64(io->bytes);
     if (!onnx) {
         io->zero = !out;
         return dnnl_success;
@@ -593,7 +538,7 @@ static dnnl_status_t setup_io(const rn_prep *p, rn_state *s, const_dnnl_primitiv
     if ((ds = dnnl_memory_create(&io->rm, pm, p->eng, DNNL_MEMORY_NONE)) ||
         (ds = dnnl_memory_create(&io->u, onnx, p->eng, DNNL_MEMORY_NONE)))
         return ds;
-    return out ? make_reorder(p->eng, pm, onnx, &io->r, &s->scr_bytes) : make_reorder(p->eng, onnx, pm, &io->r, &s->scr_bytes);
+    return out ? weft_dn_make_reorder(p->eng, pm, onnx, &io->r, &s->scr_bytes) : weft_dn_make_reorder(p->eng, onnx, pm, &io->r, &s->scr_bytes);
 }
 
 static dnnl_status_t build(const rn_prep *p, const weft_kernel_ctx *k, rn_state *s)
@@ -661,11 +606,11 @@ static dnnl_status_t build(const rn_prep *p, const weft_kernel_ctx *k, rn_state 
             if (is_plain) data = p->wplain[l];
             else if (p->wpack[l] && dnnl_memory_desc_equal(q, &p->wmd[l])) data = p->wpack[l];
             else {
-                if (!(s->wown[l] = alloc64(dnnl_memory_desc_get_size(q)))) {
+                if (!(s->wown[l] = weft_dn_alloc64(dnnl_memory_desc_get_size(q)))) {
                     ds = dnnl_out_of_memory;
                     break;
                 }
-                if ((ds = reorder_once(p->eng, &plain, p->wplain[l], q, s->wown[l]))) break;
+                if ((ds = weft_dn_reorder_once(p->eng, &plain, p->wplain[l], q, s->wown[l]))) break;
                 data = s->wown[l];
             }
             ds = dnnl_memory_create(&s->w[l], q, p->eng, (void *)data);
@@ -673,16 +618,16 @@ static dnnl_status_t build(const rn_prep *p, const weft_kernel_ctx *k, rn_state 
         }
         s->w_live[l] = true;
         s->wp_off[l] = at;
-        at += up64(dnnl_memory_desc_get_size(&plain));
+        at += weft_dn_up64(dnnl_memory_desc_get_size(&plain));
         if ((ds = dnnl_memory_create(&s->w[l], q, p->eng, DNNL_MEMORY_NONE))) break;
         if (is_plain) {
             s->w_off[l] = s->wp_off[l];
             continue;
         }
         s->w_off[l] = at;
-        at += up64(dnnl_memory_desc_get_size(q));
+        at += weft_dn_up64(dnnl_memory_desc_get_size(q));
         if ((ds = dnnl_memory_create(&s->wp[l], &plain, p->eng, DNNL_MEMORY_NONE))) break;
-        ds = make_reorder(p->eng, &plain, q, &s->wr[l], &s->scr_bytes);
+        ds = weft_dn_make_reorder(p->eng, &plain, q, &s->wr[l], &s->scr_bytes);
     }
     if (ds) goto out;
     const dnnl_memory_desc_t *qb = arg_md(pd, DNNL_ARG_BIAS);
@@ -702,11 +647,11 @@ static dnnl_status_t build(const rn_prep *p, const weft_kernel_ctx *k, rn_state 
     } else {
         s->b_live = true;
         s->b_off = at;
-        at += up64(dnnl_memory_desc_get_size(qb));
+        at += weft_dn_up64(dnnl_memory_desc_get_size(qb));
     }
     if ((ds = dnnl_memory_create(&s->b, qb, p->eng, (void *)bdata))) goto out;
     /* the scratchpad first, the buffers after it */
-    size_t base = up64(s->scr_bytes);
+    size_t base = weft_dn_up64(s->scr_bytes);
     for (int i = 0; i < IO_N; i++) s->io[i].off += base;
     for (int l = 0; l < 2; l++) {
         s->wp_off[l] += base;
@@ -751,7 +696,7 @@ weft_status weft_dn_rnn_reshape(const void *prepared, const weft_kernel_ctx *k, 
     if (!ds) ds = build(p, k, s);
     if (ds) {
         weft_dn_rnn_release_state(s);
-        if (strict()) return rn_fail(k->node, ds, "creating the RNN primitive");
+        if (strict()) return weft_dn_fail(k->node, ds, "creating the RNN primitive");
         /* oneDNN declines these shapes: the reference kernel */
         if (!(s = calloc(1, sizeof *s))) return weft_error(WEFT_ERR_NOMEM, "out of memory");
         s->fallback = true;
@@ -808,7 +753,7 @@ weft_status weft_dn_rnn_run(const void *prepared, void *state, weft_kernel_ctx *
         if (!ds && io->r) ds = dnnl_memory_set_data_handle(io->u, onnx);
         if (io->zero) memset(buf, 0, io->bytes);
     }
-    if (ds) return rn_fail(k->node, ds, "binding memory");
+    if (ds) return weft_dn_fail(k->node, ds, "binding memory");
     /* run-time weights: permuted into the scratch, then reordered into the primitive's layout */
     for (int l = 0; !ds && l < 2; l++) {
         if (!s->w_live[l]) continue;
@@ -837,6 +782,6 @@ weft_status weft_dn_rnn_run(const void *prepared, void *state, weft_kernel_ctx *
     for (int i = 0; !ds && i < IO_N; i++)
         if (s->io[i].r && s->io[i].out) ds = exec_reorder(s, s->io[i].r, s->io[i].rm, s->io[i].u);
     if (!ds) ds = dnnl_stream_wait(s->stream);
-    if (ds) return rn_fail(k->node, ds, "executing the RNN primitive");
+    if (ds) return weft_dn_fail(k->node, ds, "executing the RNN primitive");
     return WEFT_OK;
 }
