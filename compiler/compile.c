@@ -74,6 +74,7 @@ static const weft_pass_entry passes[] = {
     {"identity", weft_pass_identity, 1, false, true},
     {"message-passing", weft_pass_message_passing, 1, true, true},
     {"cse", weft_pass_cse, 1, false, true},
+    {"transpose", weft_pass_transpose, 1, false, true},
     {"broadcast", weft_pass_broadcast, 1, true, true},
     {"dense", weft_pass_dense, 1, false, false},
     {"mean", weft_pass_mean, 1, false, false},

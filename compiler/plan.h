@@ -172,6 +172,8 @@ weft_status weft_pass_dense_fusion(weft_graph *g, int *changed);
 /* BatchNormalization after a Conv -> the Conv's weights and bias; Conv + residual Add + activation ->
  * ai.weft.FusedConv */
 weft_status weft_pass_conv_fusion(weft_graph *g, int *changed);
+/* Transpose(Transpose(x)) -> one Transpose of x, or x when the perms cancel */
+weft_status weft_pass_transpose(weft_graph *g, int *changed);
 /* MatMul -> scale -> mask -> Softmax -> MatMul (and the Transposes around it) -> ai.weft FusedAttention */
 weft_status weft_pass_attention(weft_graph *g, int *changed);
 /* convolutions, pools and the elementwise ops between them -> channels-last activations (ai.weft

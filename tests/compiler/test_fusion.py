@@ -268,7 +268,7 @@ def test_o0_keeps_the_exported_graph():
 
 # --- weft compile --print-passes ------------------------------------------------------------------
 
-PASSES = ["infer", "inline-if", "identity", "message-passing", "cse", "broadcast", "dense", "mean", "gat", "csr", "sddmm",
+PASSES = ["infer", "inline-if", "identity", "message-passing", "cse", "transpose", "broadcast", "dense", "mean", "gat", "csr", "sddmm",
           "dense-fusion", "conv-fusion", "attention", "channels-last", "eltwise", "dce"]
 
 

@@ -256,6 +256,13 @@ static void attr_s(built *b, int v, const char *name, const char *s)
     weft_node_add_attr(&b->g->nodes[b->g->values[v].producer], &a);
 }
 
+static void attr_ints(built *b, int v, const char *name, const int64_t *x, int n)
+{
+    weft_attr a = {.name = strdup(name), .type = WEFT_ATTR_INTS, .n = n, .ints = malloc((size_t)n * sizeof *x)};
+    memcpy(a.ints, x, (size_t)n * sizeof *x);
+    weft_node_add_attr(&b->g->nodes[b->g->values[v].producer], &a);
+}
+
 static bool begin(built *b)
 {
     memset(b, 0, sizeof *b);
@@ -492,6 +499,43 @@ static void test_cse_attributes(void)
         weft_node_info info = weft_node_view(&b.g->nodes[0]);
         const int64_t *prog = NULL;
         CU_ASSERT_EQUAL(weft_attr_ints(&info, "program", &prog), same ? 8 : 12);
+        end(&b);
+    }
+}
+
+/* Transpose pairs: x [2, 3, 4, 5] -> (0, 2, 3, 1) -> (0, 3, 1, 2) is x again (the readers read x); ->
+ * (0, 2, 3, 1) -> (1, 0, 2, 3) is one Transpose (2, 0, 3, 1); a pair ending in a graph output keeps a
+ * (copying) Transpose. */
+static void test_transpose_pairs(void)
+{
+    for (int form = 0; form < 3; form++) {
+        built b;
+        CU_ASSERT_FATAL(begin(&b));
+        weft_dim d[4] = {weft_dim_num(2), weft_dim_num(3), weft_dim_num(4), weft_dim_num(5)};
+        int x = input(&b, "x", WEFT_FLOAT32, 4, d);
+        static const int64_t p1[4] = {0, 2, 3, 1}, back[4] = {0, 3, 1, 2}, other[4] = {1, 0, 2, 3};
+        int t1 = node(&b, "Transpose", "", 17, &x, 1, "t1");
+        attr_ints(&b, t1, "perm", p1, 4);
+        int t2 = node(&b, "Transpose", "", 17, &t1, 1, "t2");
+        attr_ints(&b, t2, "perm", form == 1 ? other : back, 4);
+        if (form == 2) {
+            output(&b, t2);
+        } else {
+            int r = node(&b, "Relu", "", 17, &t2, 1, "r");
+            output(&b, r);
+        }
+        CU_ASSERT_FATAL(compile_built(&b));
+        int n_tr = count_op(b.g, "", "Transpose");
+        CU_ASSERT_EQUAL(n_tr, form == 0 ? 0 : 1);
+        for (int i = 0; i < b.g->n_nodes; i++) {
+            if (strcmp(b.g->nodes[i].op_type, "Transpose") != 0) continue;
+            weft_node_info info = weft_node_view(&b.g->nodes[i]);
+            const int64_t *perm = NULL;
+            CU_ASSERT_EQUAL_FATAL(weft_attr_ints(&info, "perm", &perm), 4);
+            CU_ASSERT_EQUAL(b.g->nodes[i].inputs[0], x); /* the pair reads x once */
+            static const int64_t composed[4] = {2, 0, 3, 1}, identity[4] = {0, 1, 2, 3};
+            CU_ASSERT(memcmp(perm, form == 1 ? composed : identity, sizeof composed) == 0);
+        }
         end(&b);
     }
 }
@@ -758,6 +802,7 @@ int main(void)
     CU_add_test(s, "Gemm alpha folded only when exact", test_gemm_alpha);
     CU_add_test(s, "mean: only the sum / clamp(count, 1) over one index", test_mean_matcher);
     CU_add_test(s, "CSE merges only equal attributes", test_cse_attributes);
+    CU_add_test(s, "Transpose pairs read their input once", test_transpose_pairs);
     CU_add_test(s, "elementwise fusion stops at graph outputs", test_eltwise_stops_at_outputs);
     CU_add_test(s, "edge softmax: eps below half an ulp only", test_softmax_eps);
     CU_add_test(s, "Reshape's 0 and -1 with symbolic dims", test_symbolic_reshape);
