@@ -50,6 +50,7 @@ static int memory_report(const weft_plan *p, const size_arg *dims, int n_dims, c
     if (!in || !loaded) { free(in); free(loaded); return cli_fail("out of memory"); }
     char assumed[512] = "";
     size_t alen = 0;
+    bool defaulted = false; /* some symbol took the default 1000, not a size the user gave */
     for (int i = 0; i < n_in && rc == CLI_OK; i++) {
         weft_plan_input_info(p, i, &in[i]);
         for (int f = 0; f < n_files; f++) {
@@ -65,6 +66,7 @@ static int memory_report(const weft_plan *p, const size_arg *dims, int n_dims, c
             const char *sym = weft_plan_input_dim_name(p, i, d);
             if (!sym || in[i].dims[d] >= 0) continue;
             in[i].dims[d] = 1000;
+            bool given = false;
             for (int k = 0; k < n_dims; k++)
                 if (strcmp(dims[k].name, sym) == 0) {
                     long v;
@@ -73,7 +75,9 @@ static int memory_report(const weft_plan *p, const size_arg *dims, int n_dims, c
                         break;
                     }
                     in[i].dims[d] = v;
+                    given = true;
                 }
+            defaulted |= !given;
             bool seen = false; /* each symbol once */
             for (int j = 0; j <= i && !seen; j++)
                 for (int e = 0; e < (j < i ? in[j].rank : d) && !seen; e++) {
@@ -89,10 +93,25 @@ static int memory_report(const weft_plan *p, const size_arg *dims, int n_dims, c
     weft_session *s = NULL;
     weft_session_stats st = {0};
     weft_session_options so = {1, 0};
-    if (rc == CLI_OK && (weft_session_create_with_options(p, &so, &s) != WEFT_OK ||
-                         weft_session_reshape(s, in, (size_t)n_in) != WEFT_OK || weft_session_get_stats(s, &st) != WEFT_OK))
+    bool sized = rc == CLI_OK && weft_session_create_with_options(p, &so, &s) == WEFT_OK &&
+                 weft_session_reshape(s, in, (size_t)n_in) == WEFT_OK && weft_session_get_stats(s, &st) == WEFT_OK;
+    if (rc == CLI_OK && !sized && defaulted) {
+        /* the default sizes do not fit the model (a sequence longer than its position table): say so, the
+         * compilation itself succeeded */
+        if (json) {
+            printf(", \"memory\": {\"sizes\": ");
+            cli_json_str(stdout, assumed);
+            printf(", \"error\": ");
+            cli_json_str(stdout, weft_last_error());
+            printf("}");
+        } else {
+            printf("memory: not sized for the assumed sizes (%s): %s; give the sizes with --dim SYM=V\n", assumed,
+                   weft_last_error());
+        }
+    } else if (rc == CLI_OK && !sized) {
         rc = cli_fail("cannot size the plan's memory");
-    if (rc == CLI_OK) {
+    }
+    if (rc == CLI_OK && sized) {
         double ratio = st.arena_bound_bytes ? (double)st.arena_bytes / (double)st.arena_bound_bytes : 1.0;
         if (json) {
             printf(", \"memory\": {\"sizes\": ");
