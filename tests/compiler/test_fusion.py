@@ -260,6 +260,19 @@ def test_cnn_runs_channels_last(name, concats):
     assert len(cats) == concats
 
 
+def test_transformers_attention_is_fused_and_default_sizes_that_do_not_fit_are_reported():
+    """BERT's and GPT-2's attention (TorchScript exports: heads split by Reshape + Transpose, scale, mask,
+    softmax, heads merged) is one FusedAttention per layer, no Softmax left; the default memory sizes
+    (1000 per symbol) exceed BERT's 128 positions: the compile succeeds and the report says why it
+    cannot size the memory."""
+    for name in ("bert_small_ts17", "gpt2_small_ts17", "vit_small_ts17"):
+        plan = compile_json(exported(name))
+        assert count(plan, "FusedAttention", "ai.weft") == 2, name
+        assert count(plan, "Softmax") == 0 and count(plan, "MatMul") == 0, name
+    plan = compile_json(exported("bert_small_ts17"))
+    assert "error" in plan["memory"] and "128" in plan["memory"]["error"]
+
+
 def test_o0_keeps_the_exported_graph():
     plan = compile_json(exported("sage_mean_ts18"), "-O", "0")
     assert all(s["domain"] == "" for s in plan["schedule"])
