@@ -16,7 +16,9 @@
  *    chain of FusedMatMuls each adding the previous one's output, so no separate pass over memory sums
  *    them.
  *  - A constant bias added to a FusedMatMul without one, and an activation (Relu, LeakyRelu, Elu,
- *    Sigmoid, Tanh) of a FusedMatMul without one: its epilogue, bit for bit.
+ *    Sigmoid, Tanh) of a FusedMatMul without one: its epilogue, bit for bit. GELU chains (exact and
+ *    tanh forms, as exported) too: the epilogue evaluates GELU's formula in double and rounds once,
+ *    where the chain rounded after each op (within a few ulp of T).
  * A FusedMatMul output something else reads (or a graph output, or a subgraph read) is never folded
  * into another node.
  */
@@ -289,6 +291,149 @@ static weft_status try_add(weft_rw *r, int i, int *changed)
 
 /* --- activations --------------------------------------------------------------------------------- */
 
+/* GELU as the exporters spell it (nn.GELU / F.gelu, transformers' GELU and NewGELU):
+ *   exact: x * 0.5 * (1 + Erf(x / sqrt 2))             (or x * (1 / sqrt 2) inside the Erf)
+ *   tanh:  x * 0.5 * (1 + Tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))   (x^3 as Pow(x, 3) or x * x * x)
+ * with the products in any order and association. A product tree is read as its factors: the leaves
+ * of nested Muls whose inner values nothing else reads, the scalar constants multiplied together. */
+
+#define GELU_MAX_FACTORS 8
+
+typedef struct factors {
+    int v[GELU_MAX_FACTORS];
+    int n;
+    double c;     /* the constants' product */
+    int x_reads;  /* leaves equal to the x being matched */
+    bool ok;
+} factors;
+
+static void collect(const weft_rw *r, int v, int x, bool top, factors *f)
+{
+    double c;
+    const weft_node *m = weft_rw_producer_is(r, v, "Mul");
+    if (v != x && m && m->n_inputs == 2 && (top || weft_rw_private(r, v, 1))) {
+        collect(r, m->inputs[0], x, false, f);
+        collect(r, m->inputs[1], x, false, f);
+    } else if (v != x && weft_rw_scalar(r, v, &c)) {
+        f->c *= c;
+    } else if (f->n < GELU_MAX_FACTORS && v >= 0) {
+        f->x_reads += v == x;
+        f->v[f->n++] = v;
+    } else {
+        f->ok = false;
+    }
+}
+
+static factors factors_of(const weft_rw *r, int v, int x)
+{
+    factors f = {.c = 1.0, .ok = true};
+    collect(r, v, x, true, &f);
+    return f;
+}
+
+static bool near(double a, double b) { return fabs(a - b) <= 1e-6 * fabs(b); }
+
+/* v = Add(1, g(u)) (either order, v read once) with g the default-domain op `fn`: u, else -1. */
+static int one_plus(const weft_rw *r, int v, const char *fn)
+{
+    const weft_node *a = weft_rw_producer_is(r, v, "Add");
+    if (!a || a->n_inputs != 2 || !weft_rw_private(r, v, 1)) return -1;
+    for (int k = 0; k < 2; k++) {
+        double one;
+        const weft_node *g = weft_rw_producer_is(r, a->inputs[1 - k], fn);
+        if (weft_rw_scalar(r, a->inputs[k], &one) && one == 1.0 && g && g->n_inputs >= 1 &&
+            weft_rw_private(r, a->inputs[1 - k], 1))
+            return g->inputs[0];
+    }
+    return -1;
+}
+
+/* The chain reading x that computes GELU and ends at value y: "gelu" or "gelu_tanh", with the number
+ * of times the chain reads x; NULL when y is not one. */
+static const char *gelu_form(const weft_rw *r, int y, int x, int *x_reads)
+{
+    factors top = factors_of(r, y, x);
+    if (!top.ok || top.n != 2 || top.x_reads != 1 || !near(top.c, 0.5)) return NULL;
+    int other = top.v[0] == x ? top.v[1] : top.v[0];
+    int u = one_plus(r, other, "Erf");
+    if (u >= 0) { /* Erf(x / sqrt 2) or Erf(x * (1 / sqrt 2)) */
+        const weft_node *d = weft_rw_producer_is(r, u, "Div");
+        double c;
+        if (d && d->n_inputs == 2 && d->inputs[0] == x && weft_rw_private(r, u, 1) && weft_rw_scalar(r, d->inputs[1], &c) &&
+            near(c, 1.4142135623730951)) {
+            *x_reads = 2;
+            return "gelu";
+        }
+        factors in = factors_of(r, u, x);
+        if (in.ok && in.n == 1 && in.x_reads == 1 && weft_rw_private(r, u, 1) && near(in.c, 0.7071067811865476)) {
+            *x_reads = 2;
+            return "gelu";
+        }
+        return NULL;
+    }
+    u = one_plus(r, other, "Tanh");
+    if (u < 0 || !weft_rw_private(r, u, 1)) return NULL;
+    factors in = factors_of(r, u, x); /* sqrt(2 / pi) * (x + 0.044715 x^3) */
+    if (!in.ok || in.n != 1 || in.x_reads != 0 || !near(in.c, 0.7978845608028654)) return NULL;
+    const weft_node *add = weft_rw_producer_is(r, in.v[0], "Add");
+    if (!add || add->n_inputs != 2 || !weft_rw_private(r, in.v[0], 1)) return NULL;
+    for (int k = 0; k < 2; k++) {
+        if (add->inputs[k] != x) continue;
+        int cube = add->inputs[1 - k];
+        factors cf = factors_of(r, cube, x);
+        if (!cf.ok || !weft_rw_private(r, cube, 1)) continue;
+        if (cf.n == 3 && cf.x_reads == 3 && near(cf.c, 0.044715)) {
+            *x_reads = 5;
+            return "gelu_tanh";
+        }
+        const weft_node *pw = cf.n == 1 ? weft_rw_producer_is(r, cf.v[0], "Pow") : NULL;
+        double e;
+        if (pw && pw->n_inputs == 2 && pw->inputs[0] == x && weft_rw_private(r, cf.v[0], 1) &&
+            weft_rw_scalar(r, pw->inputs[1], &e) && e == 3.0 && near(cf.c, 0.044715)) {
+            *x_reads = 3;
+            return "gelu_tanh";
+        }
+    }
+    return NULL;
+}
+
+/* A GELU chain ending at Mul node i over a FusedMatMul without an activation: its epilogue. */
+static weft_status try_gelu(weft_rw *r, int i, int *changed)
+{
+    const weft_node *n = &r->g->nodes[i];
+    if (n->n_inputs != 2 || n->outputs[0] < 0) return WEFT_OK;
+    /* the candidate x: a FusedMatMul output among the top product's factors */
+    factors top = factors_of(r, n->outputs[0], -2);
+    int y = n->outputs[0];
+    for (int k = 0; k < top.n; k++) {
+        fmm f;
+        int x = top.v[k], reads = 0;
+        if (read_fmm(r, x, &f)) {
+            const char *form = f.act[0] ? NULL : gelu_form(r, y, x, &reads);
+            if (!form || !private_fmm(r, x, reads, &f)) continue;
+            strcpy(f.act, form);
+            f.has_alpha = false;
+            return emit(r, &f, i, changed);
+        }
+        /* GELU of a reshaped product (GPT-2's Conv1D): the activation moves before the Reshape, which
+         * then writes the chain's value */
+        const weft_node *rs = weft_rw_producer_is(r, x, "Reshape");
+        if (!rs || rs->n_inputs < 1 || rs->inputs[0] < 0 || !private_fmm(r, rs->inputs[0], 1, &f) || f.act[0]) continue;
+        const char *form = gelu_form(r, y, x, &reads);
+        if (!form || !weft_rw_private(r, x, reads)) continue;
+        strcpy(f.act, form);
+        f.has_alpha = false;
+        char base[224];
+        snprintf(base, sizeof base, "%s", r->g->nodes[f.node].name);
+        int rsi = r->g->values[x].producer;
+        weft_status st = emit_to(r, &f, f.node, -1, base, changed);
+        if (st) return st;
+        weft_rw_take_over(r, rsi, i); /* the Reshape writes the chain's value; the chain is retired */
+        return WEFT_OK;
+    }
+    return WEFT_OK;
+}
+
 static weft_status try_activation(weft_rw *r, int i, const char *act, int *changed)
 {
     const weft_node *n = &r->g->nodes[i];
@@ -317,6 +462,7 @@ static weft_status fusion_graph(weft_rw *r, int *changed)
             if (weft_rw_is(n, "Div")) st = try_l2(r, i, &c);
             else if (weft_rw_is_weft(n, "L2Normalize")) st = try_l2_fold(r, i, &c);
             else if (weft_rw_is(n, "Add")) st = try_add(r, i, &c);
+            else if (weft_rw_is(n, "Mul")) st = try_gelu(r, i, &c);
             else
                 for (size_t k = 0; k < sizeof acts / sizeof *acts; k++)
                     if (weft_rw_is(n, acts[k].op)) st = try_activation(r, i, acts[k].act, &c);

@@ -43,6 +43,8 @@ int weft_fused_activation(const weft_node_info *node, double *alpha)
     if (!strcmp(s, "tanh")) return WEFT_FUSED_TANH;
     if (!strcmp(s, "leaky_relu")) { *alpha = weft_attr_float(node, "alpha", 0.01f); return WEFT_FUSED_LEAKY_RELU; }
     if (!strcmp(s, "elu")) { *alpha = weft_attr_float(node, "alpha", 1.0f); return WEFT_FUSED_ELU; }
+    if (!strcmp(s, "gelu")) return WEFT_FUSED_GELU;                      /* alpha 0: the erf form */
+    if (!strcmp(s, "gelu_tanh")) { *alpha = 1; return WEFT_FUSED_GELU; } /* alpha 1: the tanh form */
     return -2;
 }
 
@@ -77,7 +79,7 @@ static weft_status fmm_attrs(const weft_node_info *n, int n_in, int *terms, int 
     *act = weft_fused_activation(n, alpha);
     if (*act == -2)
         return weft_op_error(n, WEFT_ERR_INVALID_MODEL,
-                             "activation must be \"\", relu, leaky_relu, elu, sigmoid or tanh, got '%s'",
+                             "activation must be \"\", relu, leaky_relu, elu, sigmoid, tanh, gelu or gelu_tanh, got '%s'",
                              weft_attr_string(n, "activation", ""));
     return WEFT_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cpu/vmath.h"
 #include "dense.h"
 
 /* Output elements below which an epilogue pass stays on the calling thread. */
@@ -255,6 +256,18 @@ unsigned weft_dense_all_parts(const weft_dense_spec *sp)
                 case WEFT_FUSED_ELU: DENSE_ACT_LOOP(T, WEFT_FUSED_ELU) break;                         \
                 case WEFT_FUSED_SIGMOID: DENSE_ACT_LOOP(T, WEFT_FUSED_SIGMOID) break;                 \
                 case WEFT_FUSED_TANH: DENSE_ACT_LOOP(T, WEFT_FUSED_TANH) break;                       \
+                case WEFT_FUSED_GELU: /* the reference's formulas with vmath.h's vectorisable erf / tanh */ \
+                    if (al != 0)                                                                      \
+                        for (int64_t j = 0; j < n; j++) {                                             \
+                            const double v = (double)y[j];                                            \
+                            y[j] = (T)(0.5 * v * (1.0 + weft_vtanh(0.79788456080286535588 * (v + 0.044715 * v * v * v)))); \
+                        }                                                                             \
+                    else                                                                              \
+                        for (int64_t j = 0; j < n; j++) {                                             \
+                            const double v = (double)y[j];                                            \
+                            y[j] = (T)(0.5 * v * (1.0 + weft_verf(v * 0.70710678118654752440)));      \
+                        }                                                                             \
+                    break;                                                                            \
                 default: DENSE_ACT_LOOP(T, sp->act) break;                                            \
                 }                                                                                     \
             }                                                                                         \

@@ -310,6 +310,7 @@ static dnnl_alg_kind_t eltwise_alg(const weft_dense_spec *sp, float *alpha)
     case WEFT_FUSED_ELU: return dnnl_eltwise_elu;
     case WEFT_FUSED_SIGMOID: return dnnl_eltwise_logistic;
     case WEFT_FUSED_TANH: return dnnl_eltwise_tanh;
+    case WEFT_FUSED_GELU: *alpha = 0.0f; return sp->act_alpha != 0 ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf;
     default: return dnnl_alg_kind_undef;
     }
 }

@@ -409,7 +409,7 @@ static void test_gemm(void)
 
 /* --- FusedMatMul ------------------------------------------------------------------------------------------ */
 
-static const char *const acts[] = {"", "relu", "leaky_relu", "elu", "sigmoid", "tanh"};
+static const char *const acts[] = {"", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "gelu_tanh"};
 
 static double act_ref(const char *a, double x, double alpha)
 {
@@ -418,6 +418,8 @@ static double act_ref(const char *a, double x, double alpha)
     if (!strcmp(a, "elu")) return x < 0 ? alpha * (exp(x) - 1) : x;
     if (!strcmp(a, "sigmoid")) return 1 / (1 + exp(-x));
     if (!strcmp(a, "tanh")) return tanh(x);
+    if (!strcmp(a, "gelu")) return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    if (!strcmp(a, "gelu_tanh")) return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
     return x;
 }
 
@@ -530,11 +532,11 @@ static void test_fused_epilogues(void)
     const int64_t Ks[3] = {19, 5, 33};
     for (int terms = 1; terms <= 3; terms++)
         for (int flags = 0; flags < 8; flags++)
-            for (int a = 0; a < 6; a++)
+            for (int a = 0; a < 8; a++)
                 fused_case(WEFT_FLOAT32, 2, lead, terms, Ks, 23, flags & 1, flags & 2, flags & 4, acts[a], 0,
                            (terms + flags + a) % 2);
     /* activation parameters, float64 */
-    for (int a = 0; a < 6; a++) {
+    for (int a = 0; a < 8; a++) {
         fused_case(WEFT_FLOAT32, 2, lead, 1, Ks, 23, true, false, false, acts[a], 1, true);
         fused_case(WEFT_FLOAT64, 2, lead, 2, Ks, 23, true, true, a % 2, acts[a], a % 2, true);
     }
@@ -576,7 +578,7 @@ static void test_fused_shapes(void)
         int64_t Ks[3] = {next_u32() % 40, 1 + next_u32() % 40, 1 + next_u32() % 40};
         int64_t lead[1] = {next_u32() % 200};
         fused_case(r % 5 == 4 ? WEFT_FLOAT64 : WEFT_FLOAT32, 2, lead, terms, Ks, 1 + next_u32() % 70, next_u32() % 2,
-                   next_u32() % 2, next_u32() % 2, acts[next_u32() % 6], (int)(next_u32() % 2), next_u32() % 2);
+                   next_u32() % 2, next_u32() % 2, acts[next_u32() % 8], (int)(next_u32() % 2), next_u32() % 2);
     }
 }
 
@@ -604,7 +606,7 @@ static void test_refusals(void)
         c.in[1] = wt_tensor(WEFT_INT32, b, 2, (const int64_t[]){6, 4});
         c.out_rank = 2;
         CU_ASSERT(!backend_supports(be, &c));
-        weft_attr at[2] = {wt_attr_int("terms", 1), wt_attr_string("activation", "gelu")};
+        weft_attr at[2] = {wt_attr_int("terms", 1), wt_attr_string("activation", "swish")};
         step_case f = {"ai.weft", "FusedMatMul", 1, at, 2, 2};
         f.in[0] = wt_tensor(WEFT_FLOAT32, a, 2, (const int64_t[]){4, 6});
         f.in[1] = wt_tensor(WEFT_FLOAT32, b, 2, (const int64_t[]){6, 4});

@@ -503,6 +503,70 @@ static void test_cse_attributes(void)
     }
 }
 
+/* GELU chains after a MatMul + bias fold into FusedMatMul's activation: the exact form (Div by sqrt 2,
+ * Erf, Add 1, Mul x, Mul 0.5), the tanh form with Pow(x, 3) and with x * x * x, and through a Reshape;
+ * a chain with another constant (0.6 instead of 0.5) stays a FusedElementwise. */
+static void test_gelu_activation(void)
+{
+    for (int form = 0; form < 5; form++) {
+        built b;
+        CU_ASSERT_FATAL(begin(&b));
+        weft_dim d4 = weft_dim_num(4), d6 = weft_dim_num(6);
+        float w[36], bias[6];
+        for (int i = 0; i < 36; i++) w[i] = (float)(i % 7) * 0.1f - 0.3f;
+        for (int i = 0; i < 6; i++) bias[i] = 0.05f * (float)i;
+        int x = input(&b, "x", WEFT_FLOAT32, 2, (weft_dim[]){d4, d6});
+        int wv = constant(&b, "w", WEFT_FLOAT32, 2, (weft_dim[]){d6, d6}, w, sizeof w);
+        int bv = constant(&b, "b", WEFT_FLOAT32, 1, &d6, bias, sizeof bias);
+        int h = node(&b, "MatMul", "", 17, (int[]){x, wv}, 2, "h");
+        h = node(&b, "Add", "", 17, (int[]){h, bv}, 2, "hb");
+        if (form == 3) {
+            int64_t shape[3] = {2, 2, 6};
+            weft_dim d3 = weft_dim_num(3);
+            h = node(&b, "Reshape", "", 17, (int[]){h, constant(&b, "shape", WEFT_INT64, 1, &d3, shape, sizeof shape)}, 2, "hr");
+        }
+        float half = form == 4 ? 0.6f : 0.5f, one = 1.0f, sqrt2 = 1.41421354f, k = 0.797884583f, c3 = 0.0447149985f, three = 3.0f;
+        int vh = constant(&b, "half", WEFT_FLOAT32, 0, NULL, &half, 4), v1 = constant(&b, "one", WEFT_FLOAT32, 0, NULL, &one, 4);
+        int y;
+        if (form == 0 || form == 4) {
+            int t = node(&b, "Div", "", 17, (int[]){h, constant(&b, "sqrt2", WEFT_FLOAT32, 0, NULL, &sqrt2, 4)}, 2, "t");
+            t = node(&b, "Erf", "", 17, &t, 1, "erf");
+            t = node(&b, "Add", "", 17, (int[]){t, v1}, 2, "p1");
+            t = node(&b, "Mul", "", 17, (int[]){h, t}, 2, "xm");
+            y = node(&b, "Mul", "", 17, (int[]){t, vh}, 2, "y");
+        } else {
+            int cube;
+            if (form == 2) {
+                cube = node(&b, "Mul", "", 17, (int[]){h, h}, 2, "sq");
+                cube = node(&b, "Mul", "", 17, (int[]){cube, h}, 2, "cube");
+            } else {
+                cube = node(&b, "Pow", "", 17, (int[]){h, constant(&b, "three", WEFT_FLOAT32, 0, NULL, &three, 4)}, 2, "cube");
+            }
+            int t = node(&b, "Mul", "", 17, (int[]){cube, constant(&b, "c3", WEFT_FLOAT32, 0, NULL, &c3, 4)}, 2, "t3");
+            t = node(&b, "Add", "", 17, (int[]){h, t}, 2, "inner");
+            t = node(&b, "Mul", "", 17, (int[]){t, constant(&b, "k", WEFT_FLOAT32, 0, NULL, &k, 4)}, 2, "scaled");
+            t = node(&b, "Tanh", "", 17, &t, 1, "th");
+            t = node(&b, "Add", "", 17, (int[]){t, v1}, 2, "p1");
+            int xh = node(&b, "Mul", "", 17, (int[]){h, vh}, 2, "xh");
+            y = node(&b, "Mul", "", 17, (int[]){xh, t}, 2, "y");
+        }
+        output(&b, y);
+        CU_ASSERT_FATAL(compile_built(&b));
+        const char *want = form == 4 ? "" : form == 0 ? "gelu" : "gelu_tanh";
+        int n_fmm = count_op(b.g, "ai.weft", "FusedMatMul");
+        CU_ASSERT_EQUAL(n_fmm, 1);
+        for (int i = 0; i < b.g->n_nodes; i++) {
+            if (strcmp(b.g->nodes[i].op_type, "FusedMatMul") != 0) continue;
+            weft_node_info info = weft_node_view(&b.g->nodes[i]);
+            if (strcmp(weft_attr_string(&info, "activation", ""), want) != 0)
+                fprintf(stderr, "\n  GELU form %d: activation '%s', expected '%s'", form, weft_attr_string(&info, "activation", ""), want);
+            CU_ASSERT_STRING_EQUAL(weft_attr_string(&info, "activation", ""), want);
+        }
+        CU_ASSERT_EQUAL(count_op(b.g, "ai.weft", "FusedElementwise"), form == 4 ? 1 : 0);
+        end(&b);
+    }
+}
+
 /* Transpose pairs: x [2, 3, 4, 5] -> (0, 2, 3, 1) -> (0, 3, 1, 2) is x again (the readers read x); ->
  * (0, 2, 3, 1) -> (1, 0, 2, 3) is one Transpose (2, 0, 3, 1); a pair ending in a graph output keeps a
  * (copying) Transpose. */
@@ -803,6 +867,7 @@ int main(void)
     CU_add_test(s, "mean: only the sum / clamp(count, 1) over one index", test_mean_matcher);
     CU_add_test(s, "CSE merges only equal attributes", test_cse_attributes);
     CU_add_test(s, "Transpose pairs read their input once", test_transpose_pairs);
+    CU_add_test(s, "GELU chains become FusedMatMul's activation", test_gelu_activation);
     CU_add_test(s, "elementwise fusion stops at graph outputs", test_eltwise_stops_at_outputs);
     CU_add_test(s, "edge softmax: eps below half an ulp only", test_softmax_eps);
     CU_add_test(s, "Reshape's 0 and -1 with symbolic dims", test_symbolic_reshape);
