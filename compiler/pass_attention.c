@@ -15,7 +15,9 @@
  * into the op as a permuted view (q_perm, k_perm, v_perm, out_perm), so the heads are read and written
  * in place. Each intermediate value must be read only by the next op of the chain; values something
  * else reads (or graph outputs) are never folded away. Operands of rank 3 to 6, float32 / float64.
+ * The ONNX Attention op (opset 23) becomes the same op when it has that form (lower_onnx, below).
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,10 +175,68 @@ static weft_status fuse(weft_rw *r, int i, int *changed)
     return WEFT_OK;
 }
 
+/* --- the ONNX Attention op ------------------------------------------------------------------------ */
+
+/* Two dims known to be equal (the same number, or the same symbol). */
+static bool same_dim(weft_dim a, weft_dim b)
+{
+    return weft_dim_known(a) ? weft_dim_known(b) && a.v == b.v : !weft_dim_known(b) && a.sym == b.sym && a.v == b.v;
+}
+
+/* ONNX Attention (opset 23) in the form FusedAttention computes: 4-D Q [B, H, S, Dh], K [B, H, L, Dh],
+ * V [B, H, L, Dv] with as many key / value heads as query heads, no past key / value, no causal rule,
+ * no softcap, no non-pad lengths, an additive mask (of Q's dtype) broadcast over [B, H, S, L] or none,
+ * only Y read. K is read transposed in place (k_perm), the scale is the attribute or 1 / sqrt(Dh). */
+static weft_status lower_onnx(weft_rw *r, int i, int *changed)
+{
+    weft_graph *g = r->g;
+    const weft_node *n = &g->nodes[i];
+    if (n->n_inputs < 3 || n->n_outputs < 1 || n->outputs[0] < 0) return WEFT_OK;
+    for (int k = 4; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0) return WEFT_OK; /* past key / value, non-pad lengths */
+    for (int o = 1; o < n->n_outputs; o++)
+        if (n->outputs[o] >= 0 && !weft_rw_unread(r, n->outputs[o])) return WEFT_OK;
+    weft_node_info info = weft_node_view(n);
+    if (weft_attr_int(&info, "is_causal", 0) != 0 || weft_attr_float(&info, "softcap", 0.0f) != 0.0f) return WEFT_OK;
+    int q = n->inputs[0], k = n->inputs[1], v = n->inputs[2], mask = n->n_inputs > 3 ? n->inputs[3] : -1;
+    if (q < 0 || k < 0 || v < 0) return WEFT_OK;
+    const weft_shape *qs = &g->values[q].shape, *ks = &g->values[k].shape, *vs = &g->values[v].shape;
+    weft_dtype dt = g->values[q].dtype;
+    if (!is_float(dt) || g->values[k].dtype != dt || g->values[v].dtype != dt) return WEFT_OK;
+    if (qs->rank != 4 || ks->rank != 4 || vs->rank != 4) return WEFT_OK;
+    if (!same_dim(qs->d[1], ks->d[1]) || !same_dim(qs->d[1], vs->d[1]) || !same_dim(ks->d[2], vs->d[2])) return WEFT_OK;
+    if (mask >= 0) {
+        const weft_shape *ms = &g->values[mask].shape;
+        if (g->values[mask].dtype != dt || ms->rank < 1 || ms->rank > 4) return WEFT_OK;
+        weft_dim last = ms->d[ms->rank - 1];
+        if (!same_dim(last, ks->d[2]) && !(weft_dim_known(last) && last.v == 1)) return WEFT_OK;
+    }
+    float scale;
+    if (weft_attr_find(&info, "scale")) {
+        scale = weft_attr_float(&info, "scale", 1.0f);
+    } else {
+        if (!weft_dim_known(qs->d[3]) || qs->d[3].v < 1) return WEFT_OK;
+        scale = (float)(1.0 / sqrt((double)qs->d[3].v));
+    }
+    int in[4] = {q, k, v, mask};
+    char name[256];
+    snprintf(name, sizeof name, "%.200s/fused", n->name);
+    int f = weft_rw_node(r, "FusedAttention", "ai.weft", 1, name, in, mask >= 0 ? 4 : 3, NULL, 1);
+    if (f < 0) return WEFT_ERR_INTERNAL;
+    static const int64_t kt[4] = {0, 1, 3, 2};
+    weft_status st = weft_rw_set_ints(r, f, "k_perm", kt, 4);
+    if (!st) st = weft_rw_set_float(r, f, "scale", scale);
+    if (st) return st;
+    weft_rw_take_over(r, f, i);
+    (*changed)++;
+    return WEFT_OK;
+}
+
 static weft_status attention_graph(weft_rw *r, int *changed)
 {
     if (!weft_rw_have("FusedAttention")) return WEFT_OK;
-    return weft_rw_each_op(r, "", "Softmax", fuse, changed);
+    weft_status st = weft_rw_each_op(r, "", "Softmax", fuse, changed);
+    return st ? st : weft_rw_each_op(r, "", "Attention", lower_onnx, changed);
 }
 
 weft_status weft_pass_attention(weft_graph *g, int *changed)

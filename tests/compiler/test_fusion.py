@@ -504,3 +504,33 @@ def test_sage_layer_with_normalize_and_stack_sum(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.parametrize("masked,scaled", [(False, False), (True, False), (True, True)])
+def test_onnx_attention_op_becomes_fused_attention(masked, scaled, tmp_path):
+    """ONNX Attention (opset 23) in the form FusedAttention computes (4-D, as many key / value heads as
+    query heads, no past, not causal, an additive mask or none) is one FusedAttention reading K
+    transposed in place; against ONNX Runtime."""
+    B, H, S, L, D = 2, 3, 5, 7, 8
+    rng = np.random.default_rng(3)
+    ins = [helper.make_tensor_value_info("q", TensorProto.FLOAT, [B, H, S, D]),
+           helper.make_tensor_value_info("k", TensorProto.FLOAT, [B, H, L, D]),
+           helper.make_tensor_value_info("v", TensorProto.FLOAT, [B, H, L, D])]
+    feed = {n: rng.standard_normal((B, H, S if n == "q" else L, D)).astype(np.float32) for n in "qkv"}
+    names = ["q", "k", "v"]
+    if masked:
+        ins.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [B, 1, S, L]))
+        mask = rng.standard_normal((B, 1, S, L)).astype(np.float32)
+        mask[:, :, :, 3] = -1e9
+        feed["mask"] = mask
+        names.append("mask")
+    attrs = {"scale": 0.3} if scaled else {}
+    node = helper.make_node("Attention", names, ["y"], **attrs)
+    model = make_model([node], ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, H, S, D])], opset=23)
+
+    def plan_check(plan):
+        assert count(plan, "FusedAttention", "ai.weft") == 1 and count(plan, "Attention") == 0
+        fa = steps(plan, "FusedAttention", "ai.weft")[0]
+        assert fa["attributes"]["k_perm"] == [0, 1, 3, 2]
+
+    check_against_ort(model, feed, tmp_path, plan_check)
