@@ -184,8 +184,8 @@ static bool same_dim(weft_dim a, weft_dim b)
 }
 
 /* ONNX Attention (opset 23) in the form FusedAttention computes: 4-D Q [B, H, S, Dh], K [B, H, L, Dh],
- * V [B, H, L, Dv] with as many key / value heads as query heads, no past key / value, no causal rule,
- * no softcap, no non-pad lengths, an additive mask (of Q's dtype) broadcast over [B, H, S, L] or none,
+ * V [B, H, L, Dv] with as many key / value heads as query heads, no past key / value (so the causal
+ * rule masks key j > query i), no softcap, no non-pad lengths, an additive mask (of Q's dtype) broadcast over [B, H, S, L] or none,
  * only Y read. K is read transposed in place (k_perm), the scale is the attribute or 1 / sqrt(Dh). */
 static weft_status lower_onnx(weft_rw *r, int i, int *changed)
 {
@@ -197,7 +197,8 @@ static weft_status lower_onnx(weft_rw *r, int i, int *changed)
     for (int o = 1; o < n->n_outputs; o++)
         if (n->outputs[o] >= 0 && !weft_rw_unread(r, n->outputs[o])) return WEFT_OK;
     weft_node_info info = weft_node_view(n);
-    if (weft_attr_int(&info, "is_causal", 0) != 0 || weft_attr_float(&info, "softcap", 0.0f) != 0.0f) return WEFT_OK;
+    if (weft_attr_float(&info, "softcap", 0.0f) != 0.0f) return WEFT_OK;
+    bool causal = weft_attr_int(&info, "is_causal", 0) != 0;
     int q = n->inputs[0], k = n->inputs[1], v = n->inputs[2], mask = n->n_inputs > 3 ? n->inputs[3] : -1;
     if (q < 0 || k < 0 || v < 0) return WEFT_OK;
     const weft_shape *qs = &g->values[q].shape, *ks = &g->values[k].shape, *vs = &g->values[v].shape;
@@ -226,6 +227,7 @@ static weft_status lower_onnx(weft_rw *r, int i, int *changed)
     static const int64_t kt[4] = {0, 1, 3, 2};
     weft_status st = weft_rw_set_ints(r, f, "k_perm", kt, 4);
     if (!st) st = weft_rw_set_float(r, f, "scale", scale);
+    if (!st && causal) st = weft_rw_set_int(r, f, "causal", 1);
     if (st) return st;
     weft_rw_take_over(r, f, i);
     (*changed)++;

@@ -10,6 +10,7 @@
  * take the session's scratch for themselves, which would move anything kept there.
  * Shape inference composes the ops' own inference (Transpose, MatMul, Add) the same way.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ weft_status weft_attn_read(const weft_node_info *n, weft_attn_spec *a)
     a->has_scale = weft_attr_find(n, "scale") != NULL;
     a->scale = weft_attr_float(n, "scale", 1.0f);
     a->divide = weft_attr_int(n, "scale_divides", 0) != 0;
+    a->causal = weft_attr_int(n, "causal", 0) != 0;
     return WEFT_OK;
 }
 
@@ -168,7 +170,7 @@ static weft_status fa_infer(weft_infer_ctx *c)
 
 typedef struct chain {
     const weft_kernel_ctx *k;
-    void *owned[10];
+    void *owned[12];
     int n_owned;
 } chain;
 
@@ -265,6 +267,20 @@ static weft_status fa_run(weft_kernel_ctx *k)
         weft_tview s2;
         st = run_one(&ch, "Add", NULL, 0, in2, 2, &s2, NULL);
         s = s2;
+    }
+    if (!st && a.causal && s.rank >= 2) {
+        /* -inf where key j > query row i: an [Sq, Sk] mask added (the ONNX Attention op's causal rule) */
+        int64_t Sq = s.dims[s.rank - 2], Sk = s.dims[s.rank - 1];
+        weft_tview cm, s2;
+        int64_t cd[2] = {Sq, Sk};
+        if (!(st = fresh(&ch, s.dtype, 2, cd, &cm))) {
+            for (int64_t i = 0; i < Sq; i++)
+                for (int64_t j = 0; j < Sk; j++) weft_store_f64(s.dtype, cm.data, i * Sk + j, j > i ? -INFINITY : 0.0);
+            in2[0] = s;
+            in2[1] = cm;
+            st = run_one(&ch, "Add", NULL, 0, in2, 2, &s2, NULL);
+            s = s2;
+        }
     }
     if (!st) {
         weft_attr ax;

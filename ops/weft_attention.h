@@ -3,7 +3,7 @@
  * attributes and the strided views of its operands, shared by the reference kernel and the CPU kernel
  * (ops/cpu/attention.c).
  *
- * Y = out_perm( Softmax( (q_perm(Q) @ k_perm(K)) * scale + mask, last axis ) @ v_perm(V) ), where K is
+ * Y = out_perm( Softmax( (q_perm(Q) @ k_perm(K)) * scale + mask [+ causal], last axis ) @ v_perm(V) ), where K is
  * the second operand of the scores' MatMul (K transposed, [..., D, Sk]) and a perm names the Transpose
  * an export applied to the operand (absent: none).
  */
@@ -20,6 +20,7 @@ typedef struct weft_attn_spec {
     bool has_perm[4];
     int perm_n[4];                   /* the perm's length, or 0 */
     bool has_scale, divide;          /* scores * scale, or / scale (`scale_divides`) */
+    bool causal;                     /* key j > query row i masked out (`causal`) */
     float scale;
 } weft_attn_spec;
 

@@ -189,6 +189,8 @@ WEFT_CPU_INLINE void attn_rows_body(const attn_job *j, int64_t b, int64_t i0, in
                 else
                     for (int64_t t = 0; t < Sk; t++) s[t] += mr[t * j->mj];
             }
+            if (a->causal) /* keys past the query row */
+                for (int64_t t = i + r + 1; t < Sk; t++) s[t] = -INFINITY;
             attn_softmax_row(s, Sk);
         }
         for (int r = nr; r < RB; r++)

@@ -506,10 +506,11 @@ if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
 
 
-@pytest.mark.parametrize("masked,scaled", [(False, False), (True, False), (True, True)])
-def test_onnx_attention_op_becomes_fused_attention(masked, scaled, tmp_path):
+@pytest.mark.parametrize("masked,scaled,causal", [(False, False, False), (True, False, False), (True, True, False),
+                                                  (False, False, True), (True, True, True)])
+def test_onnx_attention_op_becomes_fused_attention(masked, scaled, causal, tmp_path):
     """ONNX Attention (opset 23) in the form FusedAttention computes (4-D, as many key / value heads as
-    query heads, no past, not causal, an additive mask or none) is one FusedAttention reading K
+    query heads, no past, an additive mask or none, causal or not) is one FusedAttention reading K
     transposed in place; against ONNX Runtime."""
     B, H, S, L, D = 2, 3, 5, 7, 8
     rng = np.random.default_rng(3)
@@ -525,6 +526,8 @@ def test_onnx_attention_op_becomes_fused_attention(masked, scaled, tmp_path):
         feed["mask"] = mask
         names.append("mask")
     attrs = {"scale": 0.3} if scaled else {}
+    if causal:
+        attrs["is_causal"] = 1
     node = helper.make_node("Attention", names, ["y"], **attrs)
     model = make_model([node], ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, H, S, D])], opset=23)
 

@@ -3,7 +3,8 @@
  * the pass that makes it (compiler/pass_attention.c).
  *
  * Kernels: random shapes (ranks 3 and 4, head splits folded as permuted views of Q, K, V and the
- * output, masks of every rank broadcast over batch, heads and query rows, Mul and Div scales, key counts
+ * output, masks of every rank broadcast over batch, heads and query rows, Mul and Div scales, the causal
+ * rule, key counts
  * that are not a multiple of the vector width, more query rows than one block, a fully masked key), the
  * reference kernel against a naive evaluation in double written here, and the CPU kernel (through each
  * CPU backend of the build, as the runtime drives it) against the reference within 1e-5 relative of the
@@ -51,7 +52,7 @@ typedef struct acase {
     int rank;
     int64_t perm[4][4];
     bool has_perm[4];
-    bool has_scale, divide;
+    bool has_scale, divide, causal;
     float scale;
     weft_tensor in[4];
     int n_in;
@@ -114,6 +115,7 @@ static void naive(const acase *c, int64_t Sq, int64_t Sk, int64_t D, int64_t Dv,
                 if (c->has_scale) a = c->divide ? a / c->scale : a * c->scale;
                 if (c->n_in > 3)
                     a += ((const float *)c->in[3].data)[om + (md[R - 2] == 1 ? 0 : i) * ms[R - 2] + (md[R - 1] == 1 ? 0 : t) * ms[R - 1]];
+                if (c->causal && t > i) a = -INFINITY;
                 s[t] = a;
                 mx = a > mx ? a : mx;
             }
@@ -174,6 +176,9 @@ static weft_status drive(const weft_backend *be, const acase *c, const weft_tens
     return st;
 }
 
+/* Cases run with the causal rule (key j > query row i masked out) while this is set. */
+static bool causal_cases;
+
 /* A random case: rank 3 or 4, heads split or not, a mask of rank mrank (0: none). */
 static void run_case(int rank, bool perms, int mrank, int scale_kind, int64_t Sq, int64_t Sk, int64_t D, int64_t Dv)
 {
@@ -222,6 +227,10 @@ static void run_case(int rank, bool perms, int mrank, int scale_kind, int64_t Sq
         c.attrs[c.n_attrs++] = wt_attr_float("scale", c.scale);
         if (c.divide) c.attrs[c.n_attrs++] = wt_attr_int("scale_divides", 1);
     }
+    if (causal_cases) {
+        c.causal = true;
+        c.attrs[c.n_attrs++] = wt_attr_int("causal", 1);
+    }
     /* the batch dims and sizes of Y (before out_perm) */
     int64_t bdims[2] = {B, H};
     if (rank == 4 && !perms) {
@@ -246,8 +255,8 @@ static void run_case(int rank, bool perms, int mrank, int scale_kind, int64_t Sq
         c.n_in = 4;
     }
     char label[200];
-    snprintf(label, sizeof label, "rank %d%s mask rank %d scale %d Sq %lld Sk %lld D %lld Dv %lld", rank,
-             perms ? " (heads split)" : "", mrank, scale_kind, (long long)Sq, (long long)Sk, (long long)D, (long long)Dv);
+    snprintf(label, sizeof label, "rank %d%s%s mask rank %d scale %d Sq %lld Sk %lld D %lld Dv %lld", rank,
+             perms ? " (heads split)" : "", c.causal ? " causal" : "", mrank, scale_kind, (long long)Sq, (long long)Sk, (long long)D, (long long)Dv);
     weft_tensor ref;
     memset(&ref, 0, sizeof ref);
     weft_status st = wt_run_op_domain("ai.weft", "FusedAttention", 1, c.attrs, c.n_attrs, c.in, c.n_in, &ref, 1);
@@ -311,6 +320,12 @@ static void test_kernels(void)
     for (int r = 0; r < 12; r++)
         run_case(rnd(3, 4), rnd(0, 1), rnd(0, 4) == 0 ? 0 : rnd(1, 2), rnd(0, 2), rnd(1, 70), rnd(1, 70), rnd(1, 20),
                  rnd(1, 20));
+    /* the causal rule, with and without a mask, fewer and more keys than queries */
+    causal_cases = true;
+    run_case(4, true, 0, 1, 64, 64, 16, 16);
+    run_case(4, false, 2, 2, 17, 9, 5, 7);
+    run_case(3, false, 0, 0, 9, 23, 4, 4);
+    causal_cases = false;
     weft_cpu_set_grain(0);
     printf("(%d backend runs) ", n_backend_runs);
 }
