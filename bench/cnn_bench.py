@@ -5,7 +5,8 @@ count), at each batch size and thread count, in one run. Prints a markdown table
 batch) and writes the raw numbers as JSON.
 
 Model sets (--set):
-  cnn  the CNNs (models/*_small_ts17: ResNet-, MobileNet- and SqueezeNet-style, 64x64 images)
+  cnn  the CNNs (models/*_small_ts17: ResNet-, MobileNet-, SqueezeNet-, EfficientNet- and ShuffleNetV2-style,
+       64x64 images)
   seq  the sequence and attention models (LSTM and GRU classifiers, nn.TransformerEncoder, ViT on 32x32
        images, tiny BERT and GPT-2), each its TorchScript opset-17 export, or the dynamo opset-18 one where
        the former failed (models/MANIFEST); sequence length --seq
@@ -32,7 +33,8 @@ import onnx
 import onnxruntime as ort
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CNN_MODELS = ["resnet_small_ts17", "mobilenet_small_ts17", "squeezenet_small_ts17"]
+CNN_MODELS = ["resnet_small_ts17", "mobilenet_small_ts17", "squeezenet_small_ts17", "efficientnet_small_ts17",
+              "shufflenet_small_ts17"]
 # transformer_encoder: its TorchScript export bakes the example's sequence length in (models/MANIFEST).
 SEQ_MODELS = ["lstm_classifier_ts17", "gru_classifier_ts17", "transformer_encoder_dynamo18", "vit_small_ts17",
               "bert_small_ts17", "gpt2_small_ts17"]
