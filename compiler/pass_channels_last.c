@@ -16,7 +16,8 @@
  *    bounds are scalars), and Add / Sub / Mul / Div / Max / Min / Sum / Mean whose every operand is a
  *    scalar or has the output's rank (permuting every operand the same way keeps broadcasting's meaning,
  *    which is what lets a squeeze-and-excitation scale [N, 1, 1, C] multiply [N, H, W, C]);
- *  - Concat along the channel axis (axis 1 becomes the last).
+ *  - Concat along the channel axis (axis 1 becomes the last);
+ *  - ReduceMean / Sum / Max / Min keeping their axes (dynamo's global pooling), the axes moved.
  * A value some other reader needs channels-first keeps its identity: a Transpose writes it from its
  * channels-last twin. A convolution or pool whose input is not channels-last reads it as it is
  * (x_channels_first): the image entering a CNN needs no Transpose. Constants entering an elementwise op
@@ -44,6 +45,16 @@ static const char *const unary_ops[] = {"Relu", "LeakyRelu", "Clip", "Sigmoid", 
                                         "Elu", "Selu", "Celu", "Softplus", "Softsign", "Neg", "Abs", "Exp", "Erf",
                                         "Sqrt", "Identity", "Mish", "Gelu", "ThresholdedRelu", NULL};
 static const char *const nary_ops[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean", NULL};
+static const char *const reduce_ops[] = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", NULL};
+
+/* Where channels-first axis a of a rank-rk tensor sits channels-last. */
+static int64_t cl_axis(int64_t a, int rk) { return a == 0 ? 0 : a == 1 ? rk - 1 : a - 1; }
+
+/* The reduction reads its axes from input 1 (else from the attribute). */
+static bool axes_input(const weft_node *n)
+{
+    return n->opset >= 18 || (strcmp(n->op_type, "ReduceSum") == 0 && n->opset >= 13);
+}
 
 typedef struct cl_pass {
     weft_rw *r;
@@ -75,7 +86,7 @@ static unsigned act_inputs(const cl_pass *c, int i)
         weft_layout_wraps(n->domain, n->op_type, &m);
         if (c->xfirst[i]) m &= ~1u;
     } else if (c->kind[i] == CL_ELT) {
-        if (in_list(n->op_type, unary_ops)) return 1u;
+        if (in_list(n->op_type, unary_ops) || in_list(n->op_type, reduce_ops)) return 1u;
         for (int k = 0; k < n->n_inputs && k < 32; k++)
             if (n->inputs[k] >= 0 && !one_element(c->r->g, n->inputs[k])) m |= 1u << k;
     }
@@ -111,6 +122,14 @@ static int elt_kind(const cl_pass *c, const weft_node *n)
         for (int k = 1; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0 && !one_element(g, n->inputs[k])) return CL_NONE;
         return CL_ELT;
+    }
+    if (in_list(n->op_type, reduce_ops)) {
+        /* a reduction keeping its axes (dynamo's AdaptiveAvgPool2d(1) is ReduceMean over [2, 3]): the
+         * same reduction over the axes' channels-last positions */
+        int64_t ax[WEFT_MAX_RANK];
+        if (n->inputs[0] < 0 || !c->cl[n->inputs[0]] || rank_of(g, n->inputs[0]) != rk) return CL_NONE;
+        if (weft_rw_attr_i(n, "keepdims", 1) != 1 || weft_rw_attr_i(n, "noop_with_empty_axes", 0) != 0) return CL_NONE;
+        return weft_rw_reduce_axes(c->r, n, rk, ax, WEFT_MAX_RANK) >= 0 ? CL_ELT : CL_NONE;
     }
     bool concat = strcmp(n->op_type, "Concat") == 0;
     if (!concat && !in_list(n->op_type, nary_ops)) return CL_NONE;
@@ -206,6 +225,17 @@ static weft_status convert(cl_pass *c, int i)
     weft_layout_shape_to_last(&g->values[y].shape, &ys);
     char base[224], name[256];
     snprintf(base, sizeof base, "%.200s", g->values[y].name);
+    /* a reduction's axes, moved to their channels-last positions (none given: every axis, as before) */
+    int64_t axes[WEFT_MAX_RANK];
+    int n_axes = 0;
+    if (c->kind[i] == CL_ELT && in_list(g->nodes[i].op_type, reduce_ops)) {
+        if ((n_axes = weft_rw_reduce_axes(r, &g->nodes[i], ys.rank, axes, WEFT_MAX_RANK)) < 0) return WEFT_ERR_INTERNAL;
+        for (int a = 0; a < n_axes; a++) axes[a] = cl_axis(axes[a], ys.rank);
+        if (n_axes && axes_input(&g->nodes[i]) && n_in > 1) {
+            if ((in[1] = weft_rw_const_i64(r, base, "axes_nhwc", axes, n_axes, false)) < 0) return WEFT_ERR_NOMEM;
+            n_axes = 0; /* given by the input */
+        }
+    }
     int tw = weft_rw_value(r, base, "nhwc", g->values[y].dtype, &ys);
     if (tw < 0) return WEFT_ERR_NOMEM;
     snprintf(name, sizeof name, "%.200s/channels_last", g->nodes[i].name);
@@ -233,6 +263,8 @@ static weft_status convert(cl_pass *c, int i)
             return st;
     } else if (strcmp(old->op_type, "Concat") == 0) {
         if ((st = weft_rw_set_int(r, k, "axis", ys.rank - 1))) return st;
+    } else if (n_axes > 0 && (st = weft_rw_set_ints(r, k, "axes", axes, n_axes))) {
+        return st;
     }
     c->twin[y] = tw;
     if (needs_first(c, y)) {

@@ -241,11 +241,13 @@ def test_gcn():
 
 
 @pytest.mark.parametrize("name,concats", [("resnet_small_ts17", 0), ("mobilenet_small_ts17", 0),
-                                          ("squeezenet_small_ts17", 3)])
+                                          ("squeezenet_small_ts17", 3), ("efficientnet_small_ts17", 0),
+                                          ("efficientnet_small_dynamo18", 0)])
 def test_cnn_runs_channels_last(name, concats):
     """Every convolution and pool of the CNNs runs channels-last (BatchNormalization folded, activations
     and residual adds fused or following the layout): one Transpose out of it before Flatten (the first convolution reads the image as given, no Transpose), and the fire modules' Concats along
-    the channel axis, now the last."""
+    the channel axis, now the last. EfficientNet's squeeze-and-excitation scales multiply channels-last
+    too, and dynamo's global pooling (ReduceMean over the spatial axes) reduces the moved axes."""
     plan = compile_json(exported(name))
     assert count(plan, "Conv") == 0 and count(plan, "FusedConv", "ai.weft") == 0
     assert count(plan, "BatchNormalization") == 0
