@@ -197,8 +197,10 @@ static weft_status lower_onnx(weft_rw *r, int i, int *changed)
     for (int o = 1; o < n->n_outputs; o++)
         if (n->outputs[o] >= 0 && !weft_rw_unread(r, n->outputs[o])) return WEFT_OK;
     weft_node_info info = weft_node_view(n);
-    if (weft_attr_float(&info, "softcap", 0.0f) != 0.0f) return WEFT_OK;
-    bool causal = weft_attr_int(&info, "is_causal", 0) != 0;
+    /* is_causal other than 0 / 1 stays with the op, whose kernel refuses it (runtimes disagree on it) */
+    int64_t is_causal = weft_attr_int(&info, "is_causal", 0);
+    if (weft_attr_float(&info, "softcap", 0.0f) != 0.0f || (is_causal != 0 && is_causal != 1)) return WEFT_OK;
+    bool causal = is_causal == 1;
     int q = n->inputs[0], k = n->inputs[1], v = n->inputs[2], mask = n->n_inputs > 3 ? n->inputs[3] : -1;
     if (q < 0 || k < 0 || v < 0) return WEFT_OK;
     const weft_shape *qs = &g->values[q].shape, *ks = &g->values[k].shape, *vs = &g->values[v].shape;
@@ -207,10 +209,15 @@ static weft_status lower_onnx(weft_rw *r, int i, int *changed)
     if (qs->rank != 4 || ks->rank != 4 || vs->rank != 4) return WEFT_OK;
     if (!same_dim(qs->d[1], ks->d[1]) || !same_dim(qs->d[1], vs->d[1]) || !same_dim(ks->d[2], vs->d[2])) return WEFT_OK;
     if (mask >= 0) {
+        /* every mask dim (right-aligned) is the scores' [B, H, S, L] dim or 1: the op's own broadcasting
+         * rule, which Add's would widen */
         const weft_shape *ms = &g->values[mask].shape;
         if (g->values[mask].dtype != dt || ms->rank < 1 || ms->rank > 4) return WEFT_OK;
-        weft_dim last = ms->d[ms->rank - 1];
-        if (!same_dim(last, ks->d[2]) && !(weft_dim_known(last) && last.v == 1)) return WEFT_OK;
+        weft_dim target[4] = {qs->d[0], qs->d[1], qs->d[2], ks->d[2]};
+        for (int d = 0; d < ms->rank; d++) {
+            weft_dim md = ms->d[d], td = target[4 - ms->rank + d];
+            if (!same_dim(md, td) && !(weft_dim_known(md) && md.v == 1)) return WEFT_OK;
+        }
     }
     float scale;
     if (weft_attr_find(&info, "scale")) {
