@@ -206,3 +206,58 @@ int wt_write_file(const char *path, const void *data, size_t n)
     size_t w = fwrite(data, 1, n, f);
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
+
+#define WT_DRIVE_MAX 16
+
+weft_status wt_drive_backend(const weft_backend *be, const weft_node_info *node, const weft_tensor *in,
+                             const bool *is_const, int n_in, const weft_tensor *want, int n_out, int threads, int runs,
+                             void *const *out)
+{
+    if (n_in > WT_DRIVE_MAX || n_out > WT_DRIVE_MAX) return WEFT_ERR_INVALID_ARGUMENT;
+    weft_dtype idt[WT_DRIVE_MAX], odt[WT_DRIVE_MAX];
+    weft_shape ish[WT_DRIVE_MAX], osh[WT_DRIVE_MAX];
+    const void *cdata[WT_DRIVE_MAX];
+    for (int i = 0; i < n_in; i++) {
+        idt[i] = in[i].dtype;
+        ish[i] = wt_shape(in[i].rank, in[i].dims);
+        cdata[i] = is_const && is_const[i] ? in[i].data : NULL;
+    }
+    for (int o = 0; o < n_out; o++) {
+        odt[o] = want[o].dtype;
+        osh[o] = wt_shape(want[o].rank, want[o].dims);
+    }
+    weft_step_desc d = {weft_op_find(node->domain, node->op_type, node->opset), node, n_in, n_out, idt, ish, cdata,
+                        odt, osh};
+    if (!be->supports(&d)) {
+        fprintf(stderr, "  %s does not take %s\n", be->name, node->op_type);
+        return WEFT_ERR_UNSUPPORTED;
+    }
+    void *prep = NULL, *state = NULL;
+    weft_status st = be->prepare ? be->prepare(&d, &prep) : WEFT_OK;
+    if (st) return st;
+    weft_tview iv[WT_DRIVE_MAX], ov[WT_DRIVE_MAX];
+    for (int i = 0; i < n_in; i++) {
+        iv[i] = wt_view(&in[i]);
+        iv[i].data = NULL; /* reshape sees sizes only */
+    }
+    for (int o = 0; o < n_out; o++) {
+        memset(&ov[o], 0, sizeof ov[o]);
+        if (want[o].dtype != WEFT_UNDEFINED) ov[o] = wt_view(&want[o]);
+        ov[o].data = NULL;
+    }
+    wt_scratch sc = {0};
+    weft_kernel_ctx k = {node, n_in, iv, n_out, ov, wt_get_scratch, &sc, threads};
+    if (be->reshape && (st = be->reshape(prep, &k, &state))) goto done;
+    for (int i = 0; i < n_in; i++) iv[i].data = in[i].data;
+    for (int o = 0; o < n_out; o++)
+        if (want[o].dtype != WEFT_UNDEFINED) {
+            ov[o].data = out[o];
+            memset(out[o], 0x7f, (size_t)ov[o].numel * weft_dtype_size(want[o].dtype));
+        }
+    for (int r = 0; r < runs && !st; r++) st = be->run(prep, state, &k);
+done:
+    if (state && be->release_state) be->release_state(state);
+    if (prep && be->release) be->release(prep);
+    free(sc.buf);
+    return st;
+}

@@ -7,6 +7,7 @@
 #ifndef WEFT_TESTS_OP_HARNESS_H
 #define WEFT_TESTS_OP_HARNESS_H
 
+#include "../../ops/backend.h"
 #include "../../ops/op.h"
 
 /* Runs `op` (default domain unless `domain` is given to wt_run_op_domain) at `opset`. `in[i]` with dtype
@@ -45,6 +46,14 @@ typedef struct wt_scratch {
     size_t cap;
 } wt_scratch;
 void *wt_get_scratch(void *scratch, size_t bytes);
+/* Runs one step through backend `be` as the runtime drives it: a step descriptor of `node` over the
+ * inputs (is_const[i]: shown to prepare as a constant; NULL: none), the outputs' dtypes and shapes taken
+ * from want[o] (dtype WEFT_UNDEFINED: output o is not asked for), reshape on sizes only, then `runs` runs
+ * into out[o] (filled with garbage first; NULL for an output not asked for). WEFT_ERR_UNSUPPORTED, with a
+ * line on stderr, when the backend does not take the step. */
+weft_status wt_drive_backend(const weft_backend *be, const weft_node_info *node, const weft_tensor *in,
+                             const bool *is_const, int n_in, const weft_tensor *want, int n_out, int threads, int runs,
+                             void *const *out);
 /* ... and, for a weft_infer_ctx, fresh symbols counted in an int. */
 int32_t wt_next_sym(void *counter);
 

@@ -150,30 +150,8 @@ static int n_backend_runs;
 static weft_status drive(const weft_backend *be, const acase *c, const weft_tensor *ref, int threads, float *out)
 {
     weft_node_info node = {"attn", "FusedAttention", "ai.weft", 1, c->n_attrs, c->attrs};
-    weft_dtype idt[4], odt[1] = {WEFT_FLOAT32};
-    weft_shape ish[4], osh[1];
-    const void *cdata[4] = {NULL, NULL, NULL, NULL};
-    for (int i = 0; i < c->n_in; i++) {
-        idt[i] = WEFT_FLOAT32;
-        ish[i] = wt_shape(c->in[i].rank, c->in[i].dims);
-    }
-    osh[0] = wt_shape(ref->rank, ref->dims);
-    weft_step_desc d = {weft_op_find("ai.weft", "FusedAttention", 1), &node, c->n_in, 1, idt, ish, cdata, odt, osh};
-    if (!be->supports(&d)) return WEFT_ERR_UNSUPPORTED;
-    void *prep = NULL, *state = NULL;
-    weft_status st = be->prepare(&d, &prep);
-    if (st) return st;
-    weft_tview iv[4], ov[1];
-    for (int i = 0; i < c->n_in; i++) iv[i] = wt_view(&c->in[i]);
-    ov[0] = wt_view(ref);
-    ov[0].data = out;
-    wt_scratch sc = {0};
-    weft_kernel_ctx k = {&node, c->n_in, iv, 1, ov, wt_get_scratch, &sc, threads};
-    if (!be->reshape || !(st = be->reshape(prep, &k, &state))) st = be->run(prep, state, &k);
-    if (state && be->release_state) be->release_state(state);
-    if (prep && be->release) be->release(prep);
-    free(sc.buf);
-    return st;
+    void *outs[1] = {out};
+    return wt_drive_backend(be, &node, c->in, NULL, c->n_in, ref, 1, threads, 1, outs);
 }
 
 /* Cases run with the causal rule (key j > query row i masked out) while this is set. */

@@ -50,30 +50,15 @@ static void transpose_case(weft_dtype dt, int rank, const int64_t *dims, const i
         const weft_backend *be = weft_backend_find(backends[b]);
         if (!be) continue;
         weft_node_info node = {"t", "Transpose", "", 13, 1, at};
-        weft_dtype idt[1] = {dt}, odt[1] = {dt};
-        weft_shape ish[1] = {wt_shape(rank, dims)}, osh[1] = {wt_shape(ref.rank, ref.dims)};
-        const void *cd[1] = {NULL};
-        weft_step_desc d = {weft_op_find("", "Transpose", 13), &node, 1, 1, idt, ish, cd, odt, osh};
-        CU_ASSERT(be->supports(&d));
         for (int threads = 1; threads <= 3; threads++) {
-            void *prep = NULL, *state = NULL;
-            CU_ASSERT_EQUAL_FATAL(be->prepare(&d, &prep), WEFT_OK);
-            weft_tview iv[1] = {wt_view(&x)}, ov[1] = {wt_view(&ref)};
-            ov[0].data = got;
-            memset(got, 0xa5, bytes + 1);
-            wt_scratch sc = {0};
-            weft_kernel_ctx k = {&node, 1, iv, 1, ov, wt_get_scratch, &sc, threads};
-            st = be->reshape ? be->reshape(prep, &k, &state) : WEFT_OK;
-            if (!st) st = be->run(prep, state, &k);
+            void *outs[1] = {got};
+            st = wt_drive_backend(be, &node, &x, NULL, 1, &ref, 1, threads, 1, outs);
             if (st) fprintf(stderr, "  %s %s: %s\n", be->name, label, weft_last_error());
             CU_ASSERT_EQUAL(st, WEFT_OK);
             if (!st && memcmp(got, ref.data, bytes) != 0) {
                 fprintf(stderr, "  %s %s (%d threads): differs from the reference\n", be->name, label, threads);
                 CU_FAIL("transpose differs");
             }
-            if (state && be->release_state) be->release_state(state);
-            be->release(prep);
-            free(sc.buf);
             n_runs++;
         }
     }

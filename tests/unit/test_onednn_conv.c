@@ -81,42 +81,8 @@ static int n_compared;
 static weft_status drive(const weft_backend *be, const kcase *c, const weft_tensor *ref, int threads, float *out)
 {
     weft_node_info node = {c->op, c->op, c->domain, c->opset, c->n_attrs, c->attrs};
-    weft_dtype idt[MAX_IN], odt[1] = {WEFT_FLOAT32};
-    weft_shape ish[MAX_IN], osh[1];
-    const void *cdata[MAX_IN];
-    for (int i = 0; i < c->n_in; i++) {
-        idt[i] = c->in[i].dtype;
-        ish[i] = wt_shape(c->in[i].rank, c->in[i].dims);
-        cdata[i] = c->is_const[i] ? c->in[i].data : NULL;
-    }
-    osh[0] = wt_shape(ref->rank, ref->dims);
-    weft_step_desc d = {weft_op_find(c->domain, c->op, c->opset), &node, c->n_in, 1, idt, ish, cdata, odt, osh};
-    if (!be->supports(&d)) {
-        fprintf(stderr, "  %s does not take %s\n", be->name, c->op);
-        return WEFT_ERR_UNSUPPORTED;
-    }
-    void *prep = NULL, *state = NULL;
-    weft_status st = be->prepare(&d, &prep);
-    if (st) return st;
-    weft_tview iv[MAX_IN], ov[1];
-    for (int i = 0; i < c->n_in; i++) {
-        iv[i] = wt_view(&c->in[i]);
-        iv[i].data = NULL;
-    }
-    ov[0] = wt_view(ref);
-    ov[0].data = NULL;
-    wt_scratch sc = {0};
-    weft_kernel_ctx k = {&node, c->n_in, iv, 1, ov, wt_get_scratch, &sc, threads};
-    if (be->reshape && (st = be->reshape(prep, &k, &state))) goto done;
-    for (int i = 0; i < c->n_in; i++) iv[i].data = c->in[i].data;
-    ov[0].data = out;
-    memset(out, 0x7f, (size_t)ov[0].numel * sizeof(float));
-    st = be->run(prep, state, &k);
-done:
-    if (state && be->release_state) be->release_state(state);
-    if (prep && be->release) be->release(prep);
-    free(sc.buf);
-    return st;
+    void *outs[1] = {out};
+    return wt_drive_backend(be, &node, c->in, c->is_const, c->n_in, ref, 1, threads, 1, outs);
 }
 
 static bool close_enough(const float *got, const float *want, int64_t n, double rtol, const char *what)

@@ -73,53 +73,16 @@ static weft_status drive(const weft_backend *be, const rcase *c, const weft_tens
                          float **out)
 {
     weft_node_info node = {c->op, c->op, "", 14, c->n_attrs, c->attrs};
-    weft_dtype idt[MAX_IN], odt[3];
-    weft_shape ish[MAX_IN], osh[3];
-    const void *cdata[MAX_IN];
-    for (int i = 0; i < c->n_in; i++) {
-        idt[i] = c->in[i].dtype;
-        ish[i] = wt_shape(c->in[i].rank, c->in[i].dims);
-        cdata[i] = c->is_const[i] ? c->in[i].data : NULL;
-    }
+    weft_tensor want[3];
+    void *outs[3];
     for (int o = 0; o < n_out; o++) {
-        odt[o] = c->want[o] ? WEFT_FLOAT32 : WEFT_UNDEFINED;
-        osh[o] = wt_shape(ref[o].rank, ref[o].dims);
+        want[o] = ref[o];
+        if (!c->want[o]) want[o].dtype = WEFT_UNDEFINED;
+        else want[o].dtype = WEFT_FLOAT32;
+        outs[o] = c->want[o] ? out[o] : NULL;
     }
-    weft_step_desc d = {weft_op_find("", c->op, 14), &node, c->n_in, n_out, idt, ish, cdata, odt, osh};
-    if (!be->supports(&d)) {
-        fprintf(stderr, "  %s does not take %s\n", be->name, c->op);
-        return WEFT_ERR_UNSUPPORTED;
-    }
-    void *prep = NULL, *state = NULL;
-    weft_status st = be->prepare(&d, &prep);
-    if (st) return st;
-    weft_tview iv[MAX_IN], ov[3];
-    for (int i = 0; i < c->n_in; i++) {
-        iv[i] = wt_view(&c->in[i]);
-        iv[i].data = NULL;
-    }
-    for (int o = 0; o < n_out; o++) {
-        memset(&ov[o], 0, sizeof ov[o]);
-        if (c->want[o]) ov[o] = wt_view(&ref[o]);
-        ov[o].data = NULL;
-    }
-    wt_scratch sc = {0};
-    weft_kernel_ctx k = {&node, c->n_in, iv, n_out, ov, wt_get_scratch, &sc, threads};
-    if (be->reshape && (st = be->reshape(prep, &k, &state))) goto done;
-    for (int i = 0; i < c->n_in; i++) iv[i].data = c->in[i].data;
-    for (int o = 0; o < n_out; o++)
-        if (c->want[o]) {
-            ov[o].data = out[o];
-            memset(out[o], 0x7f, (size_t)ov[o].numel * sizeof(float));
-        }
-    st = be->run(prep, state, &k);
-    /* a second run on the same state: the steady state */
-    if (!st) st = be->run(prep, state, &k);
-done:
-    if (state && be->release_state) be->release_state(state);
-    if (prep && be->release) be->release(prep);
-    free(sc.buf);
-    return st;
+    /* twice: the second run on the same state is the steady state */
+    return wt_drive_backend(be, &node, c->in, c->is_const, c->n_in, want, n_out, threads, 2, outs);
 }
 
 static bool close_enough(const float *got, const float *want, int64_t n, double tol, const char *what)
