@@ -43,7 +43,7 @@ static void help(FILE *f)
     fprintf(f,
             "usage: weft bench MODEL [--backends LIST] [--nodes N] [--edges E] [--dim SYM=V ...]\n"
             "                  [--input NAME=PATH ...] [--threads T] [--warmup-ms MS] [--min-iters K]\n"
-            "                  [--min-ms MS] [--seed S] [--profile] [--json]\n\n"
+            "                  [--min-ms MS] [--seed S] [--profile] [--allow-tf32] [--json]\n\n"
             "Measures MODEL (an ONNX file) on each backend, each in its own process: compile time (import to\n"
             "plan), set-up time (session and first reshape), then, after --warmup-ms of warm-up, at least\n"
             "--min-iters runs lasting at least --min-ms in all: min / mean / p50 / p90 / p95 / p99 latency,\n"
@@ -51,7 +51,8 @@ static void help(FILE *f)
             "timing, every backend's outputs are compared with ref's (1e-4 relative + 1e-5 absolute); a\n"
             "backend that differs is reported and not timed, and the exit status is 1. A .weftplan file\n"
             "is measured on the backends it was compiled for (its load time as compile time), uncompared.\n\n"
-            "  --backends LIST   comma-separated backends (default: every backend of this build: %s)\n"
+            "  --backends LIST   comma-separated backends (default: every backend of this build that can\n"
+            "                    run here: %s)\n"
             "  --nodes N         synthesise inputs: every node-count dimension is N (default 10000)\n"
             "  --edges E         ... and every edge-count dimension is E (default 50000): integer inputs\n"
             "                    are random multigraphs whose rows index the node sets the model uses them\n"
@@ -67,9 +68,11 @@ static void help(FILE *f)
             "  --seed S          seed of the synthesised inputs (default 1)\n"
             "  --profile         also time every step: ms per run by op class (dense, message passing,\n"
             "                    elementwise, other) and the 10 slowest steps (a separate session)\n"
+            "  --allow-tf32      cuda: dense work may use TF32 tensor cores (its error shows as the\n"
+            "                    max |diff| against ref)\n"
             "  --json            print one JSON document\n"
             "  --help            show this help\n",
-            weft_backends());
+            weft_backends_usable());
 }
 
 /* --- what the children share with the parent --------------------------------------------------- */
@@ -111,6 +114,9 @@ typedef struct bench_result {
     char message[1024];
     bool timed;
     double compile_ms, setup_ms, min_ms, mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, max_ms;
+    /* device backends: the same runs launched step by step instead of replayed as captured graphs */
+    bool has_eager;
+    double eager_p50_ms, eager_mean_ms;
     long iterations;
     double runs_per_s, edges_per_s;
     size_t arena_bytes, scratch_bytes, dynamic_bytes;
@@ -148,6 +154,7 @@ typedef struct bench_opts {
     long min_iters;
     uint64_t seed;
     bool profile, json;
+    bool allow_tf32;
     bool plan; /* MODEL is a .weftplan file: measured on the backends it was compiled for, not compared */
     char tmpdir[4096];
 } bench_opts;
@@ -528,7 +535,7 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
     n_out = weft_plan_num_outputs(p);
     out = calloc((size_t)(n_out > 0 ? n_out : 1), sizeof *out);
     if (!out) { set_msg(r, RES_FAILED, "out of memory"); goto done; }
-    weft_session_options so = {o->threads, 0};
+    weft_session_options so = {o->threads, 0, 0, o->allow_tf32};
     t0 = now_ms();
     if (weft_session_create_with_options(p, &so, &s) != WEFT_OK || weft_session_reshape(s, in, (size_t)n_in) != WEFT_OK) {
         set_fail(r, "cannot set the session up for these inputs");
@@ -614,11 +621,38 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
     r->edges_per_s = r->runs_per_s * (double)sh->spec.edges;
     r->timed = true;
 
+    if (strcmp(backend, "cuda") == 0 || strncmp(backend, "cuda,", 5) == 0) {
+        /* a second session launching step by step: what the captured graphs save */
+        weft_session_free(s);
+        s = NULL;
+        weft_session_options eo = {o->threads, 0, 1, o->allow_tf32};
+        if (weft_session_create_with_options(p, &eo, &s) != WEFT_OK || weft_session_run(s, in, (size_t)n_in, out, (size_t)n_out) != WEFT_OK) {
+            set_fail(r, "cannot run the plan launch by launch");
+            goto done;
+        }
+        double e0 = now_ms(), esum = 0;
+        long en = 0;
+        while (en < n && now_ms() - e0 < o->warmup_ms) weft_session_run(s, in, (size_t)n_in, out, (size_t)n_out);
+        for (en = 0; en < n; en++) {
+            double a = now_ms();
+            if (weft_session_run(s, in, (size_t)n_in, out, (size_t)n_out) != WEFT_OK) {
+                set_fail(r, "a launch-by-launch run failed");
+                goto done;
+            }
+            lat[en] = now_ms() - a;
+            esum += lat[en];
+        }
+        qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+        r->has_eager = true;
+        r->eager_p50_ms = percentile(lat, n, 0.50);
+        r->eager_mean_ms = esum / (double)n;
+    }
+
     if (o->profile) {
         /* a separate session: profiling costs time the latencies above do not include */
         weft_session_free(s);
         s = NULL;
-        weft_session_options po = {o->threads, 1};
+        weft_session_options po = {o->threads, 1, 0, o->allow_tf32};
         int runs = o->min_iters > 3 ? (int)(o->min_iters < 1000 ? o->min_iters : 1000) : 3;
         if (weft_session_create_with_options(p, &po, &s) != WEFT_OK) {
             set_fail(r, "cannot create a profiling session");
@@ -763,6 +797,12 @@ static void print_json(const bench_opts *o, const bench_spec *sp, const bench_re
             }
             fprintf(f, ",\"iterations\":%ld,\"arena_bytes\":%zu,\"scratch_bytes\":%zu,\"dynamic_bytes\":%zu",
                     r->iterations, r->arena_bytes, r->scratch_bytes, r->dynamic_bytes);
+            if (r->has_eager) {
+                fputs(",\"graph_replay\":true,\"launch_by_launch_p50_ms\":", f);
+                json_num(f, r->eager_p50_ms);
+                fputs(",\"launch_by_launch_mean_ms\":", f);
+                json_num(f, r->eager_mean_ms);
+            }
         }
         fprintf(f, ",\"peak_rss_bytes\":%lld,\"profile\":", r->peak_rss_bytes);
         if (!r->profiled) {
@@ -847,6 +887,12 @@ static void print_text(const bench_opts *o, const bench_spec *sp, const bench_re
     }
     for (int i = 0; i < n_res; i++) {
         const bench_result *r = &res[i];
+        if (r->timed && r->has_eager)
+            printf("\n%s: p50 %.3f ms replaying the plan as CUDA Graphs, %.3f ms launching step by step (mean %.3f / %.3f)\n",
+                   r->backend, r->p50_ms, r->eager_p50_ms, r->mean_ms, r->eager_mean_ms);
+    }
+    for (int i = 0; i < n_res; i++) {
+        const bench_result *r = &res[i];
         if (!r->profiled) continue;
         double total = 0;
         for (int c = 0; c < 4; c++) total += r->class_ms[c];
@@ -928,6 +974,8 @@ int cmd_bench(int argc, char **argv)
             o.json = true;
         } else if (!strcmp(a, "--profile")) {
             o.profile = true;
+        } else if (!strcmp(a, "--allow-tf32")) {
+            o.allow_tf32 = true;
         } else if (!strcmp(a, "--backends") || !strcmp(a, "--backend") || !strcmp(a, "--nodes") ||
                    !strcmp(a, "--edges") || !strcmp(a, "--input") || !strcmp(a, "--dim") || !strcmp(a, "--threads") ||
                    !strcmp(a, "--warmup-ms") || !strcmp(a, "--min-iters") || !strcmp(a, "--min-ms") ||
@@ -997,7 +1045,7 @@ int cmd_bench(int argc, char **argv)
         return cli_usage("bench", "bench: '%s' is a plan file: it runs on the backends it was compiled for "
                                   "(--backends applies to ONNX models)", o.model);
     if (!backend_list) {
-        snprintf(default_list, sizeof default_list, "%s", o.plan ? "ref" : weft_backends());
+        snprintf(default_list, sizeof default_list, "%s", o.plan ? "ref" : weft_backends_usable());
         backend_list = default_list;
     }
     int rc = parse_backends(&o, backend_list);

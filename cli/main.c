@@ -53,8 +53,21 @@ int main(int argc, char **argv)
         printf("weft %d.%d.%d (backends: %s)\n", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR, WEFT_VERSION_PATCH, weft_backends());
         return CLI_OK;
     }
-    if (strcmp(cmd, "--backends") == 0) { /* for scripts: the backends of this build, comma-separated */
-        printf("%s\n", weft_backends());
+    if (strcmp(cmd, "--backends") == 0) {
+        /* for scripts: the backends of this build that can run here, comma-separated; a backend built
+         * without its device here is named on stderr, so suites say why they skip it */
+        printf("%s\n", weft_backends_usable());
+        const char *all = weft_backends();
+        for (const char *p = all; *p;) {
+            const char *e = strchr(p, ',');
+            char name[32];
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            snprintf(name, sizeof name, "%.*s", (int)len, p);
+            const char *why = weft_backend_unavailable(name);
+            if (why) fprintf(stderr, "weft: backend '%s' is built but cannot run here: %s (its checks are skipped)\n", name, why);
+            if (!e) break;
+            p = e + 1;
+        }
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -5,6 +5,7 @@
  * values whose sizes are found at run time), and the shape-only values a session computes once per set
  * of sizes.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,12 @@
 void weft_plan_destroy(struct weft_plan *p)
 {
     if (!p) return;
+    for (int i = 0; p->uploads && i < p->n_steps; i++)
+        if (p->uploads[i]) {
+            const weft_buffer_type *t = p->bufts[p->slots[p->steps[i].out[0]].buft];
+            t->free(t->ctx, p->uploads[i]);
+        }
+    free(p->uploads);
     for (int i = 0; i < p->n_steps; i++) {
         weft_step *s = &p->steps[i];
         if (s->prepared && s->backend && s->backend->release) s->backend->release(s->prepared);
@@ -25,6 +32,10 @@ void weft_plan_destroy(struct weft_plan *p)
         for (int k = 0; k < s->n_sub; k++) weft_plan_destroy(s->sub[k]);
         free(s->sub);
         free(s->sub_names);
+    }
+    if (p->upload_lock) {
+        pthread_mutex_destroy(p->upload_lock);
+        free(p->upload_lock);
     }
     free(p->steps);
     free(p->slots);
@@ -520,6 +531,15 @@ weft_status weft_plan_lower(weft_graph *g, weft_symtab *syms, const weft_backend
     if (st) return st;
     p->owns_graph = true;
     p->syms = syms;
+    p->uploads = calloc((size_t)p->n_steps + 1, sizeof *p->uploads);
+    p->upload_lock = malloc(sizeof(pthread_mutex_t));
+    if (!p->uploads || !p->upload_lock || pthread_mutex_init(p->upload_lock, NULL) != 0) {
+        free(p->upload_lock);
+        p->upload_lock = NULL;
+        p->owns_graph = false; /* the caller keeps g and syms on failure */
+        weft_plan_destroy(p);
+        return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    }
     *out = p;
     return WEFT_OK;
 }

@@ -122,6 +122,11 @@ struct weft_plan {
     weft_pass_report *passes;
     int n_passes;
     int opt_level;
+    /* Constants copied to a device buffer type, once per plan (shared by its sessions): per step, the
+     * copy's destination, made by the first session that needs it (runtime/arena.c) under upload_lock.
+     * The plan is otherwise immutable. */
+    void **uploads;
+    void *upload_lock;      /* a pthread_mutex_t */
 };
 
 /* Lowers graph g (verified, inferred, optimised) to a plan: slots, steps, liveness, and each step given

@@ -79,6 +79,11 @@ typedef struct weft_tensor {
     int64_t dims[WEFT_MAX_RANK];
     void *data;    /* bool is one byte per element (0 or 1); float16 is IEEE binary16 bits */
     size_t nbytes; /* size of data in bytes */
+    /* 0: `data` is host memory. 1: it is memory of the session's device (a plan lowered for `cuda`: the
+     * current CUDA device's global memory). An input given so is read there without a trip through the
+     * host; an output asked for so (set before the run) is handed out as the session's device buffer,
+     * valid until the next run, and is not copied to the host. */
+    int on_device;
 } weft_tensor;
 
 typedef struct weft_model weft_model;     /* an imported ONNX model (the IR)              */
@@ -137,6 +142,12 @@ typedef struct weft_compile_options {
 
 /* The backends this build has, comma-separated in the default priority order ("onednn,openblas,ref"). */
 const char *weft_backends(void);
+/* The backends of this build that can run on this machine (a device backend without its device is left
+ * out), in the same order. */
+const char *weft_backends_usable(void);
+/* NULL when backend `name` can run here; otherwise why not ("no CUDA device: ...", "not in this build").
+ * A device backend is in the build (and can compile plans) on machines without its device. */
+const char *weft_backend_unavailable(const char *name);
 
 /* Verifies the graph, infers shapes and types, runs the passes and lowers the graph to a plan: every
  * step assigned to a backend and set up for it. opts may be NULL (every backend, opt_level 1). */
@@ -169,6 +180,11 @@ weft_status weft_plan_describe(const weft_plan *p, weft_describe_format fmt, cha
 typedef struct weft_session_options {
     int threads; /* threads the kernels may use; 0: one per available core                         */
     int profile; /* nonzero: time every step (weft_session_profile)                                 */
+    /* Device backends (cuda): 0 (default) replays the plan's device steps as one CUDA Graph per set of
+     * sizes, captured on the first run with those sizes; 1 launches kernel by kernel. */
+    int no_graphs;
+    /* cuda: 1 lets dense work use TF32 tensor cores (about 1e-3 relative error); default 0: float32. */
+    int allow_tf32;
 } weft_session_options;
 
 /* A session with default options (one thread per core, no profiling). */

@@ -30,9 +30,26 @@ typedef struct weft_buffer_type {
     size_t align;       /* alignment of alloc's blocks */
     weft_status (*alloc)(void *ctx, size_t bytes, void **out);
     void (*free)(void *ctx, void *p);
-    /* Copies n bytes between host memory and this buffer type's memory (or within it). */
-    weft_status (*copy)(void *ctx, void *dst, const void *src, size_t n, int direction);
+    /* Copies n bytes between host memory and this buffer type's memory (or within it). `queue` is the
+     * session's queue (below), NULL outside a run (uploads of constants). A copy to the host has landed
+     * when copy returns; a copy to the device may still be in flight on the queue. */
+    weft_status (*copy)(void *ctx, void *queue, void *dst, const void *src, size_t n, int direction);
     void *ctx;
+    /* --- device buffer types with a queue of asynchronous work (all NULL for host memory) --- */
+    /* A session's queue (a stream and what goes with it); `opts` are the session's options. */
+    weft_status (*queue_open)(void *ctx, const struct weft_session_options *opts, void **queue);
+    /* Waits for the queue's work and reports what the device found wrong during the run (an index out
+     * of range), as an error naming the step. Called when a run ends. */
+    weft_status (*queue_sync)(void *queue);
+    /* Called when a run starts (clears the device's error record). */
+    weft_status (*queue_begin)(void *queue);
+    void (*queue_close)(void *queue);
+    /* Records the work enqueued between capture_begin and capture_end as one replayable graph (CUDA
+     * Graphs): the steps in between enqueue only. NULL when the buffer type cannot capture. */
+    weft_status (*capture_begin)(void *queue);
+    weft_status (*capture_end)(void *queue, void **graph);
+    weft_status (*replay)(void *queue, void *graph);
+    void (*graph_free)(void *graph);
 } weft_buffer_type;
 
 /* The host buffer type every CPU backend shares (64-byte aligned blocks). */
@@ -67,6 +84,9 @@ typedef struct weft_backend {
     weft_status (*run)(const void *prepared, void *state, weft_kernel_ctx *k);
     void (*release)(void *prepared);
     void (*release_state)(void *state);
+    /* May be NULL (always usable). NULL when the backend can run here, else why not (a device backend
+     * built on a machine without its device: it still lowers and describes plans). */
+    const char *(*unavailable)(void);
 } weft_backend;
 
 /* --- the registry of backends (ops/backends.c) ------------------------------------------------------ */
@@ -77,7 +97,9 @@ const weft_backend *weft_backend_at(int i);
 /* By name, or NULL. */
 const weft_backend *weft_backend_find(const char *name);
 /* Parses a priority list ("onednn", "openblas,ref", "auto") into backends, `ref` appended when absent.
- * "auto" (or NULL / "") is every backend of this build in the default order. A name this build does not
+ * "auto" (or NULL / "") is every backend of this build that can run here, in the default order. A list
+ * naming a device backend ("cuda") and no host backend besides ref gets this build's host backends
+ * before ref, so the steps the device does not take run on the fast CPU kernels. A name this build does not
  * have is WEFT_ERR_UNSUPPORTED naming the backends it has. Returns the count in *n. */
 weft_status weft_backend_parse_list(const char *list, const weft_backend **out, int max, int *n);
 

@@ -23,7 +23,7 @@ static void host_free(void *ctx, void *p)
     weft_mem_free(p);
 }
 
-static weft_status host_copy(void *ctx, void *dst, const void *src, size_t n, int direction)
+static weft_status host_copy(void *ctx, void *queue, void *dst, const void *src, size_t n, int direction)
 {
     (void)ctx;
     (void)direction;
@@ -33,6 +33,9 @@ static weft_status host_copy(void *ctx, void *dst, const void *src, size_t n, in
 
 const weft_buffer_type weft_buffer_host = {"host", true, 64, host_alloc, host_free, host_copy, NULL};
 
+#ifdef WEFT_HAVE_CUDA
+extern const weft_backend weft_backend_cuda;
+#endif
 #ifdef WEFT_HAVE_ONEDNN
 extern const weft_backend weft_backend_onednn;
 #endif
@@ -41,6 +44,9 @@ extern const weft_backend weft_backend_openblas;
 #endif
 
 static const weft_backend *const all[] = {
+#ifdef WEFT_HAVE_CUDA
+    &weft_backend_cuda,
+#endif
 #ifdef WEFT_HAVE_ONEDNN
     &weft_backend_onednn,
 #endif
@@ -72,11 +78,31 @@ const char *weft_backends(void)
     return list;
 }
 
+const char *weft_backends_usable(void)
+{
+    static char list[128];
+    if (!list[0]) {
+        size_t len = 0;
+        for (int i = 0; i < weft_backend_count() && len < sizeof list; i++)
+            if (!all[i]->unavailable || !all[i]->unavailable())
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? "," : "", all[i]->name);
+    }
+    return list;
+}
+
+const char *weft_backend_unavailable(const char *name)
+{
+    const weft_backend *b = name ? weft_backend_find(name) : NULL;
+    if (!b) return "not in this build";
+    return b->unavailable ? b->unavailable() : NULL;
+}
+
 weft_status weft_backend_parse_list(const char *list, const weft_backend **out, int max, int *n)
 {
     *n = 0;
     if (!list || !list[0] || strcmp(list, "auto") == 0) {
-        for (int i = 0; i < weft_backend_count() && *n < max; i++) out[(*n)++] = all[i];
+        for (int i = 0; i < weft_backend_count() && *n < max; i++)
+            if (!all[i]->unavailable || !all[i]->unavailable()) out[(*n)++] = all[i];
         return WEFT_OK;
     }
     const char *p = list;
@@ -99,8 +125,23 @@ weft_status weft_backend_parse_list(const char *list, const weft_backend **out, 
         p += len;
         if (*p == ',') p++;
     }
-    bool has_ref = false;
-    for (int i = 0; i < *n; i++) has_ref |= out[i] == &weft_backend_ref;
+    bool has_ref = false, has_device = false, has_host = false;
+    for (int i = 0; i < *n; i++) {
+        has_ref |= out[i] == &weft_backend_ref;
+        has_device |= !out[i]->buft->is_host;
+        has_host |= out[i]->buft->is_host && out[i] != &weft_backend_ref;
+    }
+    /* a device backend's host steps go to the fast CPU backends, not straight to ref */
+    for (int i = 0; has_device && !has_host && i < weft_backend_count(); i++) {
+        if (!all[i]->buft->is_host || all[i] == &weft_backend_ref) continue;
+        if (*n >= max - 1) break;
+        int at = *n;
+        for (int j = 0; j < *n; j++)
+            if (out[j] == &weft_backend_ref) { at = j; break; }
+        memmove(&out[at + 1], &out[at], (size_t)(*n - at) * sizeof *out);
+        out[at] = all[i];
+        (*n)++;
+    }
     if (!has_ref) out[(*n)++] = &weft_backend_ref;
     return WEFT_OK;
 }

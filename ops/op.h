@@ -100,6 +100,8 @@ typedef struct weft_kernel_ctx {
     /* Threads the kernel may use (>= 1; 0 reads as 1). Kernels that parallelise split their work into
      * at most this many parts and give the same result whatever the count. */
     int threads;
+    /* The session's queue for the step's buffer type (a device backend's stream; NULL on the host). */
+    void *queue;
 } weft_kernel_ctx;
 
 /* The thread count a kernel should use (never below 1). */

@@ -13,6 +13,7 @@
  * bound of any plan is the largest total of bytes live at one step.
  */
 #define _GNU_SOURCE /* qsort_r */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,10 @@ void weft_config_clear(const struct weft_plan *p, weft_config *cfg)
         if (t == &weft_buffer_host) free(cfg->shape_data[v]);
         else t->free(t->ctx, cfg->shape_data[v]);
     }
+    for (int g = 0; cfg->segs && g < cfg->n_segs; g++)
+        if (cfg->segs[g].graph) p->bufts[cfg->segs[g].buft]->graph_free(cfg->segs[g].graph);
+    free(cfg->segs);
+    free(cfg->seg_at);
     free(cfg->key);
     free(cfg->views);
     free(cfg->mode);
@@ -295,10 +300,25 @@ static weft_status setup_copy(weft_session *s, weft_config *cfg, int i)
     const weft_buffer_type *t = p->bufts[p->slots[c].buft];
     void *to = NULL;
     weft_status st;
-    if (src->kind == WEFT_SLOT_CONST) {
+    if (src->kind == WEFT_SLOT_CONST && p->uploads) {
+        /* once per plan: every session of the plan reads the same device copy */
+        pthread_mutex_lock(p->upload_lock);
+        st = WEFT_OK;
+        if (!p->uploads[i]) {
+            void *q = NULL;
+            if ((st = t->alloc(t->ctx, bytes ? bytes : 1, &q)) == WEFT_OK &&
+                (st = step->copy_buft->copy(step->copy_buft->ctx, NULL, q, from, bytes, step->copy_dir)) != WEFT_OK)
+                t->free(t->ctx, q);
+            else if (st == WEFT_OK)
+                p->uploads[i] = q;
+        }
+        to = p->uploads[i];
+        pthread_mutex_unlock(p->upload_lock);
+        if (st) return weft_error_wrap(st, "uploading constant '%s'", src->name);
+    } else if (src->kind == WEFT_SLOT_CONST) {
         if (!s->uploads[i].data) {
             if ((st = weft_buffer_reserve_on(&s->uploads[i], t, bytes))) return st;
-            if ((st = step->copy_buft->copy(step->copy_buft->ctx, s->uploads[i].data, from, bytes, step->copy_dir))) return st;
+            if ((st = step->copy_buft->copy(step->copy_buft->ctx, NULL, s->uploads[i].data, from, bytes, step->copy_dir))) return st;
         }
         to = s->uploads[i].data;
     } else {
@@ -306,9 +326,60 @@ static weft_status setup_copy(weft_session *s, weft_config *cfg, int i)
         else if ((st = t->alloc(t->ctx, bytes ? bytes : 1, &to))) return st;
         if (!to) return weft_error(WEFT_ERR_NOMEM, "out of memory");
         cfg->shape_data[c] = to;
-        if ((st = step->copy_buft->copy(step->copy_buft->ctx, to, from, bytes, step->copy_dir))) return st;
+        if ((st = step->copy_buft->copy(step->copy_buft->ctx, NULL, to, from, bytes, step->copy_dir))) return st;
     }
     cfg->views[c].data = to;
+    return WEFT_OK;
+}
+
+/* The buffer type whose queue step i only enqueues on when it runs with fixed shapes (a kernel of a
+ * device backend that can be captured, a copy within that device), else -1. */
+static int enqueue_only_buft(const struct weft_plan *p, const weft_config *cfg, int i)
+{
+    const weft_step *step = &p->steps[i];
+    const weft_buffer_type *t = NULL;
+    if (step->kind == WEFT_STEP_KERNEL && cfg->mode[i] == WEFT_MODE_STATIC) t = step->backend->buft;
+    else if (step->kind == WEFT_STEP_COPY && cfg->mode[i] == WEFT_MODE_STATIC && step->copy_dir == WEFT_COPY_ON_DEVICE)
+        t = step->copy_buft;
+    if (!t || t->is_host || !t->capture_begin) return -1;
+    /* a host input read by the kernel must not change between replays: constants and shape-only values */
+    for (int k = 0; step->kind == WEFT_STEP_KERNEL && k < step->n_in; k++) {
+        int v = step->in[k];
+        if (v < 0 || !((step->def->host_inputs >> k) & 1u)) continue;
+        if (p->slots[v].kind != WEFT_SLOT_CONST && !(p->slots[v].kind == WEFT_SLOT_TEMP && p->slots[v].shape_only)) return -1;
+    }
+    for (int b = 0; b < p->n_bufts; b++)
+        if (p->bufts[b] == t) return b;
+    return -1;
+}
+
+/* Device segments of this configuration (weft_config.segs): maximal runs of steps that only enqueue work
+ * on one device's queue; steps skipped at run time do not break a run. A segment is captured as one graph
+ * on its first run and replayed after (runtime/session.c). */
+static weft_status find_segments(weft_session *s, weft_config *cfg)
+{
+    const struct weft_plan *p = s->plan;
+    cfg->n_segs = 0;
+    if (!s->graphs || s->profile || s->parent) return WEFT_OK;
+    cfg->seg_at = malloc(((size_t)p->n_steps + 1) * sizeof *cfg->seg_at);
+    cfg->segs = calloc((size_t)p->n_steps + 1, sizeof *cfg->segs);
+    if (!cfg->seg_at || !cfg->segs) return weft_error(WEFT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < p->n_steps; i++) cfg->seg_at[i] = -1;
+    int open = -1, open_buft = -1, last_work = -1;
+    for (int i = 0; i <= p->n_steps; i++) {
+        if (i < p->n_steps && cfg->mode[i] == WEFT_MODE_SKIP) continue;
+        int b = i < p->n_steps ? enqueue_only_buft(p, cfg, i) : -1;
+        if (open >= 0 && b != open_buft) {
+            struct weft_segment *g = &cfg->segs[cfg->n_segs];
+            g->first = open;
+            g->last = last_work;
+            g->buft = open_buft;
+            cfg->seg_at[open] = cfg->n_segs++;
+            open = -1;
+        }
+        if (b >= 0 && open < 0) { open = i; open_buft = b; }
+        if (b >= 0) last_work = i;
+    }
     return WEFT_OK;
 }
 
@@ -389,12 +460,14 @@ weft_status weft_config_setup(weft_session *s, weft_config *cfg)
             if (step->out[o] < 0) memset(&s->out_v[o], 0, sizeof s->out_v[o]);
             else s->out_v[o] = cfg->views[step->out[o]];
         }
-        weft_kernel_ctx k = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads};
+        weft_kernel_ctx k = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads,
+                             s->step_queue[i]};
         if ((st = step->backend->reshape(step->prepared, &k, &cfg->state[i]))) {
             st = weft_error_wrap(st, "node '%s' (%s): backend '%s'", step->info.name, step->info.op_type, step->backend->name);
             goto done;
         }
     }
+    if ((st = find_segments(s, cfg))) goto done;
 done:
     free(first);
     free(last);

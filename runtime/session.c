@@ -142,8 +142,21 @@ static weft_status control_step(weft_session *s, int i)
 
 /* --- create / free ------------------------------------------------------------------------------- */
 
+/* The queue step i enqueues on: its backend's (a kernel) or the device side's (a copy); NULL on the host. */
+static void *queue_of_step(const weft_session *s, const weft_step *step)
+{
+    const weft_buffer_type *t = step->kind == WEFT_STEP_KERNEL ? step->backend->buft
+                                : step->kind == WEFT_STEP_COPY ? step->copy_buft : NULL;
+    if (!t || t->is_host) return NULL;
+    const weft_session *root = s;
+    while (root->parent) root = root->parent;
+    for (int b = 0; b < root->plan->n_bufts; b++)
+        if (root->plan->bufts[b] == t) return root->queues[b];
+    return NULL;
+}
+
 static weft_status session_new(const struct weft_plan *p, weft_session *parent, int threads, bool profile,
-                               weft_session **out)
+                               const weft_session_options *opts, weft_session **out)
 {
     *out = NULL;
     weft_session *s = calloc(1, sizeof *s);
@@ -177,11 +190,52 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
     s->dyn_key = calloc(N, sizeof *s->dyn_key);
     s->uploads = calloc(N, sizeof *s->uploads);
     s->prof = profile ? calloc(N, sizeof *s->prof) : NULL;
+    s->step_queue = calloc(N, sizeof *s->step_queue);
+    s->graphs = !(opts && opts->no_graphs);
     weft_status st = WEFT_OK;
-    if (!s->views || !s->const_views || !s->buffers || !s->out_copy || !s->in_dt || !s->in_sh ||
+    if (!s->step_queue) st = weft_error(WEFT_ERR_NOMEM, "out of memory creating a session");
+    /* the top session opens a queue per device buffer type (a stream, its staging, its error record) */
+    for (int b = 0; st == WEFT_OK && !parent && b < p->n_bufts; b++) {
+        const weft_buffer_type *t = p->bufts[b];
+        if (t->is_host || !t->queue_open) continue;
+        s->owns_queues = true;
+        if ((st = t->queue_open(t->ctx, opts, &s->queues[b]))) st = weft_error_wrap(st, "backend memory '%s'", t->name);
+    }
+    for (int i = 0; st == WEFT_OK && i < p->n_steps; i++) s->step_queue[i] = queue_of_step(s, &p->steps[i]);
+    /* what device-memory inputs and outputs need: which inputs a host step reads, which copy makes each
+     * output */
+    s->dev_buft = -1;
+    for (int b = 0; !parent && b < p->n_bufts; b++)
+        if (s->queues[b] && s->dev_buft < 0) s->dev_buft = b;
+    s->in_dev = calloc(I, sizeof *s->in_dev);
+    s->in_host_read = calloc(I, sizeof *s->in_host_read);
+    s->in_stage = calloc(I, sizeof *s->in_stage);
+    s->out_copy_step = calloc((size_t)p->n_outputs + 1, sizeof *s->out_copy_step);
+    s->out_dev = calloc((size_t)p->n_outputs + 1, sizeof *s->out_dev);
+    s->skip_step = calloc(N, sizeof *s->skip_step);
+    if (st == WEFT_OK && (!s->in_dev || !s->in_host_read || !s->in_stage || !s->out_copy_step || !s->out_dev || !s->skip_step))
+        st = weft_error(WEFT_ERR_NOMEM, "out of memory creating a session");
+    for (int i = 0; st == WEFT_OK && i < p->n_inputs; i++) {
+        int v = p->inputs[i];
+        for (int o = 0; o < p->n_outputs; o++) s->in_host_read[i] |= p->outputs[o] == v;
+        for (int k = 0; k < p->n_steps; k++) {
+            const weft_step *step = &p->steps[k];
+            if (step->kind == WEFT_STEP_COPY) continue; /* a copy reads it wherever it is */
+            bool on_host = step->kind != WEFT_STEP_KERNEL || step->backend->buft->is_host;
+            for (int j = 0; j < step->n_in; j++)
+                if (step->in[j] == v && (on_host || ((step->def->host_inputs >> j) & 1u))) s->in_host_read[i] = true;
+        }
+    }
+    for (int o = 0; st == WEFT_OK && o < p->n_outputs; o++) {
+        s->out_copy_step[o] = -1;
+        for (int k = 0; k < p->n_steps; k++)
+            if (p->steps[k].kind == WEFT_STEP_COPY && p->steps[k].copy_dir == WEFT_COPY_TO_HOST && p->steps[k].out[0] == p->outputs[o])
+                s->out_copy_step[o] = k;
+    }
+    if (st == WEFT_OK && (!s->views || !s->const_views || !s->buffers || !s->out_copy || !s->in_dt || !s->in_sh ||
         !s->in_data || !s->in_v || !s->out_dt || !s->out_sh || !s->out_v || !s->bind_v || !s->bound || !s->key ||
         !s->sym_val || !s->sym_from || !s->sub || !s->cf || !s->dyn_state || !s->dyn_key || !s->uploads ||
-        (profile && !s->prof))
+        (profile && !s->prof)))
         st = weft_error(WEFT_ERR_NOMEM, "out of memory creating a session");
     for (int i = 0; st == WEFT_OK && i < p->n_steps; i++) {
         const weft_step *step = &p->steps[i];
@@ -196,7 +250,7 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
             s->sub[i] = calloc((size_t)step->n_sub, sizeof **s->sub);
             if (!s->sub[i]) { st = weft_error(WEFT_ERR_NOMEM, "out of memory"); break; }
             for (int k = 0; st == WEFT_OK && k < step->n_sub; k++)
-                st = session_new(step->sub[k], s, threads, false, &s->sub[i][k]);
+                st = session_new(step->sub[k], s, threads, false, opts, &s->sub[i][k]);
         }
         /* also a control step without subgraphs (a Loop without a body, nested in an If's branch, gets
          * this far): preparing it checks it and refuses it, instead of running it with no state */
@@ -228,7 +282,7 @@ weft_status weft_session_create_with_options(const weft_plan *p, const weft_sess
     if (opts && opts->threads < 0)
         return weft_error(WEFT_ERR_INVALID_ARGUMENT, "weft_session_create: threads must be 0 (one per core) or positive, not %d", opts->threads);
     if (threads > 1024) threads = 1024;
-    return session_new(p, NULL, threads, opts && opts->profile, out);
+    return session_new(p, NULL, threads, opts && opts->profile, opts, out);
 }
 
 weft_status weft_session_create(const weft_plan *p, weft_session **out)
@@ -255,6 +309,18 @@ void weft_session_free(weft_session *s)
     for (int b = 0; s->out_copy && b < p->n_outputs; b++) weft_buffer_release(&s->out_copy[b]);
     weft_buffer_release(&s->scratch);
     for (int t = 0; t < p->n_bufts; t++) weft_buffer_release_on(&s->arenas[t], p->bufts[t]);
+    for (int t = 0; s->owns_queues && t < p->n_bufts; t++)
+        if (s->queues[t]) p->bufts[t]->queue_close(s->queues[t]);
+    for (int i = 0; s->in_stage && i < p->n_inputs; i++) weft_buffer_release(&s->in_stage[i]);
+    for (int o = 0; s->out_dev && o < p->n_outputs; o++)
+        if (s->dev_buft >= 0) weft_buffer_release_on(&s->out_dev[o], p->bufts[s->dev_buft]);
+    free(s->in_dev);
+    free(s->in_host_read);
+    free(s->in_stage);
+    free(s->out_copy_step);
+    free(s->out_dev);
+    free(s->skip_step);
+    free(s->step_queue);
     free(s->sub);
     free(s->cf);
     free(s->dyn_state);
@@ -388,8 +454,13 @@ static weft_status run_step(weft_session *s, int i, int mode, void *state)
         weft_tview *dst = &s->views[step->out[0]];
         if (mode == WEFT_MODE_DYNAMIC && (st = alloc_slot(s, step->out[0], src->dtype, src->rank, src->dims, dst)))
             goto out;
-        st = step->copy_buft->copy(step->copy_buft->ctx, dst->data, src->data, (size_t)src->numel * weft_dtype_size(src->dtype),
-                                   step->copy_dir);
+        /* an input the caller gave in device memory is copied within the device */
+        int dir = step->copy_dir;
+        const weft_slot *from = &p->slots[step->in[0]];
+        if (dir == WEFT_COPY_TO_DEVICE && from->kind == WEFT_SLOT_INPUT && !s->parent && s->in_dev[from->input_index])
+            dir = WEFT_COPY_ON_DEVICE;
+        st = step->copy_buft->copy(step->copy_buft->ctx, s->step_queue[i], dst->data, src->data,
+                                   (size_t)src->numel * weft_dtype_size(src->dtype), dir);
         goto out;
     }
     for (int k = 0; k < step->n_in; k++) {
@@ -404,7 +475,8 @@ static weft_status run_step(weft_session *s, int i, int mode, void *state)
             if (!s->dyn_state[i] || s->dyn_key[i] != key) {
                 if (s->dyn_state[i] && step->backend->release_state) step->backend->release_state(s->dyn_state[i]);
                 s->dyn_state[i] = NULL;
-                weft_kernel_ctx rk = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads};
+                weft_kernel_ctx rk = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads,
+                                      s->step_queue[i]};
                 if ((st = step->backend->reshape(step->prepared, &rk, &s->dyn_state[i]))) goto out;
                 s->dyn_key[i] = key;
             }
@@ -413,10 +485,14 @@ static weft_status run_step(weft_session *s, int i, int mode, void *state)
     } else {
         for (int o = 0; o < step->n_out; o++) s->out_v[o] = s->views[step->out[o]];
     }
-    weft_kernel_ctx k = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads};
+    weft_kernel_ctx k = {&step->info, step->n_in, s->in_v, step->n_out, s->out_v, scratch_fn, s, s->threads,
+                         s->step_queue[i]};
     st = step->backend->run(step->prepared, state, &k);
 out:
     if (s->prof) {
+        /* a device step's time is its work's, not its enqueueing's */
+        for (int b = 0; st == WEFT_OK && s->step_queue[i] && b < WEFT_MAX_BACKENDS; b++)
+            if (s->queues[b] == s->step_queue[i]) st = p->bufts[b]->queue_sync(s->queues[b]);
         s->prof[i].total_ms += now_ms() - t0;
         s->prof[i].calls++;
     }
@@ -452,6 +528,38 @@ static weft_status session_exec(weft_session *s, const weft_tview *inputs)
     return WEFT_OK;
 }
 
+/* Runs a device segment (weft_config.segs): the first run of these sizes captures its steps' work as one
+ * graph, every run replays it. A buffer type that refuses the capture gets the steps one by one from then
+ * on. */
+static weft_status run_segment(weft_session *s, weft_config *cfg, struct weft_segment *g)
+{
+    const weft_buffer_type *t = s->plan->bufts[g->buft];
+    void *q = s->queues[g->buft];
+    weft_status st;
+    if (!g->graph) {
+        if ((st = t->capture_begin(q))) return st;
+        st = WEFT_OK;
+        for (int i = g->first; st == WEFT_OK && i <= g->last; i++)
+            if (cfg->mode[i] != WEFT_MODE_SKIP) st = run_step(s, i, cfg->mode[i], cfg->state[i]);
+        void *graph = NULL;
+        weft_status end = t->capture_end(q, &graph);
+        if (st) {
+            if (graph) t->graph_free(graph);
+            return st;
+        }
+        if (end) {
+            /* not capturable here: run the steps one by one */
+            g->failed = true;
+            weft_error_clear();
+            for (int i = g->first; st == WEFT_OK && i <= g->last; i++)
+                if (cfg->mode[i] != WEFT_MODE_SKIP) st = run_step(s, i, cfg->mode[i], cfg->state[i]);
+            return st;
+        }
+        g->graph = graph;
+    }
+    return t->replay(q, g->graph);
+}
+
 /* Runs the top plan under configuration cfg: inputs are in s->bind_v. */
 static weft_status run_config(weft_session *s, weft_config *cfg)
 {
@@ -462,19 +570,41 @@ static weft_status run_config(weft_session *s, weft_config *cfg)
         /* that arena moved since these sizes were set up (a larger set of sizes grew it) */
         for (int v = 0; v < p->n_slots; v++) {
             const weft_slot *sl = &p->slots[v];
-            if (sl->buft == t && sl->kind == WEFT_SLOT_TEMP && !sl->shape_only && !cfg->dynamic[v] && cfg->views[v].data)
+            /* (values made at set-up, such as uploaded constants, live outside the arena) */
+            if (sl->buft == t && sl->kind == WEFT_SLOT_TEMP && !sl->shape_only && !cfg->dynamic[v] && cfg->views[v].data &&
+                sl->first >= 0 && cfg->mode[sl->first] != WEFT_MODE_SKIP)
                 cfg->views[v].data = (char *)s->arenas[t].data + ((char *)cfg->views[v].data - (char *)cfg->arena_base[t]);
         }
         cfg->arena_base[t] = s->arenas[t].data;
         memcpy(s->views, cfg->views, (size_t)p->n_slots * sizeof *s->views);
+        /* graphs captured for the old addresses are stale */
+        for (int g = 0; g < cfg->n_segs; g++)
+            if (cfg->segs[g].graph) {
+                p->bufts[cfg->segs[g].buft]->graph_free(cfg->segs[g].graph);
+                cfg->segs[g].graph = NULL;
+            }
     }
     for (int i = 0; i < p->n_inputs; i++) s->views[p->inputs[i]] = s->bind_v[i];
-    for (int i = 0; i < p->n_steps; i++) {
-        if (cfg->mode[i] == WEFT_MODE_SKIP) continue;
-        weft_status st = run_step(s, i, cfg->mode[i], cfg->state[i]);
-        if (st) return st;
+    weft_status st = WEFT_OK;
+    for (int t = 0; st == WEFT_OK && t < p->n_bufts; t++)
+        if (s->queues[t]) st = p->bufts[t]->queue_begin(s->queues[t]);
+    for (int i = 0; st == WEFT_OK && i < p->n_steps; i++) {
+        if (cfg->mode[i] == WEFT_MODE_SKIP || s->skip_step[i]) continue;
+        int g = cfg->seg_at ? cfg->seg_at[i] : -1;
+        if (g >= 0 && !cfg->segs[g].failed) {
+            st = run_segment(s, cfg, &cfg->segs[g]);
+            i = cfg->segs[g].last;
+            continue;
+        }
+        st = run_step(s, i, cfg->mode[i], cfg->state[i]);
     }
-    return WEFT_OK;
+    /* the run ends when every queue's work has; what the device found wrong is reported now */
+    for (int t = 0; t < p->n_bufts; t++) {
+        if (!s->queues[t]) continue;
+        weft_status q = p->bufts[t]->queue_sync(s->queues[t]);
+        if (st == WEFT_OK) st = q;
+    }
+    return st;
 }
 
 /* --- binding ------------------------------------------------------------------------------------- */
@@ -528,6 +658,22 @@ static weft_status bind_input(weft_session *s, int idx, const weft_tensor *t, we
     memcpy(view->dims, t->dims, sizeof view->dims);
     view->numel = numel;
     view->data = t->data;
+    s->in_dev[idx] = false;
+    if (t->on_device) {
+        if (s->dev_buft < 0)
+            return weft_error(WEFT_ERR_INVALID_ARGUMENT, "input '%s' is in device memory, but the plan runs on the host only", sl->name);
+        s->in_dev[idx] = true;
+        if (s->in_host_read[idx] && need_data) {
+            /* a host step reads it: one download, into memory the session keeps */
+            const weft_buffer_type *t_dev = s->plan->bufts[s->dev_buft];
+            size_t bytes = (size_t)numel * es;
+            weft_status st = weft_buffer_reserve(&s->in_stage[idx], bytes);
+            if (!st) st = t_dev->copy(t_dev->ctx, NULL, s->in_stage[idx].data, t->data, bytes, WEFT_COPY_TO_HOST);
+            if (st) return weft_error_wrap(st, "input '%s': reading it from device memory", sl->name);
+            view->data = s->in_stage[idx].data;
+            s->in_dev[idx] = false;
+        }
+    }
     return WEFT_OK;
 }
 
@@ -637,6 +783,52 @@ static weft_status hand_out(weft_session *s, int idx, weft_tensor *t)
     memcpy(t->dims, tv.dims, sizeof t->dims);
     t->data = tv.data;
     t->nbytes = bytes;
+    t->on_device = 0;
+    return WEFT_OK;
+}
+
+/* Which graph output out[i] asks for (by name, else by position); -2 after setting an error. */
+static int output_index(const weft_session *s, const weft_tensor *t, size_t i)
+{
+    const struct weft_plan *p = s->plan;
+    if (t->name) {
+        for (int k = 0; k < p->n_outputs; k++)
+            if (strcmp(p->slots[p->outputs[k]].name, t->name) == 0) return k;
+        weft_error(WEFT_ERR_INVALID_ARGUMENT, "unknown output '%s'", t->name);
+        return -2;
+    }
+    if (i >= (size_t)p->n_outputs) {
+        weft_error(WEFT_ERR_INVALID_ARGUMENT, "output %zu requested, the model has %d outputs", i, p->n_outputs);
+        return -2;
+    }
+    return (int)i;
+}
+
+/* Hands output idx out in device memory: the device value its download would have read, or (an output
+ * made on the host) an upload into memory the session keeps. Valid until the next run. */
+static weft_status hand_out_device(weft_session *s, int idx, weft_tensor *t)
+{
+    const struct weft_plan *p = s->plan;
+    if (s->dev_buft < 0)
+        return weft_error(WEFT_ERR_INVALID_ARGUMENT, "output '%s' asked for in device memory, but the plan runs on the host only",
+                          p->slots[p->outputs[idx]].name);
+    int c = s->out_copy_step[idx];
+    weft_tview tv = s->views[c >= 0 ? p->steps[c].in[0] : p->outputs[idx]];
+    size_t bytes = (size_t)tv.numel * weft_dtype_size(tv.dtype);
+    if (c < 0) {
+        const weft_buffer_type *dev = p->bufts[s->dev_buft];
+        weft_status st = weft_buffer_reserve_on(&s->out_dev[idx], dev, bytes);
+        if (!st) st = dev->copy(dev->ctx, NULL, s->out_dev[idx].data, tv.data, bytes, WEFT_COPY_TO_DEVICE);
+        if (st) return weft_error_wrap(st, "output '%s': copying it to device memory", p->slots[p->outputs[idx]].name);
+        tv.data = s->out_dev[idx].data;
+    }
+    t->name = p->slots[p->outputs[idx]].name;
+    t->dtype = tv.dtype;
+    t->rank = tv.rank;
+    memcpy(t->dims, tv.dims, sizeof t->dims);
+    t->data = tv.data;
+    t->nbytes = bytes;
+    t->on_device = 1;
     return WEFT_OK;
 }
 
@@ -650,20 +842,24 @@ weft_status weft_session_run(weft_session *s, const weft_tensor *in, size_t n_in
     weft_status st = bind_all(s, in, n_in, true, &cfg);
     if (st) return st;
     s->cur = cfg;
+    /* outputs asked for in device memory skip their download, unless also asked for on the host */
+    memset(s->skip_step, 0, (size_t)p->n_steps * sizeof *s->skip_step);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n_out; i++) {
+            int idx = output_index(s, &out[i], i);
+            if (idx < -1) return WEFT_ERR_INVALID_ARGUMENT;
+            int c = idx >= 0 ? s->out_copy_step[idx] : -1;
+            if (c < 0) continue;
+            if (pass == 0 && out[i].on_device) s->skip_step[c] = true;
+            if (pass == 1 && !out[i].on_device) s->skip_step[c] = false;
+        }
     if ((st = run_config(s, cfg))) return st;
     s->runs++;
     /* every output is always computed; these are the ones handed out */
     for (size_t i = 0; i < n_out; i++) {
-        int idx = (int)i;
-        if (out[i].name) {
-            idx = -1;
-            for (int k = 0; k < p->n_outputs; k++)
-                if (strcmp(p->slots[p->outputs[k]].name, out[i].name) == 0) { idx = k; break; }
-            if (idx < 0) return weft_error(WEFT_ERR_INVALID_ARGUMENT, "unknown output '%s'", out[i].name);
-        } else if (idx >= p->n_outputs) {
-            return weft_error(WEFT_ERR_INVALID_ARGUMENT, "output %zu requested, the model has %d outputs", i, p->n_outputs);
-        }
-        if ((st = hand_out(s, idx, &out[i]))) return st;
+        int idx = output_index(s, &out[i], i);
+        if (idx < 0) return WEFT_ERR_INVALID_ARGUMENT;
+        if ((st = out[i].on_device ? hand_out_device(s, idx, &out[i]) : hand_out(s, idx, &out[i]))) return st;
     }
     return WEFT_OK;
 }

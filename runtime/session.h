@@ -37,6 +37,16 @@ typedef struct weft_config {
     size_t arena_bytes, bound_bytes;     /* over every buffer type */
     int dynamic_steps;
     uint64_t last_used;
+    /* Device segments: maximal runs of steps that only enqueue work on one device queue (static kernel
+     * steps of a device backend, copies within the device), replayed as one captured graph each. */
+    int n_segs;
+    struct weft_segment {
+        int first, last; /* steps [first, last] */
+        int buft;        /* whose queue */
+        void *graph;     /* captured on the first run of these sizes; NULL until then */
+        bool failed;     /* capture refused: run the steps one by one */
+    } *segs;
+    int *seg_at;         /* per step: the segment starting there, else -1 */
 } weft_config;
 
 #define WEFT_MAX_CONFIGS 8
@@ -72,6 +82,20 @@ struct weft_session {
     bool profile;
     weft_step_profile *prof;   /* [step], when profiling */
     uint64_t runs, clock;
+    /* device queues, per buffer type of the (top) plan: opened by the top session, borrowed by the
+     * sessions of subplans */
+    void *queues[WEFT_MAX_BACKENDS];
+    bool owns_queues;
+    void **step_queue;          /* [step]: the queue its backend (or copy) enqueues on, else NULL */
+    /* inputs and outputs in device memory (weft_tensor.on_device) */
+    int dev_buft;               /* the buffer type of the plan's first device backend, -1 if none */
+    bool *in_dev;               /* [input]: given on the device this run */
+    bool *in_host_read;         /* [input]: some step reads it on the host */
+    weft_buffer *in_stage;      /* [input]: a host copy of a device input that a host step reads */
+    int *out_copy_step;         /* [output]: the copy to the host that makes it, else -1 */
+    weft_buffer *out_dev;       /* [output]: a device copy of an output made on the host */
+    bool *skip_step;            /* [step]: not run this run (a download the caller does not want) */
+    bool graphs;                /* replay device segments as captured graphs */
 };
 
 /* Makes `b` hold at least `bytes` (64-byte aligned). Contents are not kept. */

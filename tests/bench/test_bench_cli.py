@@ -46,9 +46,9 @@ def model(name):
 def backends():
     r = subprocess.run([weft_bin(), "bench", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    # "... (default: every backend of this build: ref,onednn)"
-    line = [ln for ln in r.stdout.splitlines() if "every backend of this build" in ln][0]
-    return line.split("build:")[1].strip().rstrip(")").split(",")
+    # "... (default: every backend of this build that can" / "run here: onednn,ref)"
+    line = [ln for ln in r.stdout.splitlines() if "run here:" in ln][0]
+    return line.split("here:")[1].strip().rstrip(")").split(",")
 
 
 def check_result(res, min_iters):
