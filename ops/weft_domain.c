@@ -112,9 +112,13 @@ static weft_status segment_infer(weft_infer_ctx *c)
         if (c->in_dtype[3] != c->in_dtype[0]) return weft_op_error(c->node, WEFT_ERR_TYPE, "init and src differ in dtype");
         if (init->rank >= 0 && src->rank >= 0) {
             if (init->rank != src->rank) return weft_op_error(c->node, WEFT_ERR_SHAPE, "init and src differ in rank");
-            for (int d = 1; d < init->rank; d++)
-                if (weft_dim_known(init->d[d]) && weft_dim_known(src->d[d]) && init->d[d].v != src->d[d].v)
+            for (int d = 1; d < init->rank; d++) {
+                /* a 2-D init may be wider than src (schemas/ai.weft.md): its extra columns are kept */
+                bool wider_ok = init->rank == 2 && weft_dim_known(init->d[d]) && weft_dim_known(src->d[d]) &&
+                                init->d[d].v > src->d[d].v;
+                if (weft_dim_known(init->d[d]) && weft_dim_known(src->d[d]) && init->d[d].v != src->d[d].v && !wider_ok)
                     return weft_op_error(c->node, WEFT_ERR_SHAPE, "init and src differ in dimension %d", d);
+            }
         }
         c->out_shape[0] = *init;
         return WEFT_OK;

@@ -114,9 +114,16 @@ static void test_segment_init(void)
     CU_ASSERT_EQUAL(run("SegmentReduce", mean, 1, in, 4, out), WEFT_ERR_INVALID_MODEL);
     wt_free_outputs(out, 1);
 
-    /* init whose rows differ from src's rows */
-    float init3[12] = {0};
+    /* a 2-D init wider than src (ScatterElements' form, schemas/ai.weft.md): its extra columns are kept */
+    float init3[12] = {0, 0, 9, 0, 0, 9, 0, 0, 9, 0, 0, 9};
     in[3] = wt_tensor(WEFT_FLOAT32, init3, 2, D2(4, 3));
+    CU_ASSERT_EQUAL_FATAL(run("SegmentReduce", sum, 1, in, 4, out), WEFT_OK);
+    CU_ASSERT(same_dims(&out[0], 2, D2(4, 3)));
+    CU_ASSERT(wt_close_f32(out[0].data, (const float[]){3, 4, 9, 5, 18, 9, 0, 0, 9, 7, 8, 9}, 12, 0, 0));
+    wt_free_outputs(out, 1);
+    /* ... but not narrower */
+    float init1[4] = {0};
+    in[3] = wt_tensor(WEFT_FLOAT32, init1, 2, D2(4, 1));
     CU_ASSERT_EQUAL(run("SegmentReduce", sum, 1, in, 4, out), WEFT_ERR_SHAPE);
     wt_free_outputs(out, 1);
 }
