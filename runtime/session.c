@@ -199,7 +199,7 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
         const weft_buffer_type *t = p->bufts[b];
         if (t->is_host || !t->queue_open) continue;
         s->owns_queues = true;
-        if ((st = t->queue_open(t->ctx, opts, &s->queues[b]))) st = weft_error_wrap(st, "backend memory '%s'", t->name);
+        st = t->queue_open(t->ctx, opts, &s->queues[b]); /* its errors name the backend */
     }
     for (int i = 0; st == WEFT_OK && i < p->n_steps; i++) s->step_queue[i] = queue_of_step(s, &p->steps[i]);
     /* what device-memory inputs and outputs need: which inputs a host step reads, which copy makes each
