@@ -25,6 +25,8 @@ if [ ! -x "$WEFT" ]; then
     echo "error: $WEFT was not built (the command-line tool is missing from this checkout)" >&2
     exit 1
 fi
+# the backends that can run here (once: a built backend that cannot, cuda without a GPU, says so here)
+BACKENDS="$("$WEFT" --backends)"
 
 # Graph input names of a model, in order: from inputs.txt where a folder has one, else from
 # `weft inspect --json`.
@@ -55,7 +57,7 @@ for model in "${models[@]}"; do
         args+=(--input "$input=$dir/test_data_set_0/input_$k.pb")
         k=$((k + 1))
     done < <(input_names "$dir")
-    log "$name: weft run (every backend of the build, fastest first: $("$WEFT" --backends))"
+    log "$name: weft run (every backend of the build, fastest first: $BACKENDS)"
     "$WEFT" run "$model" "${args[@]}" --output-dir "out/$name" || status=1
 done
 
@@ -135,7 +137,7 @@ for name in "${by_ort[@]}"; do
     echo "$name: checked against ONNX Runtime's outputs, not eager's: MANIFEST marks the export 'deviates'"
     echo "  ($(manifest_field "$name" deviation | sed 's/ -- cause: .*//'))"
 done
-for b in $("$WEFT" --backends | tr ',' ' '); do
+for b in ${BACKENDS//,/ }; do
     log "weft conformance models on backend $b"
     # the models' tolerance (models/MANIFEST, tests/models): 1e-4 relative + 1e-5 absolute, not the node
     # tests' 1e-3 + 1e-7 (a layer norm's near-zero outputs are off by float rounding of its row)
