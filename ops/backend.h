@@ -98,8 +98,8 @@ const weft_backend *weft_backend_at(int i);
 const weft_backend *weft_backend_find(const char *name);
 /* Parses a priority list ("onednn", "openblas,ref", "auto") into backends, `ref` appended when absent.
  * "auto" (or NULL / "") is every backend of this build that can run here, in the default order. A list
- * naming a device backend ("cuda") and no host backend besides ref gets this build's host backends
- * before ref, so the steps the device does not take run on the fast CPU kernels. A name this build does not
+ * naming device backends only ("cuda") gets this build's host backends before ref, so the steps the
+ * device does not take run on the fast CPU kernels; a list naming a host backend is taken as written. A name this build does not
  * have is WEFT_ERR_UNSUPPORTED naming the backends it has. Returns the count in *n. */
 weft_status weft_backend_parse_list(const char *list, const weft_backend **out, int max, int *n);
 

@@ -129,9 +129,10 @@ weft_status weft_backend_parse_list(const char *list, const weft_backend **out, 
     for (int i = 0; i < *n; i++) {
         has_ref |= out[i] == &weft_backend_ref;
         has_device |= !out[i]->buft->is_host;
-        has_host |= out[i]->buft->is_host && out[i] != &weft_backend_ref;
+        has_host |= out[i]->buft->is_host;
     }
-    /* a device backend's host steps go to the fast CPU backends, not straight to ref */
+    /* a device backend named alone: its host steps go to the fast CPU backends, not straight to ref (a
+     * list that names ref or another host backend is taken as written) */
     for (int i = 0; has_device && !has_host && i < weft_backend_count(); i++) {
         if (!all[i]->buft->is_host || all[i] == &weft_backend_ref) continue;
         if (*n >= max - 1) break;

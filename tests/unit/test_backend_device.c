@@ -476,6 +476,42 @@ static void test_queued_runs_replay_graphs(void)
     for (int i = 0; i < MAX_BLOCKS; i++) CU_ASSERT(blocks[i].p == NULL);
 }
 
+/* Priority lists with a device backend: its host steps go to the CPU backends before ref; "auto" and
+ * the usable list leave out a device backend that cannot run here. */
+static void test_device_backend_lists(void)
+{
+    const weft_backend *dev = weft_backend_find("cuda");
+    if (!dev) return; /* a build without the cuda backend */
+    const weft_backend *list[WEFT_MAX_BACKENDS];
+    int n = 0;
+    CU_ASSERT_FATAL(weft_backend_parse_list("cuda", list, WEFT_MAX_BACKENDS, &n) == WEFT_OK);
+    CU_ASSERT_FATAL(n >= 2);
+    CU_ASSERT(list[0] == dev);
+    CU_ASSERT(list[n - 1] == &weft_backend_ref);
+    int host = 0;
+    for (int i = 1; i < n - 1; i++) host += list[i]->buft->is_host;
+    CU_ASSERT_EQUAL(host, n - 2);
+    /* every host backend of the build but ref sits between them */
+    int want = 0;
+    for (int i = 0; i < weft_backend_count(); i++)
+        want += weft_backend_at(i)->buft->is_host && weft_backend_at(i) != &weft_backend_ref;
+    CU_ASSERT_EQUAL(n - 2, want);
+    /* a host backend named with it: the list as written */
+    CU_ASSERT_FATAL(weft_backend_parse_list("cuda,ref", list, WEFT_MAX_BACKENDS, &n) == WEFT_OK);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_FATAL(weft_backend_parse_list("ref,cuda", list, WEFT_MAX_BACKENDS, &n) == WEFT_OK);
+    CU_ASSERT(list[0] == &weft_backend_ref);
+    const char *why = weft_backend_unavailable("cuda");
+    CU_ASSERT(weft_backend_unavailable("ref") == NULL);
+    CU_ASSERT(weft_backend_unavailable("nosuch") != NULL);
+    CU_ASSERT_FATAL(weft_backend_parse_list("auto", list, WEFT_MAX_BACKENDS, &n) == WEFT_OK);
+    bool has_dev = false;
+    for (int i = 0; i < n; i++) has_dev |= list[i] == dev;
+    CU_ASSERT(has_dev == (why == NULL));
+    CU_ASSERT((strstr(weft_backends_usable(), "cuda") != NULL) == (why == NULL));
+    CU_ASSERT(strstr(weft_backends(), "cuda") != NULL);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -483,6 +519,7 @@ int main(void)
     CU_add_test(s, "copies are inserted where values cross buffer types", test_copies_are_inserted);
     CU_add_test(s, "a run on the device matches the host", test_device_run_matches_host);
     CU_add_test(s, "queued device work is captured once per set of sizes and replayed", test_queued_runs_replay_graphs);
+    CU_add_test(s, "priority lists with a device backend", test_device_backend_lists);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
