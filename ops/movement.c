@@ -250,7 +250,7 @@ static weft_status mv_run_constant(weft_kernel_ctx *k)
 
 /* --- ConstantOfShape ----------------------------------------------------------------------------- */
 
-static weft_status mv_cos_value(const weft_node_info *n, weft_dtype *dt, const void **val)
+weft_status weft_movement_constant_value(const weft_node_info *n, weft_dtype *dt, const void **val)
 {
     static const float zero = 0.0f;
     const weft_attr *a = weft_attr_find(n, "value");
@@ -274,7 +274,7 @@ static weft_status mv_cos_value(const weft_node_info *n, weft_dtype *dt, const v
 
 static weft_status mv_infer_constant_of_shape(weft_infer_ctx *c)
 {
-    weft_status st = mv_cos_value(c->node, &c->out_dtype[0], &(const void *){0});
+    weft_status st = weft_movement_constant_value(c->node, &c->out_dtype[0], &(const void *){0});
     if (st) return st;
     if (c->in_dtype[0] != WEFT_INT64)
         return weft_op_error(c->node, WEFT_ERR_TYPE, "input 'input' must be int64, got %s",
@@ -316,7 +316,7 @@ static weft_status mv_run_constant_of_shape(weft_kernel_ctx *k)
 {
     weft_dtype dt;
     const void *val;
-    weft_status st = mv_cos_value(k->node, &dt, &val);
+    weft_status st = weft_movement_constant_value(k->node, &dt, &val);
     if (st) return st;
     size_t esz = weft_dtype_size(dt);
     char *o = k->out[0].data;

@@ -24,6 +24,12 @@ weft_status weft_movement_kernel_ints(const weft_kernel_ctx *k, int i, int64_t *
 /* weft_infer_int_values, but a zero-element input counts as known (0 values) even without data. */
 int weft_movement_infer_ints(weft_infer_ctx *c, int i, int64_t *out, int max);
 
+/* Slice's read of its input for the output's dims (attributes before opset 10, inputs 1..4 after:
+ * those are host inputs on every backend): the element offset of the first element read and each
+ * axis's stride, in elements (negative for a negative step). Checks the lists and the output's dims. */
+weft_status weft_movement_slice_view(const weft_kernel_ctx *k, int64_t *off, int64_t *strides);
+/* ConstantOfShape's fill value: its dtype and one element (float32 0 when the attribute is absent). */
+weft_status weft_movement_constant_value(const weft_node_info *n, weft_dtype *dt, const void **val);
 /* a * b into *out, false on int64 overflow or a negative operand. */
 bool weft_movement_mul(int64_t a, int64_t b, int64_t *out);
 

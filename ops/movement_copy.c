@@ -427,7 +427,7 @@ weft_status weft_movement_infer_slice(weft_infer_ctx *c)
     return WEFT_OK;
 }
 
-weft_status weft_movement_run_slice(weft_kernel_ctx *k)
+weft_status weft_movement_slice_view(const weft_kernel_ctx *k, int64_t *off_out, int64_t *ss)
 {
     const weft_tview *x = &k->in[0];
     slice_spec sp;
@@ -448,7 +448,7 @@ weft_status weft_movement_run_slice(weft_kernel_ctx *k)
         st = slice_spec_build(k->node, x->rank, v[0], n[0], v[1], n[1], v[2], n[2], v[3], n[3], &sp);
     }
     if (st) return st;
-    int64_t s[WEFT_MAX_RANK], ss[WEFT_MAX_RANK], off = 0;
+    int64_t s[WEFT_MAX_RANK], off = 0;
     weft_strides(x->dims, x->rank, s);
     for (int a = 0; a < x->rank; a++) {
         int64_t first = 0, count = x->dims[a], step = 1;
@@ -463,9 +463,18 @@ weft_status weft_movement_run_slice(weft_kernel_ctx *k)
         off += first * s[a];
         ss[a] = step * s[a];
     }
+    *off_out = off;
+    return WEFT_OK;
+}
+
+weft_status weft_movement_run_slice(weft_kernel_ctx *k)
+{
+    int64_t off, ss[WEFT_MAX_RANK];
+    weft_status st = weft_movement_slice_view(k, &off, ss);
+    if (st) return st;
     if (k->out[0].numel)
-        weft_movement_copy_strided(k->out[0].data, x->data, weft_dtype_size(x->dtype), x->rank, k->out[0].dims, ss,
-                                   off);
+        weft_movement_copy_strided(k->out[0].data, k->in[0].data, weft_dtype_size(k->in[0].dtype), k->in[0].rank,
+                                   k->out[0].dims, ss, off);
     return WEFT_OK;
 }
 

@@ -90,6 +90,23 @@ static inline unsigned weft_cuda_grid(int64_t n, int threads)
     return (unsigned)b;
 }
 
+/* Whether a tensor of dtype dt and compile-time shape s belongs on the device: float32 always; other
+ * fixed-size dtypes (int64 / int32 indices, bool masks) when a dim is a symbol (sized by the graph's data:
+ * edges, nodes) or the tensor is large. Small integer tensors of known size are shape arithmetic
+ * (Concat of dims, Unsqueeze of a count) that host steps read: moving them to the device would add a
+ * download and a wait. float64 stays with the host backends. */
+static inline bool weft_cuda_data_on_device(weft_dtype dt, const weft_shape *s)
+{
+    if (dt == WEFT_FLOAT32) return true;
+    if (dt == WEFT_STRING || dt == WEFT_FLOAT64 || dt == WEFT_UNDEFINED || s->rank < 0) return false;
+    double n = 1; /* (a double cannot overflow on absurd dims) */
+    for (int i = 0; i < s->rank; i++) {
+        if (!weft_dim_known(s->d[i])) return true;
+        n *= (double)s->d[i].v;
+    }
+    return n >= 4096;
+}
+
 /* One op of the backend. */
 typedef struct weft_cuda_op {
     const char *domain, *name; /* for reports; matching is `supports`'s job */

@@ -38,6 +38,12 @@ extern const weft_cuda_op weft_cuda_op_reshape;
 extern const weft_cuda_op weft_cuda_op_transpose;
 extern const weft_cuda_op weft_cuda_op_concat;
 extern const weft_cuda_op weft_cuda_op_expand;
+extern const weft_cuda_op weft_cuda_op_slice;
+extern const weft_cuda_op weft_cuda_op_tile;
+extern const weft_cuda_op weft_cuda_op_split;
+extern const weft_cuda_op weft_cuda_op_constant_of_shape;
+extern const weft_cuda_op weft_cuda_op_range;
+#include "../movement.h"
 }
 
 namespace {
@@ -223,7 +229,8 @@ bool reshape_supports(const weft_step_desc *s)
     static const char *const names[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
     bool known = false;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) known |= is_op(s, names[i]);
-    return known && s->n_in >= 1 && s->n_out == 1 && s->in_dtype[0] == WEFT_FLOAT32 && s->out_dtype[0] == WEFT_FLOAT32;
+    return known && s->n_in >= 1 && s->n_out == 1 && s->in_dtype[0] == s->out_dtype[0] &&
+           weft_cuda_data_on_device(s->out_dtype[0], &s->out_shape[0]);
 }
 
 weft_status reshape_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
@@ -231,7 +238,7 @@ weft_status reshape_run(const void *prepared, void *state, const weft_kernel_ctx
     const weft_tview *x = &k->in[0], *y = &k->out[0];
     if (x->numel != y->numel || x->dtype != y->dtype)
         return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output does not match the input's size or dtype");
-    const size_t nb = (size_t)y->numel * sizeof(float);
+    const size_t nb = (size_t)y->numel * weft_dtype_size(y->dtype);
     const char *xs = (const char *)x->data;
     char *ys = (char *)y->data;
     /* memmove's partial overlap has no device-to-device copy: the planner gives a view the same memory
@@ -414,9 +421,10 @@ weft_status tr_run(const void *prepared, void *state, const weft_kernel_ctx *k, 
 
 bool concat_supports(const weft_step_desc *s)
 {
-    if (!is_op(s, "Concat") || s->n_in < 1 || s->n_out != 1 || s->out_dtype[0] != WEFT_FLOAT32) return false;
+    if (!is_op(s, "Concat") || s->n_in < 1 || s->n_out != 1 || !weft_cuda_data_on_device(s->out_dtype[0], &s->out_shape[0]))
+        return false;
     for (int i = 0; i < s->n_in; i++)
-        if (s->in_dtype[i] != WEFT_FLOAT32) return false;
+        if (s->in_dtype[i] != s->out_dtype[0]) return false;
     const weft_attr *a = weft_attr_find(s->node, "axis");
     const int rank = s->out_shape[0].rank;
     return a && a->type == WEFT_ATTR_INT && rank >= 1 && a->i >= -rank && a->i < rank;
@@ -447,6 +455,7 @@ weft_status concat_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
     for (int d = 0; d < axis; d++) outer *= y->dims[d];
     for (int d = axis + 1; d < y->rank; d++) inner *= y->dims[d];
     const int64_t row = y->dims[axis] * inner;
+    const int es = (int)weft_dtype_size(y->dtype);
     ConcatState *s = (ConcatState *)calloc(1, sizeof *s);
     if (!s) return nomem();
     s->n = k->n_in;
@@ -468,7 +477,7 @@ weft_status concat_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
         const int64_t chunk = x->dims[axis] * inner;
         CopyPlan *c = &s->part[i];
         c->rank = 2;
-        c->es = (int)sizeof(float);
+        c->es = es;
         c->dims[0] = outer;
         c->dims[1] = chunk;
         c->is[0] = chunk;
@@ -476,7 +485,7 @@ weft_status concat_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
         c->os[0] = row;
         c->os[1] = 1;
         plan_simplify(c);
-        s->offset[i] = at * (int64_t)sizeof(float);
+        s->offset[i] = at * es;
         at += chunk;
     }
     if (at != row) {
@@ -503,8 +512,8 @@ weft_status concat_run(const void *prepared, void *state, const weft_kernel_ctx 
 
 bool expand_supports(const weft_step_desc *s)
 {
-    return is_op(s, "Expand") && s->n_in == 2 && s->n_out == 1 && s->in_dtype[0] == WEFT_FLOAT32 &&
-           s->out_dtype[0] == WEFT_FLOAT32;
+    return is_op(s, "Expand") && s->n_in == 2 && s->n_out == 1 && s->in_dtype[0] == s->out_dtype[0] &&
+           weft_cuda_data_on_device(s->out_dtype[0], &s->out_shape[0]);
 }
 
 weft_status expand_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
@@ -520,7 +529,7 @@ weft_status expand_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
     CopyPlan *c = (CopyPlan *)calloc(1, sizeof *c);
     if (!c) return nomem();
     c->rank = y->rank;
-    c->es = (int)sizeof(float);
+    c->es = (int)weft_dtype_size(y->dtype);
     for (int d = 0; d < y->rank; d++) c->dims[d] = y->dims[d];
     weft_broadcast_strides(x->dims, x->rank, y->dims, y->rank, c->is);
     weft_strides(y->dims, y->rank, c->os);
@@ -529,9 +538,270 @@ weft_status expand_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
     return WEFT_OK;
 }
 
-weft_status expand_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
+weft_status plan_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
 {
     return copy_run((const CopyPlan *)state, k->in[0].data, k->out[0].data, q->stream, k->node);
+}
+
+/* --- Slice --------------------------------------------------------------------------------------- */
+
+/* The slice lists are host inputs (or attributes before opset 10): run reads them, as the reference
+ * does (ops/movement.h's weft_movement_slice_view), and copies through the strided plan. Steps must be
+ * constants above zero, known at lowering: the copy kernel walks offsets upwards from the first element
+ * read. A reversed slice runs on the host. */
+bool slice_supports(const weft_step_desc *s)
+{
+    if (!is_op(s, "Slice") || s->n_in < 1 || s->n_out != 1 || s->in_dtype[0] != s->out_dtype[0] ||
+        !weft_cuda_data_on_device(s->out_dtype[0], &s->out_shape[0]) || s->in_shape[0].rank < 0 ||
+        s->in_shape[0].rank > kMaxRank)
+        return false;
+    if (s->node->opset < 10 || s->n_in < 5 || s->in_dtype[4] == WEFT_UNDEFINED) return true; /* steps of 1 */
+    const void *steps = s->in_const[4];
+    const weft_shape *ss = &s->in_shape[4];
+    if (!steps || ss->rank != 1 || !weft_dim_known(ss->d[0])) return false;
+    for (int64_t i = 0; i < ss->d[0].v; i++) {
+        const int64_t v = s->in_dtype[4] == WEFT_INT64 ? ((const int64_t *)steps)[i]
+                          : s->in_dtype[4] == WEFT_INT32 ? ((const int32_t *)steps)[i] : 0;
+        if (v <= 0) return false;
+    }
+    return true;
+}
+
+weft_status slice_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
+{
+    const weft_tview *x = &k->in[0], *y = &k->out[0];
+    int64_t off, ss[kMaxRank], ys[kMaxRank];
+    weft_status st = weft_movement_slice_view(k, &off, ss);
+    if (st) return st;
+    CopyPlan c;
+    memset(&c, 0, sizeof c);
+    c.rank = y->rank;
+    c.es = (int)weft_dtype_size(y->dtype);
+    weft_strides(y->dims, y->rank, ys);
+    for (int a = 0; a < y->rank; a++) {
+        if (ss[a] < 0 && y->dims[a] > 1)
+            return weft_op_error(k->node, WEFT_ERR_INTERNAL, "a reversed slice reached the device kernel");
+        c.dims[a] = y->dims[a];
+        c.is[a] = ss[a] < 0 ? 0 : ss[a];
+        c.os[a] = ys[a];
+    }
+    plan_simplify(&c);
+    if (c.n == 0) return WEFT_OK;
+    return copy_run(&c, (const char *)x->data + off * c.es, y->data, q->stream, k->node);
+}
+
+/* --- Tile ---------------------------------------------------------------------------------------- */
+
+/* The output seen as [rep0, d0, rep1, d1, ...] reading the input with stride 0 along each repeat
+ * (the reference's view); the input's rank is at most half the plan's so that both fit. */
+bool tile_supports(const weft_step_desc *s)
+{
+    return is_op(s, "Tile") && s->n_in == 2 && s->n_out == 1 && s->in_dtype[0] == s->out_dtype[0] &&
+           weft_cuda_data_on_device(s->out_dtype[0], &s->out_shape[0]) && s->in_shape[0].rank >= 0 &&
+           2 * s->in_shape[0].rank <= kMaxRank;
+}
+
+weft_status tile_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
+{
+    const weft_tview *x = &k->in[0], *y = &k->out[0];
+    if (x->rank != y->rank || 2 * x->rank > kMaxRank)
+        return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output rank %d for an input of rank %d", y->rank, x->rank);
+    CopyPlan *c = (CopyPlan *)calloc(1, sizeof *c);
+    if (!c) return nomem();
+    int64_t xs[kMaxRank], ys[kMaxRank];
+    weft_strides(x->dims, x->rank, xs);
+    weft_strides(y->dims, y->rank, ys);
+    c->rank = 2 * x->rank;
+    c->es = (int)weft_dtype_size(y->dtype);
+    for (int a = 0; a < x->rank; a++) {
+        if (x->dims[a] == 0 ? y->dims[a] != 0 : y->dims[a] % x->dims[a] != 0) {
+            free(c);
+            return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output size on axis %d is not a multiple", a);
+        }
+        c->dims[2 * a] = x->dims[a] ? y->dims[a] / x->dims[a] : 0;
+        c->is[2 * a] = 0;
+        c->os[2 * a] = x->dims[a] * ys[a];
+        c->dims[2 * a + 1] = x->dims[a];
+        c->is[2 * a + 1] = xs[a];
+        c->os[2 * a + 1] = ys[a];
+    }
+    plan_simplify(c);
+    *state = c;
+    return WEFT_OK;
+}
+
+/* --- Split --------------------------------------------------------------------------------------- */
+
+bool split_supports(const weft_step_desc *s)
+{
+    if (!is_op(s, "Split") || s->n_in < 1 || s->n_out < 1 || !weft_cuda_data_on_device(s->in_dtype[0], &s->in_shape[0]))
+        return false;
+    for (int i = 0; i < s->n_out; i++)
+        if (s->out_dtype[i] != s->in_dtype[0]) return false;
+    const weft_attr *a = weft_attr_find(s->node, "axis");
+    const int rank = s->in_shape[0].rank;
+    return rank >= 1 && (!a || (a->type == WEFT_ATTR_INT && a->i >= -rank && a->i < rank));
+}
+
+/* Concat's state read the other way: each output's rows come from its columns of the input. */
+weft_status split_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
+{
+    const weft_tview *x = &k->in[0];
+    int axis;
+    weft_status st = weft_axis(k->node, weft_attr_int(k->node, "axis", 0), x->rank, false, &axis);
+    if (st) return st;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+    const int64_t row = x->dims[axis] * inner;
+    const int es = (int)weft_dtype_size(x->dtype);
+    ConcatState *s = (ConcatState *)calloc(1, sizeof *s);
+    if (!s) return nomem();
+    s->n = k->n_out;
+    s->part = (CopyPlan *)calloc((size_t)k->n_out, sizeof *s->part);
+    s->offset = (int64_t *)calloc((size_t)k->n_out, sizeof *s->offset);
+    if (!s->part || !s->offset) {
+        concat_release_state(s);
+        return nomem();
+    }
+    int64_t at = 0;
+    for (int i = 0; i < k->n_out; i++) {
+        const weft_tview *y = &k->out[i];
+        bool ok = y->rank == x->rank && y->dtype == x->dtype;
+        for (int d = 0; ok && d < x->rank; d++) ok = d == axis || y->dims[d] == x->dims[d];
+        if (!ok) {
+            concat_release_state(s);
+            return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output %d does not fit the input along the other axes", i);
+        }
+        const int64_t chunk = y->dims[axis] * inner;
+        CopyPlan *c = &s->part[i];
+        c->rank = 2;
+        c->es = es;
+        c->dims[0] = outer;
+        c->dims[1] = chunk;
+        c->is[0] = row;
+        c->is[1] = 1;
+        c->os[0] = chunk;
+        c->os[1] = 1;
+        plan_simplify(c);
+        s->offset[i] = at * es;
+        at += chunk;
+    }
+    if (at != row) {
+        concat_release_state(s);
+        return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output sizes do not add up to the split axis");
+    }
+    *state = s;
+    return WEFT_OK;
+}
+
+weft_status split_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
+{
+    const ConcatState *s = (const ConcatState *)state;
+    const char *x = (const char *)k->in[0].data;
+    for (int i = 0; i < s->n; i++) {
+        weft_status st = copy_run(&s->part[i], x + s->offset[i], k->out[i].data, q->stream, k->node);
+        if (st) return st;
+    }
+    return WEFT_OK;
+}
+
+/* --- ConstantOfShape and Range: outputs made on the device --------------------------------------- */
+
+/* y[i] = v for i < n: the value's bytes are passed by value; zero fills are a memset. */
+template <typename T> __global__ void __launch_bounds__(kThreads) fill_kernel(T *y, int64_t n, T v)
+{
+    const int64_t step = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) y[i] = v;
+}
+
+template <typename T> weft_status fill_as(void *y, int64_t n, const void *v, cudaStream_t stream, const weft_node_info *node)
+{
+    T x;
+    memcpy(&x, v, sizeof x);
+    fill_kernel<T><<<weft_cuda_grid(n, kThreads), kThreads, 0, stream>>>((T *)y, n, x);
+    return weft_cuda_launched(node);
+}
+
+bool constant_of_shape_supports(const weft_step_desc *s)
+{
+    if (!is_op(s, "ConstantOfShape") || s->n_in != 1 || s->n_out != 1) return false;
+    const size_t es = weft_dtype_size(s->out_dtype[0]);
+    return (es == 1 || es == 2 || es == 4 || es == 8) && weft_cuda_data_on_device(s->out_dtype[0], &s->out_shape[0]);
+}
+
+weft_status constant_of_shape_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
+{
+    const weft_tview *y = &k->out[0];
+    weft_dtype dt;
+    const void *v;
+    weft_status st = weft_movement_constant_value(k->node, &dt, &v);
+    if (st) return st;
+    if (dt != y->dtype) return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output dtype differs from the value's");
+    if (y->numel == 0) return WEFT_OK;
+    const size_t es = weft_dtype_size(dt);
+    bool zero = true;
+    for (size_t i = 0; i < es; i++) zero &= ((const unsigned char *)v)[i] == 0;
+    if (zero)
+        return named(weft_cuda_status(cudaMemsetAsync(y->data, 0, (size_t)y->numel * es, q->stream), "cudaMemsetAsync"),
+                     k->node);
+    switch (es) {
+    case 1: return fill_as<uint8_t>(y->data, y->numel, v, q->stream, k->node);
+    case 2: return fill_as<uint16_t>(y->data, y->numel, v, q->stream, k->node);
+    case 4: return fill_as<uint32_t>(y->data, y->numel, v, q->stream, k->node);
+    default: return fill_as<unsigned long long>(y->data, y->numel, v, q->stream, k->node);
+    }
+}
+
+/* Range's element i: start + i * delta, as the reference computes it (ops/movement.c): in double
+ * rounded once for float32; in wrapping unsigned arithmetic for integers, which lands on the exact
+ * in-range value even where i * delta alone would overflow. */
+__global__ void __launch_bounds__(kThreads) range_float_kernel(float *y, int64_t n, double start, double delta)
+{
+    const int64_t step = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step)
+        y[i] = (float)__dadd_rn(start, __dmul_rn((double)i, delta));
+}
+
+template <typename T> __global__ void __launch_bounds__(kThreads) range_int_kernel(T *y, int64_t n, uint64_t start, uint64_t delta)
+{
+    const int64_t step = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step)
+        y[i] = (T)(int64_t)(start + (uint64_t)i * delta);
+}
+
+bool range_supports(const weft_step_desc *s)
+{
+    const weft_dtype t = s->out_dtype[0];
+    if (!is_op(s, "Range") || s->n_in != 3 || s->n_out != 1 || !(t == WEFT_FLOAT32 || t == WEFT_INT32 || t == WEFT_INT64))
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (s->in_dtype[i] != t) return false;
+    return weft_cuda_data_on_device(t, &s->out_shape[0]);
+}
+
+/* The three scalars are host inputs: read here, passed to the kernel by value. */
+weft_status range_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
+{
+    const weft_tview *y = &k->out[0];
+    const weft_dtype t = y->dtype;
+    for (int i = 0; i < 3; i++)
+        if (k->in[i].numel != 1 || k->in[i].dtype != t)
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d must be one element of the common dtype", i);
+    if (y->numel == 0) return WEFT_OK;
+    const unsigned blocks = weft_cuda_grid(y->numel, kThreads);
+    if (t == WEFT_FLOAT32) {
+        const double start = *(const float *)k->in[0].data, delta = *(const float *)k->in[2].data;
+        range_float_kernel<<<blocks, kThreads, 0, q->stream>>>((float *)y->data, y->numel, start, delta);
+    } else if (t == WEFT_INT32) {
+        const uint64_t start = (uint64_t)(int64_t)*(const int32_t *)k->in[0].data,
+                       delta = (uint64_t)(int64_t)*(const int32_t *)k->in[2].data;
+        range_int_kernel<int32_t><<<blocks, kThreads, 0, q->stream>>>((int32_t *)y->data, y->numel, start, delta);
+    } else {
+        const uint64_t start = (uint64_t)*(const int64_t *)k->in[0].data, delta = (uint64_t)*(const int64_t *)k->in[2].data;
+        range_int_kernel<int64_t><<<blocks, kThreads, 0, q->stream>>>((int64_t *)y->data, y->numel, start, delta);
+    }
+    return weft_cuda_launched(k->node);
 }
 
 } /* namespace */
@@ -543,4 +813,11 @@ const weft_cuda_op weft_cuda_op_reshape = {"", "Reshape|Flatten|Squeeze|Unsqueez
 const weft_cuda_op weft_cuda_op_transpose = {"", "Transpose", tr_supports, tr_prepare, tr_reshape, tr_run, NULL, NULL};
 const weft_cuda_op weft_cuda_op_concat = {"", "Concat", concat_supports, NULL, concat_reshape, concat_run, NULL,
                                           concat_release_state};
-const weft_cuda_op weft_cuda_op_expand = {"", "Expand", expand_supports, NULL, expand_reshape, expand_run, NULL, NULL};
+const weft_cuda_op weft_cuda_op_expand = {"", "Expand", expand_supports, NULL, expand_reshape, plan_run, NULL, NULL};
+const weft_cuda_op weft_cuda_op_slice = {"", "Slice", slice_supports, NULL, NULL, slice_run, NULL, NULL};
+const weft_cuda_op weft_cuda_op_tile = {"", "Tile", tile_supports, NULL, tile_reshape, plan_run, NULL, NULL};
+const weft_cuda_op weft_cuda_op_split = {"", "Split", split_supports, NULL, split_reshape, split_run, NULL,
+                                         concat_release_state};
+const weft_cuda_op weft_cuda_op_constant_of_shape = {"", "ConstantOfShape", constant_of_shape_supports, NULL, NULL,
+                                                     constant_of_shape_run, NULL, NULL};
+const weft_cuda_op weft_cuda_op_range = {"", "Range", range_supports, NULL, NULL, range_run, NULL, NULL};

@@ -6,7 +6,8 @@
  * inputs and compares every output within atol + rtol * |ref|. The inputs go through the device copies
  * lowering inserts, so each check also covers placement, uploads and the run's device error record.
  *
- * Without a GPU the suites skip: wt_cuda_skip prints one line saying why and the suite exits 0.
+ * Without a GPU the suites check placement only: every case is compiled for cuda and must put its op
+ * on the device, but nothing runs (wt_cuda_skip prints one line saying so).
  */
 #ifndef WEFT_TESTS_CUDA_CHECK_H
 #define WEFT_TESTS_CUDA_CHECK_H
@@ -16,8 +17,11 @@
 #include "compiler/ir.h"
 #include "weft.h"
 
-/* True (after printing "<suite>: skipped: <why>") when this machine cannot run the cuda backend. */
+/* True (after printing "<suite>: skipped: <why>") when this build has no cuda backend. When it has one
+ * but the machine has no GPU, prints one line saying so and returns false: the cases then only compile
+ * for cuda and check that their steps landed there (wt_cuda_placement_only), and no kernel runs. */
 bool wt_cuda_skip(const char *suite);
+bool wt_cuda_placement_only(void);
 
 /* Builds the graph to test into g (inputs, constants, nodes, outputs); `user` is passed through. */
 typedef void (*wt_graph_fn)(weft_graph *g, void *user);

@@ -613,7 +613,7 @@ int main(void)
         CU_add_test(s, "FusedMatMul terms", test_fused_terms);
         CU_add_test(s, "FusedMatMul from -O1 chains", test_fused_chains);
         CU_add_test(s, "MatMul with a batched B", test_batched_matmul);
-        CU_add_test(s, "whole model", test_model);
+        if (!wt_cuda_placement_only()) CU_add_test(s, "whole model", test_model); /* runs its own sessions */
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

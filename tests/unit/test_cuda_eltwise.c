@@ -80,8 +80,9 @@ typedef struct {
     int rank[MAXIN];
     int64_t dims[MAXIN][WEFT_MAX_RANK];
     int n_const;                      /* int64 1-D constants after them (shapes, axes) */
-    int const_n[2];
-    int64_t const_v[2][WEFT_MAX_RANK];
+    int const_n[4];
+    int64_t const_v[4][WEFT_MAX_RANK];
+    bool sym0;                        /* the inputs' first dims are symbols, as a graph's sizes are */
     int n_attr;
     tattr attr[4];
     int n_out;                        /* outputs y, y_1, ... (at least 1) */
@@ -118,7 +119,16 @@ static void build_node(weft_graph *g, void *user)
 {
     const node_case *c = user;
     int in[MAXIN + 2];
-    for (int i = 0; i < c->n_in; i++) in[i] = irb_input(g, in_names[i], c->dtype ? c->dtype : F32, c->rank[i], c->dims[i]);
+    bool same0 = true;
+    for (int i = 0; i < c->n_in; i++) same0 &= c->rank[i] >= 1 && c->dims[i][0] == c->dims[0][0];
+    for (int i = 0; i < c->n_in; i++) {
+        in[i] = irb_input(g, in_names[i], c->dtype ? c->dtype : F32, c->rank[i], c->dims[i]);
+        if (c->sym0 && c->rank[i] >= 1) { /* one symbol where the sizes agree, one per input otherwise */
+            char sym[16];
+            snprintf(sym, sizeof sym, same0 ? "n" : "n%d", i);
+            g->values[in[i]].shape.d[0] = (weft_dim){0, weft_sym_intern(g->syms, sym)};
+        }
+    }
     for (int i = 0; i < c->n_const; i++) {
         char name[16];
         snprintf(name, sizeof name, "c%d", i);
@@ -146,7 +156,8 @@ static int64_t numel_of(int rank, const int64_t *dims)
 
 static void describe(const char *what, const node_case *c)
 {
-    fprintf(stderr, "  failing case (%s): %s opset %d,", what, c->op, c->opset);
+    fprintf(stderr, "  failing case (%s): %s opset %d, %s%s,", what, c->op, c->opset, weft_dtype_name(c->dtype ? c->dtype : F32),
+            c->sym0 ? " (first dims symbols)" : "");
     for (int i = 0; i < c->n_in; i++) {
         fprintf(stderr, " [");
         for (int d = 0; d < c->rank[i]; d++) fprintf(stderr, "%s%lld", d ? "," : "", (long long)c->dims[i][d]);
@@ -733,6 +744,194 @@ static void test_reshape_family(void)
     }
 }
 
+/* Random slices: any axes, starts and ends in and out of range (negative, INT64_MIN / MAX), steps of 1
+ * to 3; the opset 9 attribute form and the input form without steps; float32, and int64 / bool data
+ * sized by a symbol. */
+static void test_slice(void)
+{
+    static const weft_dtype dts[3] = {F32, WEFT_INT64, WEFT_BOOL};
+    for (int t = 0; t < 90; t++) {
+        const int rank = 1 + (int)rnd_int(4);
+        node_case c = {.op = "Slice", .opset = 13, .n_in = 1, .rank = {rank}, .n_out = 1, .dtype = dts[t % 3],
+                       .sym0 = t % 3 != 0};
+        for (int d = 0; d < rank; d++) c.dims[0][d] = rnd_dim(true) + (t % 7 == 0 ? 40 : 0);
+        int axes[WEFT_MAX_RANK];
+        for (int d = 0; d < rank; d++) axes[d] = d;
+        for (int d = rank - 1; d > 0; d--) {
+            int j = (int)rnd_int(d + 1), v = axes[d];
+            axes[d] = axes[j];
+            axes[j] = v;
+        }
+        const int na = 1 + (int)rnd_int(rank);
+        const bool v1 = t % 4 == 3, no_steps = t % 4 == 2;
+        c.n_const = v1 ? 0 : no_steps ? 3 : 4;
+        for (int k = 0; k < 4; k++) c.const_n[k] = na;
+        for (int i = 0; i < na; i++) {
+            const int64_t n = c.dims[0][axes[i]];
+            int64_t a = rnd_int(n + 3) - (rnd_int(3) == 0 ? n + 1 : 0), b = rnd_int(n + 4) - (rnd_int(3) == 0 ? n : 0);
+            if (rnd_int(6) == 0) b = INT64_MAX;
+            if (rnd_int(9) == 0) a = INT64_MIN;
+            c.const_v[0][i] = a;
+            c.const_v[1][i] = b;
+            c.const_v[2][i] = rnd_int(2) ? axes[i] : axes[i] - rank;
+            c.const_v[3][i] = 1 + rnd_int(3);
+        }
+        if (v1) {
+            c.opset = 9;
+            c.attr[c.n_attr++] = (tattr){.name = "starts", .type = 'I', .n = na, .ints = c.const_v[0]};
+            c.attr[c.n_attr++] = (tattr){.name = "ends", .type = 'I', .n = na, .ints = c.const_v[1]};
+            c.attr[c.n_attr++] = (tattr){.name = "axes", .type = 'I', .n = na, .ints = c.const_v[2]};
+        }
+        check_node("Slice, random", &c, -9, 9, 0, 0);
+    }
+}
+
+static void test_tile(void)
+{
+    static const weft_dtype dts[3] = {F32, WEFT_INT64, WEFT_INT32};
+    static int64_t reps[40][4];
+    for (int t = 0; t < 40; t++) {
+        const int rank = 1 + (int)rnd_int(4);
+        node_case c = {.op = "Tile", .opset = 13, .n_in = 1, .rank = {rank}, .n_const = 1, .const_n = {rank},
+                       .n_out = 1, .dtype = dts[t % 3], .sym0 = t % 3 != 0};
+        for (int d = 0; d < rank; d++) {
+            c.dims[0][d] = rnd_dim(true);
+            reps[t][d] = rnd_int(8) == 0 ? 0 : 1 + rnd_int(3);
+        }
+        if (c.sym0 && reps[t][0] == 0) reps[t][0] = 2; /* an empty output has known size: the host's */
+        memcpy(c.const_v[0], reps[t], sizeof reps[t]);
+        check_node("Tile, random", &c, -9, 9, 0, 0);
+    }
+    /* GCN's self-loops: [1, N] tiled to [2, N] */
+    node_case c = {.op = "Tile", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1, 1000}}, .n_const = 1,
+                   .const_n = {2}, .const_v = {{2, 1}}, .n_out = 1, .dtype = WEFT_INT64, .sym0 = false};
+    c.dims[0][1] = 5000; /* known and large: on the device */
+    check_node("Tile, edge index", &c, 0, 0, 0, 0);
+}
+
+static void test_split(void)
+{
+    static const weft_dtype dts[3] = {F32, WEFT_INT64, WEFT_BOOL};
+    for (int t = 0; t < 60; t++) {
+        const int rank = 1 + (int)rnd_int(4), axis = (int)rnd_int(rank), n = 1 + (int)rnd_int(4);
+        node_case c = {.op = "Split", .opset = 13, .n_in = 1, .rank = {rank}, .n_out = n, .dtype = dts[t % 3],
+                       .sym0 = t % 3 != 0};
+        for (int d = 0; d < rank; d++) c.dims[0][d] = rnd_dim(false);
+        c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = t % 2 ? axis : axis - rank};
+        if (t % 3 == 2) { /* equal parts (opset 11) */
+            c.opset = 11;
+            c.dims[0][axis] = n * (1 + rnd_int(4));
+        } else { /* sizes from a constant, some of them 0 */
+            int64_t sum = 0;
+            c.n_const = 1;
+            c.const_n[0] = n;
+            for (int i = 0; i < n; i++) sum += c.const_v[0][i] = rnd_int(5) == 0 ? 0 : rnd_int(6);
+            c.dims[0][axis] = sum;
+        }
+        check_node("Split, random", &c, -9, 9, 0, 0);
+    }
+}
+
+/* ConstantOfShape with a value attribute of dtype dt (no attribute: float32 zeros) into [3, k]. */
+typedef struct {
+    weft_dtype dt;
+    int64_t k;
+    double v;
+} cos_case;
+
+static void build_cos(weft_graph *g, void *user)
+{
+    const cos_case *c = user;
+    int64_t shape[2] = {3, c->k};
+    int in = irb_constant(g, "shape", WEFT_INT64, 1, (int64_t[]){2}, shape);
+    int y = irb_node(g, "ConstantOfShape", "", 9, &in, 1, "y", 1);
+    irb_output(g, y);
+    if (!c->dt) return;
+    weft_tensor *t = calloc(1, sizeof *t);
+    CU_ASSERT_FATAL(t != NULL);
+    t->dtype = c->dt;
+    t->rank = 1;
+    t->dims[0] = 1;
+    t->nbytes = weft_dtype_size(c->dt);
+    t->data = calloc(1, 8);
+    CU_ASSERT_FATAL(t->data != NULL);
+    if (c->dt == F32) *(float *)t->data = (float)c->v;
+    else if (c->dt == WEFT_INT64) *(int64_t *)t->data = (int64_t)c->v;
+    else if (c->dt == WEFT_INT32) *(int32_t *)t->data = (int32_t)c->v;
+    else *(uint8_t *)t->data = (uint8_t)c->v;
+    weft_attr a = {.name = strdup("value"), .type = WEFT_ATTR_TENSOR, .t = t};
+    CU_ASSERT_FATAL(a.name != NULL);
+    CU_ASSERT_FATAL(weft_node_add_attr(&g->nodes[g->values[y].producer], &a) == WEFT_OK);
+}
+
+/* Range: start, limit and delta as constants (kept as they are at -O0), output sizes over 4096 for
+ * the integer forms so that the output belongs on the device. */
+typedef struct {
+    weft_dtype dt;
+    double start, limit, delta;
+} range_case;
+
+static void build_range(weft_graph *g, void *user)
+{
+    const range_case *c = user;
+    const double v[3] = {c->start, c->limit, c->delta};
+    int in[3];
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "r%d", i);
+        int64_t i64 = (int64_t)v[i];
+        int32_t i32 = (int32_t)v[i];
+        float f = (float)v[i];
+        const void *p = c->dt == F32 ? (const void *)&f : c->dt == WEFT_INT32 ? (const void *)&i32 : (const void *)&i64;
+        in[i] = irb_constant(g, name, c->dt, 0, NULL, p);
+    }
+    irb_output(g, irb_node(g, "Range", "", 11, in, 3, "y", 1));
+}
+
+static void test_made_on_device(void)
+{
+    static const cos_case cos[] = {{0, 1031, 0}, {F32, 1031, 2.5}, {F32, 0, 2.5}, {WEFT_INT64, 2000, -7},
+                                   {WEFT_INT32, 2000, 0}, {WEFT_BOOL, 2000, 1}};
+    for (size_t i = 0; i < sizeof cos / sizeof cos[0]; i++) {
+        wt_cuda_case c = {.build = build_cos, .user = (void *)&cos[i], .opt_level = 0, .min_cuda_steps = 1, .runs = 2};
+        int r = wt_cuda_compare(&c);
+        CU_ASSERT(r == 0);
+        if (r) fprintf(stderr, "  failing case: ConstantOfShape %zu\n", i);
+    }
+    static const range_case ranges[] = {{F32, -13, 4000, 0.75},        {F32, 1, 1, 1},
+                                        {WEFT_INT64, -5, 20000, 3},     {WEFT_INT64, 9000, -1, -2},
+                                        {WEFT_INT32, 3, -20000, -2}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        wt_cuda_case c = {.build = build_range, .user = (void *)&ranges[i], .opt_level = 0,
+                          .min_cuda_steps = ranges[i].start == ranges[i].limit ? 0 : 1, .runs = 2};
+        int r = wt_cuda_compare(&c);
+        CU_ASSERT(r == 0);
+        if (r) fprintf(stderr, "  failing case: Range %zu\n", i);
+    }
+}
+
+/* Reshape, Concat and Expand of int64 and bool data sized by a symbol (edge indices, masks). */
+static void test_movement_dtypes(void)
+{
+    static const weft_dtype dts[2] = {WEFT_INT64, WEFT_BOOL};
+    for (int t = 0; t < 20; t++) {
+        node_case c = {.op = "Concat", .opset = 13, .n_in = 2, .rank = {2, 2}, .n_out = 1, .dtype = dts[t % 2],
+                       .sym0 = true};
+        c.dims[0][0] = c.dims[1][0] = 2;
+        c.dims[0][1] = rnd_dim(true);
+        c.dims[1][1] = rnd_dim(true);
+        c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = 1};
+        check_node("Concat, edge indices", &c, 0, 0, 0, 0);
+        node_case e = {.op = "Expand", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1 + rnd_int(7), 1}},
+                       .n_const = 1, .const_n = {3}, .const_v = {{2, 1, 5}}, .n_out = 1, .dtype = dts[t % 2],
+                       .sym0 = true};
+        check_node("Expand, symbol-sized", &e, 0, 0, 0, 0);
+        node_case q = {.op = "Squeeze", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1 + rnd_int(40), 1}},
+                       .n_const = 1, .const_n = {1}, .const_v = {{1}}, .n_out = 1, .dtype = dts[t % 2], .sym0 = true};
+        check_node("Squeeze, symbol-sized", &q, 0, 0, 0, 0);
+    }
+}
+
 int main(void)
 {
     if (wt_cuda_skip("test_cuda_eltwise")) return 0;
@@ -749,6 +948,11 @@ int main(void)
     CU_add_test(s, "Concat", test_concat);
     CU_add_test(s, "Expand", test_expand);
     CU_add_test(s, "Reshape, Flatten, Squeeze, Unsqueeze, Identity", test_reshape_family);
+    CU_add_test(s, "Slice", test_slice);
+    CU_add_test(s, "Tile", test_tile);
+    CU_add_test(s, "Split", test_split);
+    CU_add_test(s, "ConstantOfShape and Range", test_made_on_device);
+    CU_add_test(s, "Reshape, Concat, Expand of int64 and bool data", test_movement_dtypes);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int fails = (int)CU_get_number_of_failures();
