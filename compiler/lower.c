@@ -293,6 +293,8 @@ static weft_status insert_copies(struct weft_plan *p)
             }
             int v = *ref;
             if (v < 0) continue;
+            /* Shape and Size read dims, which every slot has wherever its bytes are */
+            if (!tail && k < s->n_in && s->kind == WEFT_STEP_KERNEL && (s->def->flags & WEFT_OP_DIMS_ONLY)) continue;
             int need = 0;
             if (!tail && k < s->n_in && s->kind == WEFT_STEP_KERNEL && !((s->def->host_inputs >> k) & 1u))
                 need = buft_index(p, s->backend->buft);

@@ -152,6 +152,9 @@ enum {
     WEFT_OP_VALUE_DEPENDENT_SHAPE = 1u << 1,
     /* Has side effects or randomness: never constant-folded. */
     WEFT_OP_NO_FOLD = 1u << 2,
+    /* Reads only its inputs' dtypes and dims, never their data (Shape, Size): an input on a device
+     * needs no copy to the host for it. */
+    WEFT_OP_DIMS_ONLY = 1u << 3,
 };
 
 struct weft_grad_ctx; /* ops/grad.h */

@@ -221,6 +221,7 @@ static weft_status session_new(const struct weft_plan *p, weft_session *parent, 
         for (int k = 0; k < p->n_steps; k++) {
             const weft_step *step = &p->steps[k];
             if (step->kind == WEFT_STEP_COPY) continue; /* a copy reads it wherever it is */
+            if (step->kind == WEFT_STEP_KERNEL && (step->def->flags & WEFT_OP_DIMS_ONLY)) continue; /* dims only */
             bool on_host = step->kind != WEFT_STEP_KERNEL || step->backend->buft->is_host;
             for (int j = 0; j < step->n_in; j++)
                 if (step->in[j] == v && (on_host || ((step->def->host_inputs >> j) & 1u))) s->in_host_read[i] = true;
