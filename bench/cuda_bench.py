@@ -6,6 +6,8 @@ TorchScript exports, opset 18, fixed-seed weights; the traffic encoder is models
   - GraphSAGE-mean, 3 layers 32 -> 128 -> 128 -> 128, at 20k nodes / 100k edges, 1M / 10M and 10M / 100M
     (the last when the GPU has the memory);
   - GCN and GAT (2 layers) at 20k / 100k and 1M / 10M;
+  - the spatio-temporal model of models/gru_temporal_ts18 (a GCN per snapshot, a GRU across 3 snapshots)
+    at 20k / 100k and 1M / 10M edges per snapshot;
   - the paper's traffic encoder on a 10,000-flow graph (`weft bench`'s synthetic inputs).
 Each case runs `weft bench --json` (its own processes, outputs compared with ref's) on the CPU backends
 and on cuda; cuda's row gives both the CUDA Graph replay latency and the launch-by-launch latency. A
@@ -47,6 +49,10 @@ def cases():
     for fam, path in [("gcn", gcn), ("gat", gat)]:
         for n, e, tag, cpu in [(20_000, 100_000, "20k", "ref,onednn"), (1_000_000, 10_000_000, "1M", "onednn")]:
             out.append({"name": f"{fam}_{tag}", "model": path, "nodes": n, "edges": e, "cpu": cpu, "feat": []})
+    # spatio-temporal: a GCN per snapshot (3 snapshots, E edges each) feeding a GRU over the snapshots
+    temporal = os.path.join(ROOT, "models", "gru_temporal_ts18", "model.onnx")
+    for n, e, tag, cpu in [(20_000, 100_000, "20k", "ref,onednn"), (1_000_000, 10_000_000, "1M", "onednn")]:
+        out.append({"name": f"gru_temporal_{tag}", "model": temporal, "nodes": n, "edges": e, "cpu": cpu, "feat": []})
     out.append({"name": "traffic_10k_flows", "model": traffic, "nodes": None, "edges": None, "cpu": "ref,onednn",
                 "feat": []})
     return out
