@@ -92,9 +92,11 @@ static inline unsigned weft_cuda_grid(int64_t n, int threads)
 
 /* Whether a tensor of dtype dt and compile-time shape s belongs on the device: float32 always; other
  * fixed-size dtypes (int64 / int32 indices, bool masks) when a dim is a symbol (sized by the graph's data:
- * edges, nodes) or the tensor is large. Small integer tensors of known size are shape arithmetic
- * (Concat of dims, Unsqueeze of a count) that host steps read: moving them to the device would add a
- * download and a wait. float64 stays with the host backends. */
+ * edges, nodes) or the tensor has more elements than a shape vector can (WEFT_CUDA_SHAPE_MAX). Smaller
+ * integer tensors of known size are shape arithmetic (Concat of dims, Unsqueeze of a count) that host
+ * steps read: moving them to the device would add a download and a wait. float64 stays with the host
+ * backends. */
+#define WEFT_CUDA_SHAPE_MAX 64
 static inline bool weft_cuda_data_on_device(weft_dtype dt, const weft_shape *s)
 {
     if (dt == WEFT_FLOAT32) return true;
@@ -104,7 +106,7 @@ static inline bool weft_cuda_data_on_device(weft_dtype dt, const weft_shape *s)
         if (!weft_dim_known(s->d[i])) return true;
         n *= (double)s->d[i].v;
     }
-    return n >= 4096;
+    return n > WEFT_CUDA_SHAPE_MAX;
 }
 
 /* One op of the backend. */

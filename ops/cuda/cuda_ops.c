@@ -11,9 +11,12 @@
  *                shares with ops/unary.c; L2Normalize, Softmax / LogSoftmax, LayerNormalization
  *   movement.cu  Reshape / Flatten / Squeeze / Unsqueeze / Identity, Transpose, Concat, Expand, Slice,
  *                Tile, Split; ConstantOfShape and Range (outputs made on the device)
+ *   select.cu    Equal, Less, LessOrEqual, Greater, GreaterOrEqual; And, Or, Xor, Not, IsNaN, IsInf; Where;
+ *                Cast and CastLike
  *   rnn.c        RNN, GRU, LSTM: cuBLASLt products for the inputs of every step at once and for each
  *                step's recurrence, the gates in rnn_cell.cu
- * (cuda_index.cuh: the index walk eltwise.cu and movement.cu share)
+ * (cuda_index.cuh: the index walk eltwise.cu, movement.cu and select.cu share; cuda_bcast.cuh: the
+ * broadcast planning of eltwise.cu and select.cu)
  */
 #include "cuda_backend.h"
 
@@ -21,7 +24,7 @@
     X(csr) X(csr_reduce) X(csr_gather_reduce) X(csr_edge_softmax) X(link_score) X(segment_reduce)   \
     X(row_gather) X(edge_softmax) X(gather) X(dense) X(fused_elementwise) X(binary) X(unary)        \
     X(l2_normalize) X(softmax) X(layer_norm) X(reshape) X(transpose) X(concat) X(expand) X(slice)   \
-    X(tile) X(split) X(constant_of_shape) X(range) X(rnn)
+    X(tile) X(split) X(constant_of_shape) X(range) X(rnn) X(compare) X(logic) X(where) X(cast)
 
 #define DECLARE(x) extern const weft_cuda_op weft_cuda_op_##x;
 WEFT_CUDA_ENTRIES(DECLARE)

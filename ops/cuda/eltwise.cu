@@ -45,7 +45,7 @@
 #include <string.h>
 
 #include "cuda_backend.h"
-#include "cuda_index.cuh"
+#include "cuda_bcast.cuh"
 
 extern "C" {
 #include "../weft_fused.h"
@@ -85,97 +85,20 @@ int64_t prod(const int64_t *d, int lo, int hi)
     return p;
 }
 
-/* Splits flat index i over dims[0..rank) (innermost last) into c[]. Unrolled over kMaxRank so that the
- * dims, read from a kernel parameter, are addressed with constant indices. */
-template <typename I>
-__device__ __forceinline__ void split_index(const Dim<I> *dim, int rank, I i, I *c)
-{
-#pragma unroll
-    for (int d = kMaxRank - 1; d >= 0; d--) {
-        if (d < rank) {
-            if (d == 0) {
-                c[0] = i;
-            } else {
-                I q = dim[d].div(i);
-                c[d] = i - q * dim[d].size();
-                i = q;
-            }
-        } else {
-            c[d] = 0;
-        }
-    }
-}
-
-/* How an operand meets the output: element for element, one element, or broadcast. */
-enum { K_DIRECT = 0, K_SCALAR = 1, K_BCAST = 2 };
-
-int operand_kind(const weft_tview *t, const weft_tview *out)
-{
-    if (t->numel == out->numel) return K_DIRECT; /* broadcastable and as large: the output's layout */
-    if (t->numel == 1) return K_SCALAR;
-    return K_BCAST;
-}
-
 /* Every input must broadcast to the output (infer checked it with dims that may have been symbols). */
 weft_status check_broadcast(const weft_kernel_ctx *k, int n_in)
 {
     const weft_tview *y = &k->out[0];
+    for (int i = 0; i < n_in; i++)
+        if (k->in[i].dtype != WEFT_FLOAT32) return weft_op_error(k->node, WEFT_ERR_TYPE, "input %d must be float32", i);
+    if (y->dtype != WEFT_FLOAT32) return weft_op_error(k->node, WEFT_ERR_TYPE, "output 0 must be float32");
     for (int i = 0; i < n_in; i++) {
         const weft_tview *x = &k->in[i];
-        if (x->dtype != WEFT_FLOAT32 || x->rank > y->rank)
-            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d does not broadcast to the output", i);
-        for (int d = 0; d < x->rank; d++) {
-            int64_t v = x->dims[d], o = y->dims[d + y->rank - x->rank];
-            if (v != o && v != 1)
-                return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d: dimension %d is %lld, the output's %lld", i, d,
-                                     (long long)v, (long long)o);
-        }
+        weft_status st = bcast_check(k->node, &x, 1, i, y);
+        if (st) return st;
     }
-    if (y->dtype != WEFT_FLOAT32) return weft_op_error(k->node, WEFT_ERR_TYPE, "output 0 must be float32");
     return WEFT_OK;
 }
-
-/* The walk over the output's dims for n operands: size-1 axes dropped, neighbouring axes merged where
- * every operand reads them as one axis (ops/binary.c's plan). At least one axis; st[k * kMaxRank + a]
- * is operand k's stride along walk axis a (0 where it is broadcast). */
-struct Walk {
-    int rank;
-    int64_t dims[kMaxRank];
-};
-
-void walk_make(const weft_tview *out, const weft_tview *const *in, int n, Walk *w, int64_t *st)
-{
-    static_assert(FE_MAX_IN <= WEFT_FUSED_MAX_REGS, "walk scratch");
-    int64_t full[FE_MAX_IN][kMaxRank];
-    const int R = out->rank;
-    for (int k = 0; k < n; k++) weft_broadcast_strides(in[k]->dims, in[k]->rank, out->dims, R, full[k]);
-    w->rank = 0;
-    for (int a = 0; a < R; a++) {
-        if (out->dims[a] == 1) continue;
-        if (w->rank > 0) {
-            const int last = w->rank - 1;
-            bool merge = true;
-            for (int k = 0; k < n; k++)
-                if (st[k * kMaxRank + last] != full[k][a] * out->dims[a]) merge = false;
-            if (merge) {
-                w->dims[last] *= out->dims[a];
-                for (int k = 0; k < n; k++) st[k * kMaxRank + last] = full[k][a];
-                continue;
-            }
-        }
-        w->dims[w->rank] = out->dims[a];
-        for (int k = 0; k < n; k++) st[k * kMaxRank + w->rank] = full[k][a];
-        w->rank++;
-    }
-    if (w->rank == 0) { /* a single element */
-        w->rank = 1;
-        w->dims[0] = 1;
-        for (int k = 0; k < n; k++) st[k * kMaxRank] = 0;
-    }
-}
-
-/* Offsets fit 32 bits: every operand broadcasts to the output, so none has more elements. */
-bool small_index(int64_t n) { return n < ((int64_t)1 << 31); }
 
 /* Grid of a grid-stride loop over `items` with kThreads threads a block. */
 unsigned grid_for(int64_t items) { return weft_cuda_grid(items, kThreads); }
@@ -224,14 +147,14 @@ bin_contig(const float *__restrict__ a, const float *__restrict__ b, float *__re
     const int64_t step = (int64_t)gridDim.x * blockDim.x;
     const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     float as = 0.f, bs = 0.f;
-    if (KA == K_SCALAR) as = a[0];
-    if (KB == K_SCALAR) bs = b[0];
+    if (KA == BCAST_SCALAR) as = a[0];
+    if (KB == BCAST_SCALAR) bs = b[0];
     int64_t i0 = 0;
     if (VEC) {
         const int64_t n4 = n >> 2;
         for (int64_t i = t; i < n4; i += step) {
-            float4 va = KA == K_DIRECT ? reinterpret_cast<const float4 *>(a)[i] : make_float4(as, as, as, as);
-            float4 vb = KB == K_DIRECT ? reinterpret_cast<const float4 *>(b)[i] : make_float4(bs, bs, bs, bs);
+            float4 va = KA == BCAST_DIRECT ? reinterpret_cast<const float4 *>(a)[i] : make_float4(as, as, as, as);
+            float4 vb = KB == BCAST_DIRECT ? reinterpret_cast<const float4 *>(b)[i] : make_float4(bs, bs, bs, bs);
             float4 r;
             r.x = bin_apply(op, va.x, vb.x);
             r.y = bin_apply(op, va.y, vb.y);
@@ -242,16 +165,15 @@ bin_contig(const float *__restrict__ a, const float *__restrict__ b, float *__re
         i0 = n4 << 2;
     }
     for (int64_t i = i0 + t; i < n; i += step)
-        y[i] = bin_apply(op, KA == K_DIRECT ? a[i] : as, KB == K_DIRECT ? b[i] : bs);
+        y[i] = bin_apply(op, KA == BCAST_DIRECT ? a[i] : as, KB == BCAST_DIRECT ? b[i] : bs);
 }
 
 template <typename I> struct BinArgs {
     const float *a, *b;
     float *y;
     I n;
-    int rank, op;
-    Dim<I> dim[kMaxRank];
-    I sa[kMaxRank], sb[kMaxRank];
+    int op;
+    BcastIdx<I, 2> w;
 };
 
 template <typename I>
@@ -259,17 +181,9 @@ __global__ void __launch_bounds__(kThreads) bin_bcast(const __grid_constant__ Bi
 {
     const I step = (I)gridDim.x * blockDim.x;
     for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < p.n; i += step) {
-        I c[kMaxRank];
-        split_index<I>(p.dim, p.rank, i, c);
-        I oa = 0, ob = 0;
-#pragma unroll
-        for (int d = 0; d < kMaxRank; d++) {
-            if (d < p.rank) {
-                oa += c[d] * p.sa[d];
-                ob += c[d] * p.sb[d];
-            }
-        }
-        p.y[i] = bin_apply(p.op, p.a[oa], p.b[ob]);
+        I off[2];
+        bcast_offsets<2>(p.w, i, off);
+        p.y[i] = bin_apply(p.op, p.a[off[0]], p.b[off[1]]);
     }
 }
 
@@ -297,16 +211,11 @@ struct BinState {
     BinArgs<uint64_t> a64;
 };
 
-template <typename I> void bin_args_fill(BinArgs<I> *p, const Walk &w, const int64_t *st, int64_t n, int op)
+template <typename I> void bin_args_fill(BinArgs<I> *p, const BcastWalk &w, const int64_t *st, int64_t n, int op)
 {
     p->n = (I)n;
-    p->rank = w.rank;
     p->op = op;
-    for (int d = 0; d < kMaxRank; d++) {
-        p->dim[d].set(d < w.rank ? w.dims[d] : 1);
-        p->sa[d] = d < w.rank ? (I)st[d] : 0;
-        p->sb[d] = d < w.rank ? (I)st[kMaxRank + d] : 0;
-    }
+    bcast_idx_fill(&p->w, w, st);
 }
 
 weft_status binary_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
@@ -319,14 +228,14 @@ weft_status binary_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
     if (!s) return nomem();
     const weft_tview *y = &k->out[0];
     s->n = y->numel;
-    s->ka = operand_kind(&k->in[0], y);
-    s->kb = operand_kind(&k->in[1], y);
-    s->wide = !small_index(s->n);
-    if (s->n > 0 && (s->ka == K_BCAST || s->kb == K_BCAST)) {
+    s->ka = bcast_kind(&k->in[0], y);
+    s->kb = bcast_kind(&k->in[1], y);
+    s->wide = !bcast_small(s->n);
+    if (s->n > 0 && (s->ka == BCAST_WALK || s->kb == BCAST_WALK)) {
         const weft_tview *in[2] = {&k->in[0], &k->in[1]};
-        Walk w;
+        BcastWalk w;
         int64_t strides[2 * kMaxRank];
-        walk_make(y, in, 2, &w, strides);
+        bcast_walk_make(y, in, 2, &w, strides);
         if (s->wide) bin_args_fill(&s->a64, w, strides, s->n, pp->op);
         else bin_args_fill(&s->a32, w, strides, s->n, pp->op);
     }
@@ -348,12 +257,12 @@ weft_status binary_run(const void *prepared, void *state, const weft_kernel_ctx 
     if (s->n == 0) return WEFT_OK;
     const float *a = (const float *)k->in[0].data, *b = (const float *)k->in[1].data;
     float *y = (float *)k->out[0].data;
-    if (s->ka != K_BCAST && s->kb != K_BCAST) {
-        bool vec = aligned16(y) && (s->ka != K_DIRECT || aligned16(a)) && (s->kb != K_DIRECT || aligned16(b));
-        if (s->ka == K_DIRECT && s->kb == K_DIRECT) launch_contig<K_DIRECT, K_DIRECT>(vec, a, b, y, s->n, pp->op, q->stream);
-        else if (s->ka == K_DIRECT) launch_contig<K_DIRECT, K_SCALAR>(vec, a, b, y, s->n, pp->op, q->stream);
-        else if (s->kb == K_DIRECT) launch_contig<K_SCALAR, K_DIRECT>(vec, a, b, y, s->n, pp->op, q->stream);
-        else launch_contig<K_SCALAR, K_SCALAR>(vec, a, b, y, s->n, pp->op, q->stream);
+    if (s->ka != BCAST_WALK && s->kb != BCAST_WALK) {
+        bool vec = aligned16(y) && (s->ka != BCAST_DIRECT || aligned16(a)) && (s->kb != BCAST_DIRECT || aligned16(b));
+        if (s->ka == BCAST_DIRECT && s->kb == BCAST_DIRECT) launch_contig<BCAST_DIRECT, BCAST_DIRECT>(vec, a, b, y, s->n, pp->op, q->stream);
+        else if (s->ka == BCAST_DIRECT) launch_contig<BCAST_DIRECT, BCAST_SCALAR>(vec, a, b, y, s->n, pp->op, q->stream);
+        else if (s->kb == BCAST_DIRECT) launch_contig<BCAST_SCALAR, BCAST_DIRECT>(vec, a, b, y, s->n, pp->op, q->stream);
+        else launch_contig<BCAST_SCALAR, BCAST_SCALAR>(vec, a, b, y, s->n, pp->op, q->stream);
     } else if (s->wide) {
         BinArgs<uint64_t> p = s->a64;
         p.a = a;
@@ -589,13 +498,13 @@ __global__ void __launch_bounds__(kThreads) fe_kernel(const __grid_constant__ Fe
     const I step = (I)gridDim.x * blockDim.x;
     for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < p.n; i += step) {
         I c[kMaxRank];
-        if (BCAST) split_index<I>(p.dim, p.rank, i, c);
+        if (BCAST) bcast_split<I>(p.dim, p.rank, i, c);
         for (int j = 0; j < p.n_load; j++) {
             const int kd = p.kind[j];
             I off = 0;
-            if (kd == K_DIRECT) {
+            if (kd == BCAST_DIRECT) {
                 off = i;
-            } else if (BCAST && kd == K_BCAST) {
+            } else if (BCAST && kd == BCAST_WALK) {
                 const I *s = p.strides + (size_t)p.sidx[j] * kMaxRank;
 #pragma unroll
                 for (int d = 0; d < kMaxRank; d++)
@@ -644,10 +553,10 @@ weft_status fe_args_fill(const FePrep *p, FeState *s, const weft_kernel_ctx *k, 
     const weft_tview *y = &k->out[0];
     const weft_tview *in[FE_MAX_IN];
     for (int i = 0; i < p->n_inputs; i++) in[i] = &k->in[i];
-    Walk w;
+    BcastWalk w;
     int64_t *st = (int64_t *)malloc(sizeof(int64_t) * kMaxRank * (size_t)p->n_inputs);
     if (!st) return nomem();
-    walk_make(y, in, p->n_inputs, &w, st);
+    bcast_walk_make(y, in, p->n_inputs, &w, st);
     a->n = (I)s->n;
     a->n_insns = p->n_insns;
     a->rank = w.rank;
@@ -659,9 +568,9 @@ weft_status fe_args_fill(const FePrep *p, FeState *s, const weft_kernel_ctx *k, 
         const int j = s->n_load++;
         s->load_in[j] = i;
         a->slot[j] = (uint8_t)p->in_slot[i];
-        a->kind[j] = (uint8_t)operand_kind(in[i], y);
+        a->kind[j] = (uint8_t)bcast_kind(in[i], y);
         a->sidx[j] = 0;
-        if (a->kind[j] == K_BCAST) a->sidx[j] = (uint8_t)n_bcast++;
+        if (a->kind[j] == BCAST_WALK) a->sidx[j] = (uint8_t)n_bcast++;
     }
     a->n_load = s->n_load;
     s->bcast = n_bcast > 0;
@@ -676,7 +585,7 @@ weft_status fe_args_fill(const FePrep *p, FeState *s, const weft_kernel_ctx *k, 
     if (p->n_consts) memcpy(host + code_b, p->consts, sizeof(float) * (size_t)p->n_consts);
     I *hs = (I *)(host + code_b + const_b);
     for (int j = 0; j < s->n_load; j++) {
-        if (a->kind[j] != K_BCAST) continue;
+        if (a->kind[j] != BCAST_WALK) continue;
         const int i = s->load_in[j];
         for (int d = 0; d < kMaxRank; d++) hs[(size_t)a->sidx[j] * kMaxRank + d] = d < w.rank ? (I)st[i * kMaxRank + d] : 0;
     }
@@ -707,7 +616,7 @@ weft_status fe_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda
     FeState *s = (FeState *)calloc(1, sizeof *s);
     if (!s) return nomem();
     s->n = k->out[0].numel;
-    s->wide = !small_index(s->n);
+    s->wide = !bcast_small(s->n);
     /* the slots of a block fill at most 32 KiB of shared memory */
     s->threads = kThreads;
     while (s->threads > 32 && (size_t)p->n_slots * (size_t)s->threads * sizeof(float) > 32768) s->threads /= 2;

@@ -864,7 +864,7 @@ static void build_cos(weft_graph *g, void *user)
     CU_ASSERT_FATAL(weft_node_add_attr(&g->nodes[g->values[y].producer], &a) == WEFT_OK);
 }
 
-/* Range: start, limit and delta as constants (kept as they are at -O0), output sizes over 4096 for
+/* Range: start, limit and delta as constants (kept as they are at -O0), output sizes over 64 for
  * the integer forms so that the output belongs on the device. */
 typedef struct {
     weft_dtype dt;
