@@ -9,7 +9,10 @@
 #   bash bench/cuda.sh [--no-bench] [cuda_bench.py options...]
 #
 # Installs nothing beyond what scripts/main.sh's set-up installed (the build's apt packages, .venv with
-# numpy / onnx / onnxruntime for the node tests). Exits 1 at once, measuring nothing, without a GPU.
+# numpy / onnx / onnxruntime for the node tests; else a python3 with onnx). On a GPU machine without the
+# build's packages and without a registry, set WEFT_DEPS_DEBS to a folder of the .deb files that
+# `bash scripts/offline_deps.sh fetch DIR` downloaded elsewhere: they are unpacked under build-gpu-deps/
+# (never installed) and the build uses them. Exits 1 at once, measuring nothing, without a GPU.
 # The last line is "N passed, N failed" over the stages.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +32,10 @@ if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
 fi
 nvidia-smi -L
 command -v nvcc >/dev/null || export PATH="/usr/local/cuda/bin:$PATH"
+if [ -n "${WEFT_DEPS_DEBS:-}" ]; then
+    bash scripts/offline_deps.sh unpack "$WEFT_DEPS_DEBS" "$root/$build-deps" || exit 1
+    eval "$(bash scripts/offline_deps.sh env "$root/$build-deps")"
+fi
 
 passed=0
 failed=0
