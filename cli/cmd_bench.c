@@ -43,14 +43,16 @@ static void help(FILE *f)
     fprintf(f,
             "usage: weft bench MODEL [--backends LIST] [--nodes N] [--edges E] [--dim SYM=V ...]\n"
             "                  [--input NAME=PATH ...] [--threads T] [--warmup-ms MS] [--min-iters K]\n"
-            "                  [--min-ms MS] [--seed S] [--profile] [--allow-tf32] [--json]\n\n"
+            "                  [--min-ms MS] [--seed S] [--reference B] [--profile] [--allow-tf32]\n"
+            "                  [--json]\n\n"
             "Measures MODEL (an ONNX file) on each backend, each in its own process: compile time (import to\n"
             "plan), set-up time (session and first reshape), then, after --warmup-ms of warm-up, at least\n"
             "--min-iters runs lasting at least --min-ms in all: min / mean / p50 / p90 / p95 / p99 latency,\n"
             "runs/s, edges/s, the session's arena bytes and the process's peak resident memory. Before\n"
-            "timing, every backend's outputs are compared with ref's (1e-4 relative + 1e-5 absolute); a\n"
-            "backend that differs is reported and not timed, and the exit status is 1. A .weftplan file\n"
-            "is measured on the backends it was compiled for (its load time as compile time), uncompared.\n\n"
+            "timing, every backend's outputs are compared with ref's, or --reference's (1e-4 relative +\n"
+            "1e-5 absolute); a backend that differs is reported and not timed, and the exit status is 1.\n"
+            "A .weftplan file is measured on the backends it was compiled for (its load time as compile\n"
+            "time), uncompared.\n\n"
             "  --backends LIST   comma-separated backends (default: every backend of this build that can\n"
             "                    run here: %s)\n"
             "  --nodes N         synthesise inputs: every node-count dimension is N (default 10000)\n"
@@ -66,6 +68,9 @@ static void help(FILE *f)
             "  --min-iters K     timed runs, at least (default 10)\n"
             "  --min-ms MS       timed duration, at least (default 1000)\n"
             "  --seed S          seed of the synthesised inputs (default 1)\n"
+            "  --reference B     the backend whose outputs the others must match (default ref; a faster\n"
+            "                    one, itself checked against ref on smaller sizes, for sizes where ref's\n"
+            "                    one thread would take minutes)\n"
             "  --profile         also time every step: ms per run by op class (dense, message passing,\n"
             "                    elementwise, other) and the 10 slowest steps (a separate session)\n"
             "  --allow-tf32      cuda: dense work may use TF32 tensor cores (its error shows as the\n"
@@ -142,7 +147,8 @@ typedef struct bench_opts {
     const char *model;
     const char *backends[BENCH_MAX_BACKENDS];
     int n_backends;
-    bool ref_wanted;
+    bool ref_wanted;       /* the reference backend is also one of those measured */
+    const char *reference; /* the backend the others are compared with: ref unless --reference */
     int64_t nodes, edges;
     struct { const char *name, *path; } inputs[BENCH_MAX_INPUTS];
     int n_inputs;
@@ -557,13 +563,13 @@ static void bench_child(const bench_opts *o, const char *backend, bool role_ref,
                 goto done;
             }
         }
-        r->compared = true; /* ref is its own reference */
+        r->compared = true; /* the reference is its own */
     } else {
         compare_outputs(o, out, n_out, sh);
         r->compared = true;
         r->max_abs_diff = sh->cmp_max_diff;
         if (!sh->cmp_ok) {
-            set_msg(r, RES_MISMATCH, "outputs differ from ref's: %s", sh->cmp_message);
+            set_msg(r, RES_MISMATCH, "outputs differ from %s's: %s", o->reference, sh->cmp_message);
             goto done;
         }
     }
@@ -749,7 +755,8 @@ static void print_json(const bench_opts *o, const bench_spec *sp, const bench_re
     cli_json_str(f, o->model);
     fprintf(f, ",\"threads\":%d,\"seed\":%llu,\"backends_available\":", o->threads, (unsigned long long)o->seed);
     cli_json_str(f, weft_backends());
-    fprintf(f, ",\"plan_file\":%s", o->plan ? "true" : "false");
+    fprintf(f, ",\"plan_file\":%s,\"reference\":", o->plan ? "true" : "false");
+    cli_json_str(f, o->reference);
     fprintf(f, ",\"synthetic\":%s,\"edges\":%lld,\"inputs\":{", o->n_inputs ? "false" : "true", (long long)sp->edges);
     for (int i = 0; i < sp->n_inputs; i++) {
         fprintf(f, "%s", i ? "," : "");
@@ -860,8 +867,10 @@ static void print_text(const bench_opts *o, const bench_spec *sp, const bench_re
         putchar('\n');
     }
     printf("edges per run: %lld\n\n", (long long)sp->edges);
+    char vs[64];
+    snprintf(vs, sizeof vs, "vs %s", o->reference);
     printf("%-10s %10s %9s %9s %9s %9s %9s %9s %9s %6s %9s %10s %10s %10s  %s\n", "backend", "compile", "setup", "p50",
-           "p90", "p95", "p99", "mean", "min", "iters", "runs/s", "Medges/s", "arena", "peak RSS", "vs ref");
+           "p90", "p95", "p99", "mean", "min", "iters", "runs/s", "Medges/s", "arena", "peak RSS", vs);
     printf("%-10s %10s %9s %9s %9s %9s %9s %9s %9s\n", "", "ms", "ms", "ms", "ms", "ms", "ms", "ms", "ms");
     for (int i = 0; i < n_res; i++) {
         const bench_result *r = &res[i];
@@ -877,7 +886,7 @@ static void print_text(const bench_opts *o, const bench_spec *sp, const bench_re
             printf("%10s %9s %9s %9s %9s %9s %9s %9s %6s %9s %10s %10s %10s  ", "-", "-", "-", "-", "-", "-", "-", "-",
                    "-", "-", "-", "-", rss);
         if (r->state == RES_OK && o->plan) printf("(plan file: not compared)\n");
-        else if (r->state == RES_OK && !strcmp(r->backend, "ref")) printf("(reference)\n");
+        else if (r->state == RES_OK && !strcmp(r->backend, o->reference)) printf("(reference)\n");
         else if (r->state == RES_OK) printf("ok (max |diff| %.2g)\n", r->max_abs_diff);
         else {
             printf("%s: ", r->state == RES_MISMATCH ? "MISMATCH" : "FAILED");
@@ -979,12 +988,14 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(a, "--backends") || !strcmp(a, "--backend") || !strcmp(a, "--nodes") ||
                    !strcmp(a, "--edges") || !strcmp(a, "--input") || !strcmp(a, "--dim") || !strcmp(a, "--threads") ||
                    !strcmp(a, "--warmup-ms") || !strcmp(a, "--min-iters") || !strcmp(a, "--min-ms") ||
-                   !strcmp(a, "--seed")) {
+                   !strcmp(a, "--seed") || !strcmp(a, "--reference")) {
             if (i + 1 >= argc) return cli_usage("bench", "bench: %s needs a value", a);
             char *v = argv[++i];
             int64_t x;
             if (!strcmp(a, "--backends") || !strcmp(a, "--backend")) {
                 backend_list = v;
+            } else if (!strcmp(a, "--reference")) {
+                o.reference = v;
             } else if (!strcmp(a, "--nodes") || !strcmp(a, "--edges")) {
                 if (!parse_i64(v, 1, (int64_t)1 << 40, &x))
                     return cli_usage("bench", "bench: %s wants a positive integer, got '%s'", a, v);
@@ -1050,8 +1061,14 @@ int cmd_bench(int argc, char **argv)
     }
     int rc = parse_backends(&o, backend_list);
     if (rc != CLI_OK) return rc;
+    if (o.reference && o.plan)
+        return cli_usage("bench", "bench: '%s' is a plan file: it is measured uncompared (--reference applies to "
+                                  "ONNX models)", o.model);
+    if (!o.reference) o.reference = "ref";
+    const char *why = weft_backend_unavailable(o.reference);
+    if (why) return cli_usage("bench", "bench: --reference %s: %s", o.reference, why);
     for (int i = 0; i < o.n_backends; i++)
-        if (!strcmp(o.backends[i], "ref")) o.ref_wanted = true;
+        if (!strcmp(o.backends[i], o.reference)) o.ref_wanted = true;
     if (o.threads == 0) o.threads = available_cores();
     {
         struct stat st;
@@ -1079,14 +1096,17 @@ int cmd_bench(int argc, char **argv)
     int n_res = 0;
     rc = CLI_OK;
 
-    /* ref first: it decides the inputs and writes the reference outputs (a plan file: the plan alone) */
+    /* the reference first: it decides the inputs and writes the outputs the others must match (a plan
+     * file: the plan alone) */
     bench_result ref_res;
     if (o.plan) o.ref_wanted = true;
-    run_in_child(&o, "ref", true, o.ref_wanted, sh, &ref_res);
+    run_in_child(&o, o.reference, true, o.ref_wanted, sh, &ref_res);
     spec = sh->spec;
     if (ref_res.state != RES_OK) {
         /* nothing can be compared with: say why, once */
-        fprintf(stderr, "weft: bench: %s", o.plan ? "" : o.ref_wanted ? "ref: " : "the reference run (ref) failed: ");
+        if (o.plan) fprintf(stderr, "weft: bench: ");
+        else if (o.ref_wanted) fprintf(stderr, "weft: bench: %s: ", o.reference);
+        else fprintf(stderr, "weft: bench: the reference run (%s) failed: ", o.reference);
         cli_text_str(stderr, ref_res.message);
         fputc('\n', stderr);
         munmap(sh, sizeof *sh);
@@ -1095,7 +1115,7 @@ int cmd_bench(int argc, char **argv)
     }
     for (int i = 0; i < o.n_backends; i++) {
         bench_result *r = &res[n_res++];
-        if (!strcmp(o.backends[i], "ref")) *r = ref_res;
+        if (!strcmp(o.backends[i], o.reference)) *r = ref_res;
         else run_in_child(&o, o.backends[i], false, true, sh, r);
         if (r->state != RES_OK) rc = CLI_FAIL;
     }

@@ -85,6 +85,26 @@ def test_sage_synthetic_every_backend():
         assert res["profile"] is None
 
 
+def test_another_reference():
+    """--reference B: B's outputs are what the others must match, and B is timed only when asked for."""
+    others = [b for b in backends() if b != "ref"]
+    if not others:
+        pytest.skip("this build has ref alone")
+    b = others[0]
+    r = bench(model("sage_mean_ts18"), "--nodes", "120", "--edges", "500", "--backends", "ref", "--reference", b,
+              "--json", *QUICK)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["reference"] == b
+    assert [x["backend"] for x in d["results"]] == ["ref"]
+    check_result(d["results"][0], 2)
+    assert d["results"][0]["max_abs_diff_vs_ref"] <= 1e-4
+    r = bench(model("sage_mean_ts18"), "--nodes", "120", "--edges", "500", "--backends", f"{b},ref", "--reference", b,
+              *QUICK)
+    assert r.returncode == 0, r.stderr
+    assert f"vs {b}" in r.stdout and "(reference)" in r.stdout
+
+
 def test_heterogeneous_ranges_follow_the_edge_types():
     """Every edge type's row 0 indexes its source node type, row 1 its destination
     (schemas/traffic_graph.md); with node counts set apart, a wrong range would be visible, and an
@@ -241,6 +261,8 @@ def test_undeterminable_ranges_are_a_clear_error(tmp_path):
     ["--dim", "num_nodes"],
     ["--input", "x"],
     ["--input", "x=a.npy", "--nodes", "5"],          # given and synthesised at once
+    ["--reference", "nosuch"],
+    ["--reference"],                                 # no value
 ])
 def test_bad_options_are_usage_errors(args):
     full = args if args == [] else ([model("sage_mean_ts18")] + args)
