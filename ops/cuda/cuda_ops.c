@@ -13,6 +13,8 @@
  *                Tile, Split; ConstantOfShape and Range (outputs made on the device)
  *   select.cu    Equal, Less, LessOrEqual, Greater, GreaterOrEqual; And, Or, Xor, Not, IsNaN, IsInf; Where;
  *                Cast and CastLike
+ *   index.cu     GatherElements, GatherND, ScatterElements / Scatter / ScatterND (none, add, mul, max,
+ *                min: each target's updates folded in their order after a stable sort, as the reference)
  *   rnn.c        RNN, GRU, LSTM: cuBLASLt products for the inputs of every step at once and for each
  *                step's recurrence, the gates in rnn_cell.cu
  * (cuda_index.cuh: the index walk eltwise.cu, movement.cu and select.cu share; cuda_bcast.cuh: the
@@ -24,7 +26,8 @@
     X(csr) X(csr_reduce) X(csr_gather_reduce) X(csr_edge_softmax) X(link_score) X(segment_reduce)   \
     X(row_gather) X(edge_softmax) X(gather) X(dense) X(fused_elementwise) X(binary) X(unary)        \
     X(l2_normalize) X(softmax) X(layer_norm) X(reshape) X(transpose) X(concat) X(expand) X(slice)   \
-    X(tile) X(split) X(constant_of_shape) X(range) X(rnn) X(compare) X(logic) X(where) X(cast)
+    X(tile) X(split) X(constant_of_shape) X(range) X(rnn) X(compare) X(logic) X(where) X(cast)    \
+    X(gather_elements) X(gather_nd) X(scatter)
 
 #define DECLARE(x) extern const weft_cuda_op weft_cuda_op_##x;
 WEFT_CUDA_ENTRIES(DECLARE)
