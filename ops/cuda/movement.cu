@@ -445,34 +445,39 @@ void concat_release_state(void *state)
     free(s);
 }
 
-weft_status concat_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
+/* Concat and Split: the whole tensor `whole` against its pieces along `axis` (Concat's inputs, Split's
+ * outputs). Each piece is a copy of outer rows of its chunk of columns, from the pieces into the whole
+ * (`into_whole`, Concat) or out of it (Split); offset[i] is where piece i's columns start in the
+ * whole's rows, in bytes. */
+weft_status pieces_reshape(const weft_kernel_ctx *k, const weft_tview *whole, const weft_tview *piece, int n,
+                           bool into_whole, void **state)
 {
-    const weft_tview *y = &k->out[0];
     int axis;
-    weft_status st = weft_axis(k->node, weft_attr_int(k->node, "axis", 0), y->rank, false, &axis);
+    weft_status st = weft_axis(k->node, weft_attr_int(k->node, "axis", 0), whole->rank, false, &axis);
     if (st) return st;
     int64_t outer = 1, inner = 1;
-    for (int d = 0; d < axis; d++) outer *= y->dims[d];
-    for (int d = axis + 1; d < y->rank; d++) inner *= y->dims[d];
-    const int64_t row = y->dims[axis] * inner;
-    const int es = (int)weft_dtype_size(y->dtype);
+    for (int d = 0; d < axis; d++) outer *= whole->dims[d];
+    for (int d = axis + 1; d < whole->rank; d++) inner *= whole->dims[d];
+    const int64_t row = whole->dims[axis] * inner;
+    const int es = (int)weft_dtype_size(whole->dtype);
     ConcatState *s = (ConcatState *)calloc(1, sizeof *s);
     if (!s) return nomem();
-    s->n = k->n_in;
-    s->part = (CopyPlan *)calloc((size_t)k->n_in, sizeof *s->part);
-    s->offset = (int64_t *)calloc((size_t)k->n_in, sizeof *s->offset);
+    s->n = n;
+    s->part = (CopyPlan *)calloc((size_t)n, sizeof *s->part);
+    s->offset = (int64_t *)calloc((size_t)n, sizeof *s->offset);
     if (!s->part || !s->offset) {
         concat_release_state(s);
         return nomem();
     }
+    const char *what = into_whole ? "input" : "output";
     int64_t at = 0;
-    for (int i = 0; i < k->n_in; i++) {
-        const weft_tview *x = &k->in[i];
-        bool ok = x->rank == y->rank && x->dtype == y->dtype;
-        for (int d = 0; ok && d < y->rank; d++) ok = d == axis || x->dims[d] == y->dims[d];
+    for (int i = 0; i < n; i++) {
+        const weft_tview *x = &piece[i];
+        bool ok = x->rank == whole->rank && x->dtype == whole->dtype;
+        for (int d = 0; ok && d < whole->rank; d++) ok = d == axis || x->dims[d] == whole->dims[d];
         if (!ok) {
             concat_release_state(s);
-            return weft_op_error(k->node, WEFT_ERR_SHAPE, "input %d does not fit the output along the other axes", i);
+            return weft_op_error(k->node, WEFT_ERR_SHAPE, "%s %d does not fit along the other axes", what, i);
         }
         const int64_t chunk = x->dims[axis] * inner;
         CopyPlan *c = &s->part[i];
@@ -480,21 +485,25 @@ weft_status concat_reshape(const void *prepared, const weft_kernel_ctx *k, weft_
         c->es = es;
         c->dims[0] = outer;
         c->dims[1] = chunk;
-        c->is[0] = chunk;
-        c->is[1] = 1;
-        c->os[0] = row;
-        c->os[1] = 1;
+        c->is[0] = into_whole ? chunk : row;
+        c->os[0] = into_whole ? row : chunk;
+        c->is[1] = c->os[1] = 1;
         plan_simplify(c);
         s->offset[i] = at * es;
         at += chunk;
     }
     if (at != row) {
         concat_release_state(s);
-        return weft_op_error(k->node, WEFT_ERR_SHAPE, "the inputs fill %lld of the output's %lld columns", (long long)at,
-                             (long long)row);
+        return weft_op_error(k->node, WEFT_ERR_SHAPE, "the %ss fill %lld of %lld columns along the axis", what,
+                             (long long)at, (long long)row);
     }
     *state = s;
     return WEFT_OK;
+}
+
+weft_status concat_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
+{
+    return pieces_reshape(k, &k->out[0], k->in, k->n_in, true, state);
 }
 
 weft_status concat_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)
@@ -643,56 +652,10 @@ bool split_supports(const weft_step_desc *s)
     return rank >= 1 && (!a || (a->type == WEFT_ATTR_INT && a->i >= -rank && a->i < rank));
 }
 
-/* Concat's state read the other way: each output's rows come from its columns of the input. */
+/* Concat's pieces read the other way: each output's rows come from its columns of the input. */
 weft_status split_reshape(const void *prepared, const weft_kernel_ctx *k, weft_cuda_queue *q, void **state)
 {
-    const weft_tview *x = &k->in[0];
-    int axis;
-    weft_status st = weft_axis(k->node, weft_attr_int(k->node, "axis", 0), x->rank, false, &axis);
-    if (st) return st;
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < axis; d++) outer *= x->dims[d];
-    for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
-    const int64_t row = x->dims[axis] * inner;
-    const int es = (int)weft_dtype_size(x->dtype);
-    ConcatState *s = (ConcatState *)calloc(1, sizeof *s);
-    if (!s) return nomem();
-    s->n = k->n_out;
-    s->part = (CopyPlan *)calloc((size_t)k->n_out, sizeof *s->part);
-    s->offset = (int64_t *)calloc((size_t)k->n_out, sizeof *s->offset);
-    if (!s->part || !s->offset) {
-        concat_release_state(s);
-        return nomem();
-    }
-    int64_t at = 0;
-    for (int i = 0; i < k->n_out; i++) {
-        const weft_tview *y = &k->out[i];
-        bool ok = y->rank == x->rank && y->dtype == x->dtype;
-        for (int d = 0; ok && d < x->rank; d++) ok = d == axis || y->dims[d] == x->dims[d];
-        if (!ok) {
-            concat_release_state(s);
-            return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output %d does not fit the input along the other axes", i);
-        }
-        const int64_t chunk = y->dims[axis] * inner;
-        CopyPlan *c = &s->part[i];
-        c->rank = 2;
-        c->es = es;
-        c->dims[0] = outer;
-        c->dims[1] = chunk;
-        c->is[0] = row;
-        c->is[1] = 1;
-        c->os[0] = chunk;
-        c->os[1] = 1;
-        plan_simplify(c);
-        s->offset[i] = at * es;
-        at += chunk;
-    }
-    if (at != row) {
-        concat_release_state(s);
-        return weft_op_error(k->node, WEFT_ERR_INTERNAL, "output sizes do not add up to the split axis");
-    }
-    *state = s;
-    return WEFT_OK;
+    return pieces_reshape(k, &k->in[0], k->out, k->n_out, false, state);
 }
 
 weft_status split_run(const void *prepared, void *state, const weft_kernel_ctx *k, weft_cuda_queue *q)

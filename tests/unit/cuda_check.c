@@ -26,6 +26,29 @@ bool wt_cuda_skip(const char *suite)
 
 bool wt_cuda_placement_only(void) { return placement_only; }
 
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+void wt_rnd_seed(uint64_t seed) { rng_state = seed ? seed : 0x9E3779B97F4A7C15ull; }
+
+uint64_t wt_rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+int64_t wt_rnd_int(int64_t n) { return n > 0 ? (int64_t)(wt_rnd() % (uint64_t)n) : 0; }
+
+int64_t wt_rnd_dim(bool zero)
+{
+    int64_t r = wt_rnd_int(16);
+    if (r < 3) return 1;
+    if (r == 3) return 33;
+    if (r == 4 && zero && wt_rnd_int(3) == 0) return 0;
+    return 2 + wt_rnd_int(6);
+}
+
 void wt_fill_uniform(float *x, long long n, float lo, float hi, unsigned *seed)
 {
     for (long long i = 0; i < n; i++) {

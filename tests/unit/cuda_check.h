@@ -13,6 +13,7 @@
 #define WEFT_TESTS_CUDA_CHECK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "compiler/ir.h"
 #include "weft.h"
@@ -42,6 +43,13 @@ typedef struct wt_cuda_case {
  * it (the ref run is then not compared) and its message must contain `error_has` (may be NULL). */
 int wt_cuda_compare(const wt_cuda_case *c);
 int wt_cuda_expect_error(const wt_cuda_case *c, weft_status want_error, const char *error_has);
+
+/* The suites' random shapes and values: one xorshift generator, seeded by each suite's main. */
+void wt_rnd_seed(uint64_t seed);
+uint64_t wt_rnd(void);
+int64_t wt_rnd_int(int64_t n); /* uniform in [0, n); 0 when n <= 0 */
+/* A dim: mostly small and odd-sized, sometimes 1, 33 or (rarely, when zero is allowed) 0. */
+int64_t wt_rnd_dim(bool zero);
 
 /* Random data: floats uniform in [lo, hi), indices uniform in [0, n). Deterministic per seed. */
 void wt_fill_uniform(float *x, long long n, float lo, float hi, unsigned *seed);

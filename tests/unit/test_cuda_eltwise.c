@@ -36,28 +36,7 @@
 
 /* --- random shapes --------------------------------------------------------------------------------- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static unsigned fill_seed = 20240611u;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t rnd_int(int64_t n) { return n > 0 ? (int64_t)(rnd() % (uint64_t)n) : 0; }
-
-/* A dim: mostly small and odd-sized, sometimes 1, 33 or (rarely, when zero is allowed) 0. */
-static int64_t rnd_dim(bool zero)
-{
-    int64_t r = rnd_int(16);
-    if (r < 3) return 1;
-    if (r == 3) return 33;
-    if (r == 4 && zero && rnd_int(3) == 0) return 0;
-    return 2 + rnd_int(6);
-}
 
 /* --- one node between graph inputs and outputs ----------------------------------------------------- */
 
@@ -193,7 +172,7 @@ static void make_inputs(weft_tensor *in, int n, weft_dtype dt, const int *rank, 
             wt_fill_uniform(in[i].data, m, lo, hi, &fill_seed);
         } else {
             uint8_t *b = in[i].data;
-            for (size_t j = 0; j < (size_t)m * es; j++) b[j] = dt == WEFT_BOOL ? (uint8_t)(rnd() & 1) : (uint8_t)rnd();
+            for (size_t j = 0; j < (size_t)m * es; j++) b[j] = dt == WEFT_BOOL ? (uint8_t)(wt_rnd() & 1) : (uint8_t)wt_rnd();
         }
     }
 }
@@ -233,8 +212,8 @@ static void check_node(const char *what, const node_case *c, float lo, float hi,
 /* x0 of out's shape or broadcastable to it: a random trailing part with some dims set to 1. */
 static void rnd_bcast_shape(int R, const int64_t *out, int *rank, int64_t *dims)
 {
-    *rank = R - (int)rnd_int(R + 1);
-    for (int d = 0; d < *rank; d++) dims[d] = rnd_int(3) == 0 ? 1 : out[d + R - *rank];
+    *rank = R - (int)wt_rnd_int(R + 1);
+    for (int d = 0; d < *rank; d++) dims[d] = wt_rnd_int(3) == 0 ? 1 : out[d + R - *rank];
 }
 
 /* --- two operands ---------------------------------------------------------------------------------- */
@@ -280,9 +259,9 @@ static void test_binary(void)
             check_node("binary, swapped", &c, ops[o].lo, ops[o].hi, ops[o].rtol, 0);
         }
         for (int t = 0; t < 30; t++) { /* random broadcasts of ranks 0 to 5 */
-            int R = (int)rnd_int(6);
+            int R = (int)wt_rnd_int(6);
             int64_t out[5];
-            for (int d = 0; d < R; d++) out[d] = rnd_dim(true);
+            for (int d = 0; d < R; d++) out[d] = wt_rnd_dim(true);
             node_case c = {.op = ops[o].op, .opset = 13, .n_in = 2, .n_out = 1};
             rnd_bcast_shape(R, out, &c.rank[0], c.dims[0]);
             rnd_bcast_shape(R, out, &c.rank[1], c.dims[1]);
@@ -326,8 +305,8 @@ static void test_unary(void)
                 c.rank[0] = shapes[s].rank;
                 memcpy(c.dims[0], shapes[s].dims, sizeof shapes[s].dims);
             } else {
-                c.rank[0] = (int)rnd_int(6);
-                for (int d = 0; d < c.rank[0]; d++) c.dims[0][d] = rnd_dim(true);
+                c.rank[0] = (int)wt_rnd_int(6);
+                for (int d = 0; d < c.rank[0]; d++) c.dims[0][d] = wt_rnd_dim(true);
             }
             if (ops[o].attr.name) c.attr[c.n_attr++] = ops[o].attr;
             /* transcendental results can underflow float: a tiny atol */
@@ -553,9 +532,9 @@ static void test_softmax(void)
             if (rank >= 2) check_node("Softmax, opset 11 default axis", &c, -5, 5, 1e-6, atol);
         }
         for (int t = 0; t < 20; t++) {
-            node_case c = {.op = ops[o], .opset = 13, .n_in = 1, .rank = {1 + (int)rnd_int(5)}, .n_out = 1};
-            for (int d = 0; d < c.rank[0]; d++) c.dims[0][d] = rnd_dim(true);
-            c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = rnd_int(c.rank[0])};
+            node_case c = {.op = ops[o], .opset = 13, .n_in = 1, .rank = {1 + (int)wt_rnd_int(5)}, .n_out = 1};
+            for (int d = 0; d < c.rank[0]; d++) c.dims[0][d] = wt_rnd_dim(true);
+            c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = wt_rnd_int(c.rank[0])};
             check_node("Softmax, random", &c, -8, 8, 1e-6, atol);
         }
     }
@@ -641,12 +620,12 @@ static void test_transpose(void)
     }
     static int64_t perms[60][5];
     for (int t = 0; t < 60; t++) { /* random shapes and permutations, ranks 0 to 5 */
-        node_case c = {.op = "Transpose", .opset = 13, .n_in = 1, .rank = {(int)rnd_int(6)}, .n_out = 1};
+        node_case c = {.op = "Transpose", .opset = 13, .n_in = 1, .rank = {(int)wt_rnd_int(6)}, .n_out = 1};
         const int rank = c.rank[0];
-        for (int d = 0; d < rank; d++) c.dims[0][d] = rnd_dim(true);
+        for (int d = 0; d < rank; d++) c.dims[0][d] = wt_rnd_dim(true);
         for (int d = 0; d < rank; d++) perms[t][d] = d;
         for (int d = rank - 1; d > 0; d--) {
-            int j = (int)rnd_int(d + 1);
+            int j = (int)wt_rnd_int(d + 1);
             int64_t v = perms[t][d];
             perms[t][d] = perms[t][j];
             perms[t][j] = v;
@@ -663,14 +642,14 @@ static void test_transpose(void)
 static void test_concat(void)
 {
     for (int t = 0; t < 80; t++) {
-        const int rank = 1 + (int)rnd_int(5), axis = (int)rnd_int(rank);
-        node_case c = {.op = "Concat", .opset = 13, .n_in = 1 + (int)rnd_int(4), .n_out = 1};
+        const int rank = 1 + (int)wt_rnd_int(5), axis = (int)wt_rnd_int(rank);
+        node_case c = {.op = "Concat", .opset = 13, .n_in = 1 + (int)wt_rnd_int(4), .n_out = 1};
         int64_t base[5];
-        for (int d = 0; d < rank; d++) base[d] = rnd_dim(t % 10 == 0);
+        for (int d = 0; d < rank; d++) base[d] = wt_rnd_dim(t % 10 == 0);
         for (int i = 0; i < c.n_in; i++) {
             c.rank[i] = rank;
             memcpy(c.dims[i], base, sizeof base);
-            c.dims[i][axis] = rnd_int(4) == 0 ? 0 : 1 + rnd_int(9); /* some inputs empty along the axis */
+            c.dims[i][axis] = wt_rnd_int(4) == 0 ? 0 : 1 + wt_rnd_int(9); /* some inputs empty along the axis */
         }
         c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = t % 2 ? axis : axis - rank};
         check_node("Concat", &c, -9, 9, 0, 0);
@@ -698,9 +677,9 @@ static void test_expand(void)
         check_node("Expand", &c, -9, 9, 0, 0);
     }
     for (int t = 0; t < 30; t++) {
-        const int R = (int)rnd_int(6);
+        const int R = (int)wt_rnd_int(6);
         int64_t out[5];
-        for (int d = 0; d < R; d++) out[d] = rnd_dim(true);
+        for (int d = 0; d < R; d++) out[d] = wt_rnd_dim(true);
         node_case c = {.op = "Expand", .opset = 13, .n_in = 1, .n_const = 1, .const_n = {R}, .n_out = 1};
         rnd_bcast_shape(R, out, &c.rank[0], c.dims[0]);
         memcpy(c.const_v[0], out, sizeof out);
@@ -751,30 +730,30 @@ static void test_slice(void)
 {
     static const weft_dtype dts[3] = {F32, WEFT_INT64, WEFT_BOOL};
     for (int t = 0; t < 90; t++) {
-        const int rank = 1 + (int)rnd_int(4);
+        const int rank = 1 + (int)wt_rnd_int(4);
         node_case c = {.op = "Slice", .opset = 13, .n_in = 1, .rank = {rank}, .n_out = 1, .dtype = dts[t % 3],
                        .sym0 = t % 3 != 0};
-        for (int d = 0; d < rank; d++) c.dims[0][d] = rnd_dim(true) + (t % 7 == 0 ? 40 : 0);
+        for (int d = 0; d < rank; d++) c.dims[0][d] = wt_rnd_dim(true) + (t % 7 == 0 ? 40 : 0);
         int axes[WEFT_MAX_RANK];
         for (int d = 0; d < rank; d++) axes[d] = d;
         for (int d = rank - 1; d > 0; d--) {
-            int j = (int)rnd_int(d + 1), v = axes[d];
+            int j = (int)wt_rnd_int(d + 1), v = axes[d];
             axes[d] = axes[j];
             axes[j] = v;
         }
-        const int na = 1 + (int)rnd_int(rank);
+        const int na = 1 + (int)wt_rnd_int(rank);
         const bool v1 = t % 4 == 3, no_steps = t % 4 == 2;
         c.n_const = v1 ? 0 : no_steps ? 3 : 4;
         for (int k = 0; k < 4; k++) c.const_n[k] = na;
         for (int i = 0; i < na; i++) {
             const int64_t n = c.dims[0][axes[i]];
-            int64_t a = rnd_int(n + 3) - (rnd_int(3) == 0 ? n + 1 : 0), b = rnd_int(n + 4) - (rnd_int(3) == 0 ? n : 0);
-            if (rnd_int(6) == 0) b = INT64_MAX;
-            if (rnd_int(9) == 0) a = INT64_MIN;
+            int64_t a = wt_rnd_int(n + 3) - (wt_rnd_int(3) == 0 ? n + 1 : 0), b = wt_rnd_int(n + 4) - (wt_rnd_int(3) == 0 ? n : 0);
+            if (wt_rnd_int(6) == 0) b = INT64_MAX;
+            if (wt_rnd_int(9) == 0) a = INT64_MIN;
             c.const_v[0][i] = a;
             c.const_v[1][i] = b;
-            c.const_v[2][i] = rnd_int(2) ? axes[i] : axes[i] - rank;
-            c.const_v[3][i] = 1 + rnd_int(3);
+            c.const_v[2][i] = wt_rnd_int(2) ? axes[i] : axes[i] - rank;
+            c.const_v[3][i] = 1 + wt_rnd_int(3);
         }
         if (v1) {
             c.opset = 9;
@@ -791,12 +770,12 @@ static void test_tile(void)
     static const weft_dtype dts[3] = {F32, WEFT_INT64, WEFT_INT32};
     static int64_t reps[40][4];
     for (int t = 0; t < 40; t++) {
-        const int rank = 1 + (int)rnd_int(4);
+        const int rank = 1 + (int)wt_rnd_int(4);
         node_case c = {.op = "Tile", .opset = 13, .n_in = 1, .rank = {rank}, .n_const = 1, .const_n = {rank},
                        .n_out = 1, .dtype = dts[t % 3], .sym0 = t % 3 != 0};
         for (int d = 0; d < rank; d++) {
-            c.dims[0][d] = rnd_dim(true);
-            reps[t][d] = rnd_int(8) == 0 ? 0 : 1 + rnd_int(3);
+            c.dims[0][d] = wt_rnd_dim(true);
+            reps[t][d] = wt_rnd_int(8) == 0 ? 0 : 1 + wt_rnd_int(3);
         }
         if (c.sym0 && reps[t][0] == 0) reps[t][0] = 2; /* an empty output has known size: the host's */
         memcpy(c.const_v[0], reps[t], sizeof reps[t]);
@@ -813,19 +792,19 @@ static void test_split(void)
 {
     static const weft_dtype dts[3] = {F32, WEFT_INT64, WEFT_BOOL};
     for (int t = 0; t < 60; t++) {
-        const int rank = 1 + (int)rnd_int(4), axis = (int)rnd_int(rank), n = 1 + (int)rnd_int(4);
+        const int rank = 1 + (int)wt_rnd_int(4), axis = (int)wt_rnd_int(rank), n = 1 + (int)wt_rnd_int(4);
         node_case c = {.op = "Split", .opset = 13, .n_in = 1, .rank = {rank}, .n_out = n, .dtype = dts[t % 3],
                        .sym0 = t % 3 != 0};
-        for (int d = 0; d < rank; d++) c.dims[0][d] = rnd_dim(false);
+        for (int d = 0; d < rank; d++) c.dims[0][d] = wt_rnd_dim(false);
         c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = t % 2 ? axis : axis - rank};
         if (t % 3 == 2) { /* equal parts (opset 11) */
             c.opset = 11;
-            c.dims[0][axis] = n * (1 + rnd_int(4));
+            c.dims[0][axis] = n * (1 + wt_rnd_int(4));
         } else { /* sizes from a constant, some of them 0 */
             int64_t sum = 0;
             c.n_const = 1;
             c.const_n[0] = n;
-            for (int i = 0; i < n; i++) sum += c.const_v[0][i] = rnd_int(5) == 0 ? 0 : rnd_int(6);
+            for (int i = 0; i < n; i++) sum += c.const_v[0][i] = wt_rnd_int(5) == 0 ? 0 : wt_rnd_int(6);
             c.dims[0][axis] = sum;
         }
         check_node("Split, random", &c, -9, 9, 0, 0);
@@ -918,15 +897,15 @@ static void test_movement_dtypes(void)
         node_case c = {.op = "Concat", .opset = 13, .n_in = 2, .rank = {2, 2}, .n_out = 1, .dtype = dts[t % 2],
                        .sym0 = true};
         c.dims[0][0] = c.dims[1][0] = 2;
-        c.dims[0][1] = rnd_dim(true);
-        c.dims[1][1] = rnd_dim(true);
+        c.dims[0][1] = wt_rnd_dim(true);
+        c.dims[1][1] = wt_rnd_dim(true);
         c.attr[c.n_attr++] = (tattr){.name = "axis", .type = 'i', .i = 1};
         check_node("Concat, edge indices", &c, 0, 0, 0, 0);
-        node_case e = {.op = "Expand", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1 + rnd_int(7), 1}},
+        node_case e = {.op = "Expand", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1 + wt_rnd_int(7), 1}},
                        .n_const = 1, .const_n = {3}, .const_v = {{2, 1, 5}}, .n_out = 1, .dtype = dts[t % 2],
                        .sym0 = true};
         check_node("Expand, symbol-sized", &e, 0, 0, 0, 0);
-        node_case q = {.op = "Squeeze", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1 + rnd_int(40), 1}},
+        node_case q = {.op = "Squeeze", .opset = 13, .n_in = 1, .rank = {2}, .dims = {{1 + wt_rnd_int(40), 1}},
                        .n_const = 1, .const_n = {1}, .const_v = {{1}}, .n_out = 1, .dtype = dts[t % 2], .sym0 = true};
         check_node("Squeeze, symbol-sized", &q, 0, 0, 0, 0);
     }
@@ -934,6 +913,7 @@ static void test_movement_dtypes(void)
 
 int main(void)
 {
+    wt_rnd_seed(0x9E3779B97F4A7C15ull);
     if (wt_cuda_skip("test_cuda_eltwise")) return 0;
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     CU_pSuite s = CU_add_suite("cuda_eltwise", NULL, NULL);

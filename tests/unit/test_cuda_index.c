@@ -39,26 +39,15 @@
 #define BOOL WEFT_BOOL
 #define MAXR 5 /* ranks tested */
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static unsigned fill_seed = 20260301u;
 
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t rnd_int(int64_t n) { return n > 0 ? (int64_t)(rnd() % (uint64_t)n) : 0; }
-
 /* A dim: mostly small, often 1, sometimes (when allowed) 0. */
-static int64_t rnd_dim(bool zero)
+static int64_t index_dim(bool zero)
 {
-    int64_t r = rnd_int(12);
-    if (zero && r == 0 && rnd_int(2)) return 0;
+    int64_t r = wt_rnd_int(12);
+    if (zero && r == 0 && wt_rnd_int(2)) return 0;
     if (r < 3) return 1;
-    return 2 + rnd_int(4);
+    return 2 + wt_rnd_int(4);
 }
 
 static const char *const REDS[5] = {"none", "add", "mul", "max", "min"};
@@ -115,19 +104,19 @@ static void *fill_data(weft_dtype dt, int64_t n, bool special)
         float *x = p;
         wt_fill_uniform(x, n, -4, 4, &fill_seed);
         for (int64_t i = 0; special && i < n; i++) {
-            switch (rnd_int(24)) {
+            switch (wt_rnd_int(24)) {
             case 0: x[i] = NAN; break;
             case 1: x[i] = 0.0f; break;
             case 2: x[i] = -0.0f; break;
-            case 3: x[i] = rnd_int(2) ? INFINITY : -INFINITY; break;
+            case 3: x[i] = wt_rnd_int(2) ? INFINITY : -INFINITY; break;
             default: break;
             }
         }
     } else if (dt == BOOL) {
-        for (int64_t i = 0; i < n; i++) ((uint8_t *)p)[i] = (uint8_t)(rnd() & 1);
+        for (int64_t i = 0; i < n; i++) ((uint8_t *)p)[i] = (uint8_t)(wt_rnd() & 1);
     } else {
         for (int64_t i = 0; i < n; i++) {
-            const int64_t v = special ? (int64_t)rnd() : rnd_int(21) - 10;
+            const int64_t v = special ? (int64_t)wt_rnd() : wt_rnd_int(21) - 10;
             if (dt == I32) ((int32_t *)p)[i] = (int32_t)v;
             else ((int64_t *)p)[i] = v;
         }
@@ -165,7 +154,7 @@ static long long *rand_indices(int64_t m, const int64_t *bounds, int nb)
     CU_ASSERT_FATAL(v != NULL);
     for (int64_t i = 0; i < m; i++) {
         const int64_t n = bounds[i % nb];
-        v[i] = n > 0 ? rnd_int(2 * n) - n : 0;
+        v[i] = n > 0 ? wt_rnd_int(2 * n) - n : 0;
     }
     return v;
 }
@@ -252,14 +241,14 @@ static icase elements_case(const char *op, int opset, weft_dtype dt, int t, bool
     c.dt = dt;
     c.it = t % 2 ? I32 : I64;
     c.sym0 = dt != F32;
-    c.dr = c.ir = 1 + (int)rnd_int(MAXR);
-    for (int a = 0; a < c.dr; a++) c.dd[a] = rnd_dim(t % 9 == 0);
-    const int axis = (int)rnd_int(c.dr);
-    if (dup) c.dd[axis] = 1 + rnd_int(3);
+    c.dr = c.ir = 1 + (int)wt_rnd_int(MAXR);
+    for (int a = 0; a < c.dr; a++) c.dd[a] = index_dim(t % 9 == 0);
+    const int axis = (int)wt_rnd_int(c.dr);
+    if (dup) c.dd[axis] = 1 + wt_rnd_int(3);
     if (c.sym0 && c.dd[0] == 0) c.dd[0] = 2; /* a symbol-sized tensor is not empty along it */
     for (int a = 0; a < c.dr; a++) {
-        if (a == axis) c.id[a] = t % 13 == 0 ? 0 : 1 + rnd_int(dup ? 40 : 7);
-        else c.id[a] = t % 5 == 0 || c.dd[a] == 0 ? c.dd[a] : 1 + rnd_int(c.dd[a]); /* whole rows, or fewer */
+        if (a == axis) c.id[a] = t % 13 == 0 ? 0 : 1 + wt_rnd_int(dup ? 40 : 7);
+        else c.id[a] = t % 5 == 0 || c.dd[a] == 0 ? c.dd[a] : 1 + wt_rnd_int(c.dd[a]); /* whole rows, or fewer */
     }
     c.has_axis = true;
     c.axis = t % 3 == 0 ? axis - c.dr : axis;
@@ -313,13 +302,13 @@ static void test_gather_nd(void)
         c.dt = DTS[t % 4];
         c.it = (t / 4) % 2 ? I32 : I64;
         c.sym0 = c.dt != F32;
-        c.dr = 1 + (int)rnd_int(MAXR);
-        const int b = (int)rnd_int(c.dr), m = 1 + (int)rnd_int(c.dr - b), mid = (int)rnd_int(3);
-        for (int a = 0; a < c.dr; a++) c.dd[a] = rnd_dim(t % 11 == 0);
+        c.dr = 1 + (int)wt_rnd_int(MAXR);
+        const int b = (int)wt_rnd_int(c.dr), m = 1 + (int)wt_rnd_int(c.dr - b), mid = (int)wt_rnd_int(3);
+        for (int a = 0; a < c.dr; a++) c.dd[a] = index_dim(t % 11 == 0);
         if (c.sym0 && c.dd[0] == 0) c.dd[0] = 2;
         c.ir = b + mid + 1;
         for (int a = 0; a < b; a++) c.id[a] = c.dd[a];
-        for (int a = b; a < b + mid; a++) c.id[a] = t % 17 == 0 ? 0 : 1 + rnd_int(5);
+        for (int a = b; a < b + mid; a++) c.id[a] = t % 17 == 0 ? 0 : 1 + wt_rnd_int(5);
         c.id[c.ir - 1] = m;
         c.has_batch = b > 0 || t % 2;
         c.batch_dims = b;
@@ -346,13 +335,13 @@ static void test_scatter_nd(void)
         if (c.dt == BOOL && red) c.dt = I64;
         c.it = (t / 2) % 2 ? I32 : I64;
         c.sym0 = c.dt != F32;
-        c.dr = 1 + (int)rnd_int(MAXR);
-        const int m = 1 + (int)rnd_int(c.dr), lead = (int)rnd_int(3);
+        c.dr = 1 + (int)wt_rnd_int(MAXR);
+        const int m = 1 + (int)wt_rnd_int(c.dr), lead = (int)wt_rnd_int(3);
         const bool dup = t % 3 != 2;
-        for (int a = 0; a < c.dr; a++) c.dd[a] = a < m && dup ? 1 + rnd_int(2) : rnd_dim(t % 11 == 0);
+        for (int a = 0; a < c.dr; a++) c.dd[a] = a < m && dup ? 1 + wt_rnd_int(2) : index_dim(t % 11 == 0);
         if (c.sym0 && c.dd[0] == 0) c.dd[0] = 2;
         c.ir = lead + 1;
-        for (int a = 0; a < lead; a++) c.id[a] = t % 17 == 0 ? 0 : 1 + rnd_int(dup ? 12 : 4);
+        for (int a = 0; a < lead; a++) c.id[a] = t % 17 == 0 ? 0 : 1 + wt_rnd_int(dup ? 12 : 4);
         c.id[lead] = m;
         c.ur = lead + c.dr - m;
         for (int a = 0; a < lead; a++) c.ud[a] = c.id[a];
@@ -403,12 +392,12 @@ static void test_scatter_hubs(void)
             const int64_t tot = numel(c.ir, c.id), n = 7;
             long long *v = rand_indices(tot, &n, 1);
             for (int64_t i = 0; i < tot; i++)
-                if (rnd_int(10) < 8) v[i] = 3; /* most into one row */
+                if (wt_rnd_int(10) < 8) v[i] = 3; /* most into one row */
             inputs in;
             make_inputs(&c, v, false, &in);
             if (red == 2) { /* products of values near 1 */
                 float *u = in.t[2].data;
-                for (int64_t i = 0; i < numel(c.ur, c.ud); i++) u[i] = 1.0f + (float)(rnd_int(2001) - 1000) * 1e-5f;
+                for (int64_t i = 0; i < numel(c.ur, c.ud); i++) u[i] = 1.0f + (float)(wt_rnd_int(2001) - 1000) * 1e-5f;
             }
             wt_cuda_case k = {build_index, &c, in.t, in.n, 0, 0, 0, 1, 2};
             int r = wt_cuda_compare(&k);
@@ -604,6 +593,7 @@ static void test_supports(void)
 
 int main(void)
 {
+    wt_rnd_seed(0x2545F4914F6CDD1Dull);
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     bool skip = wt_cuda_skip("cuda index");
     if (skip) {

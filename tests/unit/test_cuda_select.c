@@ -37,27 +37,6 @@
 
 /* --- random values ------------------------------------------------------------------------------------ */
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t rnd_int(int64_t n) { return n > 0 ? (int64_t)(rnd() % (uint64_t)n) : 0; }
-
-/* A dim: mostly small and odd-sized, sometimes 1, 33 or (rarely, when zero is allowed) 0. */
-static int64_t rnd_dim(bool zero)
-{
-    int64_t r = rnd_int(16);
-    if (r < 3) return 1;
-    if (r == 3) return 33;
-    if (r == 4 && zero && rnd_int(3) == 0) return 0;
-    return 2 + rnd_int(6);
-}
 
 /* Values at the edges: NaN, infinities, -0, halves (truncation), the ends of the integer ranges. */
 static const float f_special[] = {0.f, -0.f, 1.f, -1.f, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, NAN, -NAN, INFINITY,
@@ -77,26 +56,26 @@ static const int64_t i_special[] = {INT64_MIN, INT64_MAX, (1LL << 53) + 1, -((1L
 static void fill(weft_dtype dt, void *p, int64_t n)
 {
     for (int64_t j = 0; j < n; j++) {
-        const int64_t mode = rnd_int(10);
+        const int64_t mode = wt_rnd_int(10);
         switch (dt) {
         case F32:
-            ((float *)p)[j] = mode < 4   ? (float)(rnd_int(7) - 3)
-                              : mode < 7 ? f_special[rnd_int(N_FSPECIAL)]
-                              : mode < 9 ? (float)((double)rnd_int(1 << 20) / 1024.0 - 512.0)
-                                         : (float)((double)(int64_t)rnd() * 1.5);
+            ((float *)p)[j] = mode < 4   ? (float)(wt_rnd_int(7) - 3)
+                              : mode < 7 ? f_special[wt_rnd_int(N_FSPECIAL)]
+                              : mode < 9 ? (float)((double)wt_rnd_int(1 << 20) / 1024.0 - 512.0)
+                                         : (float)((double)(int64_t)wt_rnd() * 1.5);
             break;
         case I32:
-            ((int32_t *)p)[j] = mode < 5 ? (int32_t)(rnd_int(7) - 3)
-                                : mode < 8 ? (int32_t)i_special[rnd_int(N_ISPECIAL)] : (int32_t)rnd();
+            ((int32_t *)p)[j] = mode < 5 ? (int32_t)(wt_rnd_int(7) - 3)
+                                : mode < 8 ? (int32_t)i_special[wt_rnd_int(N_ISPECIAL)] : (int32_t)wt_rnd();
             break;
         case I64:
-            ((int64_t *)p)[j] = mode < 4 ? rnd_int(7) - 3
-                                : mode < 8 ? i_special[rnd_int(N_ISPECIAL)] : (int64_t)rnd() >> rnd_int(64);
+            ((int64_t *)p)[j] = mode < 4 ? wt_rnd_int(7) - 3
+                                : mode < 8 ? i_special[wt_rnd_int(N_ISPECIAL)] : (int64_t)wt_rnd() >> wt_rnd_int(64);
             break;
-        case BOOL: ((uint8_t *)p)[j] = (uint8_t)(rnd() & 1); break;
+        case BOOL: ((uint8_t *)p)[j] = (uint8_t)(wt_rnd() & 1); break;
         default: {
             const size_t es = weft_dtype_size(dt);
-            for (size_t b = 0; b < es; b++) ((uint8_t *)p)[(size_t)j * es + b] = (uint8_t)rnd();
+            for (size_t b = 0; b < es; b++) ((uint8_t *)p)[(size_t)j * es + b] = (uint8_t)wt_rnd();
         }
         }
     }
@@ -273,12 +252,12 @@ static void set_shapes(sel_case *c, int s, int rot)
         }
         return;
     }
-    const int R = (int)rnd_int(6);
+    const int R = (int)wt_rnd_int(6);
     int64_t out[5];
-    for (int d = 0; d < R; d++) out[d] = rnd_dim(true);
+    for (int d = 0; d < R; d++) out[d] = wt_rnd_dim(true);
     for (int i = 0; i < c->n_in; i++) {
-        c->rank[i] = i == 0 && rnd_int(4) == 0 ? R : R - (int)rnd_int(R + 1);
-        for (int d = 0; d < c->rank[i]; d++) c->dims[i][d] = rnd_int(3) == 0 ? 1 : out[d + R - c->rank[i]];
+        c->rank[i] = i == 0 && wt_rnd_int(4) == 0 ? R : R - (int)wt_rnd_int(R + 1);
+        for (int d = 0; d < c->rank[i]; d++) c->dims[i][d] = wt_rnd_int(3) == 0 ? 1 : out[d + R - c->rank[i]];
     }
 }
 
@@ -365,8 +344,8 @@ static void test_cast(void)
                     c.rank[0] = shapes[s].rank;
                     memcpy(c.dims[0], shapes[s].dims, sizeof shapes[s].dims);
                 } else {
-                    c.rank[0] = (int)rnd_int(6);
-                    for (int d = 0; d < c.rank[0]; d++) c.dims[0][d] = rnd_dim(true);
+                    c.rank[0] = (int)wt_rnd_int(6);
+                    for (int d = 0; d < c.rank[0]; d++) c.dims[0][d] = wt_rnd_dim(true);
                 }
                 c.attr[c.n_attr++] = (sel_attr){"to", dts[b]};
                 if (c.opset == 19) c.attr[c.n_attr++] = (sel_attr){"saturate", s % 4 == 1};
@@ -542,6 +521,7 @@ static void test_supports(void)
 
 int main(void)
 {
+    wt_rnd_seed(0x2545F4914F6CDD1Dull);
     if (wt_cuda_skip("test_cuda_select")) return 0;
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     CU_pSuite s = CU_add_suite("cuda select: supports", NULL, NULL);
