@@ -97,6 +97,30 @@ void weft_cuda_free(void *p)
 
 /* --- the queue ----------------------------------------------------------------------------------- */
 
+cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
+                                 cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, uint32_t align,
+                                 cublasLtMatmulAlgo_t *algo)
+{
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasStatus_t st = cublasLtMatmulPreferenceCreate(&pref);
+    if (st) return st;
+    uint64_t ws = q->lt_workspace ? (uint64_t)q->lt_workspace_bytes : 0;
+    st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    const cublasLtMatmulPreferenceAttributes_t aligns[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; !st && i < 4; i++) st = cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &align, sizeof align);
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    memset(&res, 0, sizeof res);
+    if (!st) st = cublasLtMatmulAlgoGetHeuristic(q->lt, desc, la, lb, ld, ld, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (st) return st;
+    if (found < 1 || res.state != CUBLAS_STATUS_SUCCESS) return CUBLAS_STATUS_NOT_SUPPORTED;
+    *algo = res.algo;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 int weft_cuda_tag(weft_cuda_queue *q, const weft_node_info *node)
 {
     char name[WEFT_CUDA_TAG_LEN];

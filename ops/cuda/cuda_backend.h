@@ -81,6 +81,13 @@ weft_status weft_cuda_launched(const weft_node_info *node);
 weft_status weft_cuda_malloc(size_t bytes, void **out);
 void weft_cuda_free(void *p);
 
+/* cuBLASLt's best algorithm for D = op(A) op(B) with the given descriptors, the queue's workspace and
+ * every operand on `align`-byte boundaries (dense.c and rnn.c ask twice: 16 bytes and any float);
+ * CUBLAS_STATUS_NOT_SUPPORTED when cuBLASLt has none. */
+cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
+                                 cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, uint32_t align,
+                                 cublasLtMatmulAlgo_t *algo);
+
 /* Grid size for a grid-stride loop over n items with `threads` per block (never 0, capped). */
 static inline unsigned weft_cuda_grid(int64_t n, int threads)
 {

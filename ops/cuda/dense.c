@@ -208,24 +208,7 @@ static cublasStatus_t pick(weft_cuda_queue *q, cd_call *c, uint32_t align, cubla
         cublasStatus_t st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &stand_in, sizeof stand_in);
         if (st) return st;
     }
-    cublasLtMatmulPreference_t pref = NULL;
-    cublasStatus_t st = cublasLtMatmulPreferenceCreate(&pref);
-    if (st) return st;
-    uint64_t ws = q->lt_workspace ? (uint64_t)q->lt_workspace_bytes : 0;
-    st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-    const cublasLtMatmulPreferenceAttributes_t aligns[4] = {
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-    for (int i = 0; !st && i < 4; i++) st = cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &align, sizeof align);
-    cublasLtMatmulHeuristicResult_t res;
-    int found = 0;
-    memset(&res, 0, sizeof res);
-    if (!st) st = cublasLtMatmulAlgoGetHeuristic(q->lt, c->desc, c->la, c->lb, c->ld, c->ld, pref, 1, &res, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (st) return st;
-    if (found < 1 || res.state != CUBLAS_STATUS_SUCCESS) return CUBLAS_STATUS_NOT_SUPPORTED;
-    *algo = res.algo;
-    return CUBLAS_STATUS_SUCCESS;
+    return weft_cuda_lt_pick(q, c->desc, c->la, c->lb, c->ld, align, algo);
 }
 
 /* Makes call c for geometry g: its descriptors (with the bias epilogue when c->bias >= 0) and its two
