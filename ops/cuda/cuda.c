@@ -97,9 +97,23 @@ void weft_cuda_free(void *p)
 
 /* --- the queue ----------------------------------------------------------------------------------- */
 
-cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
-                                 cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, uint32_t align,
-                                 cublasLtMatmulAlgo_t *algo)
+void weft_cuda_lt_mm_free(weft_cuda_lt_mm *m)
+{
+    if (m->desc) cublasLtMatmulDescDestroy(m->desc);
+    if (m->la) cublasLtMatrixLayoutDestroy(m->la);
+    if (m->lb) cublasLtMatrixLayoutDestroy(m->lb);
+    if (m->ld) cublasLtMatrixLayoutDestroy(m->ld);
+    m->desc = NULL;
+    m->la = m->lb = m->ld = NULL;
+}
+
+weft_status weft_cuda_lt_error(const weft_node_info *node, cublasStatus_t st, const char *what)
+{
+    return weft_op_error(node, st == CUBLAS_STATUS_ALLOC_FAILED ? WEFT_ERR_NOMEM : WEFT_ERR_INTERNAL, "cuBLASLt: %s: %s",
+                         what, cublasLtGetStatusString(st));
+}
+
+cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, const weft_cuda_lt_mm *m, uint32_t align, cublasLtMatmulAlgo_t *algo)
 {
     cublasLtMatmulPreference_t pref = NULL;
     cublasStatus_t st = cublasLtMatmulPreferenceCreate(&pref);
@@ -113,7 +127,7 @@ cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, cublasLtMatmulDesc_t desc, 
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     memset(&res, 0, sizeof res);
-    if (!st) st = cublasLtMatmulAlgoGetHeuristic(q->lt, desc, la, lb, ld, ld, pref, 1, &res, &found);
+    if (!st) st = cublasLtMatmulAlgoGetHeuristic(q->lt, m->desc, m->la, m->lb, m->ld, m->ld, pref, 1, &res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (st) return st;
     if (found < 1 || res.state != CUBLAS_STATUS_SUCCESS) return CUBLAS_STATUS_NOT_SUPPORTED;

@@ -81,12 +81,21 @@ weft_status weft_cuda_launched(const weft_node_info *node);
 weft_status weft_cuda_malloc(size_t bytes, void **out);
 void weft_cuda_free(void *p);
 
-/* cuBLASLt's best algorithm for D = op(A) op(B) with the given descriptors, the queue's workspace and
- * every operand on `align`-byte boundaries (dense.c and rnn.c ask twice: 16 bytes and any float);
- * CUBLAS_STATUS_NOT_SUPPORTED when cuBLASLt has none. */
-cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
-                                 cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, uint32_t align,
-                                 cublasLtMatmulAlgo_t *algo);
+/* One cuBLASLt product of the dense and recurrent steps (dense.c, rnn.c): its descriptors and two
+ * algorithms, [0] for operands on 16-byte boundaries and [1] for any float alignment (run picks by the
+ * pointers it is given). */
+typedef struct weft_cuda_lt_mm {
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo[2];
+} weft_cuda_lt_mm;
+
+void weft_cuda_lt_mm_free(weft_cuda_lt_mm *m);
+/* cuBLASLt's best algorithm for m's descriptors with the queue's workspace and every operand on
+ * `align`-byte boundaries; CUBLAS_STATUS_NOT_SUPPORTED when cuBLASLt has none. */
+cublasStatus_t weft_cuda_lt_pick(weft_cuda_queue *q, const weft_cuda_lt_mm *m, uint32_t align, cublasLtMatmulAlgo_t *algo);
+/* A failed cuBLASLt call as an error naming the node (out of memory, else internal). */
+weft_status weft_cuda_lt_error(const weft_node_info *node, cublasStatus_t st, const char *what);
 
 /* Grid size for a grid-stride loop over n items with `threads` per block (never 0, capped). */
 static inline unsigned weft_cuda_grid(int64_t n, int threads)

@@ -69,9 +69,7 @@ enum { CD_C_OUT, CD_C_GEMM }; /* cuBLASLt's C operand: the output itself, or Gem
 /* One cublasLtMatmul call. */
 typedef struct cd_call {
     int x, w;                      /* input positions of X and W */
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld; /* W, X, and the output (also C's layout) */
-    cublasLtMatmulAlgo_t algo[2];  /* [0]: operands on CD_ALIGN boundaries, [1]: any alignment */
+    weft_cuda_lt_mm mm;            /* W, X and the output (also C's layout) */
     float alpha, beta;
     int c_src;                     /* CD_C_* */
     int bias;                      /* input position of the bias the call adds (CUBLASLT_EPILOGUE_BIAS), or -1 */
@@ -162,27 +160,11 @@ static weft_status cd_prepare(const weft_step_desc *s, void **prepared)
 
 /* --- descriptors ---------------------------------------------------------------------------------------- */
 
-static weft_status lt_fail(const weft_node_info *node, cublasStatus_t st, const char *what)
-{
-    return weft_op_error(node, st == CUBLAS_STATUS_ALLOC_FAILED ? WEFT_ERR_NOMEM : WEFT_ERR_INTERNAL, "cuBLASLt: %s: %s",
-                         what, cublasLtGetStatusString(st));
-}
-
-static void call_free(cd_call *c)
-{
-    if (c->desc) cublasLtMatmulDescDestroy(c->desc);
-    if (c->la) cublasLtMatrixLayoutDestroy(c->la);
-    if (c->lb) cublasLtMatrixLayoutDestroy(c->lb);
-    if (c->ld) cublasLtMatrixLayoutDestroy(c->ld);
-    c->desc = NULL;
-    c->la = c->lb = c->ld = NULL;
-}
-
 static void cd_release_state(void *state)
 {
     cd_state *s = state;
     if (!s) return;
-    for (int i = 0; i < s->n_calls; i++) call_free(&s->call[i]);
+    for (int i = 0; i < s->n_calls; i++) weft_cuda_lt_mm_free(&s->call[i].mm);
     free(s);
 }
 
@@ -205,10 +187,10 @@ static cublasStatus_t pick(weft_cuda_queue *q, cd_call *c, uint32_t align, cubla
 {
     if (c->bias >= 0) {
         const void *stand_in = (const void *)(((uintptr_t)1 << 20) + align);
-        cublasStatus_t st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &stand_in, sizeof stand_in);
+        cublasStatus_t st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &stand_in, sizeof stand_in);
         if (st) return st;
     }
-    return weft_cuda_lt_pick(q, c->desc, c->la, c->lb, c->ld, align, algo);
+    return weft_cuda_lt_pick(q, &c->mm, align, algo);
 }
 
 /* Makes call c for geometry g: its descriptors (with the bias epilogue when c->bias >= 0) and its two
@@ -216,28 +198,28 @@ static cublasStatus_t pick(weft_cuda_queue *q, cd_call *c, uint32_t align, cubla
 static cublasStatus_t make_call(weft_cuda_queue *q, const cd_geom *g, cd_call *c)
 {
     cublasComputeType_t ct = q->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    cublasStatus_t st = cublasLtMatmulDescCreate(&c->desc, ct, CUDA_R_32F);
+    cublasStatus_t st = cublasLtMatmulDescCreate(&c->mm.desc, ct, CUDA_R_32F);
     if (st) {
-        c->desc = NULL;
+        c->mm.desc = NULL;
         return st;
     }
     int32_t ta = g->trans_w ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g->trans_x ? CUBLAS_OP_T : CUBLAS_OP_N;
     uint32_t epi = c->bias >= 0 ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-    st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
-    if (!st) st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
-    if (!st) st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
+    st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    if (!st) st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    if (!st) st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
     /* column-major views: W as [n x k] (ld n), or [k x n] (ld k) stored transposed; X as [k x rows]
      * (ld k), or [rows x k] (ld rows) stored transposed; Y as [n x rows] (ld n) */
-    if (!st) st = g->trans_w ? layout(&c->la, g->k, g->n, g->k, g, g->stride_w) : layout(&c->la, g->n, g->k, g->n, g, g->stride_w);
-    if (!st) st = g->trans_x ? layout(&c->lb, g->rows, g->k, g->rows, g, g->stride_x)
-                             : layout(&c->lb, g->k, g->rows, g->k, g, g->stride_x);
-    if (!st) st = layout(&c->ld, g->n, g->rows, g->n, g, g->stride_y);
+    if (!st) st = g->trans_w ? layout(&c->mm.la, g->k, g->n, g->k, g, g->stride_w) : layout(&c->mm.la, g->n, g->k, g->n, g, g->stride_w);
+    if (!st) st = g->trans_x ? layout(&c->mm.lb, g->rows, g->k, g->rows, g, g->stride_x)
+                             : layout(&c->mm.lb, g->k, g->rows, g->k, g, g->stride_x);
+    if (!st) st = layout(&c->mm.ld, g->n, g->rows, g->n, g, g->stride_y);
     if (st) return st;
     /* the fast variant when cuBLASLt has one, else the general one for both */
-    cublasStatus_t fast = pick(q, c, CD_ALIGN, &c->algo[0]);
-    st = pick(q, c, (uint32_t)sizeof(float), &c->algo[1]);
+    cublasStatus_t fast = pick(q, c, CD_ALIGN, &c->mm.algo[0]);
+    st = pick(q, c, (uint32_t)sizeof(float), &c->mm.algo[1]);
     if (st) return st;
-    if (fast) c->algo[0] = c->algo[1];
+    if (fast) c->mm.algo[0] = c->mm.algo[1];
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -249,7 +231,7 @@ static weft_status make_call_or_unfuse(const weft_node_info *node, weft_cuda_que
     *bias_fused = c->bias >= 0;
     cublasStatus_t st = make_call(q, g, c);
     if (st != CUBLAS_STATUS_SUCCESS && c->bias >= 0) {
-        call_free(c);
+        weft_cuda_lt_mm_free(&c->mm);
         c->bias = -1;
         *bias_fused = false;
         st = make_call(q, g, c);
@@ -258,7 +240,7 @@ static weft_status make_call_or_unfuse(const weft_node_info *node, weft_cuda_que
         return weft_op_error(node, WEFT_ERR_UNSUPPORTED, "cuBLASLt has no float32 algorithm for [%lld x %lld] x [%lld x %lld]%s",
                              (long long)g->rows, (long long)g->k, (long long)g->k, (long long)g->n,
                              g->batch > 1 ? " batched" : "");
-    return st ? lt_fail(node, st, "setting up a matmul") : WEFT_OK;
+    return st ? weft_cuda_lt_error(node, st, "setting up a matmul") : WEFT_OK;
 }
 
 /* --- reshape: MatMul, Gemm, FusedMatMul ----------------------------------------------------------------- */
@@ -437,7 +419,7 @@ static weft_status reshape_bmm(const weft_kernel_ctx *k, weft_cuda_queue *q, cd_
     weft_status st = make_call_or_unfuse(k->node, q, &g, c, &fused);
     if (st && g.batch > 1) {
         /* cuBLASLt declines the strided batch (an operand repeated with stride 0): one product per batch */
-        call_free(c);
+        weft_cuda_lt_mm_free(&c->mm);
         c->repeat = g.batch;
         c->step_x = g.stride_x;
         c->step_w = g.stride_w;
@@ -485,17 +467,17 @@ static weft_status cd_run(const void *prepared, void *state, const weft_kernel_c
         cd_call *c = &s->call[i];
         const void *bias = c->bias >= 0 ? k->in[c->bias].data : NULL;
         if (bias) {
-            cublasStatus_t st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
-            if (st) return lt_fail(k->node, st, "setting the bias");
+            cublasStatus_t st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+            if (st) return weft_cuda_lt_error(k->node, st, "setting the bias");
         }
         for (int64_t r = 0; r < c->repeat; r++) {
             const float *x = in_data(k, c->x) + r * c->step_x, *w = in_data(k, c->w) + r * c->step_w;
             float *yr = y + r * c->step_y;
             const float *cm = c->c_src == CD_C_GEMM ? in_data(k, s->epi_c) : yr;
             int v = aligned(x) && aligned(w) && aligned(cm) && aligned(yr) && (!bias || aligned(bias)) ? 0 : 1;
-            cublasStatus_t st = cublasLtMatmul(q->lt, c->desc, &c->alpha, w, c->la, x, c->lb, &c->beta, cm, c->ld, yr, c->ld,
-                                               &c->algo[v], q->lt_workspace, q->lt_workspace ? q->lt_workspace_bytes : 0, q->stream);
-            if (st) return lt_fail(k->node, st, "matmul");
+            cublasStatus_t st = cublasLtMatmul(q->lt, c->mm.desc, &c->alpha, w, c->mm.la, x, c->mm.lb, &c->beta, cm, c->mm.ld, yr, c->mm.ld,
+                                               &c->mm.algo[v], q->lt_workspace, q->lt_workspace ? q->lt_workspace_bytes : 0, q->stream);
+            if (st) return weft_cuda_lt_error(k->node, st, "matmul");
         }
     }
     if (s->epi.parts) {

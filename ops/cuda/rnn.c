@@ -69,9 +69,7 @@ typedef struct rn_prep {
 /* One product, run as cuBLASLt's `count` strided batches, or `repeat` calls with the operands advanced by
  * the strides where cuBLASLt declines the batch. */
 typedef struct rn_call {
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld;
-    cublasLtMatmulAlgo_t algo[2]; /* [0]: operands on RN_ALIGN boundaries, [1]: any alignment */
+    weft_cuda_lt_mm mm;
     int64_t count, repeat;
     int64_t stride_a, stride_b, stride_d; /* elements between directions */
 } rn_call;
@@ -216,22 +214,6 @@ static weft_status rn_prepare(const weft_step_desc *s, void **prepared)
 
 /* --- cuBLASLt --------------------------------------------------------------------------------------- */
 
-static weft_status lt_fail(const weft_node_info *node, cublasStatus_t st, const char *what)
-{
-    return weft_op_error(node, st == CUBLAS_STATUS_ALLOC_FAILED ? WEFT_ERR_NOMEM : WEFT_ERR_INTERNAL, "cuBLASLt: %s: %s",
-                         what, cublasLtGetStatusString(st));
-}
-
-static void call_free(rn_call *c)
-{
-    if (c->desc) cublasLtMatmulDescDestroy(c->desc);
-    if (c->la) cublasLtMatrixLayoutDestroy(c->la);
-    if (c->lb) cublasLtMatrixLayoutDestroy(c->lb);
-    if (c->ld) cublasLtMatrixLayoutDestroy(c->ld);
-    c->desc = NULL;
-    c->la = c->lb = c->ld = NULL;
-}
-
 /* A column-major rows x cols layout (leading dimension rows), `count` times at `stride` elements. */
 static cublasStatus_t layout(cublasLtMatrixLayout_t *l, int64_t rows, int64_t cols, int64_t count, int64_t stride)
 {
@@ -250,7 +232,7 @@ static cublasStatus_t layout(cublasLtMatrixLayout_t *l, int64_t rows, int64_t co
 /* The best algorithm for the call with operands on `align`-byte boundaries. */
 static cublasStatus_t pick(weft_cuda_queue *q, rn_call *c, uint32_t align, cublasLtMatmulAlgo_t *algo)
 {
-    return weft_cuda_lt_pick(q, c->desc, c->la, c->lb, c->ld, align, algo);
+    return weft_cuda_lt_pick(q, &c->mm, align, algo);
 }
 
 /* Descriptors and algorithms of D = B A^T (row-major; A stored [m x k], B [n x k], D [n x m]): cuBLASLt's
@@ -258,22 +240,22 @@ static cublasStatus_t pick(weft_cuda_queue *q, rn_call *c, uint32_t align, cubla
 static cublasStatus_t make_call(weft_cuda_queue *q, const rn_geom *g, rn_call *c)
 {
     cublasComputeType_t ct = q->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    cublasStatus_t st = cublasLtMatmulDescCreate(&c->desc, ct, CUDA_R_32F);
+    cublasStatus_t st = cublasLtMatmulDescCreate(&c->mm.desc, ct, CUDA_R_32F);
     if (st) {
-        c->desc = NULL;
+        c->mm.desc = NULL;
         return st;
     }
     int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
-    if (!st) st = cublasLtMatmulDescSetAttribute(c->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
-    if (!st) st = layout(&c->la, g->k, g->m, g->count, g->stride_a);
-    if (!st) st = layout(&c->lb, g->k, g->n, g->count, g->stride_b);
-    if (!st) st = layout(&c->ld, g->m, g->n, g->count, g->stride_d);
+    st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    if (!st) st = cublasLtMatmulDescSetAttribute(c->mm.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    if (!st) st = layout(&c->mm.la, g->k, g->m, g->count, g->stride_a);
+    if (!st) st = layout(&c->mm.lb, g->k, g->n, g->count, g->stride_b);
+    if (!st) st = layout(&c->mm.ld, g->m, g->n, g->count, g->stride_d);
     if (st) return st;
-    cublasStatus_t fast = pick(q, c, RN_ALIGN, &c->algo[0]);
-    st = pick(q, c, (uint32_t)sizeof(float), &c->algo[1]);
+    cublasStatus_t fast = pick(q, c, RN_ALIGN, &c->mm.algo[0]);
+    st = pick(q, c, (uint32_t)sizeof(float), &c->mm.algo[1]);
     if (st) return st;
-    if (fast) c->algo[0] = c->algo[1];
+    if (fast) c->mm.algo[0] = c->mm.algo[1];
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -287,7 +269,7 @@ static weft_status make_product(const weft_node_info *node, weft_cuda_queue *q, 
     c->stride_d = g.stride_d;
     cublasStatus_t st = make_call(q, &g, c);
     if (st && g.count > 1) {
-        call_free(c);
+        weft_cuda_lt_mm_free(&c->mm);
         c->repeat = g.count;
         c->count = g.count = 1;
         st = make_call(q, &g, c);
@@ -295,7 +277,7 @@ static weft_status make_product(const weft_node_info *node, weft_cuda_queue *q, 
     if (st == CUBLAS_STATUS_NOT_SUPPORTED)
         return weft_op_error(node, WEFT_ERR_UNSUPPORTED, "cuBLASLt has no float32 algorithm for the %s ([%lld x %lld] x [%lld x %lld])",
                              what, (long long)g.n, (long long)g.k, (long long)g.k, (long long)g.m);
-    return st ? lt_fail(node, st, what) : WEFT_OK;
+    return st ? weft_cuda_lt_error(node, st, what) : WEFT_OK;
 }
 
 static bool aligned(const void *p) { return ((uintptr_t)p & (RN_ALIGN - 1)) == 0; }
@@ -308,12 +290,12 @@ static weft_status product(const weft_node_info *node, weft_cuda_queue *q, const
     bool multi = c->count > 1 || c->repeat > 1;
     bool fast = aligned(a) && aligned(b) && aligned(d) &&
                 (!multi || ((c->stride_a | c->stride_b | c->stride_d) & (RN_ALIGN / sizeof(float) - 1)) == 0);
-    const cublasLtMatmulAlgo_t *algo = &c->algo[fast ? 0 : 1];
+    const cublasLtMatmulAlgo_t *algo = &c->mm.algo[fast ? 0 : 1];
     for (int64_t r = 0; r < c->repeat; r++) {
-        cublasStatus_t st = cublasLtMatmul(q->lt, c->desc, &one, a + r * c->stride_a, c->la, b + r * c->stride_b, c->lb, &zero,
-                                           d + r * c->stride_d, c->ld, d + r * c->stride_d, c->ld, algo, q->lt_workspace,
+        cublasStatus_t st = cublasLtMatmul(q->lt, c->mm.desc, &one, a + r * c->stride_a, c->mm.la, b + r * c->stride_b, c->mm.lb, &zero,
+                                           d + r * c->stride_d, c->mm.ld, d + r * c->stride_d, c->mm.ld, algo, q->lt_workspace,
                                            q->lt_workspace ? q->lt_workspace_bytes : 0, q->stream);
-        if (st) return lt_fail(node, st, "matmul");
+        if (st) return weft_cuda_lt_error(node, st, "matmul");
     }
     return WEFT_OK;
 }
@@ -324,9 +306,9 @@ static void rn_release_state(void *state)
 {
     rn_state *s = state;
     if (!s) return;
-    if (s->made_proj) call_free(&s->call_proj);
-    if (s->made_rec) call_free(&s->call_rec);
-    if (s->made_rec2) call_free(&s->call_rec2);
+    if (s->made_proj) weft_cuda_lt_mm_free(&s->call_proj.mm);
+    if (s->made_rec) weft_cuda_lt_mm_free(&s->call_rec.mm);
+    if (s->made_rec2) weft_cuda_lt_mm_free(&s->call_rec2.mm);
     if (s->block) weft_cuda_free(s->block);
     free(s);
 }
