@@ -13,6 +13,8 @@
  *                Tile, Split; ConstantOfShape and Range (outputs made on the device)
  *   select.cu    Equal, Less, LessOrEqual, Greater, GreaterOrEqual; And, Or, Xor, Not, IsNaN, IsInf; Where;
  *                Cast and CastLike
+ *   reduce.cu    ReduceSum, Mean, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare; ArgMax, ArgMin
+ *                (sums in double, in an order fixed by the sizes; no float atomics)
  *   index.cu     GatherElements, GatherND, ScatterElements / Scatter / ScatterND (none, add, mul, max,
  *                min: each target's updates folded in their order after a stable sort, as the reference)
  *   rnn.c        RNN, GRU, LSTM: cuBLASLt products for the inputs of every step at once and for each
@@ -27,7 +29,7 @@
     X(row_gather) X(edge_softmax) X(gather) X(dense) X(fused_elementwise) X(binary) X(unary)        \
     X(l2_normalize) X(softmax) X(layer_norm) X(reshape) X(transpose) X(concat) X(expand) X(slice)   \
     X(tile) X(split) X(constant_of_shape) X(range) X(rnn) X(compare) X(logic) X(where) X(cast)    \
-    X(gather_elements) X(gather_nd) X(scatter)
+    X(gather_elements) X(gather_nd) X(scatter) X(reduce) X(arg_reduce)
 
 #define DECLARE(x) extern const weft_cuda_op weft_cuda_op_##x;
 WEFT_CUDA_ENTRIES(DECLARE)
